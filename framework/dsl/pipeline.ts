@@ -1,0 +1,96 @@
+/**
+ * The entry point of the DSL: `pipeline(name).source<T>(topic, {...})` starts a typed
+ * stream; `plan()` hands the result to the topology compiler.
+ */
+import { ConfigError } from '../errors.js';
+import type { Serde } from '../serde/serde.js';
+import type { Duration } from '../time/duration.js';
+import { parseDuration } from '../time/duration.js';
+import type { Plan } from './plan.js';
+import { PlanBuilder } from './plan-builder.js';
+import { KeyedStream, Stream } from './stream.js';
+
+/** Options of a pipeline as a whole. */
+export interface PipelineOptions {
+  /** Partitions of internal topics when a keyBy does not say. */
+  readonly partitions?: number;
+  /** `exactly-once` (default) or the cheaper `at-least-once`. */
+  readonly mode?: 'exactly-once' | 'at-least-once';
+  /** Lambda function timeout (default 60s, at most 14m for Kafka triggers). */
+  readonly functionTimeout?: Duration;
+  /** Kafka transaction timeout (default function timeout + 60s; must exceed it). */
+  readonly transactionTimeout?: Duration;
+  /** Records whose deserialisation or user function fails go to the dead-letter topic (default) or fail the batch. */
+  readonly onError?: 'dead-letter' | 'fail';
+}
+
+/** Options of a source. */
+export interface SourceOptions<T> {
+  readonly serde: Serde<T>;
+  /** The record's event time in epoch ms; the Kafka timestamp when omitted. */
+  readonly eventTime?: (value: T) => number;
+  /** How far event time may run out of order (watermark = max seen − this). */
+  readonly maxOutOfOrderness?: Duration;
+  /** Partition count of the topic (needed to create it locally and to validate). */
+  readonly partitions?: number;
+}
+
+/** Options of a source whose topic is already keyed as the pipeline uses it. */
+export interface KeyedSourceOptions<K, T> extends SourceOptions<T> {
+  readonly keySerde: Serde<K>;
+}
+
+/** A named dataflow; one Lambda function per stage once compiled. */
+export class Pipeline {
+  private readonly builder: PlanBuilder;
+
+  /** @internal use `pipeline()` */
+  constructor(readonly name: string, options: PipelineOptions = {}) {
+    if (!/^[a-z][a-z0-9-]{0,29}$/.test(name)) {
+      throw new ConfigError(`pipeline name "${name}" is not valid`, { field: 'name' }, 'use 1-30 lowercase letters, digits and dashes, starting with a letter');
+    }
+    const functionTimeoutMs = parseDuration(options.functionTimeout ?? '60s', 'functionTimeout');
+    const transactionTimeoutMs = parseDuration(options.transactionTimeout ?? functionTimeoutMs + 60_000, 'transactionTimeout');
+    this.builder = new PlanBuilder({
+      name,
+      partitions: options.partitions,
+      mode: options.mode ?? 'exactly-once',
+      functionTimeoutMs,
+      transactionTimeoutMs,
+      onError: options.onError ?? 'dead-letter',
+    });
+  }
+
+  /** Starts a stream from an external topic. */
+  source<T>(topic: string, options: SourceOptions<T>): Stream<T> {
+    return new Stream<T>(this.builder, this.addSource(topic, options, undefined));
+  }
+
+  /** Starts a keyed stream from an external topic that is already partitioned by key. */
+  keyedSource<K, T>(topic: string, options: KeyedSourceOptions<K, T>): KeyedStream<K, T> {
+    return new KeyedStream<K, T>(this.builder, this.addSource(topic, options, options.keySerde as Serde<unknown>));
+  }
+
+  /** The plan built so far, for the topology compiler. */
+  plan(): Plan {
+    return this.builder.plan();
+  }
+
+  private addSource<T>(topic: string, options: SourceOptions<T>, keySerde: Serde<unknown> | undefined): number {
+    return this.builder.add({
+      kind: 'source',
+      id: 0,
+      topic,
+      serde: options.serde as Serde<unknown>,
+      keySerde,
+      partitions: options.partitions,
+      eventTime: options.eventTime as ((v: unknown) => number) | undefined,
+      maxOutOfOrdernessMs: options.maxOutOfOrderness === undefined ? 0 : parseDuration(options.maxOutOfOrderness, 'maxOutOfOrderness'),
+    });
+  }
+}
+
+/** Starts a pipeline definition. */
+export function pipeline(name: string, options: PipelineOptions = {}): Pipeline {
+  return new Pipeline(name, options);
+}

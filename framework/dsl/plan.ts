@@ -1,0 +1,155 @@
+/**
+ * The plan: what the DSL builds and the topology compiler reads. Untyped on purpose —
+ * the builder's generics carry record types for users; here every value is `unknown`
+ * and the compiler only cares about shape and boundaries.
+ */
+import type { Serde } from '../serde/serde.js';
+import type { StateDescriptor } from '../state/descriptors.js';
+import type { AggregateFunction } from './aggregate.js';
+import type { KeyedProcessContext, ProcessContext, RecordContext } from './context.js';
+
+/** Identifies a node within one pipeline's plan. */
+export type NodeId = number;
+
+/** Reads a topic outside the pipeline. */
+export interface SourceNode {
+  readonly kind: 'source';
+  readonly id: NodeId;
+  readonly topic: string;
+  readonly serde: Serde<unknown>;
+  /** Declared when the topic is already keyed the way the stream is used. */
+  readonly keySerde: Serde<unknown> | undefined;
+  readonly partitions: number | undefined;
+  readonly eventTime: ((value: unknown) => number) | undefined;
+  readonly maxOutOfOrdernessMs: number;
+}
+
+/** A stateless one-to-one function. */
+export interface MapNode {
+  readonly kind: 'map';
+  readonly id: NodeId;
+  readonly input: NodeId;
+  readonly fn: (value: unknown, ctx: RecordContext) => unknown;
+}
+/** A stateless predicate. */
+export interface FilterNode {
+  readonly kind: 'filter';
+  readonly id: NodeId;
+  readonly input: NodeId;
+  readonly fn: (value: unknown, ctx: RecordContext) => boolean;
+}
+/** A stateless one-to-many function. */
+export interface FlatMapNode {
+  readonly kind: 'flatMap';
+  readonly id: NodeId;
+  readonly input: NodeId;
+  readonly fn: (value: unknown, ctx: RecordContext) => Iterable<unknown>;
+}
+/** An asynchronous one-to-one function run with bounded concurrency, order kept. */
+export interface MapAsyncNode {
+  readonly kind: 'mapAsync';
+  readonly id: NodeId;
+  readonly input: NodeId;
+  readonly fn: (value: unknown, ctx: RecordContext) => Promise<unknown>;
+  readonly concurrency: number;
+}
+/** Repartitions by key: ends the stage it is in and starts a keyed one. */
+export interface KeyByNode {
+  readonly kind: 'keyBy';
+  readonly id: NodeId;
+  readonly input: NodeId;
+  readonly keyFn: (value: unknown) => unknown;
+  readonly keySerde: Serde<unknown>;
+  /** The record serde on the internal topic. */
+  readonly serde: Serde<unknown>;
+  readonly partitions: number | undefined;
+  readonly name: string | undefined;
+}
+/** A per-record function with a context (keyed when its input is keyed). */
+export interface ProcessNode {
+  readonly kind: 'process';
+  readonly id: NodeId;
+  readonly input: NodeId;
+  readonly keyed: boolean;
+  readonly fn: (value: unknown, ctx: ProcessContext<unknown> | KeyedProcessContext<unknown, unknown>) => void | Promise<void>;
+  readonly state: readonly StateDescriptor[];
+}
+/** A running aggregate per key: emits the updated result after every record. */
+export interface AggregateNode {
+  readonly kind: 'aggregate';
+  readonly id: NodeId;
+  readonly input: NodeId;
+  readonly aggregate: AggregateFunction<unknown, unknown, unknown>;
+  readonly state: readonly StateDescriptor[];
+}
+/** Merges streams of one record type. */
+export interface UnionNode {
+  readonly kind: 'union';
+  readonly id: NodeId;
+  readonly inputs: readonly NodeId[];
+}
+/** Selects a side output of a process node. */
+export interface SideOutputNode {
+  readonly kind: 'sideOutput';
+  readonly id: NodeId;
+  readonly input: NodeId;
+  readonly tag: string;
+}
+/** Writes to a topic outside the pipeline. */
+export interface SinkNode {
+  readonly kind: 'sink';
+  readonly id: NodeId;
+  readonly input: NodeId;
+  readonly topic: string;
+  readonly serde: Serde<unknown>;
+  readonly keyFn: ((value: unknown) => unknown) | undefined;
+  readonly keySerde: Serde<unknown> | undefined;
+}
+
+/** Any node of a plan. */
+export type PlanNode =
+  | SourceNode
+  | MapNode
+  | FilterNode
+  | FlatMapNode
+  | MapAsyncNode
+  | KeyByNode
+  | ProcessNode
+  | AggregateNode
+  | UnionNode
+  | SideOutputNode
+  | SinkNode;
+
+/** Options of a pipeline as a whole. */
+export interface PipelineSettings {
+  readonly name: string;
+  /** Partitions of internal topics when a keyBy does not say. */
+  readonly partitions: number | undefined;
+  readonly mode: 'exactly-once' | 'at-least-once';
+  /** Lambda function timeout, ms. */
+  readonly functionTimeoutMs: number;
+  /** Kafka transaction timeout, ms; must exceed the function timeout. */
+  readonly transactionTimeoutMs: number;
+  /** What to do with a record whose deserialisation or user function fails. */
+  readonly onError: 'dead-letter' | 'fail';
+}
+
+/** The whole plan: settings, nodes in creation order, and explicit stage names. */
+export interface Plan {
+  readonly settings: PipelineSettings;
+  readonly nodes: readonly PlanNode[];
+  /** Explicit stage names, set by `.stage(name)` on a stream, keyed by the node it was set on. */
+  readonly stageNames: ReadonlyMap<NodeId, string>;
+}
+
+/** Inputs of a node, in order. */
+export function inputsOf(node: PlanNode): readonly NodeId[] {
+  switch (node.kind) {
+    case 'source':
+      return [];
+    case 'union':
+      return node.inputs;
+    default:
+      return [node.input];
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The typed streams users chain. A stream's type changes exactly where its meaning
+ * changes: `keyBy` turns a Stream<T> into a KeyedStream<K, T> (a repartition and a stage
+ * boundary); keyed streams give access to state. Every method appends a node to the
+ * shared plan and returns a new stream handle.
+ */
+import type { Serde } from '../serde/serde.js';
+import { json } from '../serde/index.js';
+import type { StateDescriptor } from '../state/descriptors.js';
+import { aggregatingState } from '../state/descriptors.js';
+import type { AggregateFunction } from './aggregate.js';
+import type { KeyedProcessFunction, ProcessFunction, RecordContext } from './context.js';
+import type { OutputTag } from './output-tag.js';
+import type { NodeId, PlanNode } from './plan.js';
+import type { PlanBuilder } from './plan-builder.js';
+
+/** Options of `keyBy`. */
+export interface KeyByOptions<K, T> {
+  /** Names the key; the keyed stage is called `by-<name>` unless `.stage()` says otherwise. */
+  readonly name?: string;
+  /** How keys are written to Kafka; JSON by default. Use `string()` to agree with external producers. */
+  readonly keySerde?: Serde<K>;
+  /** How records are written to the internal topic; JSON by default. */
+  readonly serde?: Serde<T>;
+  /** Partitions of the internal topic (default: the pipeline's `partitions`). */
+  readonly partitions?: number;
+}
+
+/** Options of `sink`. */
+export interface SinkOptions<T, K = unknown> {
+  readonly serde: Serde<T>;
+  /** Key of each written record; keyed streams default to their key. */
+  readonly key?: (value: T) => K;
+  readonly keySerde?: Serde<K>;
+}
+
+/** Options of `process`. */
+export interface ProcessOptions {
+  /** The keyed state the function reads or writes. */
+  readonly state?: readonly StateDescriptor[];
+}
+
+/** The result of a running keyed aggregate. */
+export interface KeyedResult<K, R> {
+  readonly key: K;
+  readonly value: R;
+}
+
+/** A stream of records of type T. */
+export class Stream<T> {
+  /** @internal */
+  constructor(
+    protected readonly builder: PlanBuilder,
+    /** @internal The node that produces this stream. */
+    readonly nodeId: NodeId,
+  ) {}
+
+  /** Transforms every record. */
+  map<U>(fn: (value: T, ctx: RecordContext) => U): Stream<U> {
+    return new Stream<U>(this.builder, this.add({ kind: 'map', id: 0, input: this.nodeId, fn: fn as (v: unknown, c: RecordContext) => unknown }));
+  }
+
+  /** Keeps the records the predicate accepts; a type guard narrows the record type. */
+  filter<S extends T>(fn: (value: T, ctx: RecordContext) => value is S): Stream<S>;
+  filter(fn: (value: T, ctx: RecordContext) => boolean): Stream<T>;
+  filter(fn: (value: T, ctx: RecordContext) => boolean): Stream<T> {
+    return new Stream<T>(this.builder, this.add({ kind: 'filter', id: 0, input: this.nodeId, fn: fn as (v: unknown, c: RecordContext) => boolean }));
+  }
+
+  /** Turns every record into zero or more records. */
+  flatMap<U>(fn: (value: T, ctx: RecordContext) => Iterable<U>): Stream<U> {
+    return new Stream<U>(
+      this.builder,
+      this.add({ kind: 'flatMap', id: 0, input: this.nodeId, fn: fn as (v: unknown, c: RecordContext) => Iterable<unknown> }),
+    );
+  }
+
+  /** Transforms every record with an async function (e.g. an enrichment call), at most `concurrency` at a time, order kept. */
+  mapAsync<U>(fn: (value: T, ctx: RecordContext) => Promise<U>, options: { concurrency?: number } = {}): Stream<U> {
+    const concurrency = options.concurrency ?? 8;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new TypeError(`mapAsync concurrency must be a positive integer, got ${String(options.concurrency)}`);
+    }
+    return new Stream<U>(
+      this.builder,
+      this.add({ kind: 'mapAsync', id: 0, input: this.nodeId, fn: fn as (v: unknown, c: RecordContext) => Promise<unknown>, concurrency }),
+    );
+  }
+
+  /** Runs a function per record that may emit any number of records and side outputs. */
+  process<O>(fn: ProcessFunction<T, O>): Stream<O> {
+    return new Stream<O>(
+      this.builder,
+      this.add({ kind: 'process', id: 0, input: this.nodeId, keyed: false, fn: fn as PlanProcessFn, state: [] }),
+    );
+  }
+
+  /** Repartitions by key: records of one key reach one partition (and one task) of the next stage. */
+  keyBy<K>(keyFn: (value: T) => K, options: KeyByOptions<K, T> = {}): KeyedStream<K, T> {
+    const id = this.add({
+      kind: 'keyBy',
+      id: 0,
+      input: this.nodeId,
+      keyFn: keyFn as (v: unknown) => unknown,
+      keySerde: (options.keySerde ?? json<K>()) as Serde<unknown>,
+      serde: (options.serde ?? json<T>()) as Serde<unknown>,
+      partitions: options.partitions,
+      name: options.name,
+    });
+    return new KeyedStream<K, T>(this.builder, id);
+  }
+
+  /** Merges streams of the same record type. */
+  union(...others: Stream<T>[]): Stream<T> {
+    return new Stream<T>(this.builder, this.add({ kind: 'union', id: 0, inputs: [this.nodeId, ...others.map((o) => o.nodeId)] }));
+  }
+
+  /** Records a process function emitted under `tag`. */
+  sideOutput<U>(tag: OutputTag<U>): Stream<U> {
+    return new Stream<U>(this.builder, this.add({ kind: 'sideOutput', id: 0, input: this.nodeId, tag: tag.id }));
+  }
+
+  /** Names the stage this stream is computed in (its Lambda function), so renames are deliberate. */
+  stage(name: string): this {
+    this.builder.nameStage(this.nodeId, name);
+    return this;
+  }
+
+  /** Writes the stream to a topic outside the pipeline. */
+  sink<K = unknown>(topic: string, options: SinkOptions<T, K>): void {
+    this.add({
+      kind: 'sink',
+      id: 0,
+      input: this.nodeId,
+      topic,
+      serde: options.serde as Serde<unknown>,
+      keyFn: options.key as ((v: unknown) => unknown) | undefined,
+      keySerde: options.keySerde as Serde<unknown> | undefined,
+    });
+  }
+
+  /** @internal */
+  protected add(node: PlanNode): NodeId {
+    return this.builder.add(node);
+  }
+}
+
+type PlanProcessFn = Extract<PlanNode, { kind: 'process' }>['fn'];
+
+/** A stream partitioned by key K: per-key state and (with event time) windows live here. */
+export class KeyedStream<K, T> {
+  /** @internal */
+  constructor(
+    private readonly builder: PlanBuilder,
+    /** @internal */
+    readonly nodeId: NodeId,
+  ) {}
+
+  /** Transforms every record's value; the key stays. */
+  map<U>(fn: (value: T, ctx: RecordContext) => U): KeyedStream<K, U> {
+    return new KeyedStream<K, U>(this.builder, this.builder.add({ kind: 'map', id: 0, input: this.nodeId, fn: fn as (v: unknown, c: RecordContext) => unknown }));
+  }
+
+  /** Keeps the records the predicate accepts; the key stays. */
+  filter<S extends T>(fn: (value: T, ctx: RecordContext) => value is S): KeyedStream<K, S>;
+  filter(fn: (value: T, ctx: RecordContext) => boolean): KeyedStream<K, T>;
+  filter(fn: (value: T, ctx: RecordContext) => boolean): KeyedStream<K, T> {
+    return new KeyedStream<K, T>(this.builder, this.builder.add({ kind: 'filter', id: 0, input: this.nodeId, fn: fn as (v: unknown, c: RecordContext) => boolean }));
+  }
+
+  /** Runs a function per record with the record's key and its declared state. */
+  process<O>(fn: KeyedProcessFunction<K, T, O>, options: ProcessOptions = {}): Stream<O> {
+    const state = options.state ?? [];
+    const names = new Set<string>();
+    for (const d of state) {
+      if (names.has(d.name)) throw new TypeError(`state "${d.name}" is declared twice in one process function`);
+      names.add(d.name);
+    }
+    return new Stream<O>(
+      this.builder,
+      this.builder.add({ kind: 'process', id: 0, input: this.nodeId, keyed: true, fn: fn as PlanProcessFn, state }),
+    );
+  }
+
+  /** A running aggregate per key: after every record, emits the key's updated result. */
+  aggregate<ACC, R>(fn: AggregateFunction<T, ACC, R>, options: { name?: string } = {}): Stream<KeyedResult<K, R>> {
+    const descriptor = aggregatingState(options.name ?? `agg-${fn.name}`, fn);
+    return new Stream<KeyedResult<K, R>>(
+      this.builder,
+      this.builder.add({
+        kind: 'aggregate',
+        id: 0,
+        input: this.nodeId,
+        aggregate: fn as AggregateFunction<unknown, unknown, unknown>,
+        state: [descriptor as StateDescriptor],
+      }),
+    );
+  }
+
+  /** Merges keyed streams with the same key and record types (they share the next stage's input topic). */
+  union(...others: KeyedStream<K, T>[]): KeyedStream<K, T> {
+    return new KeyedStream<K, T>(this.builder, this.builder.add({ kind: 'union', id: 0, inputs: [this.nodeId, ...others.map((o) => o.nodeId)] }));
+  }
+
+  /** Names the keyed stage (its Lambda function). */
+  stage(name: string): this {
+    this.builder.nameStage(this.nodeId, name);
+    return this;
+  }
+
+  /** Writes the records with their keys to a topic outside the pipeline. */
+  sink(topic: string, options: { serde: Serde<T>; keySerde?: Serde<K> }): void {
+    this.builder.add({
+      kind: 'sink',
+      id: 0,
+      input: this.nodeId,
+      topic,
+      serde: options.serde as Serde<unknown>,
+      keyFn: undefined,
+      keySerde: options.keySerde as Serde<unknown> | undefined,
+    });
+  }
+}

@@ -1,0 +1,32 @@
+/** `sluice`: the public entry. Re-exports only; every concept lives in its own folder. */
+export { pipeline, Pipeline } from './dsl/pipeline.js';
+export type { KeyedSourceOptions, PipelineOptions, SourceOptions } from './dsl/pipeline.js';
+export { Stream, KeyedStream } from './dsl/stream.js';
+export type { KeyByOptions, KeyedResult, ProcessOptions, SinkOptions } from './dsl/stream.js';
+export type { KeyedProcessContext, KeyedProcessFunction, Origin, ProcessContext, ProcessFunction, RecordContext, StateAccess } from './dsl/context.js';
+export { outputTag } from './dsl/output-tag.js';
+export type { OutputTag } from './dsl/output-tag.js';
+export { avg, count, max, min, sum } from './dsl/aggregate.js';
+export type { AggregateFunction } from './dsl/aggregate.js';
+export { aggregatingState, listState, mapState, reducingState, valueState } from './state/descriptors.js';
+export type {
+  AggregatingState,
+  ListState,
+  MapState,
+  ReducingState,
+  StateDescriptor,
+  StateOptions,
+  ValueState,
+} from './state/descriptors.js';
+export { bytes, json, string, SerdeError } from './serde/index.js';
+export type { JsonOptions, Serde, SerdeContext, StandardSchemaV1 } from './serde/index.js';
+export { compile, describe, describeJson, findStage } from './topology/index.js';
+export type { Stage, StageInput, StageOutput, TopicSpec, Topology, TopologyDescription } from './topology/index.js';
+export { stageHandler, InvocationFailedError } from './runtime/handler.js';
+export type { InvocationReport, KafkaHandler, StageHandlerOptions, StagePorts } from './runtime/handler.js';
+export type { TaskReport } from './runtime/task.js';
+export { decodeEvent, encodeEvent } from './lambda/decode.js';
+export type { DecodedEvent } from './lambda/decode.js';
+export type { Duration } from './time/duration.js';
+export { ConfigError, EventShapeError, SluiceError } from './errors.js';
+export type { ErrorPlace } from './errors.js';

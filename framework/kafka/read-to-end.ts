@@ -1,0 +1,94 @@
+/**
+ * Reads a topic from the beginning up to the high watermark it had when the read started,
+ * then stops: the way to check "exactly these records are visible" without sleeping.
+ * Used by the demo and the integration tests; not part of a stage's data path.
+ */
+import { randomUUID } from 'node:crypto';
+import type { IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import { SluiceError } from '../errors.js';
+import type { KafkaRecord, RecordHeader } from './record.js';
+
+/** Options of readToEnd. */
+export interface ReadToEndOptions {
+  /** read_committed skips records of aborted and open transactions (Kafka's default for EOS readers). */
+  readonly isolation: 'read_committed' | 'read_uncommitted';
+  /** Default 30 s. */
+  readonly timeoutMs?: number;
+}
+
+/** All records of the topic, in offset order per partition (partitions ascending). */
+export async function readToEnd(kafka: Kafka, topic: string, options: ReadToEndOptions): Promise<KafkaRecord[]> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const admin = kafka.admin();
+  await admin.connect();
+  const groupId = `sluice-read-to-end-${randomUUID()}`;
+  try {
+    // The end to reach per partition: high watermark - 1 (the last offset, maybe a commit marker).
+    const remaining = new Map<number, bigint>();
+    for (const p of await admin.fetchTopicOffsets(topic)) {
+      if (BigInt(p.high) > BigInt(p.low)) remaining.set(p.partition, BigInt(p.high) - 1n);
+    }
+    if (remaining.size === 0) return [];
+    const target = new Map(remaining);
+    const records: KafkaRecord[] = [];
+    const consumer = kafka.consumer({ groupId, readUncommitted: options.isolation === 'read_uncommitted', maxWaitTimeInMs: 100 });
+    let settle: (error?: Error) => void = () => undefined;
+    const done = new Promise<void>((resolve, reject) => {
+      settle = (error) => (error ? reject(error) : resolve());
+    });
+    // END_BATCH_PROCESS also fires for batches that held only control records or aborted
+    // records (lastOffset then covers them), so the end is reached even when it is a marker.
+    consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+      const end = remaining.get(payload.partition);
+      if (payload.topic === topic && end !== undefined && BigInt(payload.lastOffset) >= end) remaining.delete(payload.partition);
+      if (remaining.size === 0) settle();
+    });
+    consumer.on(consumer.events.CRASH, ({ payload }) => settle(payload.error));
+    const timer = setTimeout(() => {
+      const where = [...remaining.keys()].map((p) => `partition ${p} up to offset ${String(target.get(p))}`).join(', ');
+      settle(new SluiceError('SLUICE_READ_TIMEOUT', `Reading "${topic}" did not reach ${where} within ${timeoutMs} ms`, { topic }, 'with read_committed an open transaction holds readers back; is one still open?'));
+    }, timeoutMs);
+    try {
+      await consumer.connect();
+      await consumer.subscribe({ topic, fromBeginning: true });
+      await consumer.run({
+        eachBatch: async ({ batch }) => {
+          const end = target.get(batch.partition);
+          for (const m of batch.messages) if (end !== undefined && BigInt(m.offset) <= end) records.push(toRecord(topic, batch.partition, m));
+        },
+      });
+      await done;
+    } finally {
+      clearTimeout(timer);
+      await consumer.disconnect();
+    }
+    return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+  } finally {
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.disconnect();
+  }
+}
+
+function toRecord(topic: string, partition: number, m: KafkaMessage): KafkaRecord {
+  return {
+    topic,
+    partition,
+    offset: Number(m.offset),
+    timestamp: Number(m.timestamp),
+    // Bit 3 of the record batch attributes is the timestamp type.
+    timestampType: (m.attributes & 0b1000) !== 0 ? 'LOG_APPEND_TIME' : 'CREATE_TIME',
+    key: m.key,
+    value: m.value,
+    headers: toHeaders(m.headers),
+  };
+}
+
+function toHeaders(headers: IHeaders | undefined): RecordHeader[] {
+  const out: RecordHeader[] = [];
+  for (const [name, value] of Object.entries(headers ?? {})) {
+    for (const v of Array.isArray(value) ? value : [value]) {
+      if (v !== undefined) out.push({ name, value: Buffer.isBuffer(v) ? v : Buffer.from(v) });
+    }
+  }
+  return out;
+}

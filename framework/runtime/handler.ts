@@ -1,0 +1,101 @@
+/**
+ * The Lambda handler of one stage. Lambda's Kafka trigger calls it with one or more
+ * partitions' records; each partition is its own task, run concurrently. If any task
+ * fails the invocation fails, so Lambda retries the whole batch — tasks that had already
+ * committed skip their records by the checkpoint's nextOffset, so nothing doubles.
+ */
+import type { CheckpointStore, FaultHook, TxnSink } from '../commit/ports.js';
+import type { Pipeline } from '../dsl/pipeline.js';
+import { ConfigError, SluiceError } from '../errors.js';
+import { decodeEvent } from '../lambda/decode.js';
+import type { Topology } from '../topology/topology.js';
+import { compile } from '../topology/compile.js';
+import type { TaskReport, WarmTask } from './task.js';
+import { runTask } from './task.js';
+
+/** The adapters a stage runs with; the Lambda default builds Kafka and DynamoDB ones from the environment. */
+export interface StagePorts {
+  readonly store: CheckpointStore;
+  readonly sink: TxnSink;
+}
+
+/** Options of `stageHandler`. */
+export interface StageHandlerOptions {
+  /** Adapters to use; built on first invocation by `connect` when omitted. */
+  readonly ports?: StagePorts;
+  /** Builds adapters from the first event's bootstrap servers (used when `ports` is omitted). */
+  readonly connect?: (bootstrapServers: readonly string[]) => StagePorts | Promise<StagePorts>;
+  /** Failure injection for tests. */
+  readonly fault?: FaultHook;
+  /** Clock (epoch ms). */
+  readonly now?: () => number;
+}
+
+/** What one invocation did. */
+export interface InvocationReport {
+  readonly stage: string;
+  readonly tasks: readonly TaskReport[];
+}
+
+/** One or more tasks of an invocation failed; the invocation fails so Lambda retries it. */
+export class InvocationFailedError extends SluiceError {
+  constructor(stage: string, readonly failures: ReadonlyArray<{ task: string; error: unknown }>) {
+    super(
+      'SLUICE_INVOCATION_FAILED',
+      `${failures.length} task(s) failed: ${failures.map((f) => `${f.task}: ${f.error instanceof Error ? f.error.message : String(f.error)}`).join('; ')}`,
+      { stage },
+      'Lambda retries the batch; committed tasks skip what they already processed',
+      { cause: failures[0]?.error },
+    );
+  }
+}
+
+/** A Lambda handler for Lambda's Kafka trigger. */
+export type KafkaHandler = (event: unknown) => Promise<InvocationReport>;
+
+/** Builds the Lambda handler of `stageName`. */
+export function stageHandler(source: Pipeline | Topology, stageName: string, options: StageHandlerOptions = {}): KafkaHandler {
+  const topology = 'stages' in source ? source : compile(source.plan());
+  const stage = topology.stages.find((s) => s.name === stageName);
+  if (!stage) {
+    throw new ConfigError(`pipeline "${topology.app}" has no stage "${stageName}"`, { stage: stageName }, `stages: ${topology.stages.map((s) => s.name).join(', ')}`);
+  }
+  const progressPartitions = topology.topics.find((t) => t.name === topology.progressTopic)!.partitions;
+  const now = options.now ?? Date.now;
+  // Module-scope state of a warm container: adapters and per-task caches.
+  const warm = new Map<string, WarmTask>();
+  let ports: Promise<StagePorts> | undefined = options.ports ? Promise.resolve(options.ports) : undefined;
+
+  return async (event: unknown): Promise<InvocationReport> => {
+    const decoded = decodeEvent(event);
+    if (!ports) {
+      if (!options.connect) throw new ConfigError('stageHandler needs `ports` or `connect`', { stage: stageName });
+      const connect = options.connect;
+      ports = Promise.resolve().then(() => connect(decoded.bootstrapServers));
+      ports.catch(() => (ports = undefined));
+    }
+    const { store, sink } = await ports;
+    const deps = {
+      store,
+      sink,
+      mode: topology.settings.mode,
+      progressTopic: topology.progressTopic,
+      progressPartitions,
+      fault: options.fault,
+      now,
+      warm,
+    };
+    const results = await Promise.allSettled(
+      decoded.batches.map((batch) => {
+        const input = stage.inputs.find((i) => i.topic === batch.topic);
+        if (!input) {
+          throw new ConfigError(`stage "${stage.name}" got records of topic "${batch.topic}", which it does not read`, { stage: stage.name, topic: batch.topic, partition: batch.partition }, 'check the event-source mapping of this function');
+        }
+        return runTask(topology, stage, input, batch.partition, batch.records, deps);
+      }),
+    );
+    const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [{ task: `${decoded.batches[i]!.topic}-${decoded.batches[i]!.partition}`, error: r.reason as unknown }] : []));
+    if (failures.length > 0) throw new InvocationFailedError(stage.name, failures);
+    return { stage: stage.name, tasks: results.map((r) => (r as PromiseFulfilledResult<TaskReport>).value) };
+  };
+}

@@ -1,0 +1,54 @@
+/**
+ * Turns a task's input records into stream elements with the input's serdes. A record
+ * that cannot be read becomes a dead letter; the rest of the batch moves on.
+ */
+import type { SourceNode } from '../dsl/plan.js';
+import type { KafkaRecord } from '../kafka/record.js';
+import type { StageInput, Topology } from '../topology/topology.js';
+import type { DeadLetter, Element } from './element.js';
+import { RecordFailedError } from './operators.js';
+
+/** Header naming the keyBy node that wrote a record, when several keyBy nodes write one internal topic. */
+export const EDGE_HEADER = 'sluice-edge';
+
+/** Elements per entry node, plus the records that could not be read. */
+export interface DecodedInput {
+  readonly byEntry: Map<number, Element[]>;
+  readonly deadLetters: DeadLetter[];
+}
+
+/** Deserialises a task's records for `input` of `stage`. */
+export function readInput(topology: Topology, stageName: string, input: StageInput, records: readonly KafkaRecord[]): DecodedInput {
+  const byEntry = new Map<number, Element[]>();
+  const deadLetters: DeadLetter[] = [];
+  const source = topology.nodes.get(input.entry);
+  const eventTime = source?.kind === 'source' ? (source as SourceNode).eventTime : undefined;
+  for (const record of records) {
+    const origin = { topic: record.topic, partition: record.partition, offset: record.offset };
+    const ctx = { topic: record.topic, partition: record.partition, offset: record.offset };
+    let operator = 'deserialize';
+    try {
+      const value = input.serde.deserialize(record.value, ctx);
+      operator = 'deserialize key';
+      const key = input.keySerde && record.key ? input.keySerde.deserialize(record.key, ctx) : undefined;
+      if (input.keySerde && !record.key) throw new Error('record has no key but the stage input is keyed');
+      operator = 'eventTime';
+      const timestamp = eventTime ? eventTime(value) : record.timestamp;
+      if (!Number.isFinite(timestamp)) throw new Error(`event time is ${String(timestamp)}, not a number of epoch ms`);
+      let entry = input.entry;
+      if (input.writers.length > 1) {
+        const edge = record.headers.find((h) => h.name === EDGE_HEADER);
+        const id = edge ? Number(edge.value.toString('utf8')) : NaN;
+        if (!input.writers.includes(id)) throw new Error(`record has no valid ${EDGE_HEADER} header naming its keyBy`);
+        entry = id;
+      }
+      const list = byEntry.get(entry) ?? [];
+      list.push({ value, key, keyBytes: record.key, timestamp, origin });
+      byEntry.set(entry, list);
+    } catch (error) {
+      if (topology.settings.onError === 'fail') throw new RecordFailedError(stageName, operator, origin, error);
+      deadLetters.push({ record, error: error instanceof Error ? error : new Error(String(error)), operator });
+    }
+  }
+  return { byEntry, deadLetters };
+}

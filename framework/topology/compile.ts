@@ -1,0 +1,290 @@
+/**
+ * The topology compiler: a pure function from a plan to stages and topics.
+ *
+ * Stages are the connected components of the dataflow graph once every keyBy edge is
+ * cut: a keyBy node belongs to the stage that computes its input (it writes the
+ * internal topic), and the nodes consuming it belong to the next stage (they read it).
+ * Everything else is fused into the stage of its input — Flink's operator chaining.
+ * All validation happens here, so a bad pipeline fails at build time, naming the stage.
+ */
+import { ConfigError } from '../errors.js';
+import type { KeyByNode, NodeId, Plan, PlanNode, SourceNode } from '../dsl/plan.js';
+import { inputsOf } from '../dsl/plan.js';
+import type { StateDescriptor } from '../state/descriptors.js';
+import { controlTopicName, deadLetterTopicName, inputTopicName, progressTopicName, STAGE_NAME, stageNameFromTopic } from './names.js';
+import type { Stage, StageInput, StageOutput, TopicSpec, Topology } from './topology.js';
+
+/** Lambda's maximum function timeout for Kafka event-source mappings. */
+const MAX_FUNCTION_TIMEOUT_MS = 14 * 60_000;
+
+/** Compiles a plan into a validated topology; throws ConfigError naming the stage and field. */
+export function compile(plan: Plan): Topology {
+  const { settings } = plan;
+  const nodes = new Map<NodeId, PlanNode>(plan.nodes.map((n) => [n.id, n]));
+  checkSettings(plan);
+  if (plan.nodes.length === 0) throw new ConfigError(`pipeline "${settings.name}" has no source`, { field: 'source' });
+
+  // Union-find over nodes (ids 0..n-1) and keyBy "ports" (n + keyBy id): the reading side of a keyBy.
+  const n = plan.nodes.length;
+  const parent = Array.from({ length: 2 * n }, (_, i) => i);
+  const find = (x: number): number => {
+    while (parent[x] !== x) {
+      parent[x] = parent[parent[x]!]!;
+      x = parent[x]!;
+    }
+    return x;
+  };
+  const join = (a: number, b: number): void => {
+    parent[find(a)] = find(b);
+  };
+  const port = (keyBy: NodeId): number => n + keyBy;
+
+  for (const node of plan.nodes) {
+    for (const input of inputsOf(node)) {
+      const upstream = nodes.get(input);
+      if (!upstream) throw new ConfigError(`node ${describeNode(node)} reads unknown node ${input}`);
+      if (node.kind === 'sideOutput' && upstream.kind !== 'process') {
+        throw new ConfigError(`sideOutput("${node.tag}") must follow a process() step, not ${upstream.kind}`);
+      }
+      join(node.id, upstream.kind === 'keyBy' ? port(upstream.id) : upstream.id);
+    }
+  }
+
+  // Group nodes by component, in creation (= dataflow) order.
+  const members = new Map<number, NodeId[]>();
+  const ports = new Map<number, NodeId[]>();
+  for (const node of plan.nodes) {
+    const root = find(node.id);
+    members.set(root, [...(members.get(root) ?? []), node.id]);
+    if (node.kind === 'keyBy') {
+      const pr = find(port(node.id));
+      ports.set(pr, [...(ports.get(pr) ?? []), node.id]);
+    }
+  }
+  for (const [pr, keyBys] of ports) {
+    if (!members.has(pr)) {
+      throw new ConfigError(`keyBy ${describeNode(nodes.get(keyBys[0]!)!)} leads nowhere`, { field: 'keyBy' }, 'consume the keyed stream (process, aggregate, sink) or remove the keyBy');
+    }
+  }
+
+  // Name the components.
+  const roots = [...members.keys()].sort((a, b) => members.get(a)![0]! - members.get(b)![0]!);
+  const stageOf = new Map<number, string>();
+  const used = new Set<string>();
+  let keyedCount = 0;
+  for (const root of roots) {
+    const ids = members.get(root)!;
+    const explicit = new Set<string>();
+    for (const id of ids) {
+      // A name set on a keyBy node (KeyedStream.stage()) names the keyed stage, handled below.
+      const name = nodes.get(id)!.kind === 'keyBy' ? undefined : plan.stageNames.get(id);
+      if (name !== undefined) explicit.add(name);
+    }
+    // .stage() on a KeyedStream right after keyBy names the keyed stage: the keyBy node is in the upstream component.
+    for (const keyBy of ports.get(root) ?? []) {
+      const name = plan.stageNames.get(keyBy);
+      if (name !== undefined) explicit.add(name);
+    }
+    let name: string;
+    if (explicit.size > 1) {
+      throw new ConfigError(`one stage was given two names: ${[...explicit].map((s) => `"${s}"`).join(' and ')}`, { stage: [...explicit][0] }, 'call .stage() once per stage');
+    } else if (explicit.size === 1) {
+      name = [...explicit][0]!;
+      if (!STAGE_NAME.test(name)) {
+        throw new ConfigError(`stage name "${name}" is not valid`, { stage: name, field: 'stage' }, 'use 1-40 lowercase letters, digits and dashes, starting with a letter');
+      }
+      if (used.has(name)) throw new ConfigError(`two stages are named "${name}"`, { stage: name, field: 'stage' }, 'stage names must be unique');
+    } else {
+      const keyBys = ports.get(root);
+      if (keyBys) {
+        keyedCount += 1;
+        const keyName = (nodes.get(keyBys[0]!) as KeyByNode).name;
+        name = keyName ? `by-${stageNameFromTopic(keyName)}` : `keyed-${keyedCount}`;
+      } else {
+        const source = ids.map((id) => nodes.get(id)!).find((x): x is SourceNode => x.kind === 'source');
+        name = stageNameFromTopic(source?.topic ?? 'source');
+      }
+      let unique = name;
+      for (let i = 2; used.has(unique); i += 1) unique = `${name}-${i}`;
+      name = unique;
+    }
+    used.add(name);
+    stageOf.set(root, name);
+  }
+  const stageNameOfNode = (id: NodeId): string => stageOf.get(find(id))!;
+
+  // Build stages.
+  const stages: Stage[] = [];
+  const topics: TopicSpec[] = [];
+  const addTopic = (t: TopicSpec): void => {
+    const existing = topics.find((x) => x.name === t.name);
+    if (!existing) topics.push(t);
+    else if (existing.partitions !== t.partitions) {
+      throw new ConfigError(`topic "${t.name}" is used with ${existing.partitions} and ${t.partitions} partitions`, { topic: t.name, field: 'partitions' });
+    }
+  };
+
+  for (const root of roots) {
+    const name = stageOf.get(root)!;
+    const ids = members.get(root)!;
+    const keyBys = ports.get(root) ?? [];
+    const sources = ids.map((id) => nodes.get(id)!).filter((x): x is SourceNode => x.kind === 'source');
+    const inputs: StageInput[] = [];
+    if (keyBys.length > 0 && sources.length > 0) {
+      throw new ConfigError(
+        `stage "${name}" mixes source topic(s) ${sources.map((s) => `"${s.topic}"`).join(', ')} with a keyBy input`,
+        { stage: name },
+        'keyBy the source stream too, then union the keyed streams',
+      );
+    }
+    if (keyBys.length > 0) {
+      const first = nodes.get(keyBys[0]!) as KeyByNode;
+      const partitions = keyBys.map((k) => (nodes.get(k) as KeyByNode).partitions ?? settings.partitions);
+      if (partitions.some((p) => p === undefined)) {
+        throw new ConfigError(`partition count missing for the input topic of stage "${name}"`, { stage: name, field: 'partitions' }, 'set keyBy(..., { partitions }) or pipeline(name, { partitions })');
+      }
+      if (new Set(partitions).size > 1) {
+        throw new ConfigError(`keyBy nodes feeding stage "${name}" disagree on partitions (${partitions.join(', ')})`, { stage: name, field: 'partitions' });
+      }
+      checkPartitions(partitions[0]!, name);
+      inputs.push({
+        topic: inputTopicName(settings.name, name),
+        partitions: partitions[0]!,
+        kind: 'internal',
+        entry: first.id,
+        writers: keyBys,
+        serde: first.serde,
+        keySerde: first.keySerde,
+      });
+    }
+    for (const source of sources) {
+      const partitions = source.partitions ?? settings.partitions;
+      if (partitions === undefined) {
+        throw new ConfigError(`partition count missing for source topic "${source.topic}"`, { stage: name, topic: source.topic, field: 'partitions' }, 'set source(topic, { partitions }) or pipeline(name, { partitions })');
+      }
+      checkPartitions(partitions, name);
+      if (inputs.some((i) => i.topic === source.topic)) {
+        throw new ConfigError(`stage "${name}" reads topic "${source.topic}" twice`, { stage: name, topic: source.topic }, 'read it once and fan out from the stream');
+      }
+      inputs.push({ topic: source.topic, partitions, kind: 'source', entry: source.id, writers: [], serde: source.serde, keySerde: source.keySerde });
+      addTopic({ name: source.topic, partitions, role: 'source', managed: false });
+    }
+    const keyed = inputs.every((i) => i.keySerde !== undefined) && inputs.length > 0 && (keyBys.length > 0 || sources.every((s) => s.keySerde !== undefined));
+
+    const consumers = new Map<NodeId, NodeId[]>();
+    const state: StateDescriptor[] = [];
+    const outputs: StageOutput[] = [];
+    for (const id of ids) {
+      const node = nodes.get(id)!;
+      consumers.set(id, consumers.get(id) ?? []);
+      for (const input of inputsOf(node)) {
+        const upstream = nodes.get(input)!;
+        const from = upstream.kind === 'keyBy' ? upstream.id : input;
+        // Consumers of a keyBy that sit in this stage hang off the keyBy's reading side (the stage input).
+        consumers.set(from, [...(consumers.get(from) ?? []), id]);
+      }
+      if ((node.kind === 'process' && node.keyed) || node.kind === 'aggregate') {
+        if (!keyed) {
+          throw new ConfigError(`keyed state used in stage "${name}", which is not keyed`, { stage: name }, 'keyBy the stream before process/aggregate with state');
+        }
+        for (const d of node.state) {
+          if (state.some((s) => s.name === d.name)) {
+            throw new ConfigError(`state "${d.name}" is declared twice in stage "${name}"`, { stage: name, field: d.name }, 'state names must be unique within a stage');
+          }
+          state.push(d);
+        }
+      }
+      if (node.kind === 'sink') {
+        outputs.push({ kind: 'sink', node: id, topic: node.topic, toStage: undefined });
+      }
+      if (node.kind === 'keyBy') {
+        const to = stageOf.get(find(port(id)))!;
+        outputs.push({ kind: 'repartition', node: id, topic: inputTopicName(settings.name, to), toStage: to });
+      }
+    }
+    if (outputs.length === 0) {
+      throw new ConfigError(`stage "${name}" writes nothing`, { stage: name }, 'end every branch with sink() or keyBy()');
+    }
+    stages.push({
+      name,
+      keyed,
+      inputs,
+      nodes: ids,
+      consumers,
+      outputs,
+      controlTopic: controlTopicName(settings.name, name),
+      deadLetterTopic: deadLetterTopicName(settings.name, name),
+      state,
+      upstream: [...new Set(keyBys.map((k) => stageNameOfNode(k)))],
+      downstream: [...new Set(outputs.filter((o) => o.toStage).map((o) => o.toStage!))],
+    });
+  }
+
+  for (const stage of stages) {
+    const partitions = Math.max(...stage.inputs.map((i) => i.partitions));
+    for (const input of stage.inputs) if (input.kind === 'internal') addTopic({ name: input.topic, partitions: input.partitions, role: 'internal', managed: true });
+    addTopic({ name: stage.controlTopic, partitions, role: 'control', managed: true });
+    addTopic({ name: stage.deadLetterTopic, partitions: 1, role: 'dead-letter', managed: true });
+  }
+  for (const stage of stages) {
+    for (const out of stage.outputs) {
+      if (out.kind !== 'sink') continue;
+      const clash = topics.find((t) => t.name === out.topic && t.role !== 'sink');
+      if (clash) {
+        throw new ConfigError(`stage "${stage.name}" sinks to "${out.topic}", which is a ${clash.role} topic of this pipeline`, { stage: stage.name, topic: out.topic }, 'sink to a topic the pipeline does not read or manage');
+      }
+      if (!topics.some((t) => t.name === out.topic)) topics.push({ name: out.topic, partitions: settings.partitions ?? 1, role: 'sink', managed: false });
+    }
+  }
+  const progressPartitions = Math.max(1, ...stages.flatMap((s) => s.inputs.map((i) => i.partitions)));
+  const progressTopic = progressTopicName(settings.name);
+  addTopic({ name: progressTopic, partitions: progressPartitions, role: 'progress', managed: true });
+
+  return { app: settings.name, settings, nodes, stages, topics, progressTopic };
+}
+
+function checkSettings(plan: Plan): void {
+  const s = plan.settings;
+  if (s.partitions !== undefined) checkPartitions(s.partitions, undefined);
+  if (s.functionTimeoutMs <= 0 || s.functionTimeoutMs > MAX_FUNCTION_TIMEOUT_MS) {
+    throw new ConfigError(`functionTimeout ${s.functionTimeoutMs} ms is out of range`, { field: 'functionTimeout' }, 'Lambda allows at most 14 minutes for Kafka triggers');
+  }
+  if (s.mode === 'exactly-once' && s.transactionTimeoutMs <= s.functionTimeoutMs) {
+    throw new ConfigError(
+      `transactionTimeout (${s.transactionTimeoutMs} ms) must exceed functionTimeout (${s.functionTimeoutMs} ms)`,
+      { field: 'transactionTimeout' },
+      'a Kafka transaction must outlive the invocation that opened it, or the broker aborts it mid-commit',
+    );
+  }
+  if (s.transactionTimeoutMs > 15 * 60_000) {
+    throw new ConfigError(`transactionTimeout ${s.transactionTimeoutMs} ms exceeds the broker default transaction.max.timeout.ms (15 minutes)`, { field: 'transactionTimeout' });
+  }
+}
+
+function checkPartitions(p: number, stage: string | undefined): void {
+  if (!Number.isInteger(p) || p < 1 || p > 10_000) {
+    throw new ConfigError(`partition count ${p} is not valid`, { stage, field: 'partitions' }, 'use an integer from 1 to 10000');
+  }
+}
+
+/** Short label of a node for messages and descriptions. */
+export function describeNode(node: PlanNode): string {
+  switch (node.kind) {
+    case 'source':
+      return `source(${node.topic})`;
+    case 'keyBy':
+      return node.name ? `keyBy(${node.name})` : 'keyBy';
+    case 'sink':
+      return `sink(${node.topic})`;
+    case 'sideOutput':
+      return `sideOutput(${node.tag})`;
+    case 'aggregate':
+      return `aggregate(${node.aggregate.name})`;
+    case 'process':
+      return node.state.length > 0 ? `process[${node.state.map((d) => d.name).join(',')}]` : 'process';
+    case 'mapAsync':
+      return `mapAsync(${node.concurrency})`;
+    default:
+      return node.kind;
+  }
+}

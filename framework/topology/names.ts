@@ -1,0 +1,25 @@
+/** Topic and stage naming: deterministic, so redeploys keep their topics and state. */
+
+/** Internal topic a stage reads (written by upstream keyBy nodes). */
+export const inputTopicName = (app: string, stage: string): string => `${app}.${stage}.in`;
+/** Control topic of a stage (watermarks, ticks). */
+export const controlTopicName = (app: string, stage: string): string => `${app}.${stage}.control`;
+/** Dead-letter topic of a stage. */
+export const deadLetterTopicName = (app: string, stage: string): string => `${app}.${stage}.dlq`;
+/** The app's progress topic (one progress record per committed batch). */
+export const progressTopicName = (app: string): string => `${app}.progress`;
+
+/** Stage names become Lambda function names and topic parts. */
+export const STAGE_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+
+/** A stage name derived from a topic name: lowercase, other characters become dashes. */
+export function stageNameFromTopic(topic: string): string {
+  const cleaned = topic
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, '-')
+    .replace(/^[^a-z]+/, '')
+    .replace(/-+$/, '')
+    .slice(0, 40)
+    .replace(/-+$/, '');
+  return cleaned.length > 0 ? cleaned : 'source';
+}

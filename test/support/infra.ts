@@ -1,0 +1,70 @@
+/**
+ * Helpers for integration tests: clients for the infrastructure the global setup started,
+ * and names that never collide between runs or files.
+ */
+import { randomBytes } from 'node:crypto';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { Kafka } from 'kafkajs';
+import { inject } from 'vitest';
+import { createDynamoClient } from '../../framework/dynamodb/client.js';
+import { ensureTopics } from '../../framework/kafka/admin.js';
+import { createKafka, type LogLevelName } from '../../framework/kafka/client.js';
+
+export { readToEnd } from '../../framework/kafka/read-to-end.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+/** Bootstrap servers of the test broker. */
+export function testBrokers(): string[] {
+  return inject('kafkaBrokers');
+}
+
+/** Endpoint of the test DynamoDB Local. */
+export function testDynamoEndpoint(): string {
+  return inject('dynamodbEndpoint');
+}
+
+/**
+ * A kafkajs client for the test broker. Silent by default: kafkajs logs retried transient
+ * errors (coordinator loading, kafkajs#1315) at ERROR; real failures still reject.
+ * Set SLUICE_TEST_KAFKA_LOG=debug (or info/warn/error) to see them.
+ */
+export function testKafka(clientId = 'sluice-test'): Kafka {
+  const level = (process.env.SLUICE_TEST_KAFKA_LOG as LogLevelName | undefined) ?? 'nothing';
+  return createKafka({ brokers: testBrokers(), clientId, logLevel: level });
+}
+
+/** A DynamoDB client for DynamoDB Local (dummy credentials, us-east-1). */
+export function testDynamo(): DynamoDBClient {
+  return createDynamoClient({ endpoint: testDynamoEndpoint() });
+}
+
+/** `<prefix>-<time>-<random>`: valid as a topic, table and transactional id, unique per call. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Creates a fresh topic with a unique name; returns the name. */
+export async function createTestTopic(kafka: Kafka, prefix: string, partitions = 1): Promise<string> {
+  const topic = uniqueName(prefix);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, [{ topic, partitions }]);
+  } finally {
+    await admin.disconnect();
+  }
+  return topic;
+}
+
+/** Deletes topics a test created (ignores ones already gone). */
+export async function deleteTestTopics(kafka: Kafka, topics: readonly string[]): Promise<void> {
+  if (topics.length === 0) return;
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await admin.deleteTopics({ topics: [...topics] }).catch(() => undefined);
+  } finally {
+    await admin.disconnect();
+  }
+}
