@@ -155,7 +155,7 @@ async function createTable(dynamo: DynamoDBClient, table: string): Promise<void>
       BillingMode: 'PAY_PER_REQUEST',
     }),
   );
-  await waitUntilTableExists({ client: dynamo, maxWaitTime: 30 }, { TableName: table });
+  await waitUntilTableExists({ client: dynamo, minDelay: 1, maxWaitTime: 30 }, { TableName: table });
 }
 
 async function putOnce(dynamo: DynamoDBClient, table: string, count: number): Promise<boolean> {

@@ -60,14 +60,17 @@ const OPERATIONS: readonly DynamoOperation[] = ['GetItem', 'BatchGetItem', 'Upda
 export class DynamoMetrics {
   /** Requests sent, per operation (each of our own retries counts; the SDK's internal retries do not). */
   readonly requests: Record<DynamoOperation, number> = zeroes();
-  /** Capacity units DynamoDB reported consumed, per operation. */
+  /** Capacity units DynamoDB reported consumed, per operation (DynamoDB Local reports a flat 4 per transaction). */
   readonly capacityUnits: Record<DynamoOperation, number> = zeroes();
+  /** Capacity units by DynamoDB's pricing rules from the item sizes we sent or got (1 KB writes, 4 KB reads, ×2 in transactions). */
+  readonly estimatedCapacityUnits: Record<DynamoOperation, number> = zeroes();
 
-  /** Records one request and the capacity it consumed. */
-  record(op: DynamoOperation, consumed: ConsumedCapacity | ConsumedCapacity[] | undefined): void {
+  /** Records one request, the capacity DynamoDB reported and our estimate of it. */
+  record(op: DynamoOperation, consumed: ConsumedCapacity | ConsumedCapacity[] | undefined, estimated = 0): void {
     this.requests[op] += 1;
     const list = consumed === undefined ? [] : Array.isArray(consumed) ? consumed : [consumed];
     for (const c of list) this.capacityUnits[op] += c.CapacityUnits ?? 0;
+    this.estimatedCapacityUnits[op] += estimated;
   }
 
   /** Requests over all operations. */
@@ -75,9 +78,14 @@ export class DynamoMetrics {
     return OPERATIONS.reduce((sum, op) => sum + this.requests[op], 0);
   }
 
-  /** Capacity units over all operations. */
+  /** Reported capacity units over all operations. */
   totalCapacityUnits(): number {
     return OPERATIONS.reduce((sum, op) => sum + this.capacityUnits[op], 0);
+  }
+
+  /** Estimated capacity units over all operations. */
+  totalEstimatedCapacityUnits(): number {
+    return OPERATIONS.reduce((sum, op) => sum + this.estimatedCapacityUnits[op], 0);
   }
 
   /** Sets every counter back to zero. */
@@ -85,6 +93,7 @@ export class DynamoMetrics {
     for (const op of OPERATIONS) {
       this.requests[op] = 0;
       this.capacityUnits[op] = 0;
+      this.estimatedCapacityUnits[op] = 0;
     }
   }
 }
@@ -271,7 +280,11 @@ export class DynamoCheckpointStore implements CheckpointStore {
     const token = randomUUID();
     const update = this.checkpointUpdate(task, expectedVersion, change, token);
     try {
-      await this.counted('UpdateItem', () => this.client.send(new UpdateItemCommand({ ...update, ReturnConsumedCapacity: 'TOTAL' })));
+      await this.counted(
+        'UpdateItem',
+        () => this.client.send(new UpdateItemCommand({ ...update, ReturnConsumedCapacity: 'TOTAL' })),
+        () => 1,
+      );
     } catch (err) {
       if (!(err instanceof ConditionalCheckFailedException)) throw this.storeError('UpdateItem', task, err);
       // The SDK may have retried a request whose first attempt did land: then the item carries our token.
@@ -292,6 +305,7 @@ export class DynamoCheckpointStore implements CheckpointStore {
             ReturnConsumedCapacity: 'TOTAL',
           }),
         ),
+        (got) => readUnits(got.Item),
       );
       return out.Item;
     } catch (err) {
@@ -331,6 +345,7 @@ export class DynamoCheckpointStore implements CheckpointStore {
           this.client.send(
             new TransactWriteItemsCommand({ TransactItems: items, ClientRequestToken: randomUUID(), ReturnConsumedCapacity: 'TOTAL' }),
           ),
+          () => items.reduce((sum, op) => sum + 2 * (op.Put?.Item !== undefined ? writeUnits(op.Put.Item) : 1), 0),
         );
         return;
       } catch (err) {
@@ -360,6 +375,7 @@ export class DynamoCheckpointStore implements CheckpointStore {
         const batch = pending;
         const out = await this.counted('BatchWriteItem', () =>
           this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.table]: batch }, ReturnConsumedCapacity: 'TOTAL' })),
+          (done) => requestUnits(batch) - requestUnits(done.UnprocessedItems?.[this.table] ?? []),
         ).catch((err: unknown) => {
           throw this.storeError('BatchWriteItem', task, err);
         });
@@ -386,6 +402,12 @@ export class DynamoCheckpointStore implements CheckpointStore {
       const request: KeysAndAttributes = { Keys: keys, ConsistentRead: true };
       const out = await this.counted('BatchGetItem', () =>
         this.client.send(new BatchGetItemCommand({ RequestItems: { [this.table]: request }, ReturnConsumedCapacity: 'TOTAL' })),
+        (got) => {
+          const found = got.Responses?.[this.table] ?? [];
+          const left = got.UnprocessedKeys?.[this.table]?.Keys?.length ?? 0;
+          // A key not found still costs the minimum read.
+          return found.reduce((sum, item) => sum + readUnits(item), 0) + (request.Keys?.length ?? 0) - found.length - left;
+        },
       ).catch((err: unknown) => {
         throw this.storeError('BatchGetItem', task, err);
       });
@@ -401,10 +423,11 @@ export class DynamoCheckpointStore implements CheckpointStore {
   private async counted<T extends { ConsumedCapacity?: ConsumedCapacity | ConsumedCapacity[] | undefined }>(
     op: DynamoOperation,
     call: () => Promise<T>,
+    estimate: (out: T) => number,
   ): Promise<T> {
     try {
       const out = await call();
-      this.metrics?.record(op, out.ConsumedCapacity);
+      this.metrics?.record(op, out.ConsumedCapacity, estimate(out));
       return out;
     } catch (err) {
       this.metrics?.record(op, undefined);
@@ -498,6 +521,21 @@ function opSize(op: TransactWriteItem): number {
 function toWriteRequest(op: TransactWriteItem): WriteRequest {
   if (op.Put?.Item !== undefined) return { PutRequest: { Item: op.Put.Item } };
   return { DeleteRequest: { Key: op.Delete?.Key ?? {} } };
+}
+
+/** Write units of putting an item: 1 per started KB. */
+function writeUnits(item: Item): number {
+  return Math.max(1, Math.ceil(itemSize(item) / 1024));
+}
+
+/** Write units of BatchWriteItem requests. */
+function requestUnits(requests: readonly WriteRequest[]): number {
+  return requests.reduce((sum, r) => sum + (r.PutRequest?.Item !== undefined ? writeUnits(r.PutRequest.Item) : 1), 0);
+}
+
+/** Read units of a strongly consistent read of an item: 1 per started 4 KB (1 for a missing item). */
+function readUnits(item: Item | undefined): number {
+  return item === undefined ? 1 : Math.max(1, Math.ceil(itemSize(item) / 4096));
 }
 
 function itemId(pk: string, sk: string): string {

@@ -85,15 +85,16 @@ export function stageHandler(source: Pipeline | Topology, stageName: string, opt
       now,
       warm,
     };
-    const results = await Promise.allSettled(
-      decoded.batches.map((batch) => {
-        const input = stage.inputs.find((i) => i.topic === batch.topic);
-        if (!input) {
-          throw new ConfigError(`stage "${stage.name}" got records of topic "${batch.topic}", which it does not read`, { stage: stage.name, topic: batch.topic, partition: batch.partition }, 'check the event-source mapping of this function');
-        }
-        return runTask(topology, stage, input, batch.partition, batch.records, deps);
-      }),
-    );
+    // Check every batch before starting any task, so a misrouted event writes nothing
+    // (and no task is left running after the invocation has failed).
+    const work = decoded.batches.map((batch) => {
+      const input = stage.inputs.find((i) => i.topic === batch.topic);
+      if (!input) {
+        throw new ConfigError(`stage "${stage.name}" got records of topic "${batch.topic}", which it does not read`, { stage: stage.name, topic: batch.topic, partition: batch.partition }, 'check the event-source mapping of this function');
+      }
+      return { batch, input };
+    });
+    const results = await Promise.allSettled(work.map(({ batch, input }) => runTask(topology, stage, input, batch.partition, batch.records, deps)));
     const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [{ task: `${decoded.batches[i]!.topic}-${decoded.batches[i]!.partition}`, error: r.reason as unknown }] : []));
     if (failures.length > 0) throw new InvocationFailedError(stage.name, failures);
     return { stage: stage.name, tasks: results.map((r) => (r as PromiseFulfilledResult<TaskReport>).value) };

@@ -35,6 +35,7 @@ export function readInput(topology: Topology, stageName: string, input: StageInp
       operator = 'eventTime';
       const timestamp = eventTime ? eventTime(value) : record.timestamp;
       if (!Number.isFinite(timestamp)) throw new Error(`event time is ${String(timestamp)}, not a number of epoch ms`);
+      operator = 'edge';
       let entry = input.entry;
       if (input.writers.length > 1) {
         const edge = record.headers.find((h) => h.name === EDGE_HEADER);

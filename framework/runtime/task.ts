@@ -60,7 +60,9 @@ export async function runTask(
 
   const warm = deps.warm.get(task.id);
   let cache: KeyedStateCache | undefined;
-  if (stage.keyed && stage.state.length > 0) {
+  if (stage.keyed) {
+    // Every keyed stage gets a cache, even without declared state: it hands keyed operators
+    // their state accessor, which reports undeclared state as UndeclaredStateError.
     // Reuse the warm cache only if nobody wrote the checkpoint since we did.
     cache = warm && warm.version === ckpt.version && warm.cache ? warm.cache : new KeyedStateCache(stage.name, stage.state, deps.now);
   }

@@ -63,7 +63,7 @@ export function compile(plan: Plan): Topology {
   }
   for (const [pr, keyBys] of ports) {
     if (!members.has(pr)) {
-      throw new ConfigError(`keyBy ${describeNode(nodes.get(keyBys[0]!)!)} leads nowhere`, { field: 'keyBy' }, 'consume the keyed stream (process, aggregate, sink) or remove the keyBy');
+      throw new ConfigError(`${describeNode(nodes.get(keyBys[0]!)!)} leads nowhere`, { field: 'keyBy' }, 'consume the keyed stream (process, aggregate, sink) or remove the keyBy');
     }
   }
 
@@ -226,18 +226,19 @@ export function compile(plan: Plan): Topology {
     addTopic({ name: stage.controlTopic, partitions, role: 'control', managed: true });
     addTopic({ name: stage.deadLetterTopic, partitions: 1, role: 'dead-letter', managed: true });
   }
+  const progressTopic = progressTopicName(settings.name);
   for (const stage of stages) {
     for (const out of stage.outputs) {
       if (out.kind !== 'sink') continue;
-      const clash = topics.find((t) => t.name === out.topic && t.role !== 'sink');
+      // The progress topic is listed last, but a sink must not write into it either.
+      const clash = out.topic === progressTopic ? { role: 'progress' } : topics.find((t) => t.name === out.topic && t.role !== 'sink');
       if (clash) {
-        throw new ConfigError(`stage "${stage.name}" sinks to "${out.topic}", which is a ${clash.role} topic of this pipeline`, { stage: stage.name, topic: out.topic }, 'sink to a topic the pipeline does not read or manage');
+        throw new ConfigError(`stage "${stage.name}" sinks to "${out.topic}", which is ${/^[aeiou]/.test(clash.role) ? 'an' : 'a'} ${clash.role} topic of this pipeline`, { stage: stage.name, topic: out.topic }, 'sink to a topic the pipeline does not read or manage');
       }
       if (!topics.some((t) => t.name === out.topic)) topics.push({ name: out.topic, partitions: settings.partitions ?? 1, role: 'sink', managed: false });
     }
   }
   const progressPartitions = Math.max(1, ...stages.flatMap((s) => s.inputs.map((i) => i.partitions)));
-  const progressTopic = progressTopicName(settings.name);
   addTopic({ name: progressTopic, partitions: progressPartitions, role: 'progress', managed: true });
 
   return { app: settings.name, settings, nodes, stages, topics, progressTopic };

@@ -31,7 +31,7 @@ beforeAll(async () => {
       BillingMode: 'PAY_PER_REQUEST',
     }),
   );
-  await waitUntilTableExists({ client: dynamo, maxWaitTime: 20 }, { TableName: table });
+  await waitUntilTableExists({ client: dynamo, minDelay: 1, maxWaitTime: 20 }, { TableName: table });
 });
 
 afterAll(async () => {

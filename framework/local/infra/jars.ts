@@ -96,7 +96,9 @@ export function requireJava(): string {
   if (result.error || result.status !== 0) {
     throw new InfraError(
       `Java is needed to run Kafka and DynamoDB Local, but \`${java} -version\` failed (${result.error?.message ?? `exit ${String(result.status)}`})`,
-      `install a JDK or JRE ${MIN_JAVA}+ (Debian/Ubuntu: apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17) or set JAVA_HOME`,
+      process.env.JAVA_HOME
+        ? `JAVA_HOME is set to ${process.env.JAVA_HOME}: point it at a Java ${MIN_JAVA}+ installation or unset it to use java from PATH`
+        : `install a JDK or JRE ${MIN_JAVA}+ (Debian/Ubuntu: apt-get install openjdk-17-jre-headless; macOS: brew install openjdk@17) or set JAVA_HOME`,
     );
   }
   const major = javaMajor(`${result.stderr}${result.stdout}`);

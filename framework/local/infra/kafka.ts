@@ -13,13 +13,20 @@ import { rotateLog, runToLog, spawnDetached, type InstanceRecord } from './proce
 import { logFileOf, type ServiceDriver } from './service.js';
 
 /** Files of the broker under `<home>/infra/kafka/`. */
-export function kafkaPaths(config: InfraConfig): { dir: string; dataDir: string; serverProperties: string; log4jProperties: string } {
+export function kafkaPaths(config: InfraConfig): {
+  dir: string;
+  dataDir: string;
+  serverProperties: string;
+  log4jProperties: string;
+  toolsLog4jProperties: string;
+} {
   const dir = join(config.runDir, 'kafka');
   return {
     dir,
     dataDir: join(dir, 'data'),
     serverProperties: join(dir, 'server.properties'),
     log4jProperties: join(dir, 'log4j.properties'),
+    toolsLog4jProperties: join(dir, 'tools-log4j.properties'),
   };
 }
 
@@ -84,6 +91,9 @@ log4j.logger.kafka.log.LogCleaner=WARN
 log4j.logger.org.apache.kafka.storage.internals.log=WARN
 log4j.logger.kafka.log.UnifiedLog=WARN
 `;
+
+/** log4j config of the storage tool: warnings only, so a failed format shows its error, not a config dump. */
+export const KAFKA_TOOLS_LOG4J = KAFKA_LOG4J.replace('rootLogger=INFO', 'rootLogger=WARN');
 
 /** True if the broker answers DescribeCluster (with at least one broker) within timeoutMs. */
 export async function kafkaHealthy(brokers: readonly string[], timeoutMs: number): Promise<boolean> {
@@ -157,17 +167,19 @@ async function launchKafka(config: InfraConfig, log: (line: string) => void): Pr
   mkdirSync(paths.dataDir, { recursive: true });
   writeFileSync(paths.serverProperties, serverProperties(config, paths.dataDir));
   writeFileSync(paths.log4jProperties, KAFKA_LOG4J);
+  writeFileSync(paths.toolsLog4jProperties, KAFKA_TOOLS_LOG4J);
   const tag = `-Dsluice.instance=${join(config.runDir, 'kafka')}`;
-  const jvm = [...javaOpts(), `-Dlog4j.configuration=file:${paths.log4jProperties}`, '-cp', join(jars, '*')];
+  const classpath = ['-cp', join(jars, '*')];
   rotateLog(logFile);
   await runToLog(
     java,
-    [...jvm, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', paths.serverProperties],
+    [...javaOpts(), `-Dlog4j.configuration=file:${paths.toolsLog4jProperties}`, ...classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', paths.serverProperties],
     paths.dir,
     logFile,
     'kafka-storage format',
   );
-  const pid = spawnDetached({ command: java, args: [tag, ...jvm, 'kafka.Kafka', paths.serverProperties], cwd: paths.dir, logFile });
+  const jvm = [tag, ...javaOpts(), `-Dlog4j.configuration=file:${paths.log4jProperties}`, ...classpath];
+  const pid = spawnDetached({ command: java, args: [...jvm, 'kafka.Kafka', paths.serverProperties], cwd: paths.dir, logFile });
   return {
     service: 'kafka',
     pid,

@@ -1,0 +1,40 @@
+/**
+ * Builds a stage's real adapters (kafkajs producer, DynamoDB store) inside Lambda or the
+ * local emulator, from the environment the deploy plugin sets:
+ *   SLUICE_TABLE             the app's DynamoDB table (required)
+ *   SLUICE_KAFKA_BROKERS     comma-separated brokers (default: the event's bootstrapServers)
+ *   SLUICE_DYNAMODB_ENDPOINT DynamoDB endpoint override (DynamoDB Local)
+ */
+import { DynamoCheckpointStore } from '../dynamodb/checkpoint-store.js';
+import { createDynamoClient } from '../dynamodb/client.js';
+import { ConfigError } from '../errors.js';
+import { createKafka } from '../kafka/client.js';
+import { KafkaTxnSink } from '../kafka/txn-sink.js';
+import type { Topology } from '../topology/topology.js';
+import type { StagePorts } from './handler.js';
+
+/** Settings of the real adapters; every field falls back to the environment. */
+export interface LambdaPortsOptions {
+  readonly table?: string;
+  readonly brokers?: readonly string[];
+  readonly dynamodbEndpoint?: string;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** A `connect` function for `stageHandler` that builds Kafka and DynamoDB adapters once per container. */
+export function lambdaPorts(topology: Topology, options: LambdaPortsOptions = {}): (bootstrapServers: readonly string[]) => Promise<StagePorts> {
+  const env = options.env ?? process.env;
+  return async (bootstrapServers) => {
+    const table = options.table ?? env.SLUICE_TABLE;
+    if (!table) throw new ConfigError('no DynamoDB table configured', { field: 'SLUICE_TABLE' }, 'set SLUICE_TABLE (the deploy plugin does) or pass { table }');
+    const brokers = options.brokers ?? (env.SLUICE_KAFKA_BROKERS ? env.SLUICE_KAFKA_BROKERS.split(',') : bootstrapServers);
+    if (brokers.length === 0) throw new ConfigError('no Kafka brokers known', { field: 'SLUICE_KAFKA_BROKERS' }, 'the event carried no bootstrapServers; set SLUICE_KAFKA_BROKERS');
+    const endpoint = options.dynamodbEndpoint ?? env.SLUICE_DYNAMODB_ENDPOINT;
+    const kafka = createKafka({ brokers, clientId: `sluice-${topology.app}` });
+    const dynamo = createDynamoClient(endpoint ? { endpoint } : {});
+    return {
+      store: new DynamoCheckpointStore(dynamo, table),
+      sink: new KafkaTxnSink(kafka, { transactionTimeoutMs: topology.settings.transactionTimeoutMs }),
+    };
+  };
+}

@@ -1,0 +1,931 @@
+/**
+ * The fault-injection driver of the exactly-once suite (DESIGN §6). It plays Lambda's Kafka
+ * event-source mapping (ESM) against one stage at a time and breaks things on purpose, following
+ * a schedule drawn from a seeded PRNG:
+ *   - crashes at every CommitStep: the fault hook throws SimulatedCrash and the container is
+ *     dead from then on (no further I/O, its open transaction and producer stay behind as a
+ *     zombie); the ESM retries on another container;
+ *   - redelivery: the ESM re-sends from its committed offset, which lags when an offset commit
+ *     is lost, and batch boundaries differ on every attempt;
+ *   - zombies: a second invocation of the same partitions on another container, concurrently,
+ *     with random pauses at every port call and step so the two interleave differently each time;
+ *   - transient port errors: throttling before a call, a response lost after the call applied,
+ *     and a conditional failure reported for a write that did apply (an SDK retry of a request
+ *     whose first attempt succeeded).
+ * Every invocation either succeeds or fails with one of those causes, a CheckpointConflict or a
+ * fenced producer; anything else is reported. After a fault-free drain and a final redelivery,
+ * what was committed is compared with the oracle (./oracle.ts) and with the protocol's own
+ * bookkeeping (provenance headers, progress records, checkpoints).
+ *
+ * Port-agnostic: all I/O goes through a World (fresh containers' ports, a read_committed view of
+ * topics, a store to inspect), so the same schedules run over the in-memory adapters in unit tests
+ * and over kafkajs + DynamoDB Local in integration tests. Replay one schedule with SLUICE_SEED=<seed>;
+ * SLUICE_SOAK=1 runs many more (see faultSuiteConfig).
+ */
+import type { Checkpoint, CheckpointStore, CommitStep, KafkaTxn, TaskRef, TxnSink } from '../../framework/commit/ports.js';
+import { CheckpointConflict, SimulatedCrash } from '../../framework/commit/ports.js';
+import { json, pipeline, valueState } from '../../framework/index.js';
+import { readProvenance } from '../../framework/kafka/provenance.js';
+import { parseProgress } from '../../framework/kafka/progress.js';
+import type { KafkaRecord } from '../../framework/kafka/record.js';
+import { encodeEvent } from '../../framework/lambda/decode.js';
+import type { InvocationReport, KafkaHandler, StagePorts } from '../../framework/runtime/handler.js';
+import { InvocationFailedError, stageHandler } from '../../framework/runtime/handler.js';
+import { taskRef } from '../../framework/runtime/task.js';
+import { stateMapKey } from '../../framework/state/keyed-state.js';
+import { MemoryFencedError, MemoryKafka, MemoryTxnSink } from '../../framework/testing/memory-kafka.js';
+import { MemoryCheckpointStore } from '../../framework/testing/memory-store.js';
+import { compile } from '../../framework/topology/compile.js';
+import type { Stage, Topology } from '../../framework/topology/topology.js';
+import type { Click, Discrepancy, DiscrepancyKind, Fed, Seen, Totals, TotalsUpdate } from './oracle.js';
+import { checkRepartition, checkTotals, expectTotals } from './oracle.js';
+
+// --- seeds ---------------------------------------------------------------------------------------
+
+/** A small seeded PRNG (mulberry32): the same seed gives the same schedule. */
+export class Rng {
+  private state: number;
+
+  constructor(seed: number) {
+    this.state = seed >>> 0;
+  }
+
+  /** Uniform in [0, 1). */
+  next(): number {
+    this.state = (this.state + 0x6d2b79f5) >>> 0;
+    let t = this.state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+
+  /** Uniform integer in [0, n). */
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
+
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)]!;
+  }
+}
+
+/** How many schedules to run from which seed, as the environment asks. */
+export interface SuiteConfig {
+  /** Schedule i runs with seed `seed + i`. */
+  readonly seed: number;
+  readonly schedules: number;
+  /** SLUICE_SOAK=1: a random base seed and `soakSchedules` schedules. */
+  readonly soak: boolean;
+  /** SLUICE_SEED=<n>: exactly the schedule with seed n. */
+  readonly replay: boolean;
+}
+
+/** Reads SLUICE_SEED (replay one schedule) and SLUICE_SOAK (many schedules from a random seed). */
+export function faultSuiteConfig(defaults: { seed: number; schedules: number; soakSchedules: number }, env: NodeJS.ProcessEnv = process.env): SuiteConfig {
+  const raw = env.SLUICE_SEED;
+  if (raw !== undefined && raw !== '') {
+    const seed = Number(raw);
+    if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`SLUICE_SEED must be an integer from 0 to 4294967295, got ${JSON.stringify(raw)}`);
+    return { seed, schedules: 1, soak: false, replay: true };
+  }
+  if (env.SLUICE_SOAK === '1') return { seed: Math.floor(Math.random() * 0xffffffff), schedules: defaults.soakSchedules, soak: true, replay: false };
+  return { seed: defaults.seed, schedules: defaults.schedules, soak: false, replay: false };
+}
+
+// --- worlds --------------------------------------------------------------------------------------
+
+/** Where schedules run: the in-memory adapters, or a real broker and DynamoDB Local. */
+export interface World {
+  /** Prepares a fresh cluster view for one schedule of `topology` (topics, table). */
+  open(topology: Topology): Promise<WorldSession>;
+}
+
+/** One schedule's view of a world. */
+export interface WorldSession {
+  /** The adapters of a new container: new producers (older ones become zombies), the same state. */
+  container(): StagePorts | Promise<StagePorts>;
+  /** What the checker reads checkpoints and state through: never faulted, never counted. */
+  readonly observer: CheckpointStore;
+  /** Every record of `topic` a read_committed consumer sees, partitions ascending, offsets ascending. */
+  readCommitted(topic: string): Promise<KafkaRecord[]>;
+  /** Whether an error says a producer was fenced by a newer one (an allowed way to lose a race). */
+  isFenced(error: unknown): boolean;
+  /** Releases every container's clients (zombies included) and whatever open() created. */
+  close(): Promise<void>;
+}
+
+/** Options of memoryWorld. */
+export interface MemoryWorldOptions {
+  /** Rewraps each container's ports, e.g. to switch a guarantee off and watch the checker catch it. */
+  readonly wrap?: (ports: StagePorts) => StagePorts;
+}
+
+/** The in-memory world: MemoryKafka, one MemoryCheckpointStore, a MemoryTxnSink per container. */
+export function memoryWorld(options: MemoryWorldOptions = {}): World {
+  return {
+    async open(topology) {
+      const partitions = new Map(topology.topics.map((t) => [t.name, t.partitions]));
+      const kafka = new MemoryKafka((t) => partitions.get(t) ?? 1);
+      const store = new MemoryCheckpointStore();
+      return {
+        container: () => {
+          const ports: StagePorts = { store, sink: new MemoryTxnSink(kafka) };
+          return options.wrap ? options.wrap(ports) : ports;
+        },
+        observer: store,
+        readCommitted: async (topic) =>
+          kafka.readCommitted(topic).map((r) => ({
+            topic: r.topic,
+            partition: r.partition,
+            offset: r.offset,
+            timestamp: r.timestamp,
+            timestampType: 'CREATE_TIME' as const,
+            key: r.key,
+            value: r.value,
+            headers: r.headers,
+          })),
+        isFenced: (error) => error instanceof MemoryFencedError,
+        close: async () => undefined,
+      };
+    },
+  };
+}
+
+// --- schedules -----------------------------------------------------------------------------------
+
+/** Every step the protocol announces to its fault hook. */
+export const COMMIT_STEPS: readonly CommitStep[] = ['before-send', 'after-send', 'after-prepare', 'after-kafka-commit', 'after-confirm', 'after-recovery-fence'];
+
+/** How often each fault happens. Probabilities are per invocation unless said otherwise. */
+export interface FaultMix {
+  /** The invocation's container dies at one of `crashSteps` (if the step comes up). */
+  readonly crash: number;
+  readonly crashSteps: readonly CommitStep[];
+  /** A zombie invocation of the same partitions runs concurrently on another container. */
+  readonly zombie: number;
+  /** The invocation's store calls fail transiently, each with chance `callFailure`. */
+  readonly flakyStore: number;
+  /** The invocation's Kafka calls fail transiently, each with chance `callFailure`. */
+  readonly flakySink: number;
+  readonly callFailure: number;
+  /** After a success the ESM commits only part of a partition's batch (or none), so it redelivers. */
+  readonly lostOffsetCommit: number;
+  /** The invocation lands on a new container. */
+  readonly coldStart: number;
+}
+
+/** The default mix: every fault kind in most schedules. */
+export const DEFAULT_FAULTS: FaultMix = {
+  crash: 0.3,
+  crashSteps: COMMIT_STEPS,
+  zombie: 0.15,
+  flakyStore: 0.15,
+  flakySink: 0.1,
+  callFailure: 0.3,
+  lostOffsetCommit: 0.3,
+  coldStart: 0.1,
+};
+
+/** Options of runFaultSchedules. */
+export interface FaultScheduleOptions {
+  /** Schedule i runs with seed `seed + i`. */
+  readonly seed: number;
+  readonly schedules: number;
+  /** Input records per schedule (default 40). */
+  readonly records?: number;
+  /** Invocations under faults per stage before the fault-free drain (default 30). */
+  readonly invocations?: number;
+  /** Most records the ESM puts in one partition's batch (default 6). */
+  readonly maxBatch?: number;
+  readonly faults?: Partial<FaultMix>;
+  /** Called after every schedule, e.g. to log progress in a long run. */
+  readonly onSchedule?: (result: ScheduleResult) => void;
+}
+
+/** What went wrong, beyond the oracle's kinds. */
+export type ViolationKind =
+  | DiscrepancyKind
+  /** A committed record of a batch the checkpoint says did not commit. */
+  | 'uncommitted-visible'
+  /** Progress records (Kafka) and checkpoints (store) disagree on which batches committed. */
+  | 'disagreement'
+  /** A checkpoint still has a pending batch after the final redelivery. */
+  | 'pending'
+  /** An invocation succeeded, yet the checkpoint has not passed its records: the ESM will never resend them. */
+  | 'behind'
+  /** The fault-free drain could not finish. */
+  | 'stuck'
+  /** An invocation failed with an error that is no crash, injected fault, conflict or fence. */
+  | 'error'
+  | 'dead-letter';
+
+/** One thing the schedule proved wrong. */
+export interface Violation {
+  readonly kind: ViolationKind;
+  readonly message: string;
+}
+
+/** What a schedule did, to show that faults really happened. */
+export interface FaultStats {
+  invocations: number;
+  failedInvocations: number;
+  crashes: Record<CommitStep, number>;
+  zombiePairs: number;
+  /** Invocations that lost a race: CheckpointConflict or a fenced producer. */
+  conflicts: number;
+  fenced: number;
+  /** Injected transient failures, by `<port>.<call>:<kind>`. */
+  injected: Record<string, number>;
+  /** Records redelivered and skipped by the checkpoint's nextOffset. */
+  redelivered: number;
+  recovered: { committed: number; aborted: number };
+  lostOffsetCommits: number;
+}
+
+/** The outcome of one schedule. */
+export interface ScheduleResult {
+  readonly scenario: string;
+  readonly seed: number;
+  readonly app: string;
+  readonly violations: readonly Violation[];
+  readonly stats: FaultStats;
+}
+
+/** The outcome of a run of schedules. */
+export interface FaultRunReport {
+  readonly scenario: string;
+  readonly results: readonly ScheduleResult[];
+  readonly failures: readonly ScheduleResult[];
+  /** Summed over every schedule. */
+  readonly stats: FaultStats;
+}
+
+/** Runs `schedules` seeded fault schedules of `scenario` in `world` and checks each against the oracle. */
+export async function runFaultSchedules(world: World, scenario: Scenario, options: FaultScheduleOptions): Promise<FaultRunReport> {
+  const results: ScheduleResult[] = [];
+  for (let i = 0; i < options.schedules; i++) {
+    const result = await runSchedule(world, scenario, { ...options, seed: (options.seed + i) >>> 0 });
+    options.onSchedule?.(result);
+    results.push(result);
+  }
+  const stats = emptyStats();
+  for (const r of results) addStats(stats, r.stats);
+  return { scenario: scenario.name, results, failures: results.filter((r) => r.violations.length > 0), stats };
+}
+
+/** A failure message naming each failing seed, how to replay it, and what was wrong. */
+export function formatFailures(report: FaultRunReport, limit = 8): string {
+  return report.failures
+    .map((r) => `scenario ${r.scenario}, schedule seed ${r.seed} (replay: SLUICE_SEED=${r.seed}): ${describeViolations(r.violations, limit)}`)
+    .join('\n');
+}
+
+/** Counts per kind, then the first few messages. */
+export function describeViolations(found: ReadonlyArray<{ readonly kind: string; readonly message: string }>, limit = 8): string {
+  if (found.length === 0) return 'no violations';
+  const counts = new Map<string, number>();
+  for (const d of found) counts.set(d.kind, (counts.get(d.kind) ?? 0) + 1);
+  const head = [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
+  const lines = found.slice(0, limit).map((d) => `  ${d.kind}: ${d.message}`);
+  if (found.length > limit) lines.push(`  … and ${found.length - limit} more`);
+  return `${head}\n${lines.join('\n')}`;
+}
+
+/** One line of what the faults did, for test output. */
+export function describeStats(s: FaultStats): string {
+  const crashes = COMMIT_STEPS.map((step) => `${step} ${s.crashes[step]}`).join(', ');
+  const injected = Object.values(s.injected).reduce((a, b) => a + b, 0);
+  return (
+    `${s.invocations} invocations (${s.failedInvocations} failed); crashes: ${crashes}; ${s.zombiePairs} zombie pairs; ` +
+    `${s.conflicts} conflicts, ${s.fenced} fenced; ${injected} injected port failures; ${s.redelivered} records redelivered; ` +
+    `${s.lostOffsetCommits} lost offset commits; recovered ${s.recovered.committed} committed / ${s.recovered.aborted} aborted`
+  );
+}
+
+/** Port calls of one fault-free batch, e.g. `{ 'store.read': 1, 'store.prepare': 1, … }`. */
+export type BatchCost = Readonly<Record<string, number>>;
+
+/**
+ * Runs the first stage of `scenario` fault-free on one warm container, `batches` batches of
+ * `batchSize` records of one partition, and returns the port calls each batch made.
+ */
+export async function measureHappyPath(world: World, scenario: Scenario, options: { seed: number; batches: number; batchSize: number }): Promise<BatchCost[]> {
+  const run = await ScheduleRun.start(world, scenario, { seed: options.seed, schedules: 1, faults: NO_FAULTS });
+  try {
+    const stage = run.stage(scenario.stages[0]!);
+    const input = scenario.input(run.rng, run.topology, options.batches * options.batchSize * 8);
+    const first = input.filter((r) => r.partition === input[0]!.partition).slice(0, options.batches * options.batchSize);
+    if (first.length < options.batches * options.batchSize) throw new Error(`the scenario's input has only ${first.length} records in partition ${input[0]!.partition}`);
+    const container = await run.newContainer(stage);
+    const costs: BatchCost[] = [];
+    for (let i = 0; i < options.batches; i++) {
+      const before = new Map(run.calls);
+      const outcome = await run.invoke(container, [first.slice(i * options.batchSize, (i + 1) * options.batchSize)], CALM);
+      if (!outcome.ok) throw outcome.error;
+      costs.push(Object.fromEntries([...run.calls].map(([k, n]) => [k, n - (before.get(k) ?? 0)]).filter(([, n]) => (n as number) > 0)));
+    }
+    return costs;
+  } finally {
+    await run.session.close();
+  }
+}
+
+const NO_FAULTS: FaultMix = { crash: 0, crashSteps: [], zombie: 0, flakyStore: 0, flakySink: 0, callFailure: 0, lostOffsetCommit: 0, coldStart: 0 };
+
+// --- one schedule --------------------------------------------------------------------------------
+
+async function runSchedule(world: World, scenario: Scenario, options: FaultScheduleOptions): Promise<ScheduleResult> {
+  const run = await ScheduleRun.start(world, scenario, options);
+  try {
+    const fed = new Map<string, KafkaRecord[]>();
+    let input = scenario.input(run.rng, run.topology, options.records ?? 40);
+    for (const name of scenario.stages) {
+      const stage = run.stage(name);
+      // A downstream stage reads what its upstream committed, as its ESM would (read_committed).
+      if (fed.size > 0) input = await run.session.readCommitted(stage.inputs[0]!.topic);
+      fed.set(name, input);
+      await run.driveStage(stage, input, options);
+    }
+    await run.check(fed);
+  } catch (error) {
+    run.violation('error', `the driver itself failed: ${describeError(error)}`);
+  } finally {
+    await run.session.close().catch(() => undefined);
+  }
+  return { scenario: scenario.name, seed: options.seed, app: run.topology.app, violations: run.violations, stats: run.stats };
+}
+
+/** What one invocation is set up to suffer. */
+interface InvocationPlan {
+  readonly crashAt: CommitStep | undefined;
+  readonly flakyStore: boolean;
+  readonly flakySink: boolean;
+  /** Random pauses at every port call and step, so concurrent invocations interleave. */
+  readonly jitter: boolean;
+}
+
+const CALM: InvocationPlan = { crashAt: undefined, flakyStore: false, flakySink: false, jitter: false };
+
+type Outcome = { readonly ok: true; readonly report: InvocationReport } | { readonly ok: false; readonly error: unknown };
+
+/** The ESM's view of one partition: its records and the committed offset (as an index into them). */
+interface Feed {
+  readonly records: readonly KafkaRecord[];
+  committed: number;
+}
+
+/** State of one schedule: the PRNG, the world session, live containers, stats and violations. */
+class ScheduleRun {
+  readonly stats = emptyStats();
+  readonly violations: Violation[] = [];
+  /** Port calls by `<port>.<call>`, over every container. */
+  readonly calls = new Map<string, number>();
+  private readonly live = new Map<string, Container[]>();
+  private nextContainer = 1;
+
+  private constructor(
+    readonly scenario: Scenario,
+    readonly rng: Rng,
+    readonly topology: Topology,
+    readonly session: WorldSession,
+    readonly faults: FaultMix,
+  ) {}
+
+  static async start(world: World, scenario: Scenario, options: FaultScheduleOptions): Promise<ScheduleRun> {
+    const rng = new Rng(options.seed);
+    // The nonce keeps topics, transactional ids and checkpoints of reruns apart on a shared broker and table.
+    const app = `${scenario.app}-${(options.seed >>> 0).toString(36)}-${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
+    const topology = scenario.topology(app);
+    return new ScheduleRun(scenario, rng, topology, await world.open(topology), { ...DEFAULT_FAULTS, ...options.faults });
+  }
+
+  stage(name: string): Stage {
+    const stage = this.topology.stages.find((s) => s.name === name);
+    if (!stage) throw new Error(`scenario names stage "${name}", topology has ${this.topology.stages.map((s) => s.name).join(', ')}`);
+    return stage;
+  }
+
+  violation(kind: ViolationKind, message: string): void {
+    this.violations.push({ kind, message });
+  }
+
+  count(call: string): void {
+    this.calls.set(call, (this.calls.get(call) ?? 0) + 1);
+  }
+
+  async newContainer(stage: Stage): Promise<Container> {
+    const c = new Container(this.nextContainer++, this, stage, await this.session.container());
+    this.live.set(stage.name, [...(this.live.get(stage.name) ?? []), c]);
+    return c;
+  }
+
+  /** A warm container of the stage (any of them, as Lambda routes), or a cold one. */
+  async container(stage: Stage, cold: boolean, except?: Container): Promise<Container> {
+    const warm = (this.live.get(stage.name) ?? []).filter((c) => c !== except && !c.dead);
+    return cold || warm.length === 0 ? this.newContainer(stage) : this.rng.pick(warm);
+  }
+
+  /** Drives one stage over `input`: invocations under faults, a fault-free drain, a final redelivery. */
+  async driveStage(stage: Stage, input: readonly KafkaRecord[], options: FaultScheduleOptions): Promise<void> {
+    const feeds = new Map<number, Feed>();
+    for (const r of input) {
+      const feed = feeds.get(r.partition) ?? { records: [], committed: 0 };
+      (feed.records as KafkaRecord[]).push(r);
+      feeds.set(r.partition, feed);
+    }
+    const maxBatch = options.maxBatch ?? 6;
+    const open = (): Feed[] => [...feeds.values()].filter((f) => f.committed < f.records.length);
+    const batchOf = (f: Feed): KafkaRecord[] => f.records.slice(f.committed, f.committed + 1 + this.rng.int(maxBatch));
+
+    for (let i = 0; i < (options.invocations ?? 30) && open().length > 0; i++) {
+      const candidates = open();
+      let chosen = candidates.filter(() => this.rng.chance(0.6));
+      if (chosen.length === 0) chosen = [this.rng.pick(candidates)];
+      const batches = chosen.map(batchOf);
+      const zombie = this.rng.chance(this.faults.zombie);
+      const plan = this.plan(zombie);
+      const container = await this.container(stage, this.rng.chance(this.faults.coldStart));
+      let outcome: Outcome;
+      if (zombie) {
+        // Both run; only the primary's outcome moves the ESM (the zombie is a ghost of an earlier attempt).
+        const ghost = await this.container(stage, this.rng.chance(0.5), container);
+        this.stats.zombiePairs += 1;
+        const ghostBatches = chosen.map(batchOf);
+        const ghostPlan = this.plan(true);
+        const lag = this.rng.int(12); // the zombie is somewhere in its own run when the primary starts
+        [outcome] = await Promise.all([this.invoke(container, batches, plan), pause(lag).then(() => this.invoke(ghost, ghostBatches, ghostPlan))]);
+      } else {
+        outcome = await this.invoke(container, batches, plan);
+      }
+      if (outcome.ok) await this.acknowledge(stage, chosen, batches, true);
+    }
+
+    // Fault-free drain: the ESM keeps delivering until it has committed every offset.
+    let failures = 0;
+    for (let rounds = 0; open().length > 0; rounds++) {
+      const chosen = open();
+      const batches = chosen.map(batchOf);
+      const outcome = await this.invoke(await this.container(stage, false), batches, CALM);
+      if (outcome.ok) {
+        failures = 0;
+        await this.acknowledge(stage, chosen, batches, false);
+      } else if (++failures > 5 || rounds > input.length * 4) {
+        this.violation('stuck', `stage ${stage.name}: the fault-free drain made no progress; last error: ${describeError(outcome.error)}`);
+        return;
+      }
+    }
+
+    // Final redelivery of every partition's tail: nothing may be processed again, and any batch
+    // still pending is resolved by the recovery it triggers.
+    for (const feed of feeds.values()) {
+      const tail = feed.records.slice(-3);
+      let outcome: Outcome = { ok: false, error: new Error('not delivered') };
+      for (let attempt = 0; attempt < 5 && !outcome.ok; attempt++) outcome = await this.invoke(await this.container(stage, false), [tail], CALM);
+      if (!outcome.ok) {
+        this.violation('stuck', `stage ${stage.name}: redelivering the tail of partition ${tail[0]!.partition} keeps failing: ${describeError(outcome.error)}`);
+      } else {
+        for (const t of outcome.report.tasks) {
+          if (t.processed > 0) this.violation('duplicate', `stage ${stage.name}: task ${t.task} processed ${t.processed} redelivered record(s) of its tail again`);
+        }
+      }
+    }
+  }
+
+  private plan(jitter: boolean): InvocationPlan {
+    const f = this.faults;
+    return {
+      crashAt: f.crashSteps.length > 0 && this.rng.chance(f.crash) ? this.rng.pick(f.crashSteps) : undefined,
+      flakyStore: this.rng.chance(f.flakyStore),
+      flakySink: this.rng.chance(f.flakySink),
+      jitter,
+    };
+  }
+
+  /** After a successful invocation: the checkpoints must have passed every batch; then the ESM commits offsets. */
+  private async acknowledge(stage: Stage, feeds: readonly Feed[], batches: ReadonlyArray<readonly KafkaRecord[]>, lossy: boolean): Promise<void> {
+    for (const [i, feed] of feeds.entries()) {
+      const batch = batches[i]!;
+      const last = batch[batch.length - 1]!;
+      const task = taskRef(this.topology, stage, last.topic, last.partition);
+      const ckpt = await this.session.observer.read(task);
+      if (ckpt.nextOffset <= last.offset) {
+        this.violation('behind', `task ${task.id}: an invocation with offsets ${batch[0]!.offset}..${last.offset} succeeded, but the checkpoint's nextOffset is ${ckpt.nextOffset}`);
+      }
+      if (lossy && this.rng.chance(this.faults.lostOffsetCommit)) {
+        this.stats.lostOffsetCommits += 1;
+        feed.committed += this.rng.int(batch.length);
+      } else {
+        feed.committed += batch.length;
+      }
+    }
+  }
+
+  /** One Lambda invocation of `container` with one batch per partition. */
+  async invoke(container: Container, batches: ReadonlyArray<readonly KafkaRecord[]>, plan: InvocationPlan): Promise<Outcome> {
+    this.stats.invocations += 1;
+    container.plan = plan;
+    const event = encodeEvent({
+      source: 'self-managed',
+      bootstrapServers: ['fault-driver:9092'],
+      batches: batches.map((records) => ({ topic: records[0]!.topic, partition: records[0]!.partition, records })),
+    });
+    try {
+      const report = await container.handler(event);
+      for (const t of report.tasks) {
+        this.stats.redelivered += t.duplicates;
+        if (t.recovery) this.stats.recovered[t.recovery.outcome] += 1;
+      }
+      return { ok: true, report };
+    } catch (error) {
+      this.stats.failedInvocations += 1;
+      for (const cause of error instanceof InvocationFailedError ? error.failures.map((f) => f.error) : [error]) {
+        if (cause instanceof SimulatedCrash || cause instanceof InjectedFault) continue;
+        if (cause instanceof CheckpointConflict) this.stats.conflicts += 1;
+        else if (this.session.isFenced(cause)) this.stats.fenced += 1;
+        else this.violation('error', `stage ${container.stage.name}, container #${container.id}: invocation failed with an unexpected error: ${describeError(cause)}`);
+      }
+      return { ok: false, error };
+    } finally {
+      container.plan = CALM;
+    }
+  }
+
+  /** Compares what was committed with the protocol's bookkeeping and with the oracle. */
+  async check(fed: ReadonlyMap<string, readonly KafkaRecord[]>): Promise<void> {
+    const stages = [...fed.keys()].map((name) => this.stage(name));
+    const topics = new Set<string>([this.topology.progressTopic]);
+    for (const s of stages) {
+      for (const o of s.outputs) topics.add(o.topic);
+      topics.add(s.deadLetterTopic);
+    }
+    const committed = new Map<string, KafkaRecord[]>();
+    for (const t of topics) committed.set(t, await this.session.readCommitted(t));
+    const state = new Map<string, Buffer>();
+
+    for (const stage of stages) {
+      const input = fed.get(stage.name)!;
+      const tasks = new Map<string, { task: TaskRef; ckpt: Checkpoint }>();
+      for (const partition of new Set(input.map((r) => r.partition))) {
+        const task = taskRef(this.topology, stage, stage.inputs[0]!.topic, partition);
+        const ckpt = await this.session.observer.read(task);
+        tasks.set(task.id, { task, ckpt });
+        if (ckpt.pending) this.violation('pending', `task ${task.id}: batch ${ckpt.pending.seq} is still pending after the final redelivery`);
+        if (stage.keyed && stage.state.length > 0) {
+          const keys = new Map(input.filter((r) => r.partition === partition && r.key).map((r) => [r.key!.toString('base64'), r.key!]));
+          const wanted = [...keys.values()].flatMap((key) => stage.state.map((d) => ({ key, name: d.name })));
+          const values = await this.session.observer.loadState(task, wanted, ckpt);
+          for (const [k, v] of values) state.set(`${stage.name}\u0000${k}`, v.bytes);
+        }
+      }
+      for (const topic of stage.outputs.map((o) => o.topic)) this.checkOutputs(committed.get(topic)!, tasks);
+      this.checkProgress(committed.get(this.topology.progressTopic)!, tasks);
+      for (const r of committed.get(stage.deadLetterTopic)!) this.violation('dead-letter', `stage ${stage.name}: a record was dead-lettered at ${where(r)}`);
+    }
+
+    const view: CommittedView = {
+      topology: this.topology,
+      fed,
+      committed: (topic) => {
+        const records = committed.get(topic);
+        if (!records) throw new Error(`topic ${topic} is not an output of a driven stage`);
+        return records;
+      },
+      state: (stage, key, name) => state.get(`${stage}\u0000${stateMapKey(key, name)}`),
+    };
+    for (const d of this.scenario.check(view)) this.violations.push(d);
+  }
+
+  /** Each committed record was written once, by a batch its task's checkpoint counts as committed. */
+  private checkOutputs(records: readonly KafkaRecord[], tasks: ReadonlyMap<string, { task: TaskRef; ckpt: Checkpoint }>): void {
+    const seen = new Map<string, KafkaRecord>();
+    for (const r of records) {
+      const p = readProvenance(r.headers);
+      if (!p) {
+        this.violation('unexpected', `record at ${where(r)} has no provenance headers`);
+        continue;
+      }
+      const owner = tasks.get(p.task);
+      if (!owner) continue; // written by another stage's task
+      const id = `${p.task}/${p.seq}/${p.idx}`;
+      const first = seen.get(id);
+      if (first) this.violation('duplicate', `output ${p.idx} of batch ${p.seq} of task ${p.task} is committed twice: ${where(first)} and ${where(r)}`);
+      seen.set(id, r);
+      if (!isCommitted(p.seq, owner.ckpt)) {
+        this.violation('uncommitted-visible', `record at ${where(r)} belongs to batch ${p.seq} of task ${p.task}, which its checkpoint says did not commit (${describeCheckpoint(owner.ckpt)})`);
+      }
+    }
+  }
+
+  /** Kafka's committed progress records and the checkpoints agree batch by batch. */
+  private checkProgress(records: readonly KafkaRecord[], tasks: ReadonlyMap<string, { task: TaskRef; ckpt: Checkpoint }>): void {
+    const bySeq = new Map<string, Map<number, number>>();
+    for (const r of records) {
+      const p = parseProgress(r.value);
+      if (!p || !tasks.has(p.task)) continue;
+      const seqs = bySeq.get(p.task) ?? new Map<number, number>();
+      if (seqs.has(p.seq)) this.violation('duplicate', `batch ${p.seq} of task ${p.task} has two committed progress records (second at ${where(r)})`);
+      seqs.set(p.seq, p.nextOffset);
+      bySeq.set(p.task, seqs);
+    }
+    for (const [id, { ckpt }] of tasks) {
+      const seqs = bySeq.get(id) ?? new Map<number, number>();
+      for (const seq of seqs.keys()) {
+        if (!isCommitted(seq, ckpt)) this.violation('disagreement', `Kafka committed batch ${seq} of task ${id}, its checkpoint says it did not (${describeCheckpoint(ckpt)}): its outputs are visible, its state and position were dropped`);
+      }
+      for (let seq = 1; seq <= ckpt.committedSeq; seq++) {
+        if (isCommitted(seq, ckpt) && !seqs.has(seq)) this.violation('disagreement', `the checkpoint of task ${id} counts batch ${seq} as committed, Kafka has no committed progress record for it: its outputs are lost`);
+      }
+      const last = ckpt.committedSeq > 0 ? seqs.get(Math.max(...[...seqs.keys()].filter((s) => isCommitted(s, ckpt)))) : undefined;
+      if (last !== undefined && last !== ckpt.nextOffset) {
+        this.violation('disagreement', `task ${id}: the last committed progress record says nextOffset ${last}, the checkpoint says ${ckpt.nextOffset}`);
+      }
+    }
+  }
+}
+
+/** Whether batch `seq` counts as committed by `ckpt` (the staged/committed rule, restated here on purpose). */
+function isCommitted(seq: number, ckpt: Checkpoint): boolean {
+  return seq <= ckpt.committedSeq && !ckpt.holes.includes(seq);
+}
+
+function describeCheckpoint(ckpt: Checkpoint): string {
+  return `committedSeq ${ckpt.committedSeq}, holes [${ckpt.holes.join(', ')}], nextOffset ${ckpt.nextOffset}`;
+}
+
+function where(r: KafkaRecord): string {
+  const p = readProvenance(r.headers);
+  return `${r.topic}/${r.partition}@${r.offset}${p ? ` (task ${p.task} seq ${p.seq} idx ${p.idx})` : ''}`;
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof InvocationFailedError) return error.failures.map((f) => `${f.task}: ${describeError(f.error)}`).join('; ');
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}
+
+// --- containers ----------------------------------------------------------------------------------
+
+/** A fault the driver injected into a port call (a transient error a real adapter could raise). */
+export class InjectedFault extends Error {
+  constructor(
+    readonly call: string,
+    readonly kind: CallFailure,
+  ) {
+    super(`injected ${kind} on ${call}`);
+    this.name = 'InjectedFault';
+  }
+}
+
+/** A call by a container that has crashed: a dead process does no more I/O (and cleans nothing up). */
+class ContainerGone extends SimulatedCrash {
+  constructor(step: CommitStep, task: string, seq: number, what: string) {
+    super(step, task, seq);
+    this.message = `${what} after its container crashed`;
+  }
+}
+
+/**
+ * How a port call fails: `unavailable` before it reaches the service (nothing applied),
+ * `lost-response` after it applied, `stale-condition` a conditional write that applied but is
+ * reported as a failed condition (what an SDK retry of a timed-out first attempt sees).
+ */
+export type CallFailure = 'unavailable' | 'lost-response' | 'stale-condition';
+
+const READS: readonly CallFailure[] = ['unavailable'];
+const WRITES: readonly CallFailure[] = ['unavailable', 'lost-response', 'stale-condition'];
+const KAFKA: readonly CallFailure[] = ['unavailable', 'lost-response'];
+
+/** One simulated Lambda container of a stage: its handler (warm caches), its ports, alive or dead. */
+class Container {
+  dead = false;
+  plan: InvocationPlan = CALM;
+  readonly handler: KafkaHandler;
+
+  constructor(
+    readonly id: number,
+    private readonly run: ScheduleRun,
+    readonly stage: Stage,
+    ports: StagePorts,
+  ) {
+    this.handler = stageHandler(run.topology, stage.name, {
+      ports: { store: this.faultyStore(ports.store), sink: this.faultySink(ports.sink) },
+      fault: (step, task, seq) => this.step(step, task, seq),
+    });
+  }
+
+  private async step(step: CommitStep, task: TaskRef, seq: number): Promise<void> {
+    if (!this.dead && this.plan.jitter) await pause(this.run.rng.int(3));
+    if (this.dead) throw new ContainerGone(step, task.id, seq, `step ${step}`);
+    if (this.plan.crashAt === step) {
+      this.dead = true;
+      this.run.stats.crashes[step] += 1;
+      throw new SimulatedCrash(step, task.id, seq);
+    }
+  }
+
+  /** Runs a port call the way this container's plan says: maybe paused, maybe failed before or after. */
+  private async call<T>(port: 'store' | 'sink', name: string, run: () => Promise<T>, failures: readonly CallFailure[], conflict?: () => Error): Promise<T> {
+    const call = `${port}.${name}`;
+    if (!this.dead && this.plan.jitter) await pause(this.run.rng.int(3));
+    if (this.dead) throw new ContainerGone('before-send', `container #${this.id}`, 0, call);
+    const flaky = port === 'store' ? this.plan.flakyStore : this.plan.flakySink;
+    const failure = flaky && this.run.rng.chance(this.run.faults.callFailure) ? this.run.rng.pick(failures) : undefined;
+    if (failure) this.run.stats.injected[`${call}:${failure}`] = (this.run.stats.injected[`${call}:${failure}`] ?? 0) + 1;
+    if (failure === 'unavailable') throw new InjectedFault(call, failure);
+    this.run.count(call);
+    const result = await run();
+    if (failure === 'stale-condition' && conflict) throw conflict();
+    if (failure) throw new InjectedFault(call, failure);
+    return result;
+  }
+
+  private faultyStore(inner: CheckpointStore): CheckpointStore {
+    const write = (name: string, task: TaskRef, version: number, run: () => Promise<number>): Promise<number> =>
+      this.call('store', name, run, WRITES, () => new CheckpointConflict(task.id, version));
+    return {
+      read: (task) => this.call('store', 'read', () => inner.read(task), READS),
+      loadState: (task, keys, ckpt) => this.call('store', 'loadState', () => inner.loadState(task, keys, ckpt), READS),
+      prepare: (task, v, pending, writes) => write('prepare', task, v, () => inner.prepare(task, v, pending, writes)),
+      confirm: (task, v, pending) => write('confirm', task, v, () => inner.confirm(task, v, pending)),
+      abandon: (task, v, pending) => write('abandon', task, v, () => inner.abandon(task, v, pending)),
+      commitDirect: (task, v, seq, next, writes, extra) => write('commitDirect', task, v, () => inner.commitDirect(task, v, seq, next, writes, extra)),
+    };
+  }
+
+  private faultySink(inner: TxnSink): TxnSink {
+    // No failures are injected into abort: one that never reached the adapter would leave its
+    // transaction open without the adapter knowing, which no real failure does.
+    return {
+      begin: async (txnId) => {
+        const txn: KafkaTxn = await this.call('sink', 'begin', () => inner.begin(txnId), READS);
+        return {
+          send: (records) => this.call('sink', 'send', () => txn.send(records), KAFKA),
+          commit: () => this.call('sink', 'commit', () => txn.commit(), KAFKA),
+          abort: () => this.call('sink', 'abort', () => txn.abort(), []),
+        };
+      },
+      resolve: (txnId, progress, task, seq) => this.call('sink', 'resolve', () => inner.resolve(txnId, progress, task, seq), KAFKA),
+      sendDirect: (records) => this.call('sink', 'sendDirect', () => inner.sendDirect(records), READS),
+    };
+  }
+}
+
+/** Yields to the event loop `n` times, so concurrent invocations interleave at this point. */
+async function pause(n: number): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}
+
+function emptyStats(): FaultStats {
+  return {
+    invocations: 0,
+    failedInvocations: 0,
+    crashes: Object.fromEntries(COMMIT_STEPS.map((s) => [s, 0])) as Record<CommitStep, number>,
+    zombiePairs: 0,
+    conflicts: 0,
+    fenced: 0,
+    injected: {},
+    redelivered: 0,
+    recovered: { committed: 0, aborted: 0 },
+    lostOffsetCommits: 0,
+  };
+}
+
+function addStats(into: FaultStats, s: FaultStats): void {
+  into.invocations += s.invocations;
+  into.failedInvocations += s.failedInvocations;
+  for (const step of COMMIT_STEPS) into.crashes[step] += s.crashes[step];
+  into.zombiePairs += s.zombiePairs;
+  into.conflicts += s.conflicts;
+  into.fenced += s.fenced;
+  for (const [k, n] of Object.entries(s.injected)) into.injected[k] = (into.injected[k] ?? 0) + n;
+  into.redelivered += s.redelivered;
+  into.recovered.committed += s.recovered.committed;
+  into.recovered.aborted += s.recovered.aborted;
+  into.lostOffsetCommits += s.lostOffsetCommits;
+}
+
+// --- scenarios -----------------------------------------------------------------------------------
+
+/** A pipeline, its input and its oracle: what a schedule runs and checks. */
+export interface Scenario {
+  readonly name: string;
+  /** Prefix of the app name; each schedule appends its seed and a nonce, so runs never collide. */
+  readonly app: string;
+  /** The pipeline compiled for `app` (every topic is named after it). */
+  topology(app: string): Topology;
+  /** The stages to drive, upstream first; a later stage reads what the earlier ones committed. */
+  readonly stages: readonly string[];
+  /** The records the first stage reads, drawn from the schedule's PRNG. */
+  input(rng: Rng, topology: Topology, records: number): KafkaRecord[];
+  /** Compares what was committed with the oracle. */
+  check(view: CommittedView): Discrepancy[];
+}
+
+/** What a schedule committed, for the scenario's oracle. */
+export interface CommittedView {
+  readonly topology: Topology;
+  /** The records each driven stage was fed, by stage name. */
+  readonly fed: ReadonlyMap<string, readonly KafkaRecord[]>;
+  /** read_committed records of an output topic of a driven stage. */
+  committed(topic: string): readonly KafkaRecord[];
+  /** The committed bytes of state `name` of `key` in `stage` (keys the stage was fed). */
+  state(stage: string, key: Buffer, name: string): Buffer | undefined;
+}
+
+/** Which part of the running-totals pipeline a scenario drives. */
+export type RunningTotalsPart =
+  /** The keyed stage alone, fed keyed clicks directly: exact output per user. */
+  | 'keyed'
+  /** The source stage alone: its keyBy output must hold every click once, keyed and ordered. */
+  | 'repartition'
+  /** Both stages, the keyed one reading what the source stage committed. */
+  | 'chain';
+
+/** The running-totals pipeline: clicks → keyBy(user) → per-user count and sum in ValueState → sink. */
+export function runningTotalsTopology(app: string, partitions = 3): Topology {
+  const totals = valueState<Totals>('totals');
+  const p = pipeline(app, { partitions });
+  p.source<Click>(`${app}-clicks`, { serde: json<Click>(), partitions })
+    .stage('clicks')
+    .keyBy((c) => c.user, { name: 'user' })
+    .process<TotalsUpdate>(
+      (click, ctx) => {
+        const state = ctx.state(totals);
+        const before = state.get() ?? { count: 0, sum: 0 };
+        const after = { count: before.count + 1, sum: before.sum + click.amount };
+        state.set(after);
+        ctx.emit({ user: click.user, id: click.id, ...after });
+      },
+      { state: [totals] },
+    )
+    .sink(`${app}-totals`, { serde: json<TotalsUpdate>(), key: (t) => t.user });
+  return compile(p.plan());
+}
+
+/** A running-totals scenario over `part` of the pipeline. */
+export function runningTotals(part: RunningTotalsPart, options: { users?: number; partitions?: number } = {}): Scenario {
+  const users = options.users ?? 5;
+  const partitions = options.partitions ?? 3;
+  const stages = part === 'keyed' ? ['by-user'] : part === 'repartition' ? ['clicks'] : ['clicks', 'by-user'];
+  return {
+    name: `running-totals/${part}`,
+    app: `rt${part[0]}`,
+    stages,
+    topology: (app) => runningTotalsTopology(app, partitions),
+    input: (rng, topology, records) => {
+      const keyed = part === 'keyed';
+      const topic = keyed ? `${topology.app}.by-user.in` : `${topology.app}-clicks`;
+      const next = new Map<number, number>();
+      return Array.from({ length: records }, (_, i) => {
+        const u = rng.int(users);
+        const click: Click = { id: `c${i}`, user: `u${u}`, amount: 1 + rng.int(9) };
+        // Keyed input: each user in one partition, as a keyBy writes it; source input: anywhere.
+        const partition = keyed ? u % partitions : rng.int(partitions);
+        // Gaps, like the offsets of aborted records and transaction markers on a real topic.
+        const offset = next.get(partition) ?? rng.int(3);
+        next.set(partition, offset + 1 + (rng.chance(0.15) ? 1 + rng.int(2) : 0));
+        return {
+          topic,
+          partition,
+          offset,
+          timestamp: Date.UTC(2026, 0, 1) + i,
+          timestampType: 'CREATE_TIME' as const,
+          key: keyed ? Buffer.from(JSON.stringify(click.user)) : null,
+          value: Buffer.from(JSON.stringify(click)),
+          headers: [],
+        };
+      }).sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+    },
+    check: (view) => {
+      const app = view.topology.app;
+      const found: Discrepancy[] = [];
+      const source = fedClicks(view.fed.get(stages[0]!)!);
+      if (part !== 'keyed') found.push(...checkRepartition(source, seen<Click>(view.committed(`${app}.by-user.in`))));
+      if (part !== 'repartition') {
+        const state = new Map<string, Totals | undefined>();
+        for (const user of new Set(source.map((f) => f.value.user))) {
+          const bytes = view.state('by-user', Buffer.from(JSON.stringify(user)), 'totals');
+          state.set(user, bytes ? (JSON.parse(bytes.toString('utf8')) as Totals) : undefined);
+        }
+        found.push(...checkTotals(expectTotals(source), seen<TotalsUpdate>(view.committed(`${app}-totals`)), state));
+      }
+      return found;
+    },
+  };
+}
+
+function fedClicks(records: readonly KafkaRecord[]): Array<Fed<Click>> {
+  return records.map((r) => ({ partition: r.partition, offset: r.offset, value: JSON.parse(r.value!.toString('utf8')) as Click }));
+}
+
+function seen<T>(records: readonly KafkaRecord[]): Array<Seen<T>> {
+  return records.map((r) => ({
+    value: JSON.parse(r.value!.toString('utf8')) as T,
+    key: r.key ? (JSON.parse(r.key.toString('utf8')) as unknown) : undefined,
+    partition: r.partition,
+    where: where(r),
+  }));
+}
