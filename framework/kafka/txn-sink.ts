@@ -18,6 +18,7 @@ import { partitionForKey } from './partitioner.js';
 import { parseProgress } from './progress.js';
 import type { OutgoingRecord, RecordHeader } from './record.js';
 
+/** The progress record format resolve() reads, defined in progress.ts and shared with the protocol. */
 export { parseProgress, progressRecord, type Progress } from './progress.js';
 
 /** Kafka work done through one sink, for "Kafka operations per 1,000 events"; the sink only adds to it. */
@@ -220,9 +221,10 @@ export class KafkaTxnSink implements TxnSink {
     const slot = await this.slotFor(txnId);
     // 2. Probe: a committed record after everything written so far; read_committed readers see
     //    it only once every earlier transaction on the partition has ended.
+    let txn: KafkajsTxn | undefined;
     let probeOffset: number;
     try {
-      const txn = await slot.producer.transaction();
+      txn = await slot.producer.transaction();
       this.counters.transactions++;
       const nonce = randomUUID();
       const [at] = await this.produce(txn, [probeRecord(progress.topic, progress.partition, task, nonce)]);
@@ -249,6 +251,8 @@ export class KafkaTxnSink implements TxnSink {
       return 'aborted';
     } catch (error) {
       if (error instanceof ResolveError) throw error;
+      // An open probe transaction would hold back every reader of the progress partition.
+      if (txn?.isActive() && !isFencedError(error)) await txn.abort().catch(() => undefined);
       await this.drop(slot);
       throw this.failure(error, txnId, 'resolve', place);
     }

@@ -183,6 +183,7 @@ describe('resolve', () => {
     const started = Date.now();
     expect(await newSink(counters).resolve(id, at, 'stage.0', 7)).toBe('committed');
     console.log(`[txn-sink] resolve: ${Date.now() - started} ms, ${counters.requests} requests ${JSON.stringify(counters.requestsByApi)}`);
+    expect(await newSink().resolve(id, at, 'stage.0', 7)).toBe('committed'); // asking again changes nothing
   });
 
   it("answers 'aborted' when the record at the position belongs to another seq", async () => {
@@ -222,6 +223,7 @@ describe('resolve', () => {
     await next.commit();
     expect(counters.producersCreated).toBe(1);
     expect((await committed(data)).map((r) => r.value?.toString())).toEqual(['retry']);
+    expect(await newSink().resolve(id, at, 'stage.0', 5)).toBe('aborted'); // final: asking again changes nothing
   });
 
   it("answers 'committed' only after another task's transaction, open on the same progress partition, ends", async () => {

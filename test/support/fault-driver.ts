@@ -287,13 +287,18 @@ export function formatFailures(report: FaultRunReport, limit = 8): string {
 /** Counts per kind, then the first few messages. */
 export function describeViolations(found: ReadonlyArray<{ readonly kind: string; readonly message: string }>, limit = 8): string {
   if (found.length === 0) return 'no violations';
+  // What a user would notice first (lost, duplicated, wrong output), then the protocol's bookkeeping.
+  const sorted = [...found].sort((a, b) => rank(a.kind) - rank(b.kind));
   const counts = new Map<string, number>();
-  for (const d of found) counts.set(d.kind, (counts.get(d.kind) ?? 0) + 1);
+  for (const d of sorted) counts.set(d.kind, (counts.get(d.kind) ?? 0) + 1);
   const head = [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
-  const lines = found.slice(0, limit).map((d) => `  ${d.kind}: ${d.message}`);
-  if (found.length > limit) lines.push(`  … and ${found.length - limit} more`);
+  const lines = sorted.slice(0, limit).map((d) => `  ${d.kind}: ${d.message}`);
+  if (sorted.length > limit) lines.push(`  … and ${sorted.length - limit} more`);
   return `${head}\n${lines.join('\n')}`;
 }
+
+const KIND_ORDER: readonly string[] = ['lost', 'duplicate', 'value', 'state', 'order', 'unexpected', 'partitioning', 'uncommitted-visible', 'disagreement', 'behind', 'pending', 'stuck', 'error', 'dead-letter'];
+const rank = (kind: string): number => (KIND_ORDER.includes(kind) ? KIND_ORDER.indexOf(kind) : KIND_ORDER.length);
 
 /** One line of what the faults did, for test output. */
 export function describeStats(s: FaultStats): string {
@@ -602,6 +607,7 @@ class ScheduleRun {
   /** Each committed record was written once, by a batch its task's checkpoint counts as committed. */
   private checkOutputs(records: readonly KafkaRecord[], tasks: ReadonlyMap<string, { task: TaskRef; ckpt: Checkpoint }>): void {
     const seen = new Map<string, KafkaRecord>();
+    const uncommitted = new Map<string, { task: string; seq: number; ckpt: Checkpoint; records: KafkaRecord[] }>();
     for (const r of records) {
       const p = readProvenance(r.headers);
       if (!p) {
@@ -615,8 +621,16 @@ class ScheduleRun {
       if (first) this.violation('duplicate', `output ${p.idx} of batch ${p.seq} of task ${p.task} is committed twice: ${where(first)} and ${where(r)}`);
       seen.set(id, r);
       if (!isCommitted(p.seq, owner.ckpt)) {
-        this.violation('uncommitted-visible', `record at ${where(r)} belongs to batch ${p.seq} of task ${p.task}, which its checkpoint says did not commit (${describeCheckpoint(owner.ckpt)})`);
+        const batch = uncommitted.get(`${p.task}/${p.seq}`) ?? { task: p.task, seq: p.seq, ckpt: owner.ckpt, records: [] };
+        batch.records.push(r);
+        uncommitted.set(`${p.task}/${p.seq}`, batch);
       }
+    }
+    for (const b of uncommitted.values()) {
+      this.violation(
+        'uncommitted-visible',
+        `batch ${b.seq} of task ${b.task} has ${b.records.length} committed record(s), e.g. ${where(b.records[0]!)}, but its checkpoint says it did not commit (${describeCheckpoint(b.ckpt)})`,
+      );
     }
   }
 

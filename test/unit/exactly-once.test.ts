@@ -1,0 +1,147 @@
+/**
+ * Exactly-once, proven by fault injection against an oracle (DESIGN §6), over the in-memory
+ * adapters. Each schedule crashes containers at every commit step, redelivers overlapping and
+ * re-split batches, runs zombie invocations concurrently and fails port calls, then compares the
+ * committed output and state with test/support/oracle.ts.
+ *
+ * Replay one schedule: SLUICE_SEED=<seed> npx vitest run --project unit test/unit/exactly-once.test.ts
+ * Soak (many schedules from a random seed): SLUICE_SOAK=1 npx vitest run --project unit test/unit/exactly-once.test.ts
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { CheckpointStore, TxnSink } from '../../framework/commit/ports.js';
+import { parseProgress } from '../../framework/kafka/progress.js';
+import { MemoryTxnSink } from '../../framework/testing/memory-kafka.js';
+import type { FaultRunReport, Scenario } from '../support/fault-driver.js';
+import {
+  COMMIT_STEPS,
+  describeStats,
+  faultSuiteConfig,
+  formatFailures,
+  measureHappyPath,
+  memoryWorld,
+  runFaultSchedules,
+  runningTotals,
+} from '../support/fault-driver.js';
+
+const config = faultSuiteConfig({ seed: 20_260_101, schedules: 60, soakSchedules: 3000 });
+const scenarios: readonly Scenario[] = [runningTotals('keyed'), runningTotals('repartition'), runningTotals('chain')];
+const runs = `${config.schedules} schedule(s) from seed ${config.seed}${config.soak ? ' (soak)' : ''}`;
+
+describe(`exactly-once under faults, in memory: ${runs}`, () => {
+  const reports = new Map<string, FaultRunReport>();
+
+  beforeAll(async () => {
+    for (const scenario of scenarios) {
+      const report = await runFaultSchedules(memoryWorld(), scenario, { seed: config.seed, schedules: config.schedules });
+      console.log(`${scenario.name}: ${describeStats(report.stats)}`);
+      reports.set(scenario.name, report);
+    }
+  }, 600_000);
+
+  for (const scenario of scenarios) {
+    it(`${scenario.name}: committed output and state equal the oracle`, () => {
+      const report = reports.get(scenario.name)!;
+      expect(report.failures.length, formatFailures(report)).toBe(0);
+    });
+  }
+
+  it.skipIf(config.replay)('crashed at every commit step, ran zombies, injected port failures and redelivered', () => {
+    const all = [...reports.values()].map((r) => r.stats);
+    for (const step of COMMIT_STEPS) expect(all.reduce((n, s) => n + s.crashes[step], 0), `crashes at ${step}`).toBeGreaterThan(0);
+    expect(all.reduce((n, s) => n + s.zombiePairs, 0)).toBeGreaterThan(0);
+    expect(all.reduce((n, s) => n + s.conflicts, 0), 'invocations that lost with CheckpointConflict').toBeGreaterThan(0);
+    expect(all.reduce((n, s) => n + s.fenced, 0), 'invocations that lost with a fenced producer').toBeGreaterThan(0);
+    expect(all.reduce((n, s) => n + s.redelivered, 0)).toBeGreaterThan(0);
+    expect(all.reduce((n, s) => n + s.recovered.committed, 0), 'recoveries that promoted').toBeGreaterThan(0);
+    expect(all.reduce((n, s) => n + s.recovered.aborted, 0), 'recoveries that discarded').toBeGreaterThan(0);
+    const injected = new Set(all.flatMap((s) => Object.keys(s.injected)));
+    for (const kind of ['store.prepare:lost-response', 'store.prepare:stale-condition', 'store.confirm:stale-condition', 'sink.commit:lost-response', 'sink.resolve:unavailable']) {
+      expect(injected, kind).toContain(kind);
+    }
+  });
+});
+
+describe('the checker fails when a guarantee is switched off', () => {
+  it('reports duplicates when input dedupe is off (checkpoints read as if nothing was processed)', async () => {
+    const world = memoryWorld({ wrap: (ports) => ({ ...ports, store: forgettingPosition(ports.store) }) });
+    const report = await runFaultSchedules(world, runningTotals('keyed'), { seed: 7, schedules: 3, faults: { crash: 0, zombie: 0, flakyStore: 0, flakySink: 0, lostOffsetCommit: 0.5 } });
+    expect(report.failures).toHaveLength(3);
+    const message = formatFailures(report, 50);
+    expect(message).toMatch(/duplicate: user u\d+: click c\d+ \(input partition \d+ offset \d+\) was committed 2 times: /);
+    expect(message).toContain('SLUICE_SEED=7');
+  });
+
+  it('reports duplicates when recovery does not fence and calls every in-doubt batch aborted', async () => {
+    const world = memoryWorld({ wrap: (ports) => ({ ...ports, sink: resolvingAs(ports.sink, 'aborted') }) });
+    const report = await runFaultSchedules(world, runningTotals('keyed'), { seed: 11, schedules: 3, faults: { crash: 0.5, crashSteps: ['after-kafka-commit'], zombie: 0 } });
+    expect(report.failures).toHaveLength(3);
+    const message = formatFailures(report, 50);
+    expect(message).toMatch(/disagreement: Kafka committed batch \d+ of task by-user\.\d+, its checkpoint says it did not/);
+    expect(message).toMatch(/duplicate: user u\d+: click c\d+ .* was committed 2 times/);
+  });
+
+  it('reports losses when recovery does not fence and calls every in-doubt batch committed', async () => {
+    const world = memoryWorld({ wrap: (ports) => ({ ...ports, sink: resolvingAs(ports.sink, 'committed') }) });
+    const report = await runFaultSchedules(world, runningTotals('keyed'), { seed: 13, schedules: 3, faults: { crash: 0.5, crashSteps: ['after-prepare'], zombie: 0 } });
+    expect(report.failures).toHaveLength(3);
+    const message = formatFailures(report, 50);
+    expect(message).toMatch(/lost: user u\d+: click c\d+ \(input partition \d+ offset \d+\) has no committed output/);
+    expect(message).toMatch(/the checkpoint of task by-user\.\d+ counts batch \d+ as committed, Kafka has no committed progress record for it/);
+  });
+
+  it('reports a zombie committing an abandoned batch when recovery reads the outcome without fencing', async () => {
+    const world = memoryWorld({ wrap: (ports) => ({ ...ports, sink: readingWithoutFence(ports.sink) }) });
+    const report = await runFaultSchedules(world, runningTotals('keyed'), { seed: 17, schedules: 20, faults: { crash: 0, zombie: 1, flakyStore: 0, flakySink: 0 } });
+    expect(report.failures.length).toBeGreaterThan(0);
+    expect(formatFailures(report, 50)).toMatch(/uncommitted-visible: batch \d+ of task by-user\.\d+ has \d+ committed record\(s\), e\.g\. .*, but its checkpoint says it did not commit/);
+  });
+});
+
+describe('cost of a fault-free batch', () => {
+  it('the keyed stage: read + loadState + prepare + confirm (4 store requests) cold, 3 with a warm cache; begin + send + commit in Kafka', async () => {
+    // One user per partition, so the second batch finds its key in the warm cache.
+    const costs = await measureHappyPath(memoryWorld(), runningTotals('keyed', { users: 3 }), { seed: 3, batches: 2, batchSize: 4 });
+    console.log(`per batch of the keyed stage: cold ${JSON.stringify(costs[0])}, warm ${JSON.stringify(costs[1])}`);
+    expect(costs[0]).toEqual({ 'store.read': 1, 'store.loadState': 1, 'store.prepare': 1, 'store.confirm': 1, 'sink.begin': 1, 'sink.send': 1, 'sink.commit': 1 });
+    expect(costs[1]).toEqual({ 'store.read': 1, 'store.prepare': 1, 'store.confirm': 1, 'sink.begin': 1, 'sink.send': 1, 'sink.commit': 1 });
+  });
+
+  it('the stateless source stage: read + prepare + confirm (3 store requests); begin + send + commit in Kafka', async () => {
+    const costs = await measureHappyPath(memoryWorld(), runningTotals('repartition'), { seed: 3, batches: 1, batchSize: 4 });
+    console.log(`per batch of the source stage: ${JSON.stringify(costs[0])}`);
+    expect(costs[0]).toEqual({ 'store.read': 1, 'store.prepare': 1, 'store.confirm': 1, 'sink.begin': 1, 'sink.send': 1, 'sink.commit': 1 });
+  });
+});
+
+// --- broken ports: each switches one guarantee off ------------------------------------------------
+
+/** A store that reads every checkpoint as if no input had been processed: no input dedupe. */
+function forgettingPosition(store: CheckpointStore): CheckpointStore {
+  return {
+    read: async (task) => ({ ...(await store.read(task)), nextOffset: -1 }),
+    loadState: (task, keys, ckpt) => store.loadState(task, keys, ckpt),
+    prepare: (task, v, pending, writes) => store.prepare(task, v, pending, writes),
+    confirm: (task, v, pending) => store.confirm(task, v, pending),
+    abandon: (task, v, pending) => store.abandon(task, v, pending),
+    commitDirect: (task, v, seq, next, writes, extra) => store.commitDirect(task, v, seq, next, writes, extra),
+  };
+}
+
+/** A sink whose recovery neither fences nor reads: it always gives `outcome`. */
+function resolvingAs(sink: TxnSink, outcome: 'aborted' | 'committed'): TxnSink {
+  return { begin: (id) => sink.begin(id), sendDirect: (r) => sink.sendDirect(r), resolve: async () => outcome };
+}
+
+/** A sink whose recovery reads the progress record honestly but fences nobody. */
+function readingWithoutFence(sink: TxnSink): TxnSink {
+  const kafka = (sink as MemoryTxnSink).kafka;
+  return {
+    begin: (id) => sink.begin(id),
+    sendDirect: (r) => sink.sendDirect(r),
+    resolve: async (_txnId, progress, task, seq) => {
+      const rec = kafka.at(progress.topic, progress.partition, progress.offset);
+      const p = rec?.state === 'committed' ? parseProgress(rec.value) : undefined;
+      return p?.task === task && p.seq === seq ? 'committed' : 'aborted';
+    },
+  };
+}
