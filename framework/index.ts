@@ -25,6 +25,10 @@ export type { Stage, StageInput, StageOutput, TopicSpec, Topology, TopologyDescr
 export { stageHandler, InvocationFailedError } from './runtime/handler.js';
 export type { InvocationReport, KafkaHandler, StageHandlerOptions, StagePorts } from './runtime/handler.js';
 export type { TaskReport } from './runtime/task.js';
+export { RecordFailedError } from './runtime/operators.js';
+export { UndeclaredStateError } from './state/keyed-state.js';
+export { lambdaPorts } from './runtime/lambda-ports.js';
+export type { LambdaPortsOptions } from './runtime/lambda-ports.js';
 export { decodeEvent, encodeEvent } from './lambda/decode.js';
 export type { DecodedEvent } from './lambda/decode.js';
 export type { Duration } from './time/duration.js';

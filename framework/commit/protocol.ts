@@ -15,7 +15,7 @@ import type { KafkaRecord, OutgoingRecord } from '../kafka/record.js';
 import { deadLetterHeaders, provenanceHeaders } from '../kafka/provenance.js';
 import type { DeadLetter, StageOutputRecord } from '../runtime/element.js';
 import { EDGE_HEADER } from '../runtime/input.js';
-import type { Checkpoint, CheckpointStore, FaultHook, Pending, StateWrite, TaskRef, TxnOutcome, TxnSink } from './ports.js';
+import type { Checkpoint, CheckpointStore, FaultHook, KafkaTxn, Pending, SentOffsets, StateWrite, TaskRef, TxnOutcome, TxnSink } from './ports.js';
 import { SimulatedCrash } from './ports.js';
 import { progressRecord } from '../kafka/progress.js';
 import { partitionForKey } from '../kafka/partitioner.js';
@@ -138,10 +138,28 @@ export async function commitBatch(deps: CommitDeps, task: TaskRef, ckpt: Checkpo
 
   const txnId = txnIdOf(task);
   const progressPartition = partitionForKey(Buffer.from(task.id), deps.progressPartitions);
-  const txn = await deps.sink.begin(txnId);
+  const all = [...records, progressRecord(deps.progressTopic, progressPartition, task.id, seq, effects.nextOffset)];
+  const open = async (): Promise<{ txn: KafkaTxn; sent: SentOffsets }> => {
+    const txn = await deps.sink.begin(txnId);
+    try {
+      return { txn, sent: await txn.send(all) };
+    } catch (error) {
+      if (!(error instanceof SimulatedCrash)) await txn.abort().catch(() => undefined);
+      throw error;
+    }
+  };
+  let opened: { txn: KafkaTxn; sent: SentOffsets };
+  try {
+    opened = await open();
+  } catch (error) {
+    // A warm container's cached producer may have been fenced by another container that
+    // handled this task since; nothing was prepared, so start over once with a fresh producer.
+    if ((error as { code?: unknown }).code !== 'SLUICE_FENCED') throw error;
+    opened = await open();
+  }
+  const { txn, sent } = opened;
   let prepared = false;
   try {
-    const sent = await txn.send([...records, progressRecord(deps.progressTopic, progressPartition, task.id, seq, effects.nextOffset)]);
     const progress = sent[sent.length - 1]!;
     await deps.fault?.('after-send', task, seq);
     const pending: Pending = { seq, nextOffset: effects.nextOffset, txnId, progress, extra: effects.extra };

@@ -11,6 +11,8 @@ import { ConfigError } from '../errors.js';
 import { createKafka } from '../kafka/client.js';
 import { KafkaTxnSink } from '../kafka/txn-sink.js';
 import type { Topology } from '../topology/topology.js';
+import type { Pipeline } from '../dsl/pipeline.js';
+import { compile } from '../topology/compile.js';
 import type { StagePorts } from './handler.js';
 
 /** Settings of the real adapters; every field falls back to the environment. */
@@ -22,7 +24,8 @@ export interface LambdaPortsOptions {
 }
 
 /** A `connect` function for `stageHandler` that builds Kafka and DynamoDB adapters once per container. */
-export function lambdaPorts(topology: Topology, options: LambdaPortsOptions = {}): (bootstrapServers: readonly string[]) => Promise<StagePorts> {
+export function lambdaPorts(source: Pipeline | Topology, options: LambdaPortsOptions = {}): (bootstrapServers: readonly string[]) => Promise<StagePorts> {
+  const topology = 'stages' in source ? source : compile(source.plan());
   const env = options.env ?? process.env;
   return async (bootstrapServers) => {
     const table = options.table ?? env.SLUICE_TABLE;

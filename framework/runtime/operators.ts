@@ -154,9 +154,12 @@ export async function runOperators(
               await node.fn(el.value, base);
             }
           } catch (e) {
+            // The record is dead-lettered whole: none of its state changes may stay.
+            state?.rollbackRecord();
             fail(el, label, e);
             continue;
           }
+          state?.commitRecord();
           out.push(...emitted);
           for (const [tag, s] of sideEmitted) side.set(tag, [...(side.get(tag) ?? []), s]);
         }

@@ -47,7 +47,7 @@ export interface MapStateDescriptor<V> extends DescriptorBase<Record<string, V>>
 /** A value folded with a reduce function on every add. */
 export interface ReducingStateDescriptor<T> extends DescriptorBase<T> {
   readonly kind: 'reducing';
-  readonly reduce: (a: T, b: T) => T;
+  reduce(a: T, b: T): T;
 }
 /** An accumulator folded with an AggregateFunction on every add. */
 export interface AggregatingStateDescriptor<IN, ACC, OUT> extends DescriptorBase<ACC> {

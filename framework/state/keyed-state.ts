@@ -41,6 +41,8 @@ interface Entry {
 export class KeyedStateCache {
   private readonly entries = new Map<string, Entry>();
   private readonly declared: Map<string, StateDescriptor>;
+  /** Entries as they were before the current record touched them (undefined = did not exist). */
+  private readonly journal = new Map<string, Entry | undefined>();
 
   constructor(
     private readonly stage: string,
@@ -101,6 +103,10 @@ export class KeyedStateCache {
           return serde.deserialize(cur.bytes, { topic: `state:${name}` });
         },
         write: (v) => {
+          if (!this.journal.has(k)) {
+            const before = this.entries.get(k);
+            this.journal.set(k, before ? { ...before } : undefined);
+          }
           const e = entry();
           if (v === undefined) e.current = undefined;
           else {
@@ -162,6 +168,20 @@ export class KeyedStateCache {
       }
     };
     return { state: access } as StateAccess;
+  }
+
+  /** Keeps the current record's state changes (called after the record was processed). */
+  commitRecord(): void {
+    this.journal.clear();
+  }
+
+  /** Undoes the current record's state changes (its function threw and the record is dead-lettered). */
+  rollbackRecord(): void {
+    for (const [k, before] of this.journal) {
+      if (before) this.entries.set(k, before);
+      else this.entries.delete(k);
+    }
+    this.journal.clear();
   }
 
   /** Items changed since the last `markClean()`, with the committed value each started from. */

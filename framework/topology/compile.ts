@@ -71,6 +71,8 @@ export function compile(plan: Plan): Topology {
   const roots = [...members.keys()].sort((a, b) => members.get(a)![0]! - members.get(b)![0]!);
   const stageOf = new Map<number, string>();
   const used = new Set<string>();
+  // Explicit names are reserved before any name is derived, so a derived one never takes them.
+  const reserved = new Set(plan.stageNames.values());
   let keyedCount = 0;
   for (const root of roots) {
     const ids = members.get(root)!;
@@ -105,7 +107,7 @@ export function compile(plan: Plan): Topology {
         name = stageNameFromTopic(source?.topic ?? 'source');
       }
       let unique = name;
-      for (let i = 2; used.has(unique); i += 1) unique = `${name}-${i}`;
+      for (let i = 2; used.has(unique) || reserved.has(unique); i += 1) unique = `${name}-${i}`;
       name = unique;
     }
     used.add(name);
@@ -147,6 +149,17 @@ export function compile(plan: Plan): Topology {
         throw new ConfigError(`keyBy nodes feeding stage "${name}" disagree on partitions (${partitions.join(', ')})`, { stage: name, field: 'partitions' });
       }
       checkPartitions(partitions[0]!, name);
+      for (const k of keyBys.slice(1)) {
+        const other = nodes.get(k) as KeyByNode;
+        // One topic, one way to read it: the writers must agree on how keys and records are written.
+        if (other.keySerde.name !== first.keySerde.name || other.serde.name !== first.serde.name) {
+          throw new ConfigError(
+            `keyBy nodes feeding stage "${name}" write with different serdes (key ${first.keySerde.name} vs ${other.keySerde.name}, value ${first.serde.name} vs ${other.serde.name})`,
+            { stage: name, field: 'keySerde' },
+            'use the same keySerde and serde in every keyBy of a keyed union',
+          );
+        }
+      }
       inputs.push({
         topic: inputTopicName(settings.name, name),
         partitions: partitions[0]!,

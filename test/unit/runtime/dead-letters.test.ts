@@ -132,10 +132,7 @@ describe('poison records go to the dead-letter topic while the rest of the batch
     expect(h.deadLetters().map((d) => [d.offset, d.errorClass, d.errorMessage])).toEqual([[1, 'PricingError', 'process[seen]: negative']]);
   });
 
-  // KNOWN BUG (framework/state/keyed-state.ts): state written by a record whose function then
-  // throws is kept, although the record is dead-lettered. Remove `.fails` once the state cache
-  // rolls back a failed record's writes.
-  it.fails('a keyed process that throws: what it wrote to state is rolled back', async () => {
+  it('a keyed process that throws: what it wrote to state is rolled back', async () => {
     const { h, seen } = countingThatThrowsOnNegative();
     await h.send([{ key: 'ann', ...good('o1') }, { key: 'ann', ...good('o2', -1) }, { key: 'ann', ...good('o3') }]);
     expect(values(h.outputs('out'))).toEqual([1, 2]);
