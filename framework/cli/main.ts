@@ -5,7 +5,12 @@
 import { Command } from 'commander';
 import { SluiceError } from '../errors.js';
 import { registerDemoCommand } from './demo.js';
+import { registerDlqCommands } from './dlq.js';
 import { registerInfraCommands } from './infra.js';
+import { registerResetCommand } from './reset.js';
+import { registerSavepointCommands } from './savepoint.js';
+import { registerStateCommands } from './state.js';
+import { registerStatusCommand } from './status.js';
 
 // The CLI targets Node 20 on purpose (see FACTS.md); the SDK's "use Node 22" notice on every
 // run would bury the output. Library users still see it.
@@ -17,6 +22,11 @@ const program = new Command('sluice')
 
 registerInfraCommands(program);
 registerDemoCommand(program);
+registerStatusCommand(program);
+registerDlqCommands(program);
+registerStateCommands(program);
+registerSavepointCommands(program);
+registerResetCommand(program);
 
 try {
   await program.parseAsync(process.argv);

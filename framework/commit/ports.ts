@@ -73,6 +73,20 @@ export interface StateWrite {
   readonly value: StateValue | undefined;
   /** The committed value the batch started from (written alongside the staged one so aborts lose nothing). */
   readonly previous: StateValue | undefined;
+  /** Set for timers: the item lives in the task's timer index instead of the key's state. */
+  readonly timer?: TimerRef;
+}
+
+/** When a timer fires: event time (watermark) or processing time (ticks). */
+export interface TimerRef {
+  readonly kind: 'event' | 'processing';
+  readonly time: number;
+}
+
+/** A registered timer of one key and one operator (`name`). */
+export interface TimerEntry extends TimerRef {
+  readonly key: Buffer;
+  readonly name: string;
 }
 
 /** Thrown when a checkpoint write finds another version: someone else owns the task now. */
@@ -98,6 +112,8 @@ export interface CheckpointStore {
   confirm(task: TaskRef, expectedVersion: number, pending: Pending): Promise<number>;
   /** Recovery's discard: pending.seq becomes a hole, pending cleared, input position unchanged. */
   abandon(task: TaskRef, expectedVersion: number, pending: Pending): Promise<number>;
+  /** Committed timers of the task of `kind` due at or before `upTo`, in time order (one Query). */
+  dueTimers(task: TaskRef, kind: TimerRef['kind'], upTo: number, checkpoint: Checkpoint): Promise<TimerEntry[]>;
   /** At-least-once: write state values directly and move the input position, one conditional write where possible. */
   commitDirect(task: TaskRef, expectedVersion: number, seq: number, nextOffset: number, writes: readonly StateWrite[], extra: Readonly<Record<string, unknown>>): Promise<number>;
 }

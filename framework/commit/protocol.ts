@@ -39,6 +39,13 @@ export interface BatchEffects {
   readonly nextOffset: number;
   readonly state: readonly StateWrite[];
   readonly extra: Readonly<Record<string, unknown>>;
+  /** Transactional id to commit under (default: the task's data id). */
+  readonly txnId?: string;
+  /**
+   * Runs after the outputs were sent, with their offsets: returns more records for the same
+   * transaction (watermark marks, whose fences are those offsets) and the checkpoint extras.
+   */
+  readonly finish?: (sent: SentOffsets) => { readonly records: readonly OutgoingRecord[]; readonly extra: Readonly<Record<string, unknown>> };
 }
 
 /** The transactional id of a task's data invocations. */
@@ -84,7 +91,7 @@ export function outgoingRecords(task: TaskRef, seq: number, effects: BatchEffect
   const out: OutgoingRecord[] = [];
   let idx = 0;
   for (const o of effects.outputs) {
-    const headers = provenanceHeaders({ task: task.id, seq, idx: idx++ });
+    const headers = [...o.headers, ...provenanceHeaders({ task: task.id, seq, idx: idx++ })];
     if (o.edge !== undefined) headers.push({ name: EDGE_HEADER, value: Buffer.from(String(o.edge)) });
     out.push({ topic: o.topic, ...(o.partition === undefined ? {} : { partition: o.partition }), key: o.key, value: o.value, headers, timestamp: o.timestamp });
   }
@@ -129,20 +136,28 @@ export async function commitBatch(deps: CommitDeps, task: TaskRef, ckpt: Checkpo
   const records = outgoingRecords(task, seq, effects);
   await deps.fault?.('before-send', task, seq);
   if (deps.mode === 'at-least-once') {
-    if (records.length > 0) await deps.sink.sendDirect(records);
+    const sent = records.length > 0 ? await deps.sink.sendDirect(records) : [];
+    const finished = effects.finish?.(sent);
+    if (finished && finished.records.length > 0) await deps.sink.sendDirect(finished.records);
     await deps.fault?.('after-send', task, seq);
-    const version = await deps.store.commitDirect(task, ckpt.version, seq, effects.nextOffset, effects.state, effects.extra);
+    const version = await deps.store.commitDirect(task, ckpt.version, seq, effects.nextOffset, effects.state, finished?.extra ?? effects.extra);
     await deps.fault?.('after-confirm', task, seq);
     return { seq, version, recordsWritten: records.length };
   }
 
-  const txnId = txnIdOf(task);
+  const txnId = effects.txnId ?? txnIdOf(task);
   const progressPartition = partitionForKey(Buffer.from(task.id), deps.progressPartitions);
-  const all = [...records, progressRecord(deps.progressTopic, progressPartition, task.id, seq, effects.nextOffset)];
+  const progress = progressRecord(deps.progressTopic, progressPartition, task.id, seq, effects.nextOffset);
+  let extra = effects.extra;
   const open = async (): Promise<{ txn: KafkaTxn; sent: SentOffsets }> => {
     const txn = await deps.sink.begin(txnId);
     try {
-      return { txn, sent: await txn.send(all) };
+      if (!effects.finish) return { txn, sent: await txn.send([...records, progress]) };
+      // Marks need the offsets of this batch's outputs, so they go in a second send of the same transaction.
+      const first = records.length > 0 ? await txn.send(records) : [];
+      const finished = effects.finish(first);
+      extra = finished.extra;
+      return { txn, sent: [...first, ...(await txn.send([...finished.records, progress]))] };
     } catch (error) {
       if (!(error instanceof SimulatedCrash)) await txn.abort().catch(() => undefined);
       throw error;
@@ -160,9 +175,9 @@ export async function commitBatch(deps: CommitDeps, task: TaskRef, ckpt: Checkpo
   const { txn, sent } = opened;
   let prepared = false;
   try {
-    const progress = sent[sent.length - 1]!;
+    const progressAt = sent[sent.length - 1]!;
     await deps.fault?.('after-send', task, seq);
-    const pending: Pending = { seq, nextOffset: effects.nextOffset, txnId, progress, extra: effects.extra };
+    const pending: Pending = { seq, nextOffset: effects.nextOffset, txnId, progress: progressAt, extra };
     const prepVersion = await deps.store.prepare(task, ckpt.version, pending, effects.state);
     prepared = true;
     await deps.fault?.('after-prepare', task, seq);

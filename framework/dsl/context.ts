@@ -48,10 +48,34 @@ export interface StateAccess {
   state<IN, ACC, OUT>(descriptor: AggregatingStateDescriptor<IN, ACC, OUT>): AggregatingState<IN, OUT>;
 }
 
-/** Context of a `process` function on a keyed stream: the key and its state. */
+/** Registers and deletes timers of the current key; a timer fires once, through `onTimer`. */
+export interface TimerService {
+  /** The task's current event time (watermark), epoch ms. */
+  readonly watermark: number;
+  /** The task's current processing time, epoch ms. */
+  readonly processingTime: number;
+  /** Fires when the watermark reaches `time`. */
+  registerEventTimeTimer(time: number): void;
+  /** Fires when processing time (ticks) reaches `time`. */
+  registerProcessingTimeTimer(time: number): void;
+  deleteEventTimeTimer(time: number): void;
+  deleteProcessingTimeTimer(time: number): void;
+}
+
+/** Context of a `process` function on a keyed stream: the key, its state and its timers. */
 export interface KeyedProcessContext<K, O> extends ProcessContext<O>, StateAccess {
   /** The key of the record being processed. */
   readonly key: K;
+  readonly timers: TimerService;
+}
+
+/** Context of `onTimer`: like a process context, plus which kind of timer fired. */
+export interface OnTimerContext<K, O> extends StateAccess {
+  readonly key: K;
+  readonly timers: TimerService;
+  readonly timeDomain: 'event' | 'processing';
+  emit(value: O): void;
+  output<U>(tag: OutputTag<U>, value: U): void;
 }
 
 /** A per-record function on an unkeyed stream. */

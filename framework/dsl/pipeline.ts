@@ -22,6 +22,10 @@ export interface PipelineOptions {
   readonly transactionTimeout?: Duration;
   /** Records whose deserialisation or user function fails go to the dead-letter topic (default) or fail the batch. */
   readonly onError?: 'dead-letter' | 'fail';
+  /** A source partition without data for this long is idle: left out of downstream watermarks (default 60s). */
+  readonly idleTimeout?: Duration;
+  /** Least time between watermark marks a source task sends downstream (default 1s; ticks flush). */
+  readonly watermarkInterval?: Duration;
 }
 
 /** Options of a source. */
@@ -33,6 +37,8 @@ export interface SourceOptions<T> {
   readonly maxOutOfOrderness?: Duration;
   /** Partition count of the topic (needed to create it locally and to validate). */
   readonly partitions?: number;
+  /** A custom watermark from the max event time seen; default `max − maxOutOfOrderness`. */
+  readonly watermark?: (maxEventTime: number) => number;
 }
 
 /** Options of a source whose topic is already keyed as the pipeline uses it. */
@@ -58,6 +64,8 @@ export class Pipeline {
       functionTimeoutMs,
       transactionTimeoutMs,
       onError: options.onError ?? 'dead-letter',
+      idleTimeoutMs: parseDuration(options.idleTimeout ?? '60s', 'idleTimeout'),
+      watermarkIntervalMs: parseDuration(options.watermarkInterval ?? '1s', 'watermarkInterval'),
     });
   }
 
@@ -86,6 +94,7 @@ export class Pipeline {
       partitions: options.partitions,
       eventTime: options.eventTime as ((v: unknown) => number) | undefined,
       maxOutOfOrdernessMs: options.maxOutOfOrderness === undefined ? 0 : parseDuration(options.maxOutOfOrderness, 'maxOutOfOrderness'),
+      watermark: options.watermark,
     });
   }
 }

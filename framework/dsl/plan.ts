@@ -6,7 +6,8 @@
 import type { Serde } from '../serde/serde.js';
 import type { StateDescriptor } from '../state/descriptors.js';
 import type { AggregateFunction } from './aggregate.js';
-import type { KeyedProcessContext, ProcessContext, RecordContext } from './context.js';
+import type { KeyedProcessContext, OnTimerContext, ProcessContext, RecordContext } from './context.js';
+import type { WindowSpec } from '../time/window-operator.js';
 
 /** Identifies a node within one pipeline's plan. */
 export type NodeId = number;
@@ -22,6 +23,8 @@ export interface SourceNode {
   readonly partitions: number | undefined;
   readonly eventTime: ((value: unknown) => number) | undefined;
   readonly maxOutOfOrdernessMs: number;
+  /** Custom watermark from the max event time seen (default: max − maxOutOfOrderness). */
+  readonly watermark: ((maxEventTime: number) => number) | undefined;
 }
 
 /** A stateless one-to-one function. */
@@ -73,6 +76,18 @@ export interface ProcessNode {
   readonly keyed: boolean;
   readonly fn: (value: unknown, ctx: ProcessContext<unknown> | KeyedProcessContext<unknown, unknown>) => void | Promise<void>;
   readonly state: readonly StateDescriptor[];
+  /** Called when a timer the function registered fires (keyed only). */
+  readonly onTimer: ((timestamp: number, ctx: OnTimerContext<unknown, unknown>) => void | Promise<void>) | undefined;
+}
+/** Event-time windows per key, aggregated incrementally or processed whole. */
+export interface WindowNode {
+  readonly kind: 'window';
+  readonly id: NodeId;
+  readonly input: NodeId;
+  readonly spec: WindowSpec<unknown, unknown, unknown>;
+  /** Topic late records go to (never dropped). */
+  readonly lateTopic: string | undefined;
+  readonly state: readonly StateDescriptor[];
 }
 /** A running aggregate per key: emits the updated result after every record. */
 export interface AggregateNode {
@@ -116,6 +131,7 @@ export type PlanNode =
   | KeyByNode
   | ProcessNode
   | AggregateNode
+  | WindowNode
   | UnionNode
   | SideOutputNode
   | SinkNode;
@@ -132,6 +148,10 @@ export interface PipelineSettings {
   readonly transactionTimeoutMs: number;
   /** What to do with a record whose deserialisation or user function fails. */
   readonly onError: 'dead-letter' | 'fail';
+  /** A source partition without data for this long is idle (left out of downstream watermarks). */
+  readonly idleTimeoutMs: number;
+  /** Least time between two watermark marks a source task sends downstream. */
+  readonly watermarkIntervalMs: number;
 }
 
 /** The whole plan: settings, nodes in creation order, and explicit stage names. */

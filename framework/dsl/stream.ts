@@ -9,7 +9,12 @@ import { json } from '../serde/index.js';
 import type { StateDescriptor } from '../state/descriptors.js';
 import { aggregatingState } from '../state/descriptors.js';
 import type { AggregateFunction } from './aggregate.js';
-import type { KeyedProcessFunction, ProcessFunction, RecordContext } from './context.js';
+import type { KeyedProcessFunction, OnTimerContext, ProcessFunction, RecordContext } from './context.js';
+import type { Duration } from '../time/duration.js';
+import { parseDuration } from '../time/duration.js';
+import type { TimeWindow, WindowAssigner } from '../time/windows.js';
+import type { TriggerSpec } from '../time/triggers.js';
+import type { WindowSpec } from '../time/window-operator.js';
 import type { OutputTag } from './output-tag.js';
 import type { NodeId, PlanNode } from './plan.js';
 import type { PlanBuilder } from './plan-builder.js';
@@ -38,6 +43,30 @@ export interface SinkOptions<T, K = unknown> {
 export interface ProcessOptions {
   /** The keyed state the function reads or writes. */
   readonly state?: readonly StateDescriptor[];
+}
+
+/** Options of a keyed `process`: its state and what to do when one of its timers fires. */
+export interface KeyedProcessOptions<K, O> extends ProcessOptions {
+  readonly onTimer?: (timestamp: number, ctx: OnTimerContext<K, O>) => void | Promise<void>;
+}
+
+/** Options of `window`. */
+export interface WindowOptions {
+  /** How long after a window's end late records still update it (and re-fire it). Default 0. */
+  readonly allowedLateness?: Duration;
+  /** When windows emit; default: once when the watermark passes the window's end. */
+  readonly trigger?: TriggerSpec;
+  /** Topic that records too late for any window go to (default `<app>.<stage>.late`). Never dropped. */
+  readonly late?: string;
+}
+
+/** One emitted window result. */
+export interface WindowResult<K, R> {
+  readonly key: K;
+  readonly window: { readonly start: number; readonly end: number };
+  readonly value: R;
+  /** `on-time` when the watermark passed the window's end; `early` and `late` firings come from triggers and lateness. */
+  readonly firing: 'early' | 'on-time' | 'late';
 }
 
 /** The result of a running keyed aggregate. */
@@ -91,7 +120,7 @@ export class Stream<T> {
   process<O>(fn: ProcessFunction<T, O>): Stream<O> {
     return new Stream<O>(
       this.builder,
-      this.add({ kind: 'process', id: 0, input: this.nodeId, keyed: false, fn: fn as PlanProcessFn, state: [] }),
+      this.add({ kind: 'process', id: 0, input: this.nodeId, keyed: false, fn: fn as PlanProcessFn, state: [], onTimer: undefined }),
     );
   }
 
@@ -146,6 +175,7 @@ export class Stream<T> {
 }
 
 type PlanProcessFn = Extract<PlanNode, { kind: 'process' }>['fn'];
+type PlanOnTimer = NonNullable<Extract<PlanNode, { kind: 'process' }>['onTimer']>;
 
 /** A stream partitioned by key K: per-key state and (with event time) windows live here. */
 export class KeyedStream<K, T> {
@@ -169,7 +199,7 @@ export class KeyedStream<K, T> {
   }
 
   /** Runs a function per record with the record's key and its declared state. */
-  process<O>(fn: KeyedProcessFunction<K, T, O>, options: ProcessOptions = {}): Stream<O> {
+  process<O>(fn: KeyedProcessFunction<K, T, O>, options: KeyedProcessOptions<K, O> = {}): Stream<O> {
     const state = options.state ?? [];
     const names = new Set<string>();
     for (const d of state) {
@@ -178,8 +208,21 @@ export class KeyedStream<K, T> {
     }
     return new Stream<O>(
       this.builder,
-      this.builder.add({ kind: 'process', id: 0, input: this.nodeId, keyed: true, fn: fn as PlanProcessFn, state }),
+      this.builder.add({
+        kind: 'process',
+        id: 0,
+        input: this.nodeId,
+        keyed: true,
+        fn: fn as PlanProcessFn,
+        state,
+        onTimer: options.onTimer as PlanOnTimer | undefined,
+      }),
     );
+  }
+
+  /** Groups each key's records into event-time windows. */
+  window(assigner: WindowAssigner, options: WindowOptions = {}): WindowedStream<K, T> {
+    return new WindowedStream<K, T>(this.builder, this.nodeId, assigner, options);
   }
 
   /** A running aggregate per key: after every record, emits the key's updated result. */
@@ -219,5 +262,37 @@ export class KeyedStream<K, T> {
       keyFn: undefined,
       keySerde: options.keySerde as Serde<unknown> | undefined,
     });
+  }
+}
+
+/** A keyed stream grouped into windows: finish it with `aggregate` or `process`. */
+export class WindowedStream<K, T> {
+  /** @internal */
+  constructor(
+    private readonly builder: PlanBuilder,
+    private readonly input: NodeId,
+    private readonly assigner: WindowAssigner,
+    private readonly options: WindowOptions,
+  ) {}
+
+  /** Aggregates each window incrementally; emits one result per window firing. */
+  aggregate<ACC, R>(fn: AggregateFunction<T, ACC, R>): Stream<WindowResult<K, R>> {
+    return this.add({ kind: 'aggregate', aggregate: fn as AggregateFunction<unknown, unknown, unknown> });
+  }
+
+  /** Processes each window's records whole when it fires (keeps every record in state until then). */
+  process<O>(fn: (key: K, window: TimeWindow, values: readonly T[]) => Iterable<O>): Stream<O> {
+    return this.add({ kind: 'process', process: fn as (key: unknown, window: TimeWindow, values: readonly unknown[]) => Iterable<unknown> });
+  }
+
+  private add<O>(fn: WindowSpec<unknown, unknown, unknown>['fn']): Stream<O> {
+    const spec: WindowSpec<unknown, unknown, unknown> = {
+      assigner: this.assigner,
+      allowedLatenessMs: this.options.allowedLateness === undefined ? 0 : parseDuration(this.options.allowedLateness, 'allowedLateness'),
+      ...(this.options.trigger ? { trigger: this.options.trigger } : {}),
+      fn,
+    };
+    const id = this.builder.add({ kind: 'window', id: 0, input: this.input, spec, lateTopic: this.options.late, state: [] });
+    return new Stream<O>(this.builder, id);
   }
 }

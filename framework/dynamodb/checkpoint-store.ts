@@ -10,6 +10,7 @@ import {
   BatchWriteItemCommand,
   ConditionalCheckFailedException,
   GetItemCommand,
+  QueryCommand,
   TransactionCanceledException,
   TransactWriteItemsCommand,
   UpdateItemCommand,
@@ -33,6 +34,8 @@ import {
   type StateValue,
   type StateWrite,
   type TaskRef,
+  type TimerEntry,
+  type TimerRef,
 } from '../commit/ports.js';
 import {
   checkpointKey,
@@ -44,6 +47,11 @@ import {
   keyAttributes,
   resolveCommitted,
   stateItemKey,
+  writeItemKey,
+  timerPartitionKey,
+  timerKindPrefix,
+  timerUpperBound,
+  parseTimerSortKey,
   stateMapKey,
   type Item,
   type WriteMode,
@@ -52,7 +60,7 @@ import {
 export { stateMapKey } from './layout.js';
 
 /** The DynamoDB operations the store issues. */
-export type DynamoOperation = 'GetItem' | 'BatchGetItem' | 'UpdateItem' | 'TransactWriteItems' | 'BatchWriteItem';
+export type DynamoOperation = 'GetItem' | 'BatchGetItem' | 'Query' | 'UpdateItem' | 'TransactWriteItems' | 'BatchWriteItem';
 
 const OPERATIONS: readonly DynamoOperation[] = ['GetItem', 'BatchGetItem', 'UpdateItem', 'TransactWriteItems', 'BatchWriteItem'];
 
@@ -146,6 +154,41 @@ export class DynamoCheckpointStore implements CheckpointStore {
   /** Reads the task's checkpoint (strongly consistent); version 0 if none. */
   async read(task: TaskRef): Promise<Checkpoint> {
     return decodeCheckpoint(await this.getCheckpointItem(task));
+  }
+
+  /** Committed timers due at or before `upTo`: one consistent Query on the task's timer index (paged). */
+  async dueTimers(task: TaskRef, kind: TimerRef['kind'], upTo: number, checkpoint: Checkpoint): Promise<TimerEntry[]> {
+    if (upTo < 0) return [];
+    const out: TimerEntry[] = [];
+    const now = this.now();
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.counted('Query', () =>
+        this.client.send(
+          new QueryCommand({
+            TableName: this.table,
+            KeyConditionExpression: 'pk = :pk AND sk BETWEEN :lo AND :hi',
+            ExpressionAttributeValues: {
+              ':pk': { S: timerPartitionKey(task.app, task.id) },
+              ':lo': { S: timerKindPrefix(kind) },
+              ':hi': { S: timerUpperBound(kind, upTo) },
+            },
+            ConsistentRead: true,
+            ReturnConsumedCapacity: 'TOTAL',
+            ...(startKey ? { ExclusiveStartKey: startKey } : {}),
+          }),
+        ),
+        // A consistent Query costs 1 RCU per 4 KB read, summed over the items.
+        (got) => Math.max(1, Math.ceil((got.Items ?? []).reduce((n, i) => n + itemSize(i), 0) / 4096)),
+      ).catch((err: unknown) => {
+        throw this.storeError('Query', task, err);
+      });
+      for (const item of page.Items ?? []) {
+        if (resolveCommitted(decodeStateItem(item), checkpoint, now) !== undefined) out.push(parseTimerSortKey(item['sk']!.S!));
+      }
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return out;
   }
 
   /** Reads committed state values (BatchGetItem, consistent) resolved through the committed/staged rule. */
@@ -320,7 +363,7 @@ export class DynamoCheckpointStore implements CheckpointStore {
     const seen = new Set<string>();
     const writer = { app: task.app, stage: task.stage, taskId: task.id };
     return writes.map((write) => {
-      const key = stateItemKey(task.app, task.stage, write.key, write.name);
+      const key = writeItemKey(writer, write);
       const id = itemId(key.pk, key.sk);
       if (seen.has(id)) {
         throw new DynamoStoreError(
@@ -554,5 +597,5 @@ function backoff(attempt: number): Promise<void> {
 }
 
 function zeroes(): Record<DynamoOperation, number> {
-  return { GetItem: 0, BatchGetItem: 0, UpdateItem: 0, TransactWriteItems: 0, BatchWriteItem: 0 };
+  return { GetItem: 0, BatchGetItem: 0, Query: 0, UpdateItem: 0, TransactWriteItems: 0, BatchWriteItem: 0 };
 }

@@ -26,7 +26,7 @@
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { SluiceError } from '../errors.js';
-import type { Checkpoint, Pending, ProgressPosition, StateValue, StateWrite } from '../commit/ports.js';
+import type { Checkpoint, Pending, ProgressPosition, StateValue, StateWrite, TimerEntry, TimerRef } from '../commit/ports.js';
 
 /** Names of the table's key and TTL attributes. */
 export const TABLE_ATTRIBUTES = { pk: 'pk', sk: 'sk', ttl: 'ttl' } as const;
@@ -49,7 +49,7 @@ export const CHECKPOINT_SORT_KEY = 'ckpt';
 
 /** A state item's layout could not hold what was asked (key too long, item too large). */
 export class StateLayoutError extends SluiceError {
-  constructor(message: string, stage: string, hint: string) {
+  constructor(message: string, stage: string | undefined, hint: string) {
     super('SLUICE_STATE_LAYOUT', message, { stage }, hint);
   }
 }
@@ -73,9 +73,49 @@ export function stateItemKey(app: string, stage: string, key: Buffer, name: stri
   return { pk, sk: name };
 }
 
-/** Partition key of a task's timers (reserved; timers are one Query `sk <= :t` on it). */
+/** Partition key of a task's timers: a task's due timers are one Query `sk <= :t` on it. */
 export function timerPartitionKey(app: string, taskId: string): string {
   return `timer#${app}#${taskId}`;
+}
+
+/** Timer times are shifted by this so every safe integer (also before 1970) sorts as a fixed-width string. */
+const TIME_OFFSET = BigInt(Number.MAX_SAFE_INTEGER);
+const TIME_DIGITS = 17;
+
+function encodeTime(time: number): string {
+  return (BigInt(time) + TIME_OFFSET).toString().padStart(TIME_DIGITS, '0');
+}
+
+/** Sort-key prefix of a task's timers of one kind. */
+export function timerKindPrefix(kind: TimerRef['kind']): string {
+  return `${kind === 'event' ? 'e' : 'p'}#`;
+}
+
+/** Sort key of one timer: kind, fixed-width time, key, operator name — ordered by time within a kind. */
+export function timerSortKey(timer: TimerRef, key: Buffer, name: string): string {
+  if (!Number.isSafeInteger(timer.time)) {
+    throw new StateLayoutError(`timer time ${timer.time} is not an integer of epoch ms`, undefined, 'timers fire at whole epoch milliseconds');
+  }
+  return `${timerKindPrefix(timer.kind)}${encodeTime(timer.time)}#${key.toString('base64url')}#${name}`;
+}
+
+/** The upper bound of the sort keys of timers due at or before `upTo`. */
+export function timerUpperBound(kind: TimerRef['kind'], upTo: number): string {
+  const t = Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Math.floor(upTo), Number.MAX_SAFE_INTEGER));
+  return `${timerKindPrefix(kind)}${encodeTime(t)}#~`;
+}
+
+/** Reads a timer back from its sort key. */
+export function parseTimerSortKey(sk: string): TimerEntry {
+  const [kind, time, key, ...name] = sk.split('#');
+  return { kind: kind === 'e' ? 'event' : 'processing', time: Number(BigInt(time ?? '0') - TIME_OFFSET), key: Buffer.from(key ?? '', 'base64url'), name: name.join('#') };
+}
+
+/** The item key a write goes to: the key's state item, or the task's timer index for timers. */
+export function writeItemKey(writer: WriterRef, write: StateWrite): ItemKey {
+  return write.timer
+    ? { pk: timerPartitionKey(writer.app, writer.taskId), sk: timerSortKey(write.timer, write.key, write.name) }
+    : stateItemKey(writer.app, writer.stage, write.key, write.name);
 }
 
 /** The key of a state value in the map `loadState` returns. */
@@ -222,7 +262,7 @@ export interface WriterRef {
 
 /** The whole state item a write puts, or `undefined` when the item holds nothing any more (delete it). */
 export function encodeStateItem(writer: WriterRef, write: StateWrite, mode: WriteMode): Item | undefined {
-  const key = stateItemKey(writer.app, writer.stage, write.key, write.name);
+  const key = writeItemKey(writer, write);
   const item: Item = { ...keyAttributes(key), p: { S: writer.taskId } };
   // Expiries of the values the item keeps; `null` = one of them never expires.
   const expiries: Array<number | null> = [];

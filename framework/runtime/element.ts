@@ -1,6 +1,6 @@
 /** What flows between operators inside a stage: a value with its key, event time and origin. */
 import type { Origin } from '../dsl/context.js';
-import type { KafkaRecord } from '../kafka/record.js';
+import type { KafkaRecord, RecordHeader } from '../kafka/record.js';
 
 /** A record inside a stage. */
 export interface Element {
@@ -33,4 +33,6 @@ export interface StageOutputRecord {
   readonly origin: Origin;
   /** The keyBy node that wrote it, when several keyBy nodes share the target topic. */
   readonly edge: number | undefined;
+  /** Extra headers (e.g. where a late record came from). */
+  readonly headers: readonly RecordHeader[];
 }

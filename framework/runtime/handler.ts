@@ -11,7 +11,7 @@ import { decodeEvent } from '../lambda/decode.js';
 import type { Topology } from '../topology/topology.js';
 import { compile } from '../topology/compile.js';
 import type { TaskReport, WarmTask } from './task.js';
-import { runTask } from './task.js';
+import { runControl, runTask } from './task.js';
 
 /** The adapters a stage runs with; the Lambda default builds Kafka and DynamoDB ones from the environment. */
 export interface StagePorts {
@@ -87,15 +87,29 @@ export function stageHandler(source: Pipeline | Topology, stageName: string, opt
     };
     // Check every batch before starting any task, so a misrouted event writes nothing
     // (and no task is left running after the invocation has failed).
-    const work = decoded.batches.map((batch) => {
+    // Data batches go to their task; a control batch of partition q goes to every input's task q.
+    const work: Array<{ label: string; run: () => Promise<TaskReport> }> = [];
+    for (const batch of decoded.batches) {
+      if (batch.topic === stage.controlTopic) {
+        for (const input of stage.inputs) {
+          if (batch.partition < input.partitions) {
+            work.push({ label: `${batch.topic}-${batch.partition}`, run: () => runControl(topology, stage, input, batch.partition, batch.records, deps) });
+          }
+        }
+        continue;
+      }
       const input = stage.inputs.find((i) => i.topic === batch.topic);
       if (!input) {
-        throw new ConfigError(`stage "${stage.name}" got records of topic "${batch.topic}", which it does not read`, { stage: stage.name, topic: batch.topic, partition: batch.partition }, 'check the event-source mapping of this function');
+        throw new ConfigError(
+          `stage "${stage.name}" got records of topic "${batch.topic}", which it does not read`,
+          { stage: stage.name, topic: batch.topic, partition: batch.partition },
+          `this function reads ${[...stage.inputs.map((i) => i.topic), stage.controlTopic].join(', ')}: check its event-source mappings`,
+        );
       }
-      return { batch, input };
-    });
-    const results = await Promise.allSettled(work.map(({ batch, input }) => runTask(topology, stage, input, batch.partition, batch.records, deps)));
-    const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [{ task: `${decoded.batches[i]!.topic}-${decoded.batches[i]!.partition}`, error: r.reason as unknown }] : []));
+      work.push({ label: `${batch.topic}-${batch.partition}`, run: () => runTask(topology, stage, input, batch.partition, batch.records, deps) });
+    }
+    const results = await Promise.allSettled(work.map((w) => w.run()));
+    const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [{ task: work[i]!.label, error: r.reason as unknown }] : []));
     if (failures.length > 0) throw new InvocationFailedError(stage.name, failures);
     return { stage: stage.name, tasks: results.map((r) => (r as PromiseFulfilledResult<TaskReport>).value) };
   };

@@ -1,17 +1,25 @@
 /**
- * Runs one stage's fused operators over one batch of input elements. Pure apart from
- * user functions: no Kafka, no DynamoDB. Batches flow through the operator graph
- * vectorised (one array per edge), so mapAsync can run records concurrently while
- * keeping their order, and a failing record is dead-lettered without stopping the rest.
+ * Runs one stage's fused operators for one batch. Pure apart from user functions: no
+ * Kafka, no DynamoDB. Records flow through the operator graph vectorised (one array per
+ * edge), so mapAsync can run records concurrently while keeping their order, and a
+ * failing record is dead-lettered (its state and timer changes rolled back) without
+ * stopping the rest. Timers fire here too: `fireTimer` routes a due timer to the window
+ * or process node that registered it, and what it emits flows on like any record.
  */
-import type { KeyedProcessContext, ProcessContext, RecordContext } from '../dsl/context.js';
-import type { NodeId, PlanNode } from '../dsl/plan.js';
+import type { KeyedProcessContext, OnTimerContext, ProcessContext, RecordContext, TimerService } from '../dsl/context.js';
+import type { NodeId, PlanNode, WindowNode } from '../dsl/plan.js';
 import { SluiceError } from '../errors.js';
 import { partitionForKey } from '../kafka/partitioner.js';
-import type { KafkaRecord } from '../kafka/record.js';
+import type { KafkaRecord, RecordHeader } from '../kafka/record.js';
+import type { TimerEntry } from '../commit/ports.js';
 import type { KeyedStateCache } from '../state/keyed-state.js';
+import type { TimerBuffer } from '../state/timers.js';
+import type { ValueStateDescriptor } from '../state/descriptors.js';
 import type { Stage, Topology } from '../topology/topology.js';
+import { windowStateName } from '../topology/names.js';
 import { describeNode } from '../topology/compile.js';
+import { onElement, onEventTime, onProcessingTime } from '../time/window-operator.js';
+import type { KeyWindowsState, TimerChanges, WindowFiring } from '../time/window-operator.js';
 import type { DeadLetter, Element, StageOutputRecord } from './element.js';
 
 /** A user function failed on a record and the pipeline says `onError: 'fail'`. */
@@ -33,74 +41,183 @@ export interface OperatorResult {
   readonly deadLetters: DeadLetter[];
 }
 
-/** Runs the stage's operators on `inputs` (elements of the input whose entry node is `entry`). */
-export async function runOperators(
-  topology: Topology,
-  stage: Stage,
-  entry: NodeId,
-  inputs: readonly Element[],
-  rawOf: (origin: Element['origin']) => KafkaRecord,
-  state: KeyedStateCache | undefined,
-): Promise<OperatorResult> {
-  const outputs: StageOutputRecord[] = [];
-  const deadLetters: DeadLetter[] = [];
-  const onError = topology.settings.onError;
-  const partitionsOf = new Map(topology.topics.map((t) => [t.name, t.partitions]));
-  const nodeOf = (id: NodeId): PlanNode => topology.nodes.get(id)!;
-  // Side outputs are delivered to the sideOutput nodes that select them.
-  const sideConsumers = new Map<NodeId, Map<string, NodeId[]>>();
-  for (const id of stage.nodes) {
-    const n = nodeOf(id);
-    if (n.kind === 'sideOutput') {
-      const byTag = sideConsumers.get(n.input) ?? new Map<string, NodeId[]>();
-      byTag.set(n.tag, [...(byTag.get(n.tag) ?? []), id]);
-      sideConsumers.set(n.input, byTag);
+/** The task's clocks while a batch runs. */
+export interface OperatorTime {
+  /** Event time (watermark) of the task. */
+  watermark: number;
+  /** Processing time of the task. */
+  processingTime: number;
+}
+
+/** Timer name of a process node's timers. */
+export const processTimerName = (node: NodeId): string => `process-${node}`;
+
+/** Headers a late record carries: where it came from and the watermark it missed. */
+export const LATE_HEADERS = { topic: 'sluice-late-topic', partition: 'sluice-late-partition', offset: 'sluice-late-offset', watermark: 'sluice-late-watermark' } as const;
+
+/** One batch's run of a stage's operators. */
+export class OperatorGraph {
+  readonly outputs: StageOutputRecord[] = [];
+  readonly deadLetters: DeadLetter[] = [];
+  private readonly partitionsOf: Map<string, number>;
+  private readonly sideConsumers = new Map<NodeId, Map<string, NodeId[]>>();
+
+  constructor(
+    private readonly topology: Topology,
+    private readonly stage: Stage,
+    private readonly rawOf: (origin: Element['origin']) => KafkaRecord | undefined,
+    private readonly state: KeyedStateCache | undefined,
+    private readonly timers: TimerBuffer,
+    private readonly time: OperatorTime,
+  ) {
+    this.partitionsOf = new Map(topology.topics.map((t) => [t.name, t.partitions]));
+    for (const id of stage.nodes) {
+      const n = this.node(id);
+      if (n.kind === 'sideOutput') {
+        const byTag = this.sideConsumers.get(n.input) ?? new Map<string, NodeId[]>();
+        byTag.set(n.tag, [...(byTag.get(n.tag) ?? []), id]);
+        this.sideConsumers.set(n.input, byTag);
+      }
     }
   }
 
-  const fail = (el: Element, operator: string, error: unknown): void => {
-    if (onError === 'fail') throw new RecordFailedError(stage.name, operator, el.origin, error);
-    deadLetters.push({ record: rawOf(el.origin), error: error instanceof Error ? error : new Error(String(error)), operator });
-  };
-  const ctxOf = (el: Element): RecordContext => ({ timestamp: el.timestamp, origin: el.origin });
+  /** Runs elements read from the input whose entry node is `entry`. */
+  async run(entry: NodeId, elements: readonly Element[]): Promise<void> {
+    await this.deliver(entry, elements);
+  }
 
-  const deliver = async (from: NodeId, elements: readonly Element[]): Promise<void> => {
-    if (elements.length === 0) return;
-    for (const consumer of stage.consumers.get(from) ?? []) {
-      const node = nodeOf(consumer);
-      if (node.kind === 'sideOutput') continue; // fed through `side` below
-      await deliver(consumer, await apply(node, elements));
+  /** Fires one due timer: the window or process node that owns it reacts, its output flows on. */
+  async fireTimer(timer: TimerEntry, key: unknown): Promise<void> {
+    this.timers.fire(timer);
+    const origin = { topic: this.stage.controlTopic, partition: -1, offset: -1 };
+    const base: Element = { value: undefined, key, keyBytes: timer.key, timestamp: timer.time, origin };
+    const node = this.stage.nodes.map((id) => this.node(id)).find((n) => (n.kind === 'window' && windowStateName(n.id) === timer.name) || (n.kind === 'process' && processTimerName(n.id) === timer.name));
+    if (!node || !this.state) return; // a timer of an operator that no longer exists: dropping it is all that can be done
+    try {
+      if (node.kind === 'window') {
+        const access = this.windowState(node, timer.key);
+        const fn = timer.kind === 'event' ? onEventTime : onProcessingTime;
+        const res = fn(node.spec, access.get(), timer.time, this.time.watermark, key);
+        this.saveWindows(node, timer.key, access, res.state, res.timers);
+        this.state.commitRecord();
+        this.timers.commitRecord();
+        await this.deliver(node.id, this.firingElements(base, res.firings));
+      } else if (node.kind === 'process' && node.onTimer) {
+        const emitted: Element[] = [];
+        const side: Array<[string, Element]> = [];
+        const ctx: OnTimerContext<unknown, unknown> = {
+          key,
+          state: this.state.access(timer.key).state,
+          timers: this.timerService(node.id, timer.key),
+          timeDomain: timer.kind,
+          emit: (v) => void emitted.push({ ...base, value: v }),
+          output: (tag, v) => void side.push([tag.id, { ...base, value: v }]),
+        };
+        await node.onTimer(timer.time, ctx);
+        this.state.commitRecord();
+        this.timers.commitRecord();
+        await this.deliver(node.id, emitted);
+        for (const [tag, el] of side) for (const c of this.sideConsumers.get(node.id)?.get(tag) ?? []) await this.deliver(c, [el]);
+      }
+    } catch (error) {
+      this.state.rollbackRecord();
+      this.timers.rollbackRecord();
+      this.fail(base, `onTimer(${describeNode(node)})`, error);
     }
-  };
+  }
 
-  const apply = async (node: PlanNode, elements: readonly Element[]): Promise<Element[]> => {
+  private node(id: NodeId): PlanNode {
+    return this.topology.nodes.get(id)!;
+  }
+
+  private fail(el: Element, operator: string, error: unknown): void {
+    if (this.topology.settings.onError === 'fail') throw new RecordFailedError(this.stage.name, operator, el.origin, error);
+    const record = this.rawOf(el.origin) ?? syntheticRecord(el);
+    this.deadLetters.push({ record, error: error instanceof Error ? error : new Error(String(error)), operator });
+  }
+
+  private async deliver(from: NodeId, elements: readonly Element[]): Promise<void> {
+    if (elements.length === 0) return;
+    for (const consumer of this.stage.consumers.get(from) ?? []) {
+      const node = this.node(consumer);
+      if (node.kind === 'sideOutput') continue; // fed by the process node that emits to it
+      await this.deliver(consumer, await this.apply(node, elements));
+    }
+  }
+
+  private ctxOf(el: Element): RecordContext {
+    return { timestamp: el.timestamp, origin: el.origin };
+  }
+
+  private timerService(node: NodeId, key: Buffer): TimerService {
+    const name = processTimerName(node);
+    const t = this.time;
+    const timers = this.timers;
+    return {
+      get watermark() {
+        return t.watermark;
+      },
+      get processingTime() {
+        return t.processingTime;
+      },
+      registerEventTimeTimer: (time) => timers.set({ kind: 'event', time: checkTime(time), key, name }),
+      registerProcessingTimeTimer: (time) => timers.set({ kind: 'processing', time: checkTime(time), key, name }),
+      deleteEventTimeTimer: (time) => timers.delete({ kind: 'event', time: checkTime(time), key, name }),
+      deleteProcessingTimeTimer: (time) => timers.delete({ kind: 'processing', time: checkTime(time), key, name }),
+    };
+  }
+
+  private windowState(node: WindowNode, key: Buffer): { get(): KeyWindowsState | undefined; set(v: KeyWindowsState | undefined): void } {
+    const descriptor = this.stage.state.find((d) => d.name === windowStateName(node.id)) as ValueStateDescriptor<KeyWindowsState>;
+    const vs = this.state!.access(key).state(descriptor);
+    return { get: () => vs.get(), set: (v) => (v === undefined ? vs.clear() : vs.set(v)) };
+  }
+
+  private saveWindows(node: WindowNode, key: Buffer, access: { set(v: KeyWindowsState | undefined): void }, next: KeyWindowsState | undefined, changes: TimerChanges): void {
+    access.set(next);
+    const name = windowStateName(node.id);
+    for (const time of changes.setEventTime) this.timers.set({ kind: 'event', time, key, name });
+    for (const time of changes.deleteEventTime) this.timers.delete({ kind: 'event', time, key, name });
+    for (const time of changes.setProcessingTime) this.timers.set({ kind: 'processing', time, key, name });
+    for (const time of changes.deleteProcessingTime) this.timers.delete({ kind: 'processing', time, key, name });
+  }
+
+  private firingElements(base: Element, firings: ReadonlyArray<WindowFiring<unknown>>): Element[] {
+    return firings.map((f) => ({
+      ...base,
+      timestamp: f.window.end - 1,
+      value: { key: base.key, window: { start: f.window.start, end: f.window.end }, value: f.value, firing: f.firing },
+    }));
+  }
+
+  private async apply(node: PlanNode, elements: readonly Element[]): Promise<Element[]> {
     const label = describeNode(node);
     const out: Element[] = [];
     switch (node.kind) {
       case 'map':
         for (const el of elements) {
           try {
-            out.push({ ...el, value: node.fn(el.value, ctxOf(el)) });
+            out.push({ ...el, value: node.fn(el.value, this.ctxOf(el)) });
           } catch (e) {
-            fail(el, label, e);
+            this.fail(el, label, e);
           }
         }
         return out;
       case 'filter':
         for (const el of elements) {
           try {
-            if (node.fn(el.value, ctxOf(el))) out.push(el);
+            if (node.fn(el.value, this.ctxOf(el))) out.push(el);
           } catch (e) {
-            fail(el, label, e);
+            this.fail(el, label, e);
           }
         }
         return out;
       case 'flatMap':
         for (const el of elements) {
           try {
-            for (const v of node.fn(el.value, ctxOf(el))) out.push({ ...el, value: v });
+            for (const v of node.fn(el.value, this.ctxOf(el))) out.push({ ...el, value: v });
           } catch (e) {
-            fail(el, label, e);
+            this.fail(el, label, e);
           }
         }
         return out;
@@ -112,7 +229,7 @@ export async function runOperators(
             const i = next++;
             const el = elements[i]!;
             try {
-              results[i] = { ok: true, value: await node.fn(el.value, ctxOf(el)) };
+              results[i] = { ok: true, value: await node.fn(el.value, this.ctxOf(el)) };
             } catch (error) {
               results[i] = { ok: false, error };
             }
@@ -122,100 +239,164 @@ export async function runOperators(
         elements.forEach((el, i) => {
           const r = results[i]!;
           if (r.ok) out.push({ ...el, value: r.value });
-          else fail(el, label, r.error);
+          else this.fail(el, label, r.error);
         });
         return out;
       }
       case 'process':
-      case 'aggregate': {
-        const side = new Map<string, Element[]>();
-        for (const el of elements) {
-          const emitted: Element[] = [];
-          const sideEmitted: Array<[string, Element]> = [];
-          try {
-            const base: ProcessContext<unknown> = {
-              timestamp: el.timestamp,
-              origin: el.origin,
-              emit: (v) => void emitted.push({ ...el, value: v }),
-              output: (tag, v) => void sideEmitted.push([tag.id, { ...el, value: v }]),
-            };
-            if (node.kind === 'aggregate' || node.keyed) {
-              if (!state || !el.keyBytes) throw new SluiceError('SLUICE_STATE_UNKEYED', 'keyed operator got a record without a key', { stage: stage.name, ...el.origin });
-              const access = state.access(el.keyBytes);
-              if (node.kind === 'aggregate') {
-                const agg = access.state(node.state[0] as Parameters<typeof access.state>[0]) as { add(v: unknown): void; get(): unknown };
-                agg.add(el.value);
-                emitted.push({ ...el, value: { key: el.key, value: agg.get() } });
-              } else {
-                const ctx: KeyedProcessContext<unknown, unknown> = { ...base, key: el.key, state: access.state };
-                await node.fn(el.value, ctx);
-              }
-            } else {
-              await node.fn(el.value, base);
-            }
-          } catch (e) {
-            // The record is dead-lettered whole: none of its state changes may stay.
-            state?.rollbackRecord();
-            fail(el, label, e);
-            continue;
-          }
-          state?.commitRecord();
-          out.push(...emitted);
-          for (const [tag, s] of sideEmitted) side.set(tag, [...(side.get(tag) ?? []), s]);
-        }
-        for (const [tag, els] of side) {
-          for (const consumer of sideConsumers.get(node.id)?.get(tag) ?? []) await deliver(consumer, els);
-        }
-        return out;
-      }
+      case 'aggregate':
+        return this.applyProcess(node, elements, label);
+      case 'window':
+        return this.applyWindow(node, elements, label);
       case 'union':
+      case 'sideOutput':
+      case 'source':
         return [...elements];
-      case 'keyBy': {
-        const out = stage.outputs.find((o) => o.node === node.id)!;
-        const topic = out.topic;
-        const partitions = partitionsOf.get(topic)!;
-        const target = topology.stages.find((s) => s.name === out.toStage)!.inputs.find((i) => i.topic === topic)!;
-        const edge = target.writers.length > 1 ? node.id : undefined;
-        for (const el of elements) {
-          try {
-            const key = node.keySerde.serialize(node.keyFn(el.value));
-            if (key === null) throw new SluiceError('SLUICE_NULL_KEY', 'keyBy produced a null key', { stage: stage.name });
-            outputs.push({
-              topic,
-              partition: partitionForKey(key, partitions),
-              key,
-              value: node.serde.serialize(el.value),
-              timestamp: el.timestamp,
-              origin: el.origin,
-              edge,
-            });
-          } catch (e) {
-            fail(el, label, e);
-          }
-        }
+      case 'keyBy':
+        this.writeRepartition(node.id, node.keyFn, node.keySerde.serialize.bind(node.keySerde), node.serde.serialize.bind(node.serde), elements, label);
         return [];
-      }
       case 'sink':
         for (const el of elements) {
           try {
             let key: Buffer | null = null;
             if (node.keyFn) key = (node.keySerde ?? jsonKey).serialize(node.keyFn(el.value));
             else if (el.keyBytes) key = node.keySerde ? node.keySerde.serialize(el.key) : el.keyBytes;
-            outputs.push({ topic: node.topic, partition: undefined, key, value: node.serde.serialize(el.value), timestamp: el.timestamp, origin: el.origin, edge: undefined });
+            this.outputs.push({ topic: node.topic, partition: undefined, key, value: node.serde.serialize(el.value), timestamp: el.timestamp, origin: el.origin, edge: undefined, headers: [] });
           } catch (e) {
-            fail(el, label, e);
+            this.fail(el, label, e);
           }
         }
         return [];
-      case 'sideOutput':
-        return [...elements];
-      case 'source':
-        return [...elements];
     }
-  };
+  }
 
-  await deliver(entry, inputs);
-  return { outputs, deadLetters };
+  private writeRepartition(
+    id: NodeId,
+    keyFn: (v: unknown) => unknown,
+    serializeKey: (k: unknown) => Buffer | null,
+    serializeValue: (v: unknown) => Buffer | null,
+    elements: readonly Element[],
+    label: string,
+  ): void {
+    const out = this.stage.outputs.find((o) => o.node === id)!;
+    const partitions = this.partitionsOf.get(out.topic)!;
+    const target = this.topology.stages.find((s) => s.name === out.toStage)!.inputs.find((i) => i.topic === out.topic)!;
+    const edge = target.writers.length > 1 ? id : undefined;
+    for (const el of elements) {
+      try {
+        const key = serializeKey(keyFn(el.value));
+        if (key === null) throw new SluiceError('SLUICE_NULL_KEY', 'keyBy produced a null key', { stage: this.stage.name });
+        this.outputs.push({ topic: out.topic, partition: partitionForKey(key, partitions), key, value: serializeValue(el.value), timestamp: el.timestamp, origin: el.origin, edge, headers: [] });
+      } catch (e) {
+        this.fail(el, label, e);
+      }
+    }
+  }
+
+  private async applyProcess(node: Extract<PlanNode, { kind: 'process' | 'aggregate' }>, elements: readonly Element[], label: string): Promise<Element[]> {
+    const out: Element[] = [];
+    const side = new Map<string, Element[]>();
+    const state = this.state;
+    for (const el of elements) {
+      const emitted: Element[] = [];
+      const sideEmitted: Array<[string, Element]> = [];
+      try {
+        const base: ProcessContext<unknown> = {
+          timestamp: el.timestamp,
+          origin: el.origin,
+          emit: (v) => void emitted.push({ ...el, value: v }),
+          output: (tag, v) => void sideEmitted.push([tag.id, { ...el, value: v }]),
+        };
+        if (node.kind === 'aggregate' || node.keyed) {
+          if (!state || !el.keyBytes) throw new SluiceError('SLUICE_STATE_UNKEYED', 'keyed operator got a record without a key', { stage: this.stage.name, ...el.origin });
+          const access = state.access(el.keyBytes);
+          if (node.kind === 'aggregate') {
+            const agg = access.state(node.state[0] as Parameters<typeof access.state>[0]) as { add(v: unknown): void; get(): unknown };
+            agg.add(el.value);
+            emitted.push({ ...el, value: { key: el.key, value: agg.get() } });
+          } else {
+            const ctx: KeyedProcessContext<unknown, unknown> = { ...base, key: el.key, state: access.state, timers: this.timerService(node.id, el.keyBytes) };
+            await node.fn(el.value, ctx);
+          }
+        } else {
+          await node.fn(el.value, base);
+        }
+      } catch (e) {
+        // The record is dead-lettered whole: none of its state or timer changes may stay.
+        state?.rollbackRecord();
+        this.timers.rollbackRecord();
+        this.fail(el, label, e);
+        continue;
+      }
+      state?.commitRecord();
+      this.timers.commitRecord();
+      out.push(...emitted);
+      for (const [tag, s] of sideEmitted) side.set(tag, [...(side.get(tag) ?? []), s]);
+    }
+    for (const [tag, els] of side) {
+      for (const consumer of this.sideConsumers.get(node.id)?.get(tag) ?? []) await this.deliver(consumer, els);
+    }
+    return out;
+  }
+
+  private applyWindow(node: WindowNode, elements: readonly Element[], label: string): Element[] {
+    const out: Element[] = [];
+    const lateTopic = this.stage.outputs.find((o) => o.node === node.id && o.kind === 'late')!.topic;
+    for (const el of elements) {
+      try {
+        if (!this.state || !el.keyBytes) throw new SluiceError('SLUICE_STATE_UNKEYED', 'window got a record without a key', { stage: this.stage.name, ...el.origin });
+        const access = this.windowState(node, el.keyBytes);
+        const res = onElement(node.spec, access.get(), el.value, el.timestamp, this.time.watermark, this.time.processingTime, el.key);
+        this.saveWindows(node, el.keyBytes, access, res.state, res.timers);
+        if (res.late) {
+          // Never dropped: the record goes to the late topic with where it came from.
+          this.outputs.push({
+            topic: lateTopic,
+            partition: undefined,
+            key: el.keyBytes,
+            value: jsonKey.serialize(el.value),
+            timestamp: el.timestamp,
+            origin: el.origin,
+            edge: undefined,
+            headers: lateHeaders(el, this.time.watermark),
+          });
+        }
+        out.push(...this.firingElements(el, res.firings));
+      } catch (e) {
+        this.state?.rollbackRecord();
+        this.timers.rollbackRecord();
+        this.fail(el, label, e);
+        continue;
+      }
+      this.state?.commitRecord();
+      this.timers.commitRecord();
+    }
+    return out;
+  }
 }
 
-const jsonKey = { name: 'json-key', serialize: (v: unknown): Buffer => Buffer.from(JSON.stringify(v)) };
+function lateHeaders(el: Element, watermark: number): RecordHeader[] {
+  const h = (name: string, v: number | string): RecordHeader => ({ name, value: Buffer.from(String(v)) });
+  return [h(LATE_HEADERS.topic, el.origin.topic), h(LATE_HEADERS.partition, el.origin.partition), h(LATE_HEADERS.offset, el.origin.offset), h(LATE_HEADERS.watermark, watermark)];
+}
+
+function checkTime(time: number): number {
+  if (!Number.isSafeInteger(time)) throw new SluiceError('SLUICE_TIMER_TIME', `timer time ${time} is not an integer of epoch ms`, {}, 'register timers at whole epoch milliseconds');
+  return time;
+}
+
+/** A record standing for an element that has no input record (a timer's output), for dead-lettering. */
+function syntheticRecord(el: Element): KafkaRecord {
+  return {
+    topic: el.origin.topic,
+    partition: el.origin.partition,
+    offset: el.origin.offset,
+    timestamp: el.timestamp,
+    timestampType: 'CREATE_TIME',
+    key: el.keyBytes,
+    value: el.value === undefined ? null : Buffer.from(JSON.stringify(el.value)),
+    headers: [],
+  };
+}
+
+const jsonKey = { name: 'json-key', serialize: (v: unknown): Buffer => Buffer.from(JSON.stringify(v) ?? 'null') };

@@ -15,7 +15,10 @@ import type { StateDescriptor } from '../state/descriptors.js';
 import type { Stage, Topology } from '../topology/topology.js';
 import { compile } from '../topology/compile.js';
 import type { TaskReport, WarmTask } from '../runtime/task.js';
-import { runTask, taskRef } from '../runtime/task.js';
+import { runControl, runTask, taskRef } from '../runtime/task.js';
+import type { TaskDeps } from '../runtime/task.js';
+import { encodeControl } from '../time/control.js';
+import type { ControlRecord } from '../time/control.js';
 import { MemoryKafka, MemoryTxnSink } from './memory-kafka.js';
 import { MemoryCheckpointStore } from './memory-store.js';
 
@@ -131,20 +134,69 @@ export class StageHarness {
     for (const batch of groups.values()) {
       const first = batch[0]!;
       const input = this.stage.inputs.find((i) => i.topic === first.topic)!;
-      reports.push(
-        await runTask(this.topology, this.stage, input, first.partition, batch, {
-          store: this.store,
-          sink: this.sink,
-          mode: this.topology.settings.mode,
-          progressTopic: this.topology.progressTopic,
-          progressPartitions: this.topology.topics.find((t) => t.name === this.topology.progressTopic)!.partitions,
-          fault: this.options.fault,
-          now: () => this.clock,
-          warm: this.warm,
-        }),
-      );
+      reports.push(await runTask(this.topology, this.stage, input, first.partition, batch, this.deps()));
     }
     return reports;
+  }
+
+  /**
+   * Advances the stage's event time to `watermark`: every upstream task sends a mark (fence -1:
+   * it covers no unread data) to every control partition. Due event-time timers fire.
+   * For a source stage, event time comes from its data; use `tick` for idleness.
+   */
+  async watermark(watermark: number, options: { from?: readonly string[]; idle?: boolean } = {}): Promise<TaskReport[]> {
+    const from = options.from ?? this.stage.upstreamTasks;
+    if (from.length === 0) {
+      throw new ConfigError(`stage "${this.stage.name}" reads source topics: its watermark comes from its records' event time`, { stage: this.stage.name }, 'send records with timestamps, or test the keyed stage after it');
+    }
+    return this.control(from.map((f) => ({ kind: 'watermark', from: f, watermark, fence: -1, idle: options.idle ?? false })));
+  }
+
+  /** Sends a processing-time tick at the harness clock (idleness, processing-time timers). */
+  async tick(): Promise<TaskReport[]> {
+    return this.control([{ kind: 'tick', tick: this.clock }]);
+  }
+
+  /** Delivers control records to every partition of the stage's control topic, as the control trigger would. */
+  async control(records: readonly ControlRecord[]): Promise<TaskReport[]> {
+    const partitions = this.topology.topics.find((t) => t.name === this.stage.controlTopic)!.partitions;
+    const reports: TaskReport[] = [];
+    for (let p = 0; p < partitions; p += 1) {
+      const slot = `${this.stage.controlTopic}\u0000${p}`;
+      const batch: KafkaRecord[] = records.map((c) => {
+        const offset = this.offsets.get(slot) ?? 0;
+        this.offsets.set(slot, offset + 1);
+        return { topic: this.stage.controlTopic, partition: p, offset, timestamp: this.clock, timestampType: 'CREATE_TIME' as const, key: null, value: encodeControl(c), headers: [] };
+      });
+      for (const input of this.stage.inputs) {
+        if (p < input.partitions) reports.push(await runControl(this.topology, this.stage, input, p, batch, this.deps()));
+      }
+    }
+    return reports;
+  }
+
+  /** Records written to the stage's late topics (records too late for any window). */
+  lateRecords<T = unknown>(serde: Serde<T> = json<T>()): Array<HarnessOutput<T>> {
+    return this.stage.outputs.filter((o) => o.kind === 'late').flatMap((o) => this.outputs(o.topic, serde));
+  }
+
+  /** The task's watermark (event time) as committed. */
+  currentWatermark(partition = 0): number {
+    const time = this.checkpoint(partition).extra['time'] as { wm?: number } | undefined;
+    return time?.wm ?? Number.NEGATIVE_INFINITY;
+  }
+
+  private deps(): TaskDeps {
+    return {
+      store: this.store,
+      sink: this.sink,
+      mode: this.topology.settings.mode,
+      progressTopic: this.topology.progressTopic,
+      progressPartitions: this.topology.topics.find((t) => t.name === this.topology.progressTopic)!.partitions,
+      fault: this.options.fault,
+      now: () => this.clock,
+      warm: this.warm,
+    };
   }
 
   /** Simulates a new container: producers and warm caches are gone (the old ones become zombies). */

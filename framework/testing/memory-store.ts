@@ -3,7 +3,8 @@
  * them (conditional writes on the checkpoint version, staged values, holes). For the
  * unit-test harness and protocol tests; integration tests use the DynamoDB adapter.
  */
-import type { Checkpoint, CheckpointStore, Pending, StateKey, StateValue, StateWrite, TaskRef } from '../commit/ports.js';
+import type { Checkpoint, CheckpointStore, Pending, StateKey, StateValue, StateWrite, TaskRef, TimerEntry, TimerRef } from '../commit/ports.js';
+import { parseTimerSortKey, timerSortKey } from '../dynamodb/layout.js';
 import { CheckpointConflict } from '../commit/ports.js';
 import type { StagedItem } from '../state/staged.js';
 import { committedValue } from '../state/staged.js';
@@ -20,8 +21,9 @@ export class MemoryCheckpointStore implements CheckpointStore {
   private readonly checkpoints = new Map<string, Checkpoint>();
   private readonly items = new Map<string, StoredItem>();
   /** Requests by operation, like the DynamoDB adapter's metrics. */
-  readonly requests: Record<'read' | 'loadState' | 'prepare' | 'confirm' | 'abandon' | 'commitDirect', number> = {
+  readonly requests: Record<'read' | 'loadState' | 'dueTimers' | 'prepare' | 'confirm' | 'abandon' | 'commitDirect', number> = {
     read: 0,
+    dueTimers: 0,
     loadState: 0,
     prepare: 0,
     confirm: 0,
@@ -47,11 +49,23 @@ export class MemoryCheckpointStore implements CheckpointStore {
     return out;
   }
 
+  async dueTimers(task: TaskRef, kind: TimerRef['kind'], upTo: number, ckpt: Checkpoint): Promise<TimerEntry[]> {
+    this.requests.dueTimers += 1;
+    const prefix = `timer\u0000${task.app}\u0000${task.id}\u0000`;
+    const out: TimerEntry[] = [];
+    for (const [k, item] of this.items) {
+      if (!k.startsWith(prefix)) continue;
+      const timer = parseTimerSortKey(k.slice(prefix.length));
+      if (timer.kind === kind && timer.time <= upTo && committedValue(item, ckpt, this.now())) out.push(timer);
+    }
+    return out.sort((a, b) => a.time - b.time);
+  }
+
   async prepare(task: TaskRef, expectedVersion: number, pending: Pending, writes: readonly StateWrite[]): Promise<number> {
     this.requests.prepare += 1;
     const ckpt = this.expect(task, expectedVersion);
     for (const w of writes) {
-      this.items.set(itemKey(task.app, task.stage, w.key, w.name), {
+      this.items.set(writeKey(task, w), {
         owner: task.id,
         committed: w.previous,
         staged: w.value ?? 'clear',
@@ -84,7 +98,7 @@ export class MemoryCheckpointStore implements CheckpointStore {
     this.requests.commitDirect += 1;
     const ckpt = this.expect(task, expectedVersion);
     for (const w of writes) {
-      this.items.set(itemKey(task.app, task.stage, w.key, w.name), { owner: task.id, committed: w.value, staged: undefined, stagedSeq: undefined });
+      this.items.set(writeKey(task, w), { owner: task.id, committed: w.value, staged: undefined, stagedSeq: undefined });
     }
     return this.put(task, { ...ckpt, committedSeq: seq, nextOffset, extra });
   }
@@ -130,4 +144,6 @@ export class MemoryCheckpointStore implements CheckpointStore {
 }
 
 const ckptKey = (task: Pick<TaskRef, 'app' | 'id'>): string => `${task.app}\u0000${task.id}`;
+const writeKey = (task: TaskRef, w: StateWrite): string =>
+  w.timer ? `timer\u0000${task.app}\u0000${task.id}\u0000${timerSortKey(w.timer, w.key, w.name)}` : itemKey(task.app, task.stage, w.key, w.name);
 const itemKey = (app: string, stage: string, key: Buffer, name: string): string => `${app}\u0000${stage}\u0000${key.toString('base64')}\u0000${name}`;

@@ -11,7 +11,9 @@ import { ConfigError } from '../errors.js';
 import type { KeyByNode, NodeId, Plan, PlanNode, SourceNode } from '../dsl/plan.js';
 import { inputsOf } from '../dsl/plan.js';
 import type { StateDescriptor } from '../state/descriptors.js';
-import { controlTopicName, deadLetterTopicName, inputTopicName, progressTopicName, STAGE_NAME, stageNameFromTopic } from './names.js';
+import { controlTopicName, deadLetterTopicName, inputTopicName, lateTopicName, progressTopicName, STAGE_NAME, stageNameFromTopic, taskIdOf, windowStateName } from './names.js';
+import { valueState } from '../state/descriptors.js';
+import { validateWindowSpec, windowSpecName } from '../time/window-operator.js';
 import type { Stage, StageInput, StageOutput, TopicSpec, Topology } from './topology.js';
 
 /** Lambda's maximum function timeout for Kafka event-source mappings. */
@@ -196,6 +198,12 @@ export function compile(plan: Plan): Topology {
         // Consumers of a keyBy that sit in this stage hang off the keyBy's reading side (the stage input).
         consumers.set(from, [...(consumers.get(from) ?? []), id]);
       }
+      if (node.kind === 'window') {
+        if (!keyed) throw new ConfigError(`window used in stage "${name}", which is not keyed`, { stage: name }, 'keyBy the stream before window()');
+        validateWindowSpec(node.spec, name);
+        state.push(valueState(windowStateName(id)));
+        outputs.push({ kind: 'late', node: id, topic: node.lateTopic ?? lateTopicName(settings.name, name), toStage: undefined });
+      }
       if ((node.kind === 'process' && node.keyed) || node.kind === 'aggregate') {
         if (!keyed) {
           throw new ConfigError(`keyed state used in stage "${name}", which is not keyed`, { stage: name }, 'keyBy the stream before process/aggregate with state');
@@ -215,7 +223,7 @@ export function compile(plan: Plan): Topology {
         outputs.push({ kind: 'repartition', node: id, topic: inputTopicName(settings.name, to), toStage: to });
       }
     }
-    if (outputs.length === 0) {
+    if (outputs.every((o) => o.kind === 'late')) {
       throw new ConfigError(`stage "${name}" writes nothing`, { stage: name }, 'end every branch with sink() or keyBy()');
     }
     stages.push({
@@ -230,7 +238,20 @@ export function compile(plan: Plan): Topology {
       state,
       upstream: [...new Set(keyBys.map((k) => stageNameOfNode(k)))],
       downstream: [...new Set(outputs.filter((o) => o.toStage).map((o) => o.toStage!))],
+      upstreamTasks: [],
+      eventTime: ids.some((id) => {
+        const n = nodes.get(id)!;
+        return n.kind === 'window' || (n.kind === 'process' && n.onTimer !== undefined);
+      }),
     });
+  }
+  // Upstream tasks need every stage's inputs, so they are filled in once all stages exist.
+  for (const [i, stage] of stages.entries()) {
+    const upstreamTasks = stage.upstream.flatMap((u) => {
+      const up = stages.find((s) => s.name === u)!;
+      return up.inputs.flatMap((input) => Array.from({ length: input.partitions }, (_, p) => taskIdOf(up.name, up.inputs.length, input.topic, p)));
+    });
+    stages[i] = { ...stage, upstreamTasks };
   }
 
   for (const stage of stages) {
@@ -238,6 +259,7 @@ export function compile(plan: Plan): Topology {
     for (const input of stage.inputs) if (input.kind === 'internal') addTopic({ name: input.topic, partitions: input.partitions, role: 'internal', managed: true });
     addTopic({ name: stage.controlTopic, partitions, role: 'control', managed: true });
     addTopic({ name: stage.deadLetterTopic, partitions: 1, role: 'dead-letter', managed: true });
+    for (const out of stage.outputs) if (out.kind === 'late') addTopic({ name: out.topic, partitions: 1, role: 'late', managed: out.topic === lateTopicName(settings.name, stage.name) });
   }
   const progressTopic = progressTopicName(settings.name);
   for (const stage of stages) {
@@ -294,6 +316,8 @@ export function describeNode(node: PlanNode): string {
       return `sideOutput(${node.tag})`;
     case 'aggregate':
       return `aggregate(${node.aggregate.name})`;
+    case 'window':
+      return `window(${windowSpecName(node.spec)})`;
     case 'process':
       return node.state.length > 0 ? `process[${node.state.map((d) => d.name).join(',')}]` : 'process';
     case 'mapAsync':

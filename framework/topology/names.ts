@@ -23,3 +23,20 @@ export function stageNameFromTopic(topic: string): string {
     .replace(/-+$/, '');
   return cleaned.length > 0 ? cleaned : 'source';
 }
+
+/** Late-record topic of a stage's windows, unless the window names one. */
+export const lateTopicName = (app: string, stage: string): string => `${app}.${stage}.late`;
+
+/** Keyed state item holding a window node's open windows per key. */
+export const windowStateName = (node: number): string => `window-${node}`;
+
+/** Id of the task of `stage` reading `partition` of `topic` (the topic is part of it only for stages with several inputs). */
+export function taskIdOf(stage: string, inputCount: number, topic: string, partition: number): string {
+  return inputCount > 1 ? `${stage}.${topic}.${partition}` : `${stage}.${partition}`;
+}
+
+/** Whether a stage, or any stage downstream of it, needs event time (so watermarks must reach it). */
+export function needsEventTime(topology: { readonly stages: ReadonlyArray<{ readonly name: string; readonly eventTime: boolean; readonly downstream: readonly string[] }> }, stage: string): boolean {
+  const s = topology.stages.find((x) => x.name === stage);
+  return !!s && (s.eventTime || s.downstream.some((d) => needsEventTime(topology, d)));
+}

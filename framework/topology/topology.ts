@@ -24,7 +24,7 @@ export interface StageInput {
 
 /** Where a stage's records go. */
 export interface StageOutput {
-  readonly kind: 'sink' | 'repartition';
+  readonly kind: 'sink' | 'repartition' | 'late';
   readonly node: NodeId;
   readonly topic: string;
   /** The stage reading it, for repartitions. */
@@ -49,13 +49,17 @@ export interface Stage {
   /** Stages whose keyBy nodes write this stage's input. */
   readonly upstream: readonly string[];
   readonly downstream: readonly string[];
+  /** Ids of every task of the upstream stages: this stage's event time is the minimum over them. */
+  readonly upstreamTasks: readonly string[];
+  /** Whether any operator of the stage needs event time (windows, timers). */
+  readonly eventTime: boolean;
 }
 
 /** A topic the pipeline needs, with its partition count. */
 export interface TopicSpec {
   readonly name: string;
   readonly partitions: number;
-  readonly role: 'source' | 'internal' | 'control' | 'progress' | 'dead-letter' | 'sink';
+  readonly role: 'source' | 'internal' | 'control' | 'progress' | 'dead-letter' | 'late' | 'sink';
   /** Whether Sluice creates it (internal topics) or expects it to exist (sources, sinks). */
   readonly managed: boolean;
 }

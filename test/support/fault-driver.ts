@@ -25,6 +25,7 @@
 import type { Checkpoint, CheckpointStore, CommitStep, KafkaTxn, TaskRef, TxnSink } from '../../framework/commit/ports.js';
 import { CheckpointConflict, SimulatedCrash } from '../../framework/commit/ports.js';
 import { json, pipeline, valueState } from '../../framework/index.js';
+import type { PipelineOptions } from '../../framework/index.js';
 import { readProvenance } from '../../framework/kafka/provenance.js';
 import { parseProgress } from '../../framework/kafka/progress.js';
 import type { KafkaRecord } from '../../framework/kafka/record.js';
@@ -204,6 +205,13 @@ export interface FaultScheduleOptions {
   readonly faults?: Partial<FaultMix>;
   /** Called after every schedule, e.g. to log progress in a long run. */
   readonly onSchedule?: (result: ScheduleResult) => void;
+  /** Receives a line per invocation, step and port call: what a replayed seed did (see traceFromEnv). */
+  readonly trace?: (line: string) => void;
+}
+
+/** A tracer printing to stderr when SLUICE_TRACE=1, for replaying one seed. */
+export function traceFromEnv(env: NodeJS.ProcessEnv = process.env): ((line: string) => void) | undefined {
+  return env.SLUICE_TRACE === '1' ? (line) => process.stderr.write(`${line}\n`) : undefined;
 }
 
 /** What went wrong, beyond the oracle's kinds. */
@@ -314,11 +322,20 @@ export function describeStats(s: FaultStats): string {
 /** Port calls of one fault-free batch, e.g. `{ 'store.read': 1, 'store.prepare': 1, … }`. */
 export type BatchCost = Readonly<Record<string, number>>;
 
+/** Options of measureHappyPath. */
+export interface HappyPathOptions {
+  readonly seed: number;
+  readonly batches: number;
+  readonly batchSize: number;
+  /** The world's own counters (e.g. DynamoDB and Kafka requests); their change per batch is added to its cost. */
+  readonly meter?: () => Readonly<Record<string, number>>;
+}
+
 /**
  * Runs the first stage of `scenario` fault-free on one warm container, `batches` batches of
  * `batchSize` records of one partition, and returns the port calls each batch made.
  */
-export async function measureHappyPath(world: World, scenario: Scenario, options: { seed: number; batches: number; batchSize: number }): Promise<BatchCost[]> {
+export async function measureHappyPath(world: World, scenario: Scenario, options: HappyPathOptions): Promise<BatchCost[]> {
   const run = await ScheduleRun.start(world, scenario, { seed: options.seed, schedules: 1, faults: NO_FAULTS });
   try {
     const stage = run.stage(scenario.stages[0]!);
@@ -327,11 +344,12 @@ export async function measureHappyPath(world: World, scenario: Scenario, options
     if (first.length < options.batches * options.batchSize) throw new Error(`the scenario's input has only ${first.length} records in partition ${input[0]!.partition}`);
     const container = await run.newContainer(stage);
     const costs: BatchCost[] = [];
+    const counters = (): Map<string, number> => new Map([...run.calls, ...Object.entries(options.meter?.() ?? {})]);
     for (let i = 0; i < options.batches; i++) {
-      const before = new Map(run.calls);
+      const before = counters();
       const outcome = await run.invoke(container, [first.slice(i * options.batchSize, (i + 1) * options.batchSize)], CALM);
       if (!outcome.ok) throw outcome.error;
-      costs.push(Object.fromEntries([...run.calls].map(([k, n]) => [k, n - (before.get(k) ?? 0)]).filter(([, n]) => (n as number) > 0)));
+      costs.push(Object.fromEntries([...counters()].map(([k, n]) => [k, n - (before.get(k) ?? 0)]).filter(([, n]) => (n as number) > 0)));
     }
     return costs;
   } finally {
@@ -398,6 +416,7 @@ class ScheduleRun {
     readonly topology: Topology,
     readonly session: WorldSession,
     readonly faults: FaultMix,
+    readonly trace: ((line: string) => void) | undefined,
   ) {}
 
   static async start(world: World, scenario: Scenario, options: FaultScheduleOptions): Promise<ScheduleRun> {
@@ -405,7 +424,8 @@ class ScheduleRun {
     // The nonce keeps topics, transactional ids and checkpoints of reruns apart on a shared broker and table.
     const app = `${scenario.app}-${(options.seed >>> 0).toString(36)}-${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
     const topology = scenario.topology(app);
-    return new ScheduleRun(scenario, rng, topology, await world.open(topology), { ...DEFAULT_FAULTS, ...options.faults });
+    options.trace?.(`schedule ${options.seed} of ${scenario.name}: app ${app}`);
+    return new ScheduleRun(scenario, rng, topology, await world.open(topology), { ...DEFAULT_FAULTS, ...options.faults }, options.trace);
   }
 
   stage(name: string): Stage {
@@ -533,6 +553,11 @@ class ScheduleRun {
   async invoke(container: Container, batches: ReadonlyArray<readonly KafkaRecord[]>, plan: InvocationPlan): Promise<Outcome> {
     this.stats.invocations += 1;
     container.plan = plan;
+    const n = this.stats.invocations;
+    this.trace?.(
+      `[${n}] invoke #${container.id} ${batches.map((b) => `p${b[0]!.partition}@${b[0]!.offset}..${b[b.length - 1]!.offset}`).join(' ')}` +
+        `${plan.crashAt ? ` crash@${plan.crashAt}` : ''}${plan.flakyStore ? ' flaky-store' : ''}${plan.flakySink ? ' flaky-sink' : ''}${plan.jitter ? ' jitter' : ''}`,
+    );
     const event = encodeEvent({
       source: 'self-managed',
       bootstrapServers: ['fault-driver:9092'],
@@ -544,8 +569,10 @@ class ScheduleRun {
         this.stats.redelivered += t.duplicates;
         if (t.recovery) this.stats.recovered[t.recovery.outcome] += 1;
       }
+      this.trace?.(`[${n}] ok: ${report.tasks.map((t) => `${t.task} seq ${t.seq ?? '-'} processed ${t.processed} skipped ${t.duplicates}${t.recovery ? ` recovered ${t.recovery.seq} ${t.recovery.outcome}` : ''}`).join('; ')}`);
       return { ok: true, report };
     } catch (error) {
+      this.trace?.(`[${n}] failed: ${describeError(error)}`);
       this.stats.failedInvocations += 1;
       for (const cause of error instanceof InvocationFailedError ? error.failures.map((f) => f.error) : [error]) {
         if (cause instanceof SimulatedCrash || cause instanceof InjectedFault) continue;
@@ -731,6 +758,7 @@ class Container {
   }
 
   private async step(step: CommitStep, task: TaskRef, seq: number): Promise<void> {
+    this.run.trace?.(`  #${this.id} ${task.id} seq ${seq}: ${step}${this.dead ? ' (dead)' : this.plan.crashAt === step ? ' CRASH' : ''}`);
     if (!this.dead && this.plan.jitter) await pause(this.run.rng.int(3));
     if (this.dead) throw new ContainerGone(step, task.id, seq, `step ${step}`);
     if (this.plan.crashAt === step) {
@@ -741,13 +769,31 @@ class Container {
   }
 
   /** Runs a port call the way this container's plan says: maybe paused, maybe failed before or after. */
-  private async call<T>(port: 'store' | 'sink', name: string, run: () => Promise<T>, failures: readonly CallFailure[], conflict?: () => Error): Promise<T> {
+  private async call<T>(port: 'store' | 'sink', name: string, detail: string, run: () => Promise<T>, failures: readonly CallFailure[], conflict?: () => Error): Promise<T> {
     const call = `${port}.${name}`;
+    const trace = this.run.trace;
+    if (trace) {
+      const traced = run;
+      run = () =>
+        traced().then(
+          (result) => {
+            trace(`  #${this.id} ${call} ${detail} → ${JSON.stringify(result, (_k, v: unknown) => (v instanceof Map ? `${v.size} values` : v))?.slice(0, 160)}`);
+            return result;
+          },
+          (error: unknown) => {
+            trace(`  #${this.id} ${call} ${detail} → ${describeError(error)}`);
+            throw error;
+          },
+        );
+    }
     if (!this.dead && this.plan.jitter) await pause(this.run.rng.int(3));
     if (this.dead) throw new ContainerGone('before-send', `container #${this.id}`, 0, call);
     const flaky = port === 'store' ? this.plan.flakyStore : this.plan.flakySink;
     const failure = flaky && this.run.rng.chance(this.run.faults.callFailure) ? this.run.rng.pick(failures) : undefined;
-    if (failure) this.run.stats.injected[`${call}:${failure}`] = (this.run.stats.injected[`${call}:${failure}`] ?? 0) + 1;
+    if (failure) {
+      this.run.stats.injected[`${call}:${failure}`] = (this.run.stats.injected[`${call}:${failure}`] ?? 0) + 1;
+      trace?.(`  #${this.id} ${call} ${detail}: injecting ${failure}`);
+    }
     if (failure === 'unavailable') throw new InjectedFault(call, failure);
     this.run.count(call);
     const result = await run();
@@ -757,15 +803,16 @@ class Container {
   }
 
   private faultyStore(inner: CheckpointStore): CheckpointStore {
-    const write = (name: string, task: TaskRef, version: number, run: () => Promise<number>): Promise<number> =>
-      this.call('store', name, run, WRITES, () => new CheckpointConflict(task.id, version));
+    const write = (name: string, task: TaskRef, version: number, seq: number, run: () => Promise<number>): Promise<number> =>
+      this.call('store', name, `${task.id} v${version} seq ${seq}`, run, WRITES, () => new CheckpointConflict(task.id, version));
     return {
-      read: (task) => this.call('store', 'read', () => inner.read(task), READS),
-      loadState: (task, keys, ckpt) => this.call('store', 'loadState', () => inner.loadState(task, keys, ckpt), READS),
-      prepare: (task, v, pending, writes) => write('prepare', task, v, () => inner.prepare(task, v, pending, writes)),
-      confirm: (task, v, pending) => write('confirm', task, v, () => inner.confirm(task, v, pending)),
-      abandon: (task, v, pending) => write('abandon', task, v, () => inner.abandon(task, v, pending)),
-      commitDirect: (task, v, seq, next, writes, extra) => write('commitDirect', task, v, () => inner.commitDirect(task, v, seq, next, writes, extra)),
+      read: (task) => this.call('store', 'read', task.id, () => inner.read(task), READS),
+      loadState: (task, keys, ckpt) => this.call('store', 'loadState', `${task.id} ${keys.length} keys`, () => inner.loadState(task, keys, ckpt), READS),
+      dueTimers: (task, kind, upTo, ckpt) => this.call('store', 'dueTimers', `${task.id} ${kind} ≤ ${upTo}`, () => inner.dueTimers(task, kind, upTo, ckpt), READS),
+      prepare: (task, v, pending, writes) => write('prepare', task, v, pending.seq, () => inner.prepare(task, v, pending, writes)),
+      confirm: (task, v, pending) => write('confirm', task, v, pending.seq, () => inner.confirm(task, v, pending)),
+      abandon: (task, v, pending) => write('abandon', task, v, pending.seq, () => inner.abandon(task, v, pending)),
+      commitDirect: (task, v, seq, next, writes, extra) => write('commitDirect', task, v, seq, () => inner.commitDirect(task, v, seq, next, writes, extra)),
     };
   }
 
@@ -774,15 +821,16 @@ class Container {
     // transaction open without the adapter knowing, which no real failure does.
     return {
       begin: async (txnId) => {
-        const txn: KafkaTxn = await this.call('sink', 'begin', () => inner.begin(txnId), READS);
+        const txn: KafkaTxn = await this.call('sink', 'begin', txnId, () => inner.begin(txnId), READS);
         return {
-          send: (records) => this.call('sink', 'send', () => txn.send(records), KAFKA),
-          commit: () => this.call('sink', 'commit', () => txn.commit(), KAFKA),
-          abort: () => this.call('sink', 'abort', () => txn.abort(), []),
+          send: (records) => this.call('sink', 'send', `${txnId} ${records.length} records`, () => txn.send(records), KAFKA),
+          commit: () => this.call('sink', 'commit', txnId, () => txn.commit(), KAFKA),
+          abort: () => this.call('sink', 'abort', txnId, () => txn.abort(), []),
         };
       },
-      resolve: (txnId, progress, task, seq) => this.call('sink', 'resolve', () => inner.resolve(txnId, progress, task, seq), KAFKA),
-      sendDirect: (records) => this.call('sink', 'sendDirect', () => inner.sendDirect(records), READS),
+      resolve: (txnId, progress, task, seq) =>
+        this.call('sink', 'resolve', `${task} seq ${seq} at ${progress.topic}/${progress.partition}@${progress.offset}`, () => inner.resolve(txnId, progress, task, seq), KAFKA),
+      sendDirect: (records) => this.call('sink', 'sendDirect', `${records.length} records`, () => inner.sendDirect(records), READS),
     };
   }
 }
@@ -858,10 +906,21 @@ export type RunningTotalsPart =
   /** Both stages, the keyed one reading what the source stage committed. */
   | 'chain';
 
+/** Options of the running-totals scenarios. */
+export interface RunningTotalsOptions {
+  /** Distinct users (keys) in the input, default 5. */
+  readonly users?: number;
+  /** Partitions of every topic, default 3. */
+  readonly partitions?: number;
+  /** E.g. a short transaction timeout, so a real broker aborts a crashed zombie's transaction soon. */
+  readonly pipeline?: Pick<PipelineOptions, 'functionTimeout' | 'transactionTimeout'>;
+}
+
 /** The running-totals pipeline: clicks → keyBy(user) → per-user count and sum in ValueState → sink. */
-export function runningTotalsTopology(app: string, partitions = 3): Topology {
+export function runningTotalsTopology(app: string, options: Omit<RunningTotalsOptions, 'users'> = {}): Topology {
+  const partitions = options.partitions ?? 3;
   const totals = valueState<Totals>('totals');
-  const p = pipeline(app, { partitions });
+  const p = pipeline(app, { partitions, ...options.pipeline });
   p.source<Click>(`${app}-clicks`, { serde: json<Click>(), partitions })
     .stage('clicks')
     .keyBy((c) => c.user, { name: 'user' })
@@ -880,7 +939,7 @@ export function runningTotalsTopology(app: string, partitions = 3): Topology {
 }
 
 /** A running-totals scenario over `part` of the pipeline. */
-export function runningTotals(part: RunningTotalsPart, options: { users?: number; partitions?: number } = {}): Scenario {
+export function runningTotals(part: RunningTotalsPart, options: RunningTotalsOptions = {}): Scenario {
   const users = options.users ?? 5;
   const partitions = options.partitions ?? 3;
   const stages = part === 'keyed' ? ['by-user'] : part === 'repartition' ? ['clicks'] : ['clicks', 'by-user'];
@@ -888,7 +947,7 @@ export function runningTotals(part: RunningTotalsPart, options: { users?: number
     name: `running-totals/${part}`,
     app: `rt${part[0]}`,
     stages,
-    topology: (app) => runningTotalsTopology(app, partitions),
+    topology: (app) => runningTotalsTopology(app, options),
     input: (rng, topology, records) => {
       const keyed = part === 'keyed';
       const topic = keyed ? `${topology.app}.by-user.in` : `${topology.app}-clicks`;

@@ -21,6 +21,7 @@ import {
   memoryWorld,
   runFaultSchedules,
   runningTotals,
+  traceFromEnv,
 } from '../support/fault-driver.js';
 
 const config = faultSuiteConfig({ seed: 20_260_101, schedules: 60, soakSchedules: 3000 });
@@ -32,7 +33,7 @@ describe(`exactly-once under faults, in memory: ${runs}`, () => {
 
   beforeAll(async () => {
     for (const scenario of scenarios) {
-      const report = await runFaultSchedules(memoryWorld(), scenario, { seed: config.seed, schedules: config.schedules });
+      const report = await runFaultSchedules(memoryWorld(), scenario, { seed: config.seed, schedules: config.schedules, trace: traceFromEnv() });
       console.log(`${scenario.name}: ${describeStats(report.stats)}`);
       reports.set(scenario.name, report);
     }
@@ -120,6 +121,7 @@ function forgettingPosition(store: CheckpointStore): CheckpointStore {
   return {
     read: async (task) => ({ ...(await store.read(task)), nextOffset: -1 }),
     loadState: (task, keys, ckpt) => store.loadState(task, keys, ckpt),
+    dueTimers: (task, kind, upTo, ckpt) => store.dueTimers(task, kind, upTo, ckpt),
     prepare: (task, v, pending, writes) => store.prepare(task, v, pending, writes),
     confirm: (task, v, pending) => store.confirm(task, v, pending),
     abandon: (task, v, pending) => store.abandon(task, v, pending),

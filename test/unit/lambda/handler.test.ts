@@ -80,8 +80,8 @@ describe('stageHandler', () => {
     expect(report).toEqual({
       stage: 'orders',
       tasks: [
-        { task: 'orders.0', received: 2, duplicates: 0, processed: 2, outputs: 2, deadLetters: 0, seq: 1, recovery: undefined },
-        { task: 'orders.1', received: 1, duplicates: 0, processed: 1, outputs: 1, deadLetters: 0, seq: 1, recovery: undefined },
+        { task: 'orders.0', received: 2, duplicates: 0, processed: 2, outputs: 2, deadLetters: 0, seq: 1, recovery: undefined, kind: 'data', timersFired: 0, watermark: expect.any(Number) },
+        { task: 'orders.1', received: 1, duplicates: 0, processed: 1, outputs: 1, deadLetters: 0, seq: 1, recovery: undefined, kind: 'data', timersFired: 0, watermark: expect.any(Number) },
       ],
     });
   });
@@ -119,7 +119,7 @@ describe('stageHandler', () => {
     expect(e).toBeInstanceOf(EventShapeError);
     expect((e as EventShapeError).place).toMatchObject({ field: 'records["orders-0"][0].offset', topic: 'orders', partition: 0 });
     expect(written()).toEqual([]);
-    expect(store.requests).toEqual({ read: 0, loadState: 0, prepare: 0, confirm: 0, abandon: 0, commitDirect: 0 });
+    expect(store.requests).toEqual({ read: 0, dueTimers: 0, loadState: 0, prepare: 0, confirm: 0, abandon: 0, commitDirect: 0 });
   });
 
   it('rejects an event carrying a topic the stage does not read, before running any task', async () => {
@@ -131,7 +131,7 @@ describe('stageHandler', () => {
     const e = await rejection(handler(event));
     expect(e).toBeInstanceOf(ConfigError);
     expect((e as ConfigError).message).toBe(
-      'stage "orders" got records of topic "returns", which it does not read [stage=orders topic=returns partition=0] — check the event-source mapping of this function',
+      'stage "orders" got records of topic "returns", which it does not read [stage=orders topic=returns partition=0] — this function reads orders, shop.orders.control: check its event-source mappings',
     );
     expect(written()).toEqual([]);
     expect(store.requests.read).toBe(0);
@@ -163,8 +163,8 @@ describe('stageHandler', () => {
       await rejection(handler(mskEvent()));
       const retry = await handler(mskEvent());
       expect(retry.tasks).toEqual([
-        { task: 'orders.0', received: 2, duplicates: 2, processed: 0, outputs: 0, deadLetters: 0, seq: undefined, recovery: undefined },
-        { task: 'orders.1', received: 1, duplicates: 0, processed: 1, outputs: 1, deadLetters: 0, seq: 2, recovery: { seq: 1, outcome: 'aborted' } },
+        { task: 'orders.0', received: 2, duplicates: 2, processed: 0, outputs: 0, deadLetters: 0, seq: undefined, recovery: undefined, kind: 'data', timersFired: 0, watermark: expect.any(Number) },
+        { task: 'orders.1', received: 1, duplicates: 0, processed: 1, outputs: 1, deadLetters: 0, seq: 2, recovery: { seq: 1, outcome: 'aborted' }, kind: 'data', timersFired: 0, watermark: expect.any(Number) },
       ]);
     });
 

@@ -31,7 +31,7 @@ describe('redelivery', () => {
     await h.deliver(batch);
     const [again] = await h.deliver(batch);
     expect(values(h.outputs('ids'))).toEqual(['o1', 'o2']);
-    expect(again).toEqual({ task: 'orders.0', received: 2, duplicates: 2, processed: 0, outputs: 0, deadLetters: 0, seq: undefined, recovery: undefined });
+    expect(again).toEqual({ task: 'orders.0', received: 2, duplicates: 2, processed: 0, outputs: 0, deadLetters: 0, seq: undefined, recovery: undefined, kind: 'data', timersFired: 0, watermark: expect.any(Number) });
   });
 
   it('processes only the new records of an overlapping, re-split batch', async () => {

@@ -1,0 +1,45 @@
+/**
+ * Loads the pipeline a deployment names (`<module path>#<export>`) and compiles it. The module
+ * is TypeScript, so the caller must run under tsx (the plugin's entry and the CLI register it).
+ */
+import { existsSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Plan } from '../dsl/plan.js';
+import { ConfigError } from '../errors.js';
+import { compile } from '../topology/compile.js';
+import type { Topology } from '../topology/topology.js';
+
+/** A pipeline reference: the module (relative to `baseDir` unless absolute) and its export. */
+export interface PipelineRef {
+  readonly module: string;
+  readonly exportName: string;
+}
+
+/** Imports the module, takes the export (a Pipeline or a compiled Topology) and returns the topology. */
+export async function loadTopology(baseDir: string, ref: PipelineRef, field = 'custom.sluice.pipeline'): Promise<Topology> {
+  const path = isAbsolute(ref.module) ? ref.module : resolve(baseDir, ref.module);
+  if (!existsSync(path)) throw new ConfigError(`${field}: module ${ref.module} not found (looked at ${path})`, { field });
+  const mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  const value = mod[ref.exportName];
+  // Duck-typed: a second copy of Sluice (a linked checkout, say) makes instanceof lie.
+  if (isPipeline(value)) return compile(value.plan());
+  if (isTopology(value)) return value;
+  const exported = Object.keys(mod).join(', ') || 'nothing';
+  throw new ConfigError(`${field}: ${ref.module} has no pipeline export "${ref.exportName}"`, { field }, `it exports: ${exported}`);
+}
+
+/** Parses `<module>#<export>` as the CLI takes it. */
+export function parsePipelineRef(value: string, field: string): PipelineRef {
+  const hash = value.lastIndexOf('#');
+  if (hash <= 0 || hash === value.length - 1) throw new ConfigError(`${field}: ${JSON.stringify(value)} is not <module path>#<export name>`, { field });
+  return { module: value.slice(0, hash), exportName: value.slice(hash + 1) };
+}
+
+function isPipeline(value: unknown): value is { plan(): Plan } {
+  return typeof value === 'object' && value !== null && typeof (value as { plan?: unknown }).plan === 'function';
+}
+
+function isTopology(value: unknown): value is Topology {
+  return typeof value === 'object' && value !== null && 'stages' in value && 'topics' in value && 'app' in value;
+}

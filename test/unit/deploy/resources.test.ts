@@ -1,0 +1,370 @@
+import { describe, expect, it } from 'vitest';
+import { compile, ConfigError, count, json, pipeline } from '../../../framework/index.js';
+import type { Topology } from '../../../framework/index.js';
+import type { PolicyStatement } from '../../../framework/deploy/iam.js';
+import { consumerGroupId } from '../../../framework/deploy/iam.js';
+import type { CfnResource, Deployment, FunctionSpec, KafkaEvent } from '../../../framework/deploy/resources.js';
+import { buildDeployment, kafkaEnvironment, TICKER_HANDLER } from '../../../framework/deploy/resources.js';
+import { parseDeploySettings } from '../../../framework/deploy/settings.js';
+
+interface Order {
+  readonly id: string;
+  readonly user: string;
+}
+
+/** orders ─keyBy user─▶ by-user ─keyBy order─▶ by-order ─▶ counts */
+function shop(): Topology {
+  const p = pipeline('shop', { partitions: 4, functionTimeout: '90s' });
+  p.source('orders', { serde: json<Order>(), partitions: 6 })
+    .keyBy((o) => o.user, { name: 'user' })
+    .process<Order>((o, ctx) => ctx.emit(o))
+    .keyBy((o) => o.id, { name: 'order', partitions: 8 })
+    .aggregate(count())
+    .sink('counts', { serde: json() });
+  return compile(p.plan());
+}
+
+const CLUSTER = 'arn:aws:kafka:eu-west-1:123456789012:cluster/orders-cluster/abcd-1234-ef';
+const TOPIC_ARN = 'arn:aws:kafka:eu-west-1:123456789012:topic/orders-cluster/abcd-1234-ef';
+const SCRAM = 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_shop-AbCdEf';
+const CTX = { service: 'shop-svc', stage: 'prod' };
+
+const msk = { type: 'msk', clusterArn: CLUSTER, bootstrapServers: ['b-1.orders:9098', 'b-2.orders:9098'] };
+const selfManaged = { type: 'self-managed', bootstrapServers: 'k1:9092,k2:9092' };
+
+function deploy(custom: Record<string, unknown>, topology: Topology = shop()): Deployment {
+  return buildDeployment(topology, parseDeploySettings({ pipeline: 'functions/shop/pipeline.ts#shop', ...custom }), CTX);
+}
+
+function configError(build: () => unknown): ConfigError {
+  try {
+    build();
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+function fn(d: Deployment, key: string): FunctionSpec {
+  const f = d.functions[key];
+  if (!f) throw new Error(`no function ${key}; functions: ${Object.keys(d.functions).join(', ')}`);
+  return f;
+}
+
+function statements(d: Deployment, role: string): PolicyStatement[] {
+  const r = d.resources[role] as CfnResource | undefined;
+  if (!r) throw new Error(`no resource ${role}`);
+  const policies = r.Properties['Policies'] as Array<{ PolicyDocument: { Statement: PolicyStatement[] } }>;
+  return policies.flatMap((p) => p.PolicyDocument.Statement);
+}
+
+function statement(d: Deployment, role: string, sid: string): PolicyStatement {
+  const s = statements(d, role).find((x) => x.Sid === sid);
+  if (!s) throw new Error(`role ${role} has no statement ${sid}; it has ${statements(d, role).map((x) => x.Sid).join(', ')}`);
+  return s;
+}
+
+function topicsOf(events: FunctionSpec['events']): string[] {
+  return events.flatMap((e) => ('msk' in e ? [e.msk.topic] : 'kafka' in e ? [e.kafka.topic] : []));
+}
+
+function kafkaEvents(f: FunctionSpec): KafkaEvent[] {
+  return f.events.filter((e): e is KafkaEvent => 'msk' in e || 'kafka' in e);
+}
+
+describe('functions', () => {
+  it('adds one function per stage and the ticker', () => {
+    const d = deploy({ kafka: msk });
+    expect(Object.keys(d.functions)).toEqual(['orders', 'by-user', 'by-order', 'ticker']);
+  });
+
+  it('points each stage at functions/<app>/<stage>.handler on nodejs22.x with the pipeline function timeout', () => {
+    const f = fn(deploy({ kafka: msk }), 'by-user');
+    expect(f).toMatchObject({ name: 'shop-svc-prod-by-user', handler: 'functions/shop/by-user.handler', runtime: 'nodejs22.x', timeout: 90, role: 'SluiceRoleByDashuser' });
+  });
+
+  it('takes a stage handler from custom.sluice.handlers', () => {
+    const d = deploy({ kafka: msk, handlers: { orders: 'src/ingest.main' } });
+    expect(fn(d, 'orders').handler).toBe('src/ingest.main');
+    expect(fn(d, 'by-user').handler).toBe('functions/shop/by-user.handler');
+  });
+
+  it('rejects a handler for a stage the pipeline does not have, naming the setting', () => {
+    const e = configError(() => deploy({ kafka: msk, handlers: { 'by-usr': 'x.handler' } }));
+    expect(e.place.field).toBe('custom.sluice.handlers.by-usr');
+    expect(e.message).toContain('stages: orders, by-user, by-order');
+  });
+
+  it('sets the table, app, stage and Kafka auth in the environment', () => {
+    expect(fn(deploy({ kafka: msk }), 'by-order').environment).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      SLUICE_KAFKA_TLS: 'true',
+      SLUICE_KAFKA_AUTH: 'iam',
+      SLUICE_KAFKA_BROKERS: 'b-1.orders:9098,b-2.orders:9098',
+      SLUICE_APP: 'shop',
+      SLUICE_STAGE: 'by-order',
+      SLUICE_TABLE: { Ref: 'SluiceTable' },
+    });
+  });
+
+  it('fails when a function name would pass Lambda\'s 64 characters, naming the service', () => {
+    const e = configError(() => buildDeployment(shop(), parseDeploySettings({ pipeline: 'p.ts#p', kafka: msk }), { service: 's'.repeat(50), stage: 'production' }));
+    expect(e.place.field).toBe('service');
+  });
+});
+
+describe('Kafka events', () => {
+  it('subscribes each stage to its data input topics and its control topic', () => {
+    const d = deploy({ kafka: msk });
+    expect(topicsOf(fn(d, 'orders').events)).toEqual(['orders', 'shop.orders.control']);
+    expect(topicsOf(fn(d, 'by-user').events)).toEqual(['shop.by-user.in', 'shop.by-user.control']);
+    expect(topicsOf(fn(d, 'by-order').events)).toEqual(['shop.by-order.in', 'shop.by-order.control']);
+  });
+
+  it('builds msk events with the cluster ARN, batch settings and a consumer group per stage and topic', () => {
+    const d = deploy({ kafka: msk, batchSize: 500, maximumBatchingWindow: 2 });
+    expect(fn(d, 'by-user').events).toEqual([
+      { msk: { topic: 'shop.by-user.in', arn: CLUSTER, startingPosition: 'TRIM_HORIZON', consumerGroupId: 'shop.by-user.shop.by-user.in', batchSize: 500, maximumBatchingWindow: 2 } },
+      { msk: { topic: 'shop.by-user.control', arn: CLUSTER, startingPosition: 'TRIM_HORIZON', consumerGroupId: 'shop.by-user.shop.by-user.control', batchSize: 500, maximumBatchingWindow: 2 } },
+    ]);
+  });
+
+  it('starts only source topics at custom.sluice.startingPosition; topics Sluice writes start at TRIM_HORIZON', () => {
+    const d = deploy({ kafka: msk, startingPosition: 'LATEST' });
+    const positions = (key: string) => kafkaEvents(fn(d, key)).map((e) => ('msk' in e ? e.msk['startingPosition'] : undefined));
+    expect(positions('orders')).toEqual(['LATEST', 'TRIM_HORIZON']);
+    expect(positions('by-user')).toEqual(['TRIM_HORIZON', 'TRIM_HORIZON']);
+  });
+
+  it('passes the SCRAM secret to msk events', () => {
+    const events = kafkaEvents(fn(deploy({ kafka: { ...msk, auth: { saslScram512: SCRAM } } }), 'orders'));
+    expect(events.map((e) => ('msk' in e ? e.msk['saslScram512'] : undefined))).toEqual([SCRAM, SCRAM]);
+  });
+
+  it('builds self-managed kafka events with bootstrap servers and access configurations', () => {
+    const d = deploy({ kafka: { ...selfManaged, auth: { saslScram256: SCRAM, vpc: { subnetIds: ['subnet-1a'], securityGroupIds: ['sg-9'] } } } });
+    expect(fn(d, 'orders').events[0]).toEqual({
+      kafka: {
+        topic: 'orders',
+        startingPosition: 'TRIM_HORIZON',
+        consumerGroupId: 'shop.orders.orders',
+        bootstrapServers: ['k1:9092', 'k2:9092'],
+        accessConfigurations: { saslScram256Auth: [SCRAM], vpcSubnet: ['subnet-1a'], vpcSecurityGroup: ['sg-9'] },
+      },
+    });
+    expect(fn(d, 'orders').vpc).toEqual({ subnetIds: ['subnet-1a'], securityGroupIds: ['sg-9'] });
+  });
+
+  it('keeps consumer group ids within Lambda\'s 200 characters and under the stage prefix', () => {
+    const id = consumerGroupId('shop', 'by-user', `t${'x'.repeat(240)}`);
+    expect(id.length).toBeLessThanOrEqual(200);
+    expect(id.startsWith('shop.by-user.')).toBe(true);
+  });
+});
+
+describe('IAM roles', () => {
+  it('gives each function its own role', () => {
+    const d = deploy({ kafka: msk });
+    expect(Object.entries(d.resources).filter(([, r]) => r.Type === 'AWS::IAM::Role').map(([id]) => id)).toEqual([
+      'SluiceRoleOrders',
+      'SluiceRoleByDashuser',
+      'SluiceRoleByDashorder',
+      'SluiceRoleTicker',
+    ]);
+  });
+
+  it("limits DynamoDB to the stage's checkpoint, state and timer keys with dynamodb:LeadingKeys", () => {
+    expect(statement(deploy({ kafka: msk }), 'SluiceRoleByDashuser', 'StateTable')).toEqual({
+      Sid: 'StateTable',
+      Effect: 'Allow',
+      Action: [
+        'dynamodb:GetItem',
+        'dynamodb:BatchGetItem',
+        'dynamodb:Query',
+        'dynamodb:PutItem',
+        'dynamodb:UpdateItem',
+        'dynamodb:DeleteItem',
+        'dynamodb:BatchWriteItem',
+        'dynamodb:TransactWriteItems',
+        'dynamodb:ConditionCheckItem',
+      ],
+      Resource: { 'Fn::GetAtt': ['SluiceTable', 'Arn'] },
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ckpt#shop#by-user.*', 'state#shop#by-user#*', 'timer#shop#by-user.*'] } },
+    });
+  });
+
+  it('never grants Scan, which ForAllValues would allow without any key', () => {
+    const d = deploy({ kafka: msk });
+    const all = Object.keys(d.resources).flatMap((id) => (id.startsWith('SluiceRole') ? statements(d, id) : []));
+    expect(all.flatMap((s) => s.Action).filter((a) => a.startsWith('dynamodb:Scan'))).toEqual([]);
+  });
+
+  it('lets a stage read its inputs, control topic and the progress topic over MSK IAM', () => {
+    expect(statement(deploy({ kafka: msk }), 'SluiceRoleByDashuser', 'MskRead')).toEqual({
+      Sid: 'MskRead',
+      Effect: 'Allow',
+      Action: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
+      Resource: [`${TOPIC_ARN}/shop.by-user.in`, `${TOPIC_ARN}/shop.by-user.control`, `${TOPIC_ARN}/shop.progress`],
+    });
+  });
+
+  it('lets a stage write its outputs, dead letters, progress records and the control topic downstream', () => {
+    expect(statement(deploy({ kafka: msk }), 'SluiceRoleByDashuser', 'MskWrite').Resource).toEqual([
+      `${TOPIC_ARN}/shop.by-order.in`,
+      `${TOPIC_ARN}/shop.by-user.dlq`,
+      `${TOPIC_ARN}/shop.progress`,
+      `${TOPIC_ARN}/shop.by-order.control`,
+    ]);
+  });
+
+  it("scopes consumer groups and transactional ids to the stage's prefix", () => {
+    const d = deploy({ kafka: msk });
+    expect(statement(d, 'SluiceRoleOrders', 'MskGroups')).toMatchObject({
+      Action: ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'],
+      Resource: [
+        'arn:aws:kafka:eu-west-1:123456789012:group/orders-cluster/abcd-1234-ef/shop.orders.*',
+        'arn:aws:kafka:eu-west-1:123456789012:group/orders-cluster/abcd-1234-ef/sluice-resolve-*',
+      ],
+    });
+    expect(statement(d, 'SluiceRoleOrders', 'MskTransactions')).toMatchObject({
+      Action: ['kafka-cluster:DescribeTransactionalId', 'kafka-cluster:AlterTransactionalId'],
+      Resource: ['arn:aws:kafka:eu-west-1:123456789012:transactional-id/orders-cluster/abcd-1234-ef/shop.orders.*'],
+    });
+  });
+
+  it('allows the MSK event source its cluster look-ups and VPC network interfaces', () => {
+    const d = deploy({ kafka: msk });
+    expect(statement(d, 'SluiceRoleOrders', 'MskEventSource')).toMatchObject({ Action: ['kafka:DescribeCluster', 'kafka:DescribeClusterV2', 'kafka:GetBootstrapBrokers'], Resource: CLUSTER });
+    expect(statement(d, 'SluiceRoleOrders', 'MskConnect').Action).toEqual([
+      'kafka-cluster:Connect',
+      'kafka-cluster:DescribeCluster',
+      'kafka-cluster:DescribeClusterDynamicConfiguration',
+      'kafka-cluster:WriteDataIdempotently',
+    ]);
+    expect(statement(d, 'SluiceRoleOrders', 'VpcNetworkInterfaces').Resource).toBe('*');
+  });
+
+  it('writes logs only to the function\'s own log group', () => {
+    expect(statement(deploy({ kafka: msk }), 'SluiceRoleOrders', 'Logs').Resource).toEqual({
+      'Fn::Sub': 'arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/shop-svc-prod-orders:*',
+    });
+  });
+
+  it('uses the SCRAM secret instead of MSK IAM data-plane permissions when MSK is reached with SCRAM', () => {
+    const d = deploy({ kafka: { ...msk, auth: { saslScram512: SCRAM } } });
+    expect(statements(d, 'SluiceRoleOrders').map((s) => s.Sid)).toEqual(['Logs', 'StateTable', 'MskEventSource', 'KafkaSecrets', 'VpcNetworkInterfaces']);
+    expect(statement(d, 'SluiceRoleOrders', 'KafkaSecrets')).toEqual({ Sid: 'KafkaSecrets', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: [SCRAM] });
+  });
+
+  it('needs no Kafka permissions for self-managed Kafka without auth or VPC', () => {
+    expect(statements(deploy({ kafka: selfManaged }), 'SluiceRoleOrders').map((s) => s.Sid)).toEqual(['Logs', 'StateTable']);
+  });
+
+  it('lets the ticker write only the control topics of source stages, with no table access', () => {
+    const d = deploy({ kafka: msk });
+    expect(statements(d, 'SluiceRoleTicker').map((s) => s.Sid)).toEqual(['Logs', 'MskConnect', 'MskWrite']);
+    expect(statement(d, 'SluiceRoleTicker', 'MskWrite').Resource).toEqual([`${TOPIC_ARN}/shop.orders.control`]);
+  });
+});
+
+describe('the table', () => {
+  it('is pay-per-request with string pk/sk, TTL on ttl, retained on stack deletion', () => {
+    expect(deploy({ kafka: msk }).resources['SluiceTable']).toEqual({
+      Type: 'AWS::DynamoDB::Table',
+      DeletionPolicy: 'Retain',
+      UpdateReplacePolicy: 'Retain',
+      Properties: {
+        TableName: 'shop-svc-prod-state',
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        TimeToLiveSpecification: { AttributeName: 'ttl', Enabled: true },
+      },
+    });
+  });
+
+  it('takes a name, point-in-time recovery and retention from custom.sluice.table', () => {
+    const table = deploy({ kafka: msk, table: { name: 'shop-state', pointInTimeRecovery: true, retain: false } }).resources['SluiceTable']!;
+    expect(table.DeletionPolicy).toBeUndefined();
+    expect(table.Properties).toMatchObject({ TableName: 'shop-state', PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } });
+  });
+});
+
+describe('the ticker', () => {
+  it('runs on a schedule and ticks the control topics of source stages', () => {
+    const t = fn(deploy({ kafka: msk, ticker: { rate: '1 minute', intervalSeconds: 10 } }), 'ticker');
+    expect(t).toMatchObject({ handler: TICKER_HANDLER, timeout: 90, events: [{ schedule: { rate: ['rate(1 minute)'] } }] });
+    expect(t.environment).toMatchObject({ SLUICE_TICK_TOPICS: 'shop.orders.control:6', SLUICE_TICK_INTERVAL_SECONDS: '10', SLUICE_TICK_PERIOD_SECONDS: '60' });
+  });
+
+  it('needs the bootstrap servers on MSK, naming the setting', () => {
+    const e = configError(() => deploy({ kafka: { type: 'msk', clusterArn: CLUSTER } }));
+    expect(e.place.field).toBe('custom.sluice.kafka.bootstrapServers');
+  });
+
+  it('is left out with ticker: false', () => {
+    const d = deploy({ kafka: { type: 'msk', clusterArn: CLUSTER }, ticker: false });
+    expect(Object.keys(d.functions)).not.toContain('ticker');
+    expect(d.resources['SluiceRoleTicker']).toBeUndefined();
+  });
+});
+
+describe('settings', () => {
+  it.each([
+    [{ kafka: { type: 'msk' } }, 'custom.sluice.kafka.clusterArn'],
+    [{ kafka: { type: 'msk', clusterArn: 'arn:aws:kafka:eu-west-1:123456789012:topic/x/y/z' } }, 'custom.sluice.kafka.clusterArn'],
+    [{ kafka: { type: 'self-managed' } }, 'custom.sluice.kafka.bootstrapServers'],
+    [{ kafka: { type: 'self-managed', bootstrapServers: ['no-port'] } }, 'custom.sluice.kafka.bootstrapServers[0]'],
+    [{ kafka: { type: 'confluent' } }, 'custom.sluice.kafka.type'],
+    [{}, 'custom.sluice.kafka'],
+    [{ kafka: msk, batchSize: 0 }, 'custom.sluice.batchSize'],
+    [{ kafka: msk, startingPosition: 'AT_TIMESTAMP' }, 'custom.sluice.startingPosition'],
+    [{ kafka: msk, tabel: {} }, 'custom.sluice.tabel'],
+    [{ kafka: { ...selfManaged, auth: { saslScram512: SCRAM, mtls: SCRAM } } }, 'custom.sluice.kafka.auth'],
+    [{ kafka: { ...selfManaged, auth: { saslScram512: 'my-secret' } } }, 'custom.sluice.kafka.auth.saslScram512'],
+    [{ kafka: msk, ticker: { rate: 'every minute' } }, 'custom.sluice.ticker.rate'],
+  ])('rejects %j, naming %s', (custom, field) => {
+    expect(configError(() => parseDeploySettings({ pipeline: 'p.ts#p', ...custom })).place.field).toBe(field);
+  });
+
+  it('needs custom.sluice.pipeline as <module>#<export>', () => {
+    expect(configError(() => parseDeploySettings({ pipeline: 'functions/shop/pipeline.ts', kafka: msk })).place.field).toBe('custom.sluice.pipeline');
+    expect(parseDeploySettings({ pipeline: 'functions/shop/pipeline.ts#shop', kafka: msk }).pipeline).toEqual({ module: 'functions/shop/pipeline.ts', exportName: 'shop' });
+  });
+
+  it('says custom.sluice is missing when it is', () => {
+    expect(configError(() => parseDeploySettings(undefined)).place.field).toBe('custom.sluice');
+  });
+});
+
+describe('Kafka client environment', () => {
+  it('selects SCRAM-512 with its secret on MSK', () => {
+    const env = kafkaEnvironment(parseDeploySettings({ pipeline: 'p.ts#p', kafka: { ...msk, auth: { saslScram512: SCRAM } } }));
+    expect(env).toMatchObject({ SLUICE_KAFKA_AUTH: 'scram-512', SLUICE_KAFKA_SECRET_ARN: SCRAM, SLUICE_KAFKA_TLS: 'true' });
+  });
+
+  it('selects mTLS with a root CA on self-managed Kafka, TLS on', () => {
+    const ca = `${SCRAM}-ca`;
+    const env = kafkaEnvironment(parseDeploySettings({ pipeline: 'p.ts#p', kafka: { ...selfManaged, auth: { mtls: SCRAM, rootCa: ca } } }));
+    expect(env).toEqual({
+      NODE_OPTIONS: '--enable-source-maps',
+      SLUICE_KAFKA_BROKERS: 'k1:9092,k2:9092',
+      SLUICE_KAFKA_TLS: 'true',
+      SLUICE_KAFKA_AUTH: 'mtls',
+      SLUICE_KAFKA_SECRET_ARN: SCRAM,
+      SLUICE_KAFKA_CA_SECRET_ARN: ca,
+    });
+  });
+
+  it('uses plaintext without auth on self-managed Kafka unless tls is set', () => {
+    expect(kafkaEnvironment(parseDeploySettings({ pipeline: 'p.ts#p', kafka: selfManaged }))).toMatchObject({ SLUICE_KAFKA_AUTH: 'none', SLUICE_KAFKA_TLS: 'false' });
+    expect(kafkaEnvironment(parseDeploySettings({ pipeline: 'p.ts#p', kafka: { ...selfManaged, tls: true } }))).toMatchObject({ SLUICE_KAFKA_TLS: 'true' });
+  });
+});
