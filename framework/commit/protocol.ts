@@ -17,6 +17,8 @@ import type { DeadLetter, StageOutputRecord } from '../runtime/element.js';
 import { EDGE_HEADER } from '../runtime/input.js';
 import type { Checkpoint, CheckpointStore, FaultHook, KafkaTxn, Pending, SentOffsets, StateWrite, TaskRef, TxnOutcome, TxnSink } from './ports.js';
 import { SimulatedCrash } from './ports.js';
+import { nextSeq } from '../state/staged.js';
+export { nextSeq } from '../state/staged.js';
 import { progressRecord } from '../kafka/progress.js';
 import { partitionForKey } from '../kafka/partitioner.js';
 
@@ -53,10 +55,6 @@ export function txnIdOf(task: TaskRef): string {
   return `${task.app}.${task.id}`;
 }
 
-/** The next batch sequence number: above every committed, abandoned or pending one. */
-export function nextSeq(ckpt: Checkpoint): number {
-  return Math.max(ckpt.committedSeq, ckpt.pending?.seq ?? 0, ...ckpt.holes) + 1;
-}
 
 /** The records of a batch that are new to the task (input dedupe by nextOffset). */
 export function freshRecords(ckpt: Checkpoint, records: readonly KafkaRecord[]): KafkaRecord[] {

@@ -26,6 +26,7 @@
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { SluiceError } from '../errors.js';
+import { isCommittedSeq } from '../state/staged.js';
 import type { Checkpoint, Pending, ProgressPosition, StateValue, StateWrite, TimerEntry, TimerRef } from '../commit/ports.js';
 
 /** Names of the table's key and TTL attributes. */
@@ -128,10 +129,7 @@ export function keyAttributes(key: ItemKey): Item {
   return { pk: { S: key.pk }, sk: { S: key.sk } };
 }
 
-/** The sequence number the next batch of a task takes: above every committed seq and every hole. */
-export function nextSeq(checkpoint: Checkpoint): number {
-  return Math.max(checkpoint.committedSeq, checkpoint.pending?.seq ?? 0, ...checkpoint.holes) + 1;
-}
+export { nextSeq } from '../state/staged.js';
 
 // ---------------------------------------------------------------------------------------------
 // Checkpoints
@@ -239,7 +237,7 @@ export type CommitView = Pick<Checkpoint, 'committedSeq' | 'holes'>;
  * otherwise `v` is. A staged clear is absent; a value with `expiresAt <= now` is absent.
  */
 export function resolveCommitted(item: StateItem, checkpoint: CommitView, now: number): StateValue | undefined {
-  const stagedCommitted = item.ss !== undefined && item.ss <= checkpoint.committedSeq && !checkpoint.holes.includes(item.ss);
+  const stagedCommitted = item.ss !== undefined && isCommittedSeq(item.ss, checkpoint);
   let value: StateValue | undefined;
   if (stagedCommitted) {
     value = item.sx || item.sv === undefined ? undefined : { bytes: item.sv, expiresAt: item.se };

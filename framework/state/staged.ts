@@ -15,6 +15,11 @@ export interface StagedItem {
   readonly stagedSeq: number | undefined;
 }
 
+/** The sequence number the next batch of a task takes: above every committed, pending and abandoned one (never reused). */
+export function nextSeq(ckpt: Pick<Checkpoint, 'committedSeq' | 'holes' | 'pending'>): number {
+  return Math.max(ckpt.committedSeq, ckpt.pending?.seq ?? 0, ...ckpt.holes) + 1;
+}
+
 /** Whether batch `seq` of the task with checkpoint `ckpt` committed. */
 export function isCommittedSeq(seq: number, ckpt: Pick<Checkpoint, 'committedSeq' | 'holes'>): boolean {
   return seq <= ckpt.committedSeq && !ckpt.holes.includes(seq);

@@ -126,14 +126,14 @@ describe('assessStatus', () => {
 
 describe('formatStatus', () => {
   it('prints one aligned row per task, the dead letters and the verdict', () => {
-    const text = formatStatus(assessStatus(facts({ byUser: one(byUser, 1, ckpt({ pending, nextOffset: 4 }), { partition: 1, low: 0, high: 10 }, NOW - 5 * MINUTE) }), 2));
+    const text = formatStatus(assessStatus(facts({ byUser: one(byUser, 1, ckpt({ pending, nextOffset: 4 }), { partition: 1, low: 0, high: 10 }, NOW - 5 * MINUTE) }, 2)));
     expect(text.split('\n')).toEqual([
       'pipeline shop · table shop-table · brokers 127.0.0.1:19092 · 2026-01-01T00:00:00.000Z',
       '',
-      'STAGE    TASK       INPUT              END  NEXT  LAG  SEQ  VER  PENDING     WATERMARK  IDLE',
-      'orders   orders.0   orders/0            10    10    0    2    3  -           -          -',
-      'by-user  by-user.0  shop.by-user.in/0   10    10    0    2    3  -           -          -',
-      'by-user  by-user.1  shop.by-user.in/1   10     4    6    2    3  seq 3 5m    -          -',
+      'STAGE    TASK       INPUT              END  NEXT  LAG  SEQ  VER  PENDING   WATERMARK  IDLE',
+      'orders   orders.0   orders/0            10    10    0    2    3  -         -          -',
+      'by-user  by-user.0  shop.by-user.in/0   10    10    0    2    3  -         -          -',
+      'by-user  by-user.1  shop.by-user.in/1   10     4    6    2    3  seq 3 5m  -          -',
       '',
       'dead letters',
       '  orders   shop.orders.dlq  end offset 2 (records + transaction markers; `sluice dlq list` counts them)',
