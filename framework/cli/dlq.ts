@@ -5,7 +5,9 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { deadLetterJson, formatDeadLetter, formatDeadLetterList } from '../ops/dlq-format.js';
-import { listDeadLetters, parseSelection, replayDeadLetters, showDeadLetter, summarizeOffsets, type ReplayProgress } from '../ops/dlq.js';
+import { listDeadLetters, parseSelection, replayDeadLetters, showDeadLetter, summarizeOffsets, type DeadLetterList, type ReplayProgress } from '../ops/dlq.js';
+import { OpsError } from '../ops/errors.js';
+import { requireStage } from '../ops/stages.js';
 import { addTargetOptions, parseCount, withTarget, type TargetOptions } from './target-options.js';
 
 interface ListOptions extends TargetOptions {
@@ -22,13 +24,21 @@ export function registerDlqCommands(program: Command): void {
     .option('--json', 'print every entry as JSON')
     .action(async (stage: string | undefined, opts: ListOptions) => {
       await withTarget(opts, async (target) => {
-        const stages = stage === undefined ? target.topology.stages.map((s) => s.name) : [stage];
-        const lists = [];
-        for (const name of stages) lists.push(await listDeadLetters(target, name));
+        const stages = stage === undefined ? target.topology.stages : [requireStage(target.topology, stage)];
+        const lists: Array<DeadLetterList | { stage: string; topic: string; missing: true }> = [];
+        for (const s of stages) {
+          try {
+            lists.push(await listDeadLetters(target, s.name));
+          } catch (err) {
+            // Listing every stage: a stage whose topic is missing (never deployed here) is a line, not a failure.
+            if (stage !== undefined || !(err instanceof OpsError) || err.code !== 'SLUICE_OPS_TOPIC_MISSING') throw err;
+            lists.push({ stage: s.name, topic: s.deadLetterTopic, missing: true });
+          }
+        }
         if (opts.json) {
-          console.log(JSON.stringify(lists.map((l) => ({ stage: l.stage, topic: l.topic, count: l.entries.length, replayed: l.replayedCount, entries: l.entries.slice(-opts.limit).map(deadLetterJson) })), null, 2));
+          console.log(JSON.stringify(lists.map((l) => ('missing' in l ? l : { stage: l.stage, topic: l.topic, count: l.entries.length, replayed: l.replayedCount, entries: l.entries.slice(-opts.limit).map(deadLetterJson) })), null, 2));
         } else {
-          console.log(lists.map((l) => formatDeadLetterList(l, opts.limit)).join('\n\n'));
+          console.log(lists.map((l) => ('missing' in l ? `stage ${l.stage} · ${l.topic} · topic missing` : formatDeadLetterList(l, opts.limit))).join('\n\n'));
         }
       });
     });

@@ -11,6 +11,7 @@ import { registerResetCommand } from './reset.js';
 import { registerSavepointCommands } from './savepoint.js';
 import { registerStateCommands } from './state.js';
 import { registerStatusCommand } from './status.js';
+import { registerTopicsCommands } from '../deploy/topics-command.js';
 
 // The CLI targets Node 20 on purpose (see FACTS.md); the SDK's "use Node 22" notice on every
 // run would bury the output. Library users still see it.
@@ -27,6 +28,7 @@ registerDlqCommands(program);
 registerStateCommands(program);
 registerSavepointCommands(program);
 registerResetCommand(program);
+registerTopicsCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -25,12 +25,21 @@ import { zip } from './zip.js';
 export interface BundleRequest {
   /** Function key (`enrich`), names the artifact. */
   readonly key: string;
-  /** Absolute path of the handler's source module. */
-  readonly entry: string;
+  /** Absolute path of the handler's source module, or a generated module's TypeScript source. */
+  readonly entry: string | GeneratedEntry;
   /** The handler's module path without extension, `functions/clickstream/enrich`: where the bundle sits in the zip. */
   readonly handlerModule: string;
   /** Directory the handler path is relative to; source-map paths are relative to it too. */
   readonly baseDir: string;
+}
+
+/** A handler module written by Sluice rather than the user (the ticker's). */
+export interface GeneratedEntry {
+  readonly contents: string;
+  /** Directory its imports resolve from. */
+  readonly resolveDir: string;
+  /** File name shown in source maps and errors. */
+  readonly sourcefile: string;
 }
 
 /** A bundled function: the files of its artifact and their sizes. */
@@ -78,7 +87,7 @@ export async function bundleFunction(request: BundleRequest): Promise<Bundle> {
   // read `../../framework/...` as they would beside the handler.
   const outfile = resolve(request.baseDir, `${request.handlerModule}.mjs`);
   const result = await build({
-    entryPoints: [request.entry],
+    ...(typeof request.entry === 'string' ? { entryPoints: [request.entry] } : { stdin: { ...request.entry, loader: 'ts' as const } }),
     outfile,
     bundle: true,
     platform: 'node',

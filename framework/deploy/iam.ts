@@ -66,9 +66,6 @@ export const VPC_ACTIONS = [
   'ec2:UnassignPrivateIpAddresses',
 ] as const;
 
-/** Consumer groups of the runtime's own throwaway consumers (recovery reads the progress topic). */
-export const RUNTIME_GROUPS = ['sluice-resolve-*'] as const;
-
 /** Consumer group id of a stage's ESM on `topic`: deterministic, so IAM can name it and redeploys resume it. */
 export function consumerGroupId(app: string, stage: string, topic: string): string {
   const id = `${app}.${stage}.${topic}`;
@@ -86,7 +83,8 @@ export function stageAccess(topology: Topology, stage: Stage): Access {
   return {
     readTopics: unique([...stage.inputs.map((i) => i.topic), stage.controlTopic, topology.progressTopic]),
     writeTopics: unique([...stage.outputs.map((o) => o.topic), stage.deadLetterTopic, topology.progressTopic, ...downstreamControl]),
-    groups: [`${app}.${stage.name}.*`, ...RUNTIME_GROUPS],
+    // Also covers recovery's throwaway groups, named `<app>.<stage>.<partition>.resolve-<uuid>`.
+    groups: [`${app}.${stage.name}.*`],
     transactionalIds: [`${app}.${stage.name}.*`],
     leadingKeys: stageLeadingKeys(app, stage.name),
   };

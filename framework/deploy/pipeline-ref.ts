@@ -1,6 +1,7 @@
 /**
  * Loads the pipeline a deployment names (`<module path>#<export>`) and compiles it. The module
- * is TypeScript, so the caller must run under tsx (the plugin's entry and the CLI register it).
+ * is TypeScript, so the caller must run under tsx (the plugin's entry registers it). Errors name
+ * the setting (`custom.sluice.pipeline`); the CLI's `--pipeline` goes through ops/pipeline-module.ts.
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
@@ -27,13 +28,6 @@ export async function loadTopology(baseDir: string, ref: PipelineRef, field = 'c
   if (isTopology(value)) return value;
   const exported = Object.keys(mod).join(', ') || 'nothing';
   throw new ConfigError(`${field}: ${ref.module} has no pipeline export "${ref.exportName}"`, { field }, `it exports: ${exported}`);
-}
-
-/** Parses `<module>#<export>` as the CLI takes it. */
-export function parsePipelineRef(value: string, field: string): PipelineRef {
-  const hash = value.lastIndexOf('#');
-  if (hash <= 0 || hash === value.length - 1) throw new ConfigError(`${field}: ${JSON.stringify(value)} is not <module path>#<export name>`, { field });
-  return { module: value.slice(0, hash), exportName: value.slice(hash + 1) };
 }
 
 function isPipeline(value: unknown): value is { plan(): Plan } {

@@ -19,7 +19,6 @@ import {
   mskStatements,
   secretsStatement,
   stageAccess,
-  tickedStages,
   tickerAccess,
   vpcStatement,
 } from './iam.js';
@@ -31,8 +30,13 @@ import { topicsManifest } from './topics.js';
 export const RUNTIME = 'nodejs22.x';
 /** Key of the ticker function in `functions`. */
 export const TICKER_FUNCTION = 'ticker';
-/** Handler of the ticker: a module of the Sluice package, not of the service. */
-export const TICKER_HANDLER = 'framework/time/ticker-handler.handler';
+/**
+ * Handler of the ticker. Its module is generated at bundle time (it binds Sluice's
+ * `tickerHandler` to the app's pipeline), so the service needs no file for it.
+ */
+export const TICKER_HANDLER = 'sluice-ticker.handler';
+/** Memory of the ticker: it only writes a few records per tick. */
+const TICKER_MEMORY_MB = 256;
 /** Logical id of the app's DynamoDB table. */
 export const TABLE_LOGICAL_ID = 'SluiceTable';
 
@@ -113,21 +117,21 @@ export function buildDeployment(topology: Topology, settings: DeploySettings, co
     const ticker = settings.ticker;
     const name = functionName(context, TICKER_FUNCTION);
     const role = roleLogicalId(TICKER_FUNCTION);
-    const ticks = tickedStages(topology);
+    // One run per period: a single tick, or ticks every interval until the next run takes over.
+    const durationSeconds = ticker.periodSeconds - ticker.intervalSeconds;
     functions[TICKER_FUNCTION] = {
       name,
       handler: TICKER_HANDLER,
       runtime: RUNTIME,
-      // One run either writes one tick or ticks through its whole period.
-      timeout: ticker.intervalSeconds < ticker.periodSeconds ? ticker.periodSeconds + 30 : 30,
+      timeout: durationSeconds + 30,
+      memorySize: TICKER_MEMORY_MB,
       role,
       environment: {
         ...kafkaEnvironment(settings),
         SLUICE_KAFKA_BROKERS: tickerBrokers(settings).join(','),
         SLUICE_APP: topology.app,
-        SLUICE_TICK_TOPICS: ticks.map((s) => `${s.controlTopic}:${controlPartitions(topology, s)}`).join(','),
-        SLUICE_TICK_INTERVAL_SECONDS: String(ticker.intervalSeconds),
-        SLUICE_TICK_PERIOD_SECONDS: String(ticker.periodSeconds),
+        SLUICE_TICK_INTERVAL_MS: String(ticker.intervalSeconds * 1000),
+        SLUICE_TICK_DURATION_MS: String(durationSeconds * 1000),
       },
       events: [{ schedule: { rate: [`rate(${ticker.rate})`] } }],
       ...functionVpc(settings),
@@ -292,10 +296,6 @@ function tickerBrokers(settings: DeploySettings): readonly string[] {
     );
   }
   return brokers;
-}
-
-function controlPartitions(topology: Topology, stage: Stage): number {
-  return topology.topics.find((t) => t.name === stage.controlTopic)?.partitions ?? Math.max(...stage.inputs.map((i) => i.partitions));
 }
 
 function checkNames(topology: Topology, settings: DeploySettings, context: DeployContext): void {

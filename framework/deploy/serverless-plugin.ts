@@ -14,11 +14,11 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, SluiceError } from '../errors.js';
 import type { Topology } from '../topology/topology.js';
-import type { Bundle } from './bundle.js';
+import type { Bundle, BundleRequest } from './bundle.js';
 import { bundleFunction, resolveHandlerEntry, splitHandler, writeArtifact, writeUnpacked } from './bundle.js';
 import { loadTopology } from './pipeline-ref.js';
 import type { Deployment } from './resources.js';
-import { buildDeployment, roleLogicalId, TICKER_FUNCTION } from './resources.js';
+import { buildDeployment, roleLogicalId, TICKER_FUNCTION, TICKER_HANDLER } from './resources.js';
 import type { DeploySettings } from './settings.js';
 import { parseDeploySettings } from './settings.js';
 import { TOPICS_MANIFEST_FILE } from './topics.js';
@@ -53,12 +53,14 @@ export interface PluginOptions {
 /** Directory the offline bundles are unpacked into, relative to the service. */
 export const OFFLINE_DIR = '.sluice/offline';
 
-/** The Sluice package's root, where the ticker's handler module lives. */
+/** The Sluice package's root, where the ticker's module lives. */
 const SLUICE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+/** Sluice's ticker module (exports `tickerHandler(pipeline)`), relative to SLUICE_ROOT. */
+const TICKER_MODULE = 'framework/time/ticker-handler';
 
 /** Adds a Sluice app's functions and resources to a Serverless service and packages them. */
 export class SluicePlugin {
-  private added: { readonly topology: Topology; readonly settings: DeploySettings; readonly deployment: Deployment; readonly entries: ReadonlyMap<string, string> } | undefined;
+  private added: { readonly topology: Topology; readonly settings: DeploySettings; readonly deployment: Deployment; readonly entries: ReadonlyMap<string, BundleRequest['entry']> } | undefined;
 
   constructor(
     private readonly serverless: ServerlessInstance,
@@ -74,14 +76,14 @@ export class SluicePlugin {
       const settings = parseDeploySettings(service.custom?.['sluice']);
       const topology = await loadTopology(this.serverless.serviceDir, settings.pipeline);
       const deployment = buildDeployment(topology, settings, { service: service.service, stage: this.serverless.getProvider('aws').getStage() });
-      const entries = new Map<string, string>();
+      const entries = new Map<string, BundleRequest['entry']>();
       const functions: Record<string, unknown> = { ...deployment.functions };
       const resources: Record<string, unknown> = { ...deployment.resources };
       for (const [key, fn] of Object.entries(deployment.functions)) {
-        const entry = this.entryOf(key, fn.handler);
+        const entry = key === TICKER_FUNCTION ? this.tickerEntry(settings) : this.entryOf(key, fn.handler);
         if (entry === undefined) {
-          // The ticker ships with Sluice; a checkout without it still deploys the stages.
-          this.warn(`ticker handler ${fn.handler} not found under ${SLUICE_ROOT}: deploying without the ticker (idle source partitions will not advance watermarks)`);
+          // The ticker ships with Sluice; a copy without it still deploys the stages.
+          this.warn(`${TICKER_MODULE}.ts not found under ${SLUICE_ROOT}: deploying without the ticker (idle source partitions will not advance watermarks)`);
           delete functions[key];
           delete resources[roleLogicalId(key)];
           continue;
@@ -122,7 +124,8 @@ export class SluicePlugin {
       }
       await writeFile(join(outDir, TOPICS_MANIFEST_FILE), `${JSON.stringify(deployment.topics, null, 2)}\n`);
       const managed = deployment.topics.topics.filter((t) => t.managed).length;
-      const manifest = join(relative(this.serverless.serviceDir, this.finalPackageDir()) || '.', TOPICS_MANIFEST_FILE);
+      const where = relative(this.serverless.serviceDir, this.finalPackageDir());
+      const manifest = join(where.startsWith('..') ? this.finalPackageDir() : where || '.', TOPICS_MANIFEST_FILE);
       this.log(`  ${managed} internal topic(s) to create before the first deploy: npx sluice topics create --manifest ${manifest}`);
     });
   }
@@ -142,19 +145,34 @@ export class SluicePlugin {
     });
   }
 
-  private async bundleAll(entries: ReadonlyMap<string, string>): Promise<Array<[string, Bundle]>> {
+  private async bundleAll(entries: ReadonlyMap<string, BundleRequest['entry']>): Promise<Array<[string, Bundle]>> {
     const out: Array<[string, Bundle]> = [];
     // One at a time: esbuild already uses every core for each bundle.
     for (const [key, entry] of entries) {
       const handler = this.added!.deployment.functions[key]!.handler;
-      const baseDir = key === TICKER_FUNCTION ? SLUICE_ROOT : this.serverless.serviceDir;
-      out.push([key, await bundleFunction({ key, entry, handlerModule: splitHandler(handler).module, baseDir })]);
+      out.push([key, await bundleFunction({ key, entry, handlerModule: splitHandler(handler).module, baseDir: this.serverless.serviceDir })]);
     }
     return out;
   }
 
+  /** The ticker's handler module: Sluice's tickerHandler bound to the app's pipeline export. */
+  private tickerEntry(settings: DeploySettings): BundleRequest['entry'] | undefined {
+    const ticker = resolveHandlerEntry(SLUICE_ROOT, `${TICKER_MODULE}.tickerHandler`);
+    if (ticker === undefined) return undefined;
+    const pipeline = resolve(this.serverless.serviceDir, settings.pipeline.module);
+    return {
+      contents: [
+        `import { tickerHandler } from ${JSON.stringify(ticker)};`,
+        `import { ${settings.pipeline.exportName} as pipeline } from ${JSON.stringify(pipeline)};`,
+        'export const handler = tickerHandler(pipeline);',
+        '',
+      ].join('\n'),
+      resolveDir: this.serverless.serviceDir,
+      sourcefile: `${splitHandler(TICKER_HANDLER).module}.ts`,
+    };
+  }
+
   private entryOf(key: string, handler: string): string | undefined {
-    if (key === TICKER_FUNCTION) return resolveHandlerEntry(SLUICE_ROOT, handler);
     const entry = resolveHandlerEntry(this.serverless.serviceDir, handler);
     if (entry === undefined) {
       const field = `custom.sluice.handlers.${key}`;

@@ -56,7 +56,7 @@ export type StartingPosition = 'TRIM_HORIZON' | 'LATEST';
 export interface TickerSettings {
   /** EventBridge schedule rate, e.g. `1 minute`. */
   readonly rate: string;
-  /** Seconds between ticks; below the rate's period, one run ticks through the whole period. */
+  /** Seconds between ticks (default 5); below the rate's period, one run ticks through the whole period. */
   readonly intervalSeconds: number;
   /** The rate's period in seconds. */
   readonly periodSeconds: number;
@@ -87,6 +87,8 @@ const CLUSTER_ARN = /^arn:(aws[a-z-]*):kafka:([a-z0-9-]+):(\d{12}):cluster\/([A-
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
 /** A ticker run that ticks through its period must fit Lambda's 15-minute limit, with room to spare. */
 const MAX_TICKER_RUN_SECONDS = 14 * 60;
+/** Ticks every 5 s by default: the idleness and processing-time timer resolution the runtime expects. */
+const DEFAULT_TICK_INTERVAL_SECONDS = 5;
 const RATE = /^(\d+) (minute|minutes|hour|hours|day|days)$/;
 
 /** Checks `custom.sluice` and returns typed settings; throws ConfigError naming the first bad setting. */
@@ -220,8 +222,8 @@ function ticker(raw: unknown): TickerSettings | undefined {
   const m = RATE.exec(rate);
   if (!m || Number(m[1]) < 1) throw new ConfigError(`${field}.rate: ${JSON.stringify(rate)} is not an EventBridge rate`, { field: `${field}.rate` }, "e.g. '1 minute' or '5 minutes'");
   const rateSeconds = Number(m[1]) * (m[2]!.startsWith('minute') ? 60 : m[2]!.startsWith('hour') ? 3_600 : 86_400);
-  // Default: one tick per run. A shorter interval keeps one run alive for the whole period.
-  const intervalSeconds = optionalInt(t['intervalSeconds'], `${field}.intervalSeconds`, 1, rateSeconds) ?? rateSeconds;
+  // A run ticks every interval through its period, so ticks come more often than EventBridge fires.
+  const intervalSeconds = optionalInt(t['intervalSeconds'], `${field}.intervalSeconds`, 1, rateSeconds) ?? Math.min(DEFAULT_TICK_INTERVAL_SECONDS, rateSeconds);
   if (intervalSeconds < rateSeconds && rateSeconds > MAX_TICKER_RUN_SECONDS) {
     throw new ConfigError(
       `${field}.intervalSeconds: ticking every ${intervalSeconds} s through a ${rateSeconds} s period needs one run of ${rateSeconds} s`,

@@ -15,8 +15,8 @@ import { ConfigError } from '../errors.js';
 import { ensureTopics } from '../kafka/admin.js';
 import { kafkaAuthFromEnv } from '../kafka/auth.js';
 import { createKafka } from '../kafka/client.js';
-import { topicsManifest, topicsToCreate, externalTopics, TOPICS_MANIFEST_FILE, type TopicsManifest } from './topics.js';
-import { loadTopology, parsePipelineRef } from './pipeline-ref.js';
+import { externalTopics, topicsManifest, topicsToCreate, TOPICS_MANIFEST_FILE, type TopicsManifest } from './topics.js';
+import { loadTopology } from '../ops/pipeline-module.js';
 
 /** Options shared by `topics create` and `topics plan`. */
 interface TopicsOptions {
@@ -65,7 +65,7 @@ export function registerTopicsCommands(program: Command): void {
 async function readManifest(opts: TopicsOptions): Promise<TopicsManifest> {
   let manifest: TopicsManifest;
   if (opts.pipeline) {
-    const topology = await loadTopology(process.cwd(), parsePipelineRef(opts.pipeline, '--pipeline'), '--pipeline');
+    const topology = await loadTopology(opts.pipeline);
     manifest = topicsManifest(topology);
   } else {
     const file = opts.manifest ?? `.serverless/${TOPICS_MANIFEST_FILE}`;

@@ -232,7 +232,7 @@ export class KafkaTxnSink implements TxnSink {
       this.counters.commits++;
       probeOffset = at!.offset;
       // 3. Read up to the probe.
-      const found = await this.readUpTo(progress, probeOffset, nonce);
+      const found = await this.readUpTo(progress, probeOffset, nonce, txnId);
       if (found !== undefined) {
         const p = parseProgress(found);
         if (!p) throw new ResolveError('SLUICE_PROGRESS_POSITION', 'the record at the progress position is not a progress record', place, 'the pending batch points at the wrong record; inspect the progress topic');
@@ -467,7 +467,7 @@ export class KafkaTxnSink implements TxnSink {
    * Reads the partition read_committed from `progress.offset` until the probe at `probeOffset`
    * appears; returns the value of the record at `progress.offset`, undefined if it is not visible.
    */
-  private async readUpTo(progress: ProgressPosition, probeOffset: number, nonce: string): Promise<Buffer | null | undefined> {
+  private async readUpTo(progress: ProgressPosition, probeOffset: number, nonce: string, txnId: string): Promise<Buffer | null | undefined> {
     const place: ErrorPlace = { topic: progress.topic, partition: progress.partition, offset: progress.offset };
     if (probeOffset <= progress.offset) {
       throw new ResolveError('SLUICE_PROGRESS_POSITION', `the probe landed at offset ${probeOffset}, not after the progress position`, place, 'the pending batch points past the end of the partition; was the topic recreated?');
@@ -477,7 +477,8 @@ export class KafkaTxnSink implements TxnSink {
     // fromBeginning: if retention removed progress.offset, kafkajs falls back to the log start,
     // the probe still ends the read, and resolve() then reports the loss.
     const consumer: Consumer = this.kafka().consumer({
-      groupId: `sluice-resolve-${randomUUID()}`,
+      // Named under the task's transactional id, so a stage's IAM scope (`<app>.<stage>.*`) covers it.
+      groupId: `${txnId}.resolve-${randomUUID()}`,
       readUncommitted: false,
       maxWaitTimeInMs: 250,
       allowAutoTopicCreation: false,

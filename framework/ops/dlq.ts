@@ -9,7 +9,7 @@
  * markers read_committed, then writes only what has no marker. Two runs at once cannot both
  * write a record: the later one fences the earlier, whose next commit fails.
  */
-import type { IHeaders } from 'kafkajs';
+import type { IHeaders, Transaction } from 'kafkajs';
 import { ensureTopics } from '../kafka/admin.js';
 import { DEAD_LETTER_HEADERS, PROVENANCE_HEADERS, readDeadLetter, readProvenance, type DeadLetter, type Provenance } from '../kafka/provenance.js';
 import { readToEnd } from '../kafka/read-to-end.js';
@@ -236,14 +236,16 @@ export async function replayDeadLetters(target: OpsTarget, stageName: string, se
     allowAutoTopicCreation: false,
   });
   try {
-    // connect() runs InitProducerId: from here no earlier replay of this stage can commit.
     await producer.connect();
   } catch (err) {
     throw kafkaUnreachable(target, err);
   }
   const done: DlqPosition[] = [];
   try {
-    // Read only after the fence, so every replay that will ever commit before ours is visible.
+    // kafkajs sends a transactional producer's InitProducerId with its first transaction(): from
+    // here no earlier replay of this stage can commit. Read only after that, so every replay that
+    // ever commits before ours is visible.
+    let txn: Transaction | undefined = await producer.transaction();
     const list = await readList(target, stage, true);
     const { todo, already } = chooseReplays(stage, list, selection);
     options.onProgress?.({ done: 0, total: todo.length });
@@ -254,17 +256,20 @@ export async function replayDeadLetters(target: OpsTarget, stageName: string, se
         replayRecord(e.record, e.origin!),
         markerRecord({ app: topology.app, stage: stage.name }, { of: positionOf(e.record), to: { topic: e.origin!.topic, partition: e.origin!.partition }, at }),
       ]);
-      const txn = await producer.transaction();
+      const open: Transaction = txn ?? (await producer.transaction());
+      txn = undefined;
       try {
-        await txn.sendBatch({ acks: -1, topicMessages: toTopicMessages(records) });
-        await txn.commit();
+        await open.sendBatch({ acks: -1, topicMessages: toTopicMessages(records) });
+        await open.commit();
       } catch (err) {
-        if (txn.isActive()) await txn.abort().catch(() => undefined);
+        if (open.isActive()) await open.abort().catch(() => undefined);
         throw err;
       }
       done.push(...chunk.map((e) => positionOf(e.record)));
       options.onProgress?.({ done: done.length, total: todo.length });
     }
+    // Nothing to replay: the fencing transaction holds no partition, so abort sends nothing.
+    if (txn) await txn.abort();
     return { replayed: done, alreadyReplayed: already.map((e) => positionOf(e.record)) };
   } catch (err) {
     if (err instanceof OpsError) throw err;

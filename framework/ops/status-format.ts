@@ -19,9 +19,10 @@ export function formatStatus(status: PipelineStatus): string {
       .trimEnd();
   const out = [`pipeline ${status.app} · table ${status.table} · brokers ${status.brokers.join(',')} · ${status.at}`, '', line(HEADER), ...rows.map(line), ''];
   out.push('dead letters');
+  const topicWidth = Math.max(0, ...status.stages.map((s) => s.deadLetterTopic.length));
   for (const s of status.stages) {
     const count = s.deadLetterOffsets === null ? 'topic missing' : s.deadLetterOffsets === 0 ? 'none' : `end offset ${s.deadLetterOffsets} (records + transaction markers; \`sluice dlq list\` counts them)`;
-    out.push(`  ${s.stage.padEnd(widths[0]!)}  ${s.deadLetterTopic}  ${count}`);
+    out.push(`  ${s.stage.padEnd(widths[0]!)}  ${s.deadLetterTopic.padEnd(topicWidth)}  ${count}`);
   }
   out.push('');
   if (status.attention.length === 0) out.push('ok: nothing needs attention');

@@ -9,6 +9,7 @@ import { DynamoCheckpointStore } from '../dynamodb/checkpoint-store.js';
 import { createDynamoClient } from '../dynamodb/client.js';
 import { ConfigError } from '../errors.js';
 import { createKafka } from '../kafka/client.js';
+import { kafkaAuthFromEnv } from '../kafka/auth.js';
 import { KafkaTxnSink } from '../kafka/txn-sink.js';
 import type { Topology } from '../topology/topology.js';
 import type { Pipeline } from '../dsl/pipeline.js';
@@ -33,7 +34,7 @@ export function lambdaPorts(source: Pipeline | Topology, options: LambdaPortsOpt
     const brokers = options.brokers ?? (env.SLUICE_KAFKA_BROKERS ? env.SLUICE_KAFKA_BROKERS.split(',') : bootstrapServers);
     if (brokers.length === 0) throw new ConfigError('no Kafka brokers known', { field: 'SLUICE_KAFKA_BROKERS' }, 'the event carried no bootstrapServers; set SLUICE_KAFKA_BROKERS');
     const endpoint = options.dynamodbEndpoint ?? env.SLUICE_DYNAMODB_ENDPOINT;
-    const kafka = createKafka({ brokers, clientId: `sluice-${topology.app}` });
+    const kafka = createKafka({ brokers, clientId: `sluice-${topology.app}`, ...(await kafkaAuthFromEnv(env)) });
     const dynamo = createDynamoClient(endpoint ? { endpoint } : {});
     return {
       store: new DynamoCheckpointStore(dynamo, table),

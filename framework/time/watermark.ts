@@ -97,15 +97,20 @@ export function receiveMark(s: TimeState, mark: WatermarkMark, position: number)
   return applyPosition({ ...s, up: { ...s.up, [mark.from]: { ...cur, queue } } }, position);
 }
 
-/** Applies every queued mark whose fence the data position (next offset to read) has passed. */
+/**
+ * Applies every queued mark whose fence the data position (next offset to read) has passed.
+ * A position of -1 (no data read yet) counts as 0: a mark with fence -1 covers no data, so it
+ * applies at once; a mark with fence ≥ 0 waits for data.
+ */
 export function applyPosition(s: TimeState, position: number): TimeState {
+  const read = Math.max(position, 0);
   let changed = false;
   const up: Record<string, UpstreamState> = {};
   for (const [from, u] of Object.entries(s.up)) {
     let { wm, idle } = u;
     const queue = [];
     for (const m of u.queue) {
-      if (m.fence < position) {
+      if (m.fence < read) {
         wm = Math.max(wm, m.wm);
         idle = m.idle;
         changed = true;

@@ -31,7 +31,7 @@ interface Statement {
 }
 
 const topology: Topology = compile(clickstream.plan());
-const tickerExists = ['ts', 'mts', 'js', 'mjs'].some((ext) => existsSync(`framework/time/ticker-handler.${ext}`));
+const tickerExists = existsSync('framework/time/ticker-handler.ts');
 let dir: string;
 let resources: Record<string, Resource>;
 let output: string;
@@ -104,9 +104,11 @@ describe('osls package with the Sluice plugin', () => {
     });
   });
 
-  it('warns when it has to leave the ticker out', () => {
-    if (tickerExists) expect(resource('TickerLambdaFunction').Properties['Handler']).toBe('framework/time/ticker-handler.handler');
-    else expect(output).toContain('deploying without the ticker');
+  it('schedules the ticker every minute, or warns when it has to leave it out', () => {
+    if (!tickerExists) return void expect(output).toContain('deploying without the ticker');
+    expect(resource('TickerLambdaFunction').Properties).toMatchObject({ Handler: 'sluice-ticker.handler', Role: { 'Fn::GetAtt': ['SluiceRoleTicker', 'Arn'] } });
+    const rules = Object.values(resources).filter((r) => r.Type === 'AWS::Events::Rule');
+    expect(rules.map((r) => r.Properties['ScheduleExpression'])).toEqual(['rate(1 minute)']);
   });
 
   it('maps every data input topic and every control topic of a stage to its function', () => {
@@ -166,6 +168,12 @@ describe('osls package with the Sluice plugin', () => {
       expect(archive.length).toBeLessThan(5_000_000);
       console.log(`${stage.name}.zip: ${archive.length} bytes (bundle ${files.get(`functions/clickstream/${stage.name}.mjs`)!.length} bytes)`);
     }
+  });
+
+  it('packages the ticker from a handler module generated for the pipeline', async () => {
+    if (!tickerExists) return;
+    const files = unzip(await readFile(join(dir, 'package', 'ticker.zip')));
+    expect([...files.keys()]).toEqual(['sluice-ticker.mjs', 'sluice-ticker.mjs.map']);
   });
 
   it('makes bundles that load on their own and run the stage handler', async () => {

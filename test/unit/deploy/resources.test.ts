@@ -224,7 +224,6 @@ describe('IAM roles', () => {
       Action: ['kafka-cluster:DescribeGroup', 'kafka-cluster:AlterGroup'],
       Resource: [
         'arn:aws:kafka:eu-west-1:123456789012:group/orders-cluster/abcd-1234-ef/shop.orders.*',
-        'arn:aws:kafka:eu-west-1:123456789012:group/orders-cluster/abcd-1234-ef/sluice-resolve-*',
       ],
     });
     expect(statement(d, 'SluiceRoleOrders', 'MskTransactions')).toMatchObject({
@@ -298,10 +297,20 @@ describe('the table', () => {
 });
 
 describe('the ticker', () => {
-  it('runs on a schedule and ticks the control topics of source stages', () => {
-    const t = fn(deploy({ kafka: msk, ticker: { rate: '1 minute', intervalSeconds: 10 } }), 'ticker');
-    expect(t).toMatchObject({ handler: TICKER_HANDLER, timeout: 90, events: [{ schedule: { rate: ['rate(1 minute)'] } }] });
-    expect(t.environment).toMatchObject({ SLUICE_TICK_TOPICS: 'shop.orders.control:6', SLUICE_TICK_INTERVAL_SECONDS: '10', SLUICE_TICK_PERIOD_SECONDS: '60' });
+  it('runs every minute and ticks every 5 s until the next run, from a generated handler', () => {
+    const t = fn(deploy({ kafka: msk }), 'ticker');
+    expect(t).toMatchObject({ handler: TICKER_HANDLER, timeout: 85, memorySize: 256, events: [{ schedule: { rate: ['rate(1 minute)'] } }] });
+    expect(t.environment).toMatchObject({ SLUICE_KAFKA_BROKERS: 'b-1.orders:9098,b-2.orders:9098', SLUICE_TICK_INTERVAL_MS: '5000', SLUICE_TICK_DURATION_MS: '55000' });
+  });
+
+  it('ticks once per run when the interval is the whole period', () => {
+    const t = fn(deploy({ kafka: msk, ticker: { rate: '5 minutes', intervalSeconds: 300 } }), 'ticker');
+    expect(t).toMatchObject({ timeout: 30, events: [{ schedule: { rate: ['rate(5 minutes)'] } }] });
+    expect(t.environment).toMatchObject({ SLUICE_TICK_INTERVAL_MS: '300000', SLUICE_TICK_DURATION_MS: '0' });
+  });
+
+  it('refuses to tick through a period longer than one Lambda run', () => {
+    expect(configError(() => deploy({ kafka: msk, ticker: { rate: '1 hour', intervalSeconds: 10 } })).place.field).toBe('custom.sluice.ticker.intervalSeconds');
   });
 
   it('needs the bootstrap servers on MSK, naming the setting', () => {

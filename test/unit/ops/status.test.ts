@@ -136,7 +136,7 @@ describe('formatStatus', () => {
       'by-user  by-user.1  shop.by-user.in/1   10     4    6    2    3  seq 3 5m  -          -',
       '',
       'dead letters',
-      '  orders   shop.orders.dlq  end offset 2 (records + transaction markers; `sluice dlq list` counts them)',
+      '  orders   shop.orders.dlq   end offset 2 (records + transaction markers; `sluice dlq list` counts them)',
       '  by-user  shop.by-user.dlq  none',
       '',
       'needs attention (1):',

@@ -1,0 +1,193 @@
+/**
+ * State tools on the real broker and DynamoDB Local: `state get` reads a key's committed count,
+ * a savepoint exported from a run restores the same state and checkpoints into a fresh table,
+ * import and reset refuse what they must, and a reset to the earliest offset with cleared state
+ * (moving the trigger's consumer group too) makes the stage recount to the same result.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import type { Kafka } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compile, count, json, pipeline, stageHandler, string } from '../../framework/index.js';
+import type { Topology } from '../../framework/index.js';
+import { checkpointKey, encodePending, keyAttributes } from '../../framework/dynamodb/layout.js';
+import { createTable, deleteTable } from '../../framework/dynamodb/table.js';
+import { ensureTopics } from '../../framework/kafka/admin.js';
+import { inProcessInvoker } from '../../framework/local/esm/invoker.js';
+import { EventSourceMapping } from '../../framework/local/esm/mapping.js';
+import { lambdaPorts } from '../../framework/runtime/lambda-ports.js';
+import { resetStage } from '../../framework/ops/reset.js';
+import { exportSavepoint, importSavepoint } from '../../framework/ops/savepoint.js';
+import { parseSavepoint } from '../../framework/ops/savepoint-format.js';
+import { readCheckpoints } from '../../framework/ops/stage-items.js';
+import { stageTasks } from '../../framework/ops/stages.js';
+import { getState } from '../../framework/ops/state-get.js';
+import { closeTarget, openTarget, type OpsTarget } from '../../framework/ops/target.js';
+import { testBrokers, testDynamo, testDynamoEndpoint, testKafka, uniqueName } from '../support/infra.js';
+
+interface Click {
+  readonly user: string;
+}
+
+const app = uniqueName('ops-state');
+const source = `${app}-clicks`;
+const table = uniqueName('ops-state-table');
+const restored = uniqueName('ops-state-restored');
+const USERS = { ann: 7, bob: 4, cy: 1 } as const;
+
+function build(): Topology {
+  const p = pipeline(app, { partitions: 2, functionTimeout: '30s', transactionTimeout: '60s' });
+  p.source<Click>(source, { serde: json<Click>(), partitions: 2 })
+    .stage('clicks')
+    .keyBy((c) => c.user, { name: 'user', keySerde: string() })
+    .aggregate(count(), { name: 'clicks' })
+    .sink(`${app}-counts`, { serde: json() });
+  return compile(p.plan());
+}
+
+describe('sluice state, savepoint and reset', () => {
+  const topology = build();
+  const byUser = topology.stages[1]!;
+  let kafka: Kafka;
+  let target: OpsTarget;
+  let run: (stages: readonly string[]) => Promise<void>;
+
+  beforeAll(async () => {
+    kafka = testKafka('ops-state');
+    await createTable(testDynamo(), table);
+    await createTable(testDynamo(), restored);
+    const admin = kafka.admin();
+    await admin.connect();
+    await ensureTopics(admin, topology.topics.map((t) => ({ topic: t.name, partitions: t.partitions })));
+    await admin.disconnect();
+    const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+    await producer.connect();
+    const messages = Object.entries(USERS).flatMap(([user, n]) => Array.from({ length: n }, (_, i) => ({ partition: i % 2, value: JSON.stringify({ user }) })));
+    await producer.send({ topic: source, messages });
+    await producer.disconnect();
+
+    const connect = lambdaPorts(topology, { table, dynamodbEndpoint: testDynamoEndpoint() });
+    const invoker = inProcessInvoker(Object.fromEntries(topology.stages.map((s) => [s.name, stageHandler(topology, s.name, { connect })])));
+    // Runs the stages' triggers until their input is processed, then stops them (so a group can be moved).
+    run = async (stages) => {
+      const mappings: EventSourceMapping[] = [];
+      for (const stage of topology.stages.filter((s) => stages.includes(s.name))) {
+        for (const input of stage.inputs) {
+          const m = new EventSourceMapping({ kafka, brokers: testBrokers(), topic: input.topic, functionName: stage.name, invoker, batchSize: 4, batchingWindowMs: 100 });
+          mappings.push(m);
+          await m.start();
+        }
+      }
+      for (const m of mappings) await m.waitForCatchUp();
+      for (const m of mappings) await m.stop();
+    };
+    await run(['clicks', 'by-user']);
+    target = openTarget(topology, { brokers: testBrokers(), table, dynamodbEndpoint: testDynamoEndpoint(), region: undefined });
+  });
+
+  afterAll(async () => {
+    if (target) closeTarget(target);
+    await deleteTable(testDynamo(), table).catch(() => undefined);
+    await deleteTable(testDynamo(), restored).catch(() => undefined);
+  });
+
+  it("reads a key's committed count, with the key as JSON or as a plain string", async () => {
+    expect(await getState(target, 'by-user', '"ann"')).toMatchObject({ state: 'clicks', value: 7 });
+    const bob = await getState(target, 'by-user', 'bob', { format: 'string' });
+    expect(bob.value).toBe(4);
+    expect(bob.task).toMatch(/^by-user\.\d$/);
+    expect(await getState(target, 'by-user', Buffer.from('cy').toString('base64'), { format: 'base64' })).toMatchObject({ value: 1 });
+  });
+
+  it('reads nothing for a key that never came', async () => {
+    const none = await getState(target, 'by-user', '"zed"');
+    expect(none.bytes).toBeUndefined();
+    expect(none.value).toBeUndefined();
+  });
+
+  it('exports a savepoint and imports it into a fresh table with the same state and checkpoints', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'sluice-sp-')), 'by-user.jsonl');
+    const exported = await exportSavepoint(target, 'by-user', file);
+    expect(exported).toMatchObject({ tasks: 2, state: 3, timers: 0 });
+    const sp = parseSavepoint(readFileSync(file, 'utf8'), file);
+    expect(sp.header).toMatchObject({ format: 'sluice-savepoint', version: 1, app, stage: 'by-user', tasks: ['by-user.0', 'by-user.1'] });
+
+    const fresh = openTarget(topology, { brokers: testBrokers(), table: restored, dynamodbEndpoint: testDynamoEndpoint(), region: undefined });
+    try {
+      expect(await importSavepoint(fresh, 'by-user', file)).toMatchObject({ tasks: 2, state: 3, deleted: 0 });
+      for (const [user, n] of Object.entries(USERS)) expect((await getState(fresh, 'by-user', JSON.stringify(user))).value).toBe(n);
+      const tasks = stageTasks(topology, byUser);
+      const [before, after] = await Promise.all([
+        readCheckpoints({ client: target.dynamo, table }, tasks),
+        readCheckpoints({ client: fresh.dynamo, table: restored }, tasks),
+      ]);
+      expect(after.map((c) => [c.checkpoint.nextOffset, c.checkpoint.committedSeq])).toEqual(before.map((c) => [c.checkpoint.nextOffset, c.checkpoint.committedSeq]));
+
+      // Importing again needs --force; with it the stage is replaced and reads the same.
+      await expect(importSavepoint(fresh, 'by-user', file)).rejects.toMatchObject({ code: 'SLUICE_OPS_NOT_EMPTY' });
+      expect(await importSavepoint(fresh, 'by-user', file, { force: true })).toMatchObject({ deleted: 3, state: 3 });
+      expect((await getState(fresh, 'by-user', '"ann"')).value).toBe(7);
+    } finally {
+      closeTarget(fresh);
+    }
+  });
+
+  it('refuses export, import and reset while a task has a pending batch', async () => {
+    const [task] = await readCheckpoints({ client: target.dynamo, table }, stageTasks(topology, byUser));
+    const file = join(mkdtempSync(join(tmpdir(), 'sluice-sp-')), 'x.jsonl');
+    await exportSavepoint(target, 'by-user', file);
+    await setPending(task!.task.id, task!.checkpoint.version, true);
+    try {
+      await expect(exportSavepoint(target, 'by-user', file)).rejects.toMatchObject({ code: 'SLUICE_OPS_PENDING' });
+      await expect(importSavepoint(target, 'by-user', file, { force: true })).rejects.toMatchObject({ code: 'SLUICE_OPS_PENDING' });
+      await expect(resetStage(target, 'by-user', { to: { offset: 'earliest' }, state: 'keep' })).rejects.toMatchObject({ code: 'SLUICE_OPS_PENDING', message: expect.stringContaining(`task ${task!.task.id} has pending batch 99`) as string });
+    } finally {
+      await setPending(task!.task.id, task!.checkpoint.version + 1, false);
+    }
+  });
+
+  it('refuses an offset outside the partition and changes nothing', async () => {
+    const tasks = stageTasks(topology, byUser);
+    const before = await readCheckpoints({ client: target.dynamo, table }, tasks);
+    await expect(resetStage(target, 'by-user', { to: { offset: 10_000 }, state: 'clear' })).rejects.toMatchObject({ code: 'SLUICE_OPS_OFFSET' });
+    const after = await readCheckpoints({ client: target.dynamo, table }, tasks);
+    expect(after.map((c) => c.checkpoint.version)).toEqual(before.map((c) => c.checkpoint.version));
+    expect((await getState(target, 'by-user', '"ann"')).value).toBe(7);
+  });
+
+  it('resets to the earliest offset with cleared state, and the stage counts everything again to the same result', async () => {
+    const tasks = stageTasks(topology, byUser);
+    const before = await readCheckpoints({ client: target.dynamo, table }, tasks);
+    const input = byUser.inputs[0]!.topic;
+    const result = await resetStage(target, 'by-user', { to: { offset: 'earliest' }, state: 'clear', consumerGroup: `sluice-esm-by-user-${input}` });
+    expect(result.moves.map((m) => m.to)).toEqual([0, 0]);
+    expect(result.deletedItems).toBe(3);
+
+    const reset = await readCheckpoints({ client: target.dynamo, table }, tasks);
+    expect(reset.map((c) => c.checkpoint.nextOffset)).toEqual([0, 0]);
+    // Sequence numbers never go back; the version moves so warm caches are dropped.
+    expect(reset.map((c) => c.checkpoint.committedSeq)).toEqual(before.map((c) => c.checkpoint.committedSeq));
+    expect(reset.map((c) => c.checkpoint.version)).toEqual(before.map((c) => c.checkpoint.version + 1));
+    expect((await getState(target, 'by-user', '"ann"')).bytes).toBeUndefined();
+
+    await run(['by-user']);
+    for (const [user, n] of Object.entries(USERS)) expect((await getState(target, 'by-user', JSON.stringify(user))).value).toBe(n);
+  });
+});
+
+/** Sets or removes a pending batch on a checkpoint, as a crashed invocation would leave it. */
+async function setPending(taskId: string, version: number, on: boolean): Promise<void> {
+  const pending = encodePending({ seq: 99, nextOffset: 1_000, txnId: `${app}.${taskId}`, progress: undefined, extra: {} });
+  await testDynamo().send(
+    new UpdateItemCommand({
+      TableName: table,
+      Key: keyAttributes(checkpointKey(app, taskId)),
+      UpdateExpression: on ? 'SET #pending = :pending, #version = :next' : 'REMOVE #pending SET #version = :next',
+      ConditionExpression: '#version = :version',
+      ExpressionAttributeNames: { '#pending': 'pending', '#version': 'version' },
+      ExpressionAttributeValues: { ...(on ? { ':pending': pending } : {}), ':version': { N: String(version) }, ':next': { N: String(version + 1) } },
+    }),
+  );
+}

@@ -1,0 +1,260 @@
+// Where watermarks start: a source task computes its partition's watermark from the event
+// times it reads and writes marks, in its commit transaction, to every partition of the next
+// stage's control topic. Each mark's fence is the last offset the task wrote to the matching
+// data partition. Marks are throttled by `watermarkInterval`; ticks flush them and detect
+// idle partitions.
+import { describe, expect, it } from 'vitest';
+import { count, json, pipeline } from '../../../framework/index.js';
+import type { PipelineOptions, SourceOptions } from '../../../framework/index.js';
+import type { FaultHook } from '../../../framework/commit/ports.js';
+import { SimulatedCrash } from '../../../framework/commit/ports.js';
+import { partitionForKey } from '../../../framework/kafka/partitioner.js';
+import { stageHarness } from '../../../framework/testing/index.js';
+import type { StageHarness } from '../../../framework/testing/index.js';
+import { MIN_WATERMARK } from '../../../framework/time/control.js';
+import type { TimeState } from '../../../framework/time/watermark.js';
+import { tumbling } from '../../../framework/time/windows.js';
+
+interface Click {
+  readonly user: string;
+  readonly at: number;
+}
+
+const CONTROL = 'shop.by-user.control';
+
+/** A click read from `partition` of the source topic (unkeyed: the harness does not pick the partition). */
+const click = (user: string, at: number, partition = 0) => ({ value: { user, at }, partition });
+
+/**
+ * The source stage `clicks` of app `shop` (`sourcePartitions` partitions): keyBy(user) into
+ * `by-user` (2 partitions), which counts per user in tumbling windows, so it needs event time.
+ */
+function clicks(options: { sourcePartitions?: number; pipeline?: PipelineOptions; source?: Partial<SourceOptions<Click>>; fault?: FaultHook } = {}): StageHarness {
+  const p = pipeline('shop', options.pipeline);
+  p.source('clicks', { serde: json<Click>(), eventTime: (c) => c.at, maxOutOfOrderness: 5, partitions: options.sourcePartitions ?? 1, ...options.source })
+    .keyBy((c) => c.user, { name: 'user', partitions: 2 })
+    .window(tumbling(10))
+    .aggregate(count())
+    .sink('out', { serde: json() });
+  return stageHarness(p, 'clicks', options.fault ? { fault: options.fault } : {});
+}
+
+/** The marks committed to `by-user`'s control topic, as [control partition, mark]. */
+const marks = (h: StageHarness) => h.outputs(CONTROL).map((o) => [o.partition, o.value]);
+const timeOf = (h: StageHarness, partition = 0) => h.checkpoint(partition).extra['time'] as TimeState;
+/** The `by-user` input partition the key of `user` goes to. */
+const partitionOf = (user: string) => partitionForKey(json<string>().serialize(user)!, 2);
+
+// Two users whose keys land on different partitions of `by-user`.
+const [ON_0, ON_1] = ['ann', 'bob', 'cy', 'dee', 'eve'].reduce<[string, string]>(
+  ([a, b], u) => [a || (partitionOf(u) === 0 ? u : ''), b || (partitionOf(u) === 1 ? u : '')],
+  ['', ''],
+);
+
+describe('a source task', () => {
+  it('has the watermark max event time seen − maxOutOfOrderness', async () => {
+    const h = clicks();
+    await h.send([click(ON_0, 100), click(ON_0, 130), click(ON_0, 120)]);
+    expect(h.currentWatermark()).toBe(125);
+  });
+
+  it('keeps its watermark when older records arrive later', async () => {
+    const h = clicks();
+    await h.send([click(ON_0, 130)]);
+    await h.send([click(ON_0, 100)]);
+    expect(h.currentWatermark()).toBe(125);
+  });
+
+  it('keeps a watermark per input partition', async () => {
+    const h = clicks({ sourcePartitions: 2 });
+    await h.send([click(ON_0, 130, 0), click(ON_0, 50, 1)]);
+    expect([h.currentWatermark(0), h.currentWatermark(1)]).toEqual([125, 45]);
+  });
+
+  it('with a custom watermark strategy, has the watermark the strategy computes from the max event time', async () => {
+    const h = clicks({ source: { watermark: (max) => Math.floor(max / 100) * 100 - 1 } });
+    await h.send([click(ON_0, 250), click(ON_0, 130)]);
+    expect(h.currentWatermark()).toBe(199);
+    expect(marks(h).map(([, m]) => m)).toEqual([
+      { from: 'clicks.0', watermark: 199, fence: 1, idle: false },
+      { from: 'clicks.0', watermark: 199, fence: -1, idle: false },
+    ]);
+  });
+});
+
+describe('marks', () => {
+  it('go to every partition of the downstream control topic, fenced by the last offset written to that data partition', async () => {
+    expect([partitionOf(ON_0), partitionOf(ON_1)]).toEqual([0, 1]);
+    const h = clicks();
+    await h.send([click(ON_0, 100), click(ON_1, 101), click(ON_0, 102)]);
+    expect(h.outputs('shop.by-user.in').map((o) => [o.partition, o.offset])).toEqual([
+      [0, 0],
+      [0, 1],
+      [1, 0],
+    ]);
+    expect(marks(h)).toEqual([
+      [0, { from: 'clicks.0', watermark: 97, fence: 1, idle: false }],
+      [1, { from: 'clicks.0', watermark: 97, fence: 0, idle: false }],
+    ]);
+  });
+
+  it('have fence -1 for a data partition the task never wrote to', async () => {
+    const h = clicks();
+    await h.send([click(ON_1, 100)]);
+    expect(marks(h)).toEqual([
+      [0, { from: 'clicks.0', watermark: 95, fence: -1, idle: false }],
+      [1, { from: 'clicks.0', watermark: 95, fence: 0, idle: false }],
+    ]);
+  });
+
+  it('are written in the batch’s transaction: invisible until it commits, then there exactly once', async () => {
+    let crashed = false;
+    const fault: FaultHook = (step, task, seq) => {
+      if (step === 'after-prepare' && !crashed) {
+        crashed = true;
+        throw new SimulatedCrash(step, task.id, seq);
+      }
+    };
+    const h = clicks({ fault });
+    const batch = h.toKafkaRecords([click(ON_0, 100)]);
+    await expect(h.deliver(batch)).rejects.toThrow(SimulatedCrash);
+    expect(h.kafka.readUncommitted(CONTROL).map((r) => r.txn)).toEqual(['shop.clicks.0', 'shop.clicks.0']);
+    expect(marks(h)).toEqual([]);
+    h.restartContainer();
+    await h.deliver(batch);
+    expect(marks(h)).toEqual([
+      [0, { from: 'clicks.0', watermark: 95, fence: 1, idle: false }],
+      [1, { from: 'clicks.0', watermark: 95, fence: -1, idle: false }],
+    ]);
+  });
+
+  it('are not repeated when a batch leaves the watermark where it was', async () => {
+    const h = clicks();
+    await h.send([click(ON_0, 100)]);
+    h.advanceClock(60_000);
+    await h.send([click(ON_0, 90)]);
+    expect(marks(h).length).toBe(2);
+  });
+});
+
+describe('watermarkInterval', () => {
+  it('throttles marks: a watermark change within the interval of the last mark sends none', async () => {
+    const h = clicks({ pipeline: { watermarkInterval: '10s' } });
+    await h.send([click(ON_0, 100)]);
+    h.advanceClock(9_999);
+    await h.send([click(ON_0, 200)]);
+    expect(h.currentWatermark()).toBe(195);
+    expect(marks(h)).toEqual([
+      [0, { from: 'clicks.0', watermark: 95, fence: 0, idle: false }],
+      [1, { from: 'clicks.0', watermark: 95, fence: -1, idle: false }],
+    ]);
+  });
+
+  it('a tick after the interval flushes the throttled mark, fenced by everything written since', async () => {
+    const h = clicks({ pipeline: { watermarkInterval: '10s' } });
+    await h.send([click(ON_0, 100)]);
+    await h.send([click(ON_0, 200), click(ON_1, 201)]);
+    h.advanceClock(10_000);
+    await h.tick();
+    expect(marks(h)).toEqual([
+      [0, { from: 'clicks.0', watermark: 95, fence: 0, idle: false }],
+      [0, { from: 'clicks.0', watermark: 196, fence: 1, idle: false }],
+      [1, { from: 'clicks.0', watermark: 95, fence: -1, idle: false }],
+      [1, { from: 'clicks.0', watermark: 196, fence: 0, idle: false }],
+    ]);
+  });
+
+  it('a tick before the interval is over flushes nothing', async () => {
+    const h = clicks({ pipeline: { watermarkInterval: '10s' } });
+    await h.send([click(ON_0, 100)]);
+    await h.send([click(ON_0, 200)]);
+    h.advanceClock(9_999);
+    await h.tick();
+    expect(marks(h).map(([, m]) => (m as { watermark: number }).watermark)).toEqual([95, 95]);
+  });
+
+  it('the next data batch after the interval sends the mark without a tick', async () => {
+    const h = clicks({ pipeline: { watermarkInterval: '10s' } });
+    await h.send([click(ON_0, 100)]);
+    await h.send([click(ON_0, 200)]);
+    h.advanceClock(10_000);
+    await h.send([click(ON_0, 150)]);
+    expect(marks(h).map(([p, m]) => [p, (m as { watermark: number }).watermark])).toEqual([
+      [0, 95],
+      [0, 195],
+      [1, 95],
+      [1, 195],
+    ]);
+  });
+});
+
+describe('idleness', () => {
+  it('after idleTimeout without data, a tick marks the partition idle and sends an idle mark', async () => {
+    const h = clicks({ pipeline: { idleTimeout: '30s' } });
+    await h.send([click(ON_0, 100)]);
+    h.advanceClock(29_999);
+    await h.tick();
+    expect(timeOf(h).idle).toBe(false);
+    h.advanceClock(1);
+    await h.tick();
+    expect(timeOf(h)).toMatchObject({ idle: true, wm: 95 });
+    expect(marks(h)).toEqual([
+      [0, { from: 'clicks.0', watermark: 95, fence: 0, idle: false }],
+      [0, { from: 'clicks.0', watermark: 95, fence: 0, idle: true }],
+      [1, { from: 'clicks.0', watermark: 95, fence: -1, idle: false }],
+      [1, { from: 'clicks.0', watermark: 95, fence: -1, idle: true }],
+    ]);
+  });
+
+  it('data makes an idle partition active again, and an active mark says so', async () => {
+    const h = clicks({ pipeline: { idleTimeout: '30s' } });
+    await h.send([click(ON_0, 100)]);
+    h.advanceClock(30_000);
+    await h.tick();
+    await h.send([click(ON_0, 110)]);
+    expect(timeOf(h)).toMatchObject({ idle: false, wm: 105 });
+    expect(marks(h).filter(([p]) => p === 0)).toEqual([
+      [0, { from: 'clicks.0', watermark: 95, fence: 0, idle: false }],
+      [0, { from: 'clicks.0', watermark: 95, fence: 0, idle: true }],
+      [0, { from: 'clicks.0', watermark: 105, fence: 1, idle: false }],
+    ]);
+  });
+
+  it('a partition that never had data is idle idleTimeout after the first tick it saw', async () => {
+    const h = clicks({ pipeline: { idleTimeout: '30s' } });
+    await h.tick();
+    h.advanceClock(29_999);
+    await h.tick();
+    expect(h.outputs(CONTROL)).toEqual([]);
+    h.advanceClock(1);
+    await h.tick();
+    expect(marks(h)).toEqual([
+      [0, { from: 'clicks.0', watermark: MIN_WATERMARK, fence: -1, idle: true }],
+      [1, { from: 'clicks.0', watermark: MIN_WATERMARK, fence: -1, idle: true }],
+    ]);
+  });
+
+  it('an idle partition sends its idle mark once, not on every tick', async () => {
+    const h = clicks({ pipeline: { idleTimeout: '30s' } });
+    await h.send([click(ON_0, 100)]);
+    for (let i = 0; i < 3; i += 1) {
+      h.advanceClock(30_000);
+      await h.tick();
+    }
+    expect(marks(h).filter(([p]) => p === 0).map(([, m]) => (m as { idle: boolean }).idle)).toEqual([false, true]);
+  });
+});
+
+describe('a source stage whose downstream needs no event time', () => {
+  it('writes no marks', async () => {
+    const p = pipeline('shop');
+    p.source('clicks', { serde: json<Click>(), eventTime: (c) => c.at, partitions: 1 })
+      .keyBy((c) => c.user, { name: 'user', partitions: 2 })
+      .map((c) => c.at)
+      .sink('out', { serde: json<number>() });
+    const h = stageHarness(p, 'clicks');
+    await h.send([click('ann', 100)]);
+    expect(h.currentWatermark()).toBe(100);
+    expect(h.outputs(CONTROL)).toEqual([]);
+  });
+});
