@@ -2,8 +2,15 @@
 export { pipeline, Pipeline } from './dsl/pipeline.js';
 export type { KeyedSourceOptions, PipelineOptions, SourceOptions } from './dsl/pipeline.js';
 export { Stream, KeyedStream } from './dsl/stream.js';
-export type { KeyByOptions, KeyedResult, ProcessOptions, SinkOptions } from './dsl/stream.js';
-export type { KeyedProcessContext, KeyedProcessFunction, Origin, ProcessContext, ProcessFunction, RecordContext, StateAccess } from './dsl/context.js';
+export type { KeyByOptions, KeyedProcessOptions, KeyedResult, ProcessOptions, SinkOptions, WindowOptions, WindowResult } from './dsl/stream.js';
+export { WindowedStream } from './dsl/stream.js';
+export { globalWindow, session, sliding, tumbling } from './time/windows.js';
+export type { TimeWindow, WindowAssigner } from './time/windows.js';
+export { countTrigger, eventTimeTrigger } from './time/triggers.js';
+export type { TriggerSpec } from './time/triggers.js';
+export { tickerHandler } from './time/ticker-handler.js';
+export { SimulatedCrash } from './commit/ports.js';
+export type { KeyedProcessContext, KeyedProcessFunction, OnTimerContext, Origin, ProcessContext, ProcessFunction, RecordContext, StateAccess, TimerService } from './dsl/context.js';
 export { outputTag } from './dsl/output-tag.js';
 export type { OutputTag } from './dsl/output-tag.js';
 export { avg, count, max, min, sum } from './dsl/aggregate.js';

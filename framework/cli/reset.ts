@@ -20,7 +20,7 @@ export function registerResetCommand(program: Command): void {
   addTargetOptions(program.command('reset').description("set a stage's checkpoints to an input offset or time (refused while a batch is pending)").argument('<stage>'))
     .option('--to-offset <offset>', 'an offset, earliest or latest', parseOffsetOrWord)
     .option('--to-timestamp <time>', 'the first record at or after this time (ISO 8601 or epoch ms)', parseTime)
-    .addOption(new Option('--state <what>', 'keep or clear the stage\'s keyed state, timers and watermarks').choices(['keep', 'clear']).default('keep'))
+    .addOption(new Option('--state <what>', 'keep or clear the stage\'s keyed state and timers (event time is kept)').choices(['keep', 'clear']).default('keep'))
     .option('--partition <p>', 'only this partition (repeatable)', (v: string, prev: number[] | undefined) => [...(prev ?? []), parseCount(v)])
     .option('--topic <topic>', 'only this input topic (stages with several inputs)')
     .option('--consumer-group <id>', "also move this consumer group's offsets (the trigger's; it must be stopped)")

@@ -136,7 +136,7 @@ export async function commitBatch(deps: CommitDeps, task: TaskRef, ckpt: Checkpo
   if (deps.mode === 'at-least-once') {
     const sent = records.length > 0 ? await deps.sink.sendDirect(records) : [];
     const finished = effects.finish?.(sent);
-    if (finished && finished.records.length > 0) await deps.sink.sendDirect(finished.records);
+    if (finished && finished.records.length > 0) await deps.sink.sendDirect(withProvenance(finished.records, task, seq, records.length));
     await deps.fault?.('after-send', task, seq);
     const version = await deps.store.commitDirect(task, ckpt.version, seq, effects.nextOffset, effects.state, finished?.extra ?? effects.extra);
     await deps.fault?.('after-confirm', task, seq);
@@ -155,7 +155,8 @@ export async function commitBatch(deps: CommitDeps, task: TaskRef, ckpt: Checkpo
       const first = records.length > 0 ? await txn.send(records) : [];
       const finished = effects.finish(first);
       extra = finished.extra;
-      return { txn, sent: [...first, ...(await txn.send([...finished.records, progress]))] };
+      const marks = withProvenance(finished.records, task, seq, records.length);
+      return { txn, sent: [...first, ...(await txn.send([...marks, progress]))] };
     } catch (error) {
       if (!(error instanceof SimulatedCrash)) await txn.abort().catch(() => undefined);
       throw error;
@@ -196,4 +197,9 @@ export async function commitBatch(deps: CommitDeps, task: TaskRef, ckpt: Checkpo
 function errorCodeOf(error: Error): { errorCode?: string } {
   const code = (error as Error & { code?: unknown }).code;
   return typeof code === 'string' ? { errorCode: code } : {};
+}
+
+/** Adds provenance headers to records written after the batch's outputs (marks), continuing their index. */
+function withProvenance(records: readonly OutgoingRecord[], task: TaskRef, seq: number, firstIdx: number): OutgoingRecord[] {
+  return records.map((r, i) => ({ ...r, headers: [...r.headers, ...provenanceHeaders({ task: task.id, seq, idx: firstIdx + i })] }));
 }

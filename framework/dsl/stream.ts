@@ -280,8 +280,8 @@ export class WindowedStream<K, T> {
     return this.add({ kind: 'aggregate', aggregate: fn as AggregateFunction<unknown, unknown, unknown> });
   }
 
-  /** Processes each window's records whole when it fires (keeps every record in state until then). */
-  process<O>(fn: (key: K, window: TimeWindow, values: readonly T[]) => Iterable<O>): Stream<O> {
+  /** Processes each window's records whole when it fires (keeps every record in state until then); each value it returns is one result. */
+  process<O>(fn: (key: K, window: TimeWindow, values: readonly T[]) => Iterable<O>): Stream<WindowResult<K, O>> {
     return this.add({ kind: 'process', process: fn as (key: unknown, window: TimeWindow, values: readonly unknown[]) => Iterable<unknown> });
   }
 

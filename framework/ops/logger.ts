@@ -29,6 +29,17 @@ export function stageLogger(options: StageLoggerOptions): Logger {
 }
 
 /**
+ * The logger a stage uses when none is given: INFO inside Lambda (AWS_LAMBDA_FUNCTION_NAME is
+ * set); silent elsewhere (tests, the emulator) unless a level is set with POWERTOOLS_LOG_LEVEL
+ * (or LOG_LEVEL), so unit tests of stages print nothing by default.
+ */
+export function defaultStageLogger(app: string, stage: string, env: NodeJS.ProcessEnv = process.env): Logger {
+  const asked = env.POWERTOOLS_LOG_LEVEL ?? env.LOG_LEVEL ?? env.AWS_LAMBDA_LOG_LEVEL;
+  const quiet = env.AWS_LAMBDA_FUNCTION_NAME === undefined && asked === undefined;
+  return stageLogger({ app, stage, ...(quiet ? { logLevel: 'SILENT' as const } : {}) });
+}
+
+/**
  * Where a task's batch sat in its input. The runtime's TaskReport does not carry these yet;
  * when it does (see docs/operations.md, "Wiring"), they appear in the logs automatically.
  */

@@ -11,10 +11,12 @@ export interface StageTotals {
   invocations: number;
   failures: number;
   recordsIn: number;
+  controlRecordsIn: number;
   recordsProcessed: number;
   recordsOut: number;
   deadLettered: number;
   duplicatesSkipped: number;
+  timersFired: number;
   recoveries: number;
   batchesCommitted: number;
   /** Sum of invocation durations, ms (mean = totalDurationMs / invocations). */
@@ -41,10 +43,12 @@ export class MetricsAggregator implements MetricsSink {
         invocations: 0,
         failures: 0,
         recordsIn: 0,
+        controlRecordsIn: 0,
         recordsProcessed: 0,
         recordsOut: 0,
         deadLettered: 0,
         duplicatesSkipped: 0,
+        timersFired: 0,
         recoveries: 0,
         batchesCommitted: 0,
         totalDurationMs: 0,
@@ -57,10 +61,12 @@ export class MetricsAggregator implements MetricsSink {
     t.invocations += 1;
     if (!f.ok) t.failures += 1;
     t.recordsIn += f.recordsIn;
+    t.controlRecordsIn += f.controlRecordsIn;
     t.recordsProcessed += f.recordsProcessed;
     t.recordsOut += f.recordsOut;
     t.deadLettered += f.deadLettered;
     t.duplicatesSkipped += f.duplicatesSkipped;
+    t.timersFired += f.timersFired;
     t.recoveries += f.recoveries;
     t.batchesCommitted += f.batchesCommitted;
     t.totalDurationMs += f.durationMs;
@@ -89,6 +95,7 @@ export class MetricsAggregator implements MetricsSink {
 export function formatTotals(t: StageTotals): string {
   const mean = t.invocations === 0 ? 0 : Math.round(t.totalDurationMs / t.invocations);
   const parts = [`${t.stage} ${t.recordsIn}→${t.recordsOut}`, `dlq ${t.deadLettered}`, `dup ${t.duplicatesSkipped}`, `fail ${t.failures}`, `${mean}ms`];
+  if (t.timersFired > 0) parts.push(`timers ${t.timersFired}`);
   if (t.recoveries > 0) parts.push(`recovered ${t.recoveries}`);
   if (t.watermarkLagMs !== undefined) parts.push(`wm lag ${t.watermarkLagMs}ms`);
   return parts.join(' ');

@@ -46,16 +46,20 @@ export interface InvocationFigures {
   readonly tasks: number;
   /** Tasks that committed a batch (the others only saw redelivered records). */
   readonly batchesCommitted: number;
-  /** Records delivered by the trigger. */
+  /** Data records delivered by the trigger. */
   readonly recordsIn: number;
-  /** Records new to their task and run through the operators. */
+  /** Control records (watermark marks, ticks) delivered by the control trigger. */
+  readonly controlRecordsIn: number;
+  /** Data records new to their task and run through the operators. */
   readonly recordsProcessed: number;
   /** Records written to output and internal topics. */
   readonly recordsOut: number;
   /** Records written to the dead-letter topic. */
   readonly deadLettered: number;
-  /** Redelivered records skipped because the checkpoint had passed them. */
+  /** Redelivered data records skipped because the checkpoint had passed them. */
   readonly duplicatesSkipped: number;
+  /** Timers that fired (event-time and processing-time). */
+  readonly timersFired: number;
   readonly recoveries: number;
   readonly durationMs: number;
   readonly commitMs: number | undefined;
@@ -90,10 +94,12 @@ export const INVOCATION_METRICS: readonly MetricSpec[] = [
   { name: 'Tasks', unit: MetricUnit.Count, value: (f) => f.tasks },
   { name: 'BatchesCommitted', unit: MetricUnit.Count, value: (f) => f.batchesCommitted },
   { name: 'RecordsIn', unit: MetricUnit.Count, value: (f) => f.recordsIn },
+  { name: 'ControlRecordsIn', unit: MetricUnit.Count, value: (f) => f.controlRecordsIn },
   { name: 'RecordsProcessed', unit: MetricUnit.Count, value: (f) => f.recordsProcessed },
   { name: 'RecordsOut', unit: MetricUnit.Count, value: (f) => f.recordsOut },
   { name: 'DeadLettered', unit: MetricUnit.Count, value: (f) => f.deadLettered },
   { name: 'DuplicatesSkipped', unit: MetricUnit.Count, value: (f) => f.duplicatesSkipped },
+  { name: 'TimersFired', unit: MetricUnit.Count, value: (f) => f.timersFired },
   { name: 'Recoveries', unit: MetricUnit.Count, value: (f) => f.recoveries },
   { name: 'BatchDuration', unit: MetricUnit.Milliseconds, value: (f) => f.durationMs },
   { name: 'CommitDuration', unit: MetricUnit.Milliseconds, value: (f) => f.commitMs },
@@ -104,9 +110,11 @@ export const INVOCATION_METRICS: readonly MetricSpec[] = [
   { name: 'WatermarkLag', unit: MetricUnit.Milliseconds, value: (f) => f.watermarkLagMs },
 ];
 
-/** The figures of a successful invocation (pure). */
+/** The figures of a successful invocation (pure). Record counts are of data tasks; control tasks count as ControlRecordsIn. */
 export function invocationFigures(report: InvocationReport, extra: InvocationExtras): InvocationFigures {
-  const sum = (pick: (t: InvocationReport['tasks'][number]) => number): number => report.tasks.reduce((s, t) => s + pick(t), 0);
+  type Task = InvocationReport['tasks'][number];
+  const sum = (pick: (t: Task) => number, which: (t: Task) => boolean = () => true): number => report.tasks.reduce((s, t) => s + (which(t) ? pick(t) : 0), 0);
+  const data = (t: Task): boolean => t.kind !== 'control';
   return {
     app: extra.app,
     stage: report.stage,
@@ -114,11 +122,13 @@ export function invocationFigures(report: InvocationReport, extra: InvocationExt
     ok: true,
     tasks: report.tasks.length,
     batchesCommitted: report.tasks.filter((t) => t.seq !== undefined).length,
-    recordsIn: sum((t) => t.received),
-    recordsProcessed: sum((t) => t.processed),
+    recordsIn: sum((t) => t.received, data),
+    controlRecordsIn: sum((t) => t.received, (t) => !data(t)),
+    recordsProcessed: sum((t) => t.processed, data),
     recordsOut: sum((t) => t.outputs),
     deadLettered: sum((t) => t.deadLetters),
-    duplicatesSkipped: sum((t) => t.duplicates),
+    duplicatesSkipped: sum((t) => t.duplicates, data),
+    timersFired: sum((t) => t.timersFired),
     recoveries: extra.recoveries ?? report.tasks.filter((t) => t.recovery !== undefined).length,
     durationMs: extra.durationMs,
     commitMs: extra.commitMs,

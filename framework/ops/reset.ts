@@ -8,8 +8,9 @@
  *   are low and end; a timestamp is the first offset whose record time is ≥ it (end if none).
  * - committedSeq and holes are kept (sequence numbers never go backwards); the version is bumped,
  *   so warm containers drop their caches and batches in flight fail their commit.
- * - `state: 'keep'` keeps keyed state, timers and the checkpoint's extras (watermarks);
- *   `'clear'` deletes the affected tasks' state items and timers and empties the extras.
+ * - `state: 'keep'` keeps keyed state and timers; `'clear'` deletes the affected tasks' state
+ *   items and timers. The checkpoint's extras (event time: watermarks, fences of what the task
+ *   wrote downstream) are kept either way: see extraAfterReset.
  * - The checkpoint only filters what the trigger delivers: moving forward skips records,
  *   moving back needs the trigger to deliver them again. Pass `consumerGroup` to move the
  *   trigger's consumer-group offsets too (the group must have no active member).
@@ -55,9 +56,15 @@ export interface ResetResult {
   readonly dryRun: boolean;
 }
 
-/** The checkpoint extras after a reset (pure): kept with the state, emptied when state is cleared. */
-export function extraAfterReset(extra: Readonly<Record<string, unknown>>, state: ResetOptions['state']): Readonly<Record<string, unknown>> {
-  return state === 'clear' ? {} : extra;
+/**
+ * The checkpoint extras after a reset (pure). Kept as they are, whatever happens to the state:
+ * they hold event time (framework/time), whose watermark must never decrease and whose fences
+ * say what the task already wrote downstream, so dropping them could let a watermark overtake
+ * data. Records read again after a rewind are therefore judged against the kept watermark
+ * (late ones go to the late topic). The extension point for event time to decide otherwise.
+ */
+export function extraAfterReset(extra: Readonly<Record<string, unknown>>, _state: ResetOptions['state']): Readonly<Record<string, unknown>> {
+  return extra;
 }
 
 /** The new position of each task (pure); throws OpsError for a position outside the retained log. */

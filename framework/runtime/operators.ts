@@ -151,6 +151,14 @@ export class OperatorGraph {
 
   private timerService(node: NodeId, key: Buffer): TimerService {
     const name = processTimerName(node);
+    const owner = this.node(node);
+    const register = (f: () => void): void => {
+      // A timer nobody handles would sit in DynamoDB forever.
+      if (owner.kind === 'process' && !owner.onTimer) {
+        throw new SluiceError('SLUICE_TIMER_WITHOUT_HANDLER', 'process registers a timer but declares no onTimer', { stage: this.stage.name }, 'pass { onTimer } in process(fn, options)');
+      }
+      f();
+    };
     const t = this.time;
     const timers = this.timers;
     return {
@@ -160,8 +168,8 @@ export class OperatorGraph {
       get processingTime() {
         return t.processingTime;
       },
-      registerEventTimeTimer: (time) => timers.set({ kind: 'event', time: checkTime(time), key, name }),
-      registerProcessingTimeTimer: (time) => timers.set({ kind: 'processing', time: checkTime(time), key, name }),
+      registerEventTimeTimer: (time) => register(() => timers.set({ kind: 'event', time: checkTime(time), key, name })),
+      registerProcessingTimeTimer: (time) => register(() => timers.set({ kind: 'processing', time: checkTime(time), key, name })),
       deleteEventTimeTimer: (time) => timers.delete({ kind: 'event', time: checkTime(time), key, name }),
       deleteProcessingTimeTimer: (time) => timers.delete({ kind: 'processing', time: checkTime(time), key, name }),
     };

@@ -1,6 +1,6 @@
 /**
- * The ticker: writes processing-time ticks to every partition of every source stage's
- * control topic. Ticks wake source tasks that get no data, so they can declare their
+ * The ticker: writes processing-time ticks to every partition of the control topic of
+ * every source stage and every stage with timers. Ticks wake source tasks that get no data, so they can declare their
  * partition idle (and downstream windows still fire) and fire processing-time timers.
  * EventBridge schedules run at most once a minute, so one ticker invocation may loop,
  * ticking every `intervalMs` until just before its time is up.
@@ -10,11 +10,12 @@ import type { OutgoingRecord } from '../kafka/record.js';
 import type { Topology } from '../topology/topology.js';
 import { controlRecord } from './control.js';
 
-/** The tick records for one tick at `now`: one per partition of each source stage's control topic. */
+/** The tick records for one tick at `now`: one per control partition of each source stage and each stage with timers. */
 export function tickRecords(topology: Topology, now: number): OutgoingRecord[] {
   const out: OutgoingRecord[] = [];
   for (const stage of topology.stages) {
-    if (!stage.inputs.some((i) => i.kind === 'source')) continue;
+    // Sources need ticks to notice idleness; event-time stages to fire processing-time timers.
+    if (!stage.inputs.some((i) => i.kind === 'source') && !stage.eventTime) continue;
     const partitions = topology.topics.find((t) => t.name === stage.controlTopic)!.partitions;
     for (let p = 0; p < partitions; p += 1) out.push(controlRecord(stage.controlTopic, p, { kind: 'tick', tick: now }));
   }

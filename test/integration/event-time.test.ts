@@ -42,8 +42,12 @@ import { expectEventTime, idleScenario, phasedScenario, regionOf, sortRegionResu
 import { deleteTestTopics, readToEnd, testBrokers, testDynamo, testDynamoEndpoint, testKafka, uniqueName } from '../support/infra.js';
 
 const SPEC: EventTimeSpec = { sourcePartitions: 3, maxOutOfOrdernessMs: 2_000, userWindowMs: 10_000, userLatenessMs: 1_000, regionWindowMs: 20_000 };
-/** Event times start here: aligned to the 20 s windows. */
-const BASE = 1_700_000_000_000;
+/**
+ * Event times start here, an hour ago, aligned to the 20 s windows. Not years ago: records keep
+ * their event time as Kafka timestamp, and the broker rolls and deletes segments by timestamp
+ * (retention.ms, 7 days by default), so old event times would make internal topics lose records.
+ */
+const BASE = Math.floor((Date.now() - 3_600_000) / 60_000) * 60_000;
 const SEED = Number(process.env.SLUICE_SEED ?? 20_241_122);
 
 // --- the rig: one pipeline, its topics and table, a LocalRun, and an invoker that keeps a log -----
@@ -127,8 +131,9 @@ class Rig {
   private invoker(options: RigOptions): Invoker {
     const connect = lambdaPorts(this.topology, { table: this.table, dynamodbEndpoint: testDynamoEndpoint() });
     const tracked = async (servers: readonly string[]): Promise<StagePorts> => {
-      const p = await connect(servers);
-      this.ports.push(p);
+      const p0 = await connect(servers);
+      const p = process.env.ET_DEBUG ? traced(p0) : p0;
+      this.ports.push(p0);
       return p;
     };
     const faults = new Map(this.topology.stages.map((s) => [s.name, options.fault?.(s.name)]));
@@ -223,7 +228,7 @@ class Rig {
     await this.run?.stop();
     await Promise.all(this.ports.map((p) => (p.sink instanceof KafkaTxnSink ? p.sink.close().catch(() => undefined) : undefined)));
     await deleteTable(testDynamo(), this.table).catch(() => undefined);
-    await deleteTestTopics(this.kafka, [...this.topology.topics.map((t) => t.name)]).catch(() => undefined);
+    if (!process.env.ET_DEBUG) await deleteTestTopics(this.kafka, [...this.topology.topics.map((t) => t.name)]).catch(() => undefined);
   }
 }
 
@@ -315,6 +320,10 @@ describe('event time through two keyed window stages on real Kafka and DynamoDB 
       console.log('DEBUG internal', internal.length, new Set(ids).size, phases.reduce((n, p) => n + p.sends.length, 0));
       const src = await readToEnd(rig.kafka, rig.sourceTopic, { isolation: 'read_committed' });
       console.log('DEBUG source', src.length);
+      const byId = new Map<string, string[]>();
+      for (const r of internal) { const id = (JSON.parse(r.value!.toString()) as Ev).id; const pv = readProvenance(r.headers)!; byId.set(id, [...(byId.get(id) ?? []), `${r.partition}@${r.offset} ${pv.task}/${pv.seq}/${pv.idx}`]); }
+      for (const [id, w] of byId) if (w.length > 1) console.log('DEBUG dup', id, w.join(' | '));
+      for (const i of rig.log.filter((x) => x.stage === 'events')) console.log('DEBUG inv', i.kind, i.partition, i.records, i.started % 100000, i.ended % 100000, i.report ? JSON.stringify(i.report.tasks.map((t) => [t.task, t.seq, t.processed, t.duplicates, t.outputs])) : String(i.error));
       await expectExactResults(rig, expected);
     });
 
@@ -425,6 +434,38 @@ describe('event time through two keyed window stages on real Kafka and DynamoDB 
     });
   });
 });
+
+const T0 = Date.now();
+function dbg(...a: unknown[]): void { console.log('TRACE', Date.now() - T0, ...a); }
+function traced(p: StagePorts): StagePorts {
+  const cid = Math.random().toString(36).slice(2, 6);
+  const sink = p.sink;
+  const store = p.store;
+  return {
+    store: {
+      read: async (t) => { const c = await store.read(t); dbg(cid, 'read', t.id, 'v', c.version, 'seq', c.committedSeq, 'next', c.nextOffset, 'pending', c.pending ? `${c.pending.seq}/${c.pending.txnId}` : '-'); return c; },
+      loadState: (t, k, c) => store.loadState(t, k, c),
+      prepare: async (t, v, pend, w) => { try { const r = await store.prepare(t, v, pend, w); dbg(cid, 'prepare ok', t.id, v, pend.seq, pend.txnId, JSON.stringify(pend.progress)); return r; } catch (e) { dbg(cid, 'prepare FAIL', t.id, v, pend.seq, pend.txnId, String(e)); throw e; } },
+      confirm: async (t, v, pend) => { try { const r = await store.confirm(t, v, pend); dbg(cid, 'confirm ok', t.id, v, pend.seq); return r; } catch (e) { dbg(cid, 'confirm FAIL', t.id, v, pend.seq, String(e)); throw e; } },
+      abandon: async (t, v, pend) => { const r = await store.abandon(t, v, pend); dbg(cid, 'abandon', t.id, v, pend.seq); return r; },
+      dueTimers: (t, k, u, c) => store.dueTimers(t, k, u, c),
+      commitDirect: (t, v, s, n, w, e) => store.commitDirect(t, v, s, n, w, e),
+    },
+    sink: {
+      begin: async (id) => {
+        const txn = await sink.begin(id);
+        dbg(cid, 'begin', id);
+        return {
+          send: async (rs) => { const o = await txn.send(rs); dbg(cid, 'send', id, rs.length, JSON.stringify(o.slice(-1))); return o; },
+          commit: async () => { try { await txn.commit(); dbg(cid, 'commit ok', id); } catch (e) { dbg(cid, 'commit FAIL', id, String(e)); throw e; } },
+          abort: async () => { try { await txn.abort(); dbg(cid, 'abort ok', id); } catch (e) { dbg(cid, 'abort FAIL', id, String(e)); throw e; } },
+        };
+      },
+      resolve: async (id, pos, task, seq) => { const r = await sink.resolve(id, pos, task, seq); dbg(cid, 'resolve', id, JSON.stringify(pos), task, seq, r); return r; },
+      sendDirect: (rs) => sink.sendDirect(rs),
+    },
+  };
+}
 
 // --- helpers -------------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ import type { WindowResult } from '../../../framework/dsl/stream.js';
 import { stageHarness } from '../../../framework/testing/index.js';
 import type { StageHarness } from '../../../framework/testing/index.js';
 import type { ControlRecord } from '../../../framework/time/control.js';
-import { tumbling } from '../../../framework/time/windows.js';
+import { session, tumbling } from '../../../framework/time/windows.js';
 
 interface Click {
   readonly user: string;
@@ -32,11 +32,14 @@ function counts(fault?: FaultHook): StageHarness {
   return stageHarness(p, 'by-user', fault ? { fault } : {});
 }
 
-/** One step of the scenario: a data batch (built once, so a redelivery has the same offsets) or control records. */
-type Step = { readonly data: KafkaRecord[] } | { readonly control: ControlRecord[] };
+/**
+ * One step of a scenario: a data batch (built once, so a redelivery has the same offsets),
+ * control records, or a tick after moving the clock on by `tickAfter` ms.
+ */
+type Step = { readonly data: KafkaRecord[] } | { readonly control: ControlRecord[] } | { readonly tickAfter: number };
 
-/** On-time firings, a late firing within the lateness, cleanup, a record past it, and the next window. */
-function scenario(h: StageHarness): Step[] {
+/** Tumbling windows: on-time firings, a late firing within the lateness, cleanup, a record past it, and the next window. */
+function tumblingScenario(h: StageHarness): Step[] {
   return [
     { data: h.toKafkaRecords([click('ann', 1), click('bob', 2), click('ann', 12)]) },
     { control: wm(9) },
@@ -47,10 +50,33 @@ function scenario(h: StageHarness): Step[] {
   ];
 }
 
-/** Runs the scenario; a step that crashes is redelivered as Lambda would: to a new container, same records. */
-async function run(h: StageHarness): Promise<void> {
+/** Session windows with early firings every second of processing time: early results, a merge, the on-time result. */
+function sessionScenario(h: StageHarness): Step[] {
+  return [
+    { data: h.toKafkaRecords([click('ann', 0), click('ann', 15)]) },
+    { tickAfter: 1_000 },
+    { data: h.toKafkaRecords([click('ann', 7)]) },
+    { tickAfter: 1_000 },
+    { control: wm(30) },
+  ];
+}
+
+/** Stage `by-user` of app `shop`: per-user session counts (gap 10 ms), early every second. */
+function sessions(fault?: FaultHook): StageHarness {
+  const p = pipeline('shop', { partitions: 1 });
+  p.source('clicks', { serde: json<Click>(), eventTime: (c) => c.at })
+    .keyBy((c) => c.user, { name: 'user' })
+    .window(session(10), { trigger: { early: { everyMs: '1s' } } })
+    .aggregate(count())
+    .sink('out', { serde: json<WindowResult<string, number>>() });
+  return stageHarness(p, 'by-user', fault ? { fault } : {});
+}
+
+/** Runs a scenario; a step that crashes is redelivered as Lambda would: to a new container, same records. */
+async function run(h: StageHarness, scenario: (h: StageHarness) => Step[] = tumblingScenario): Promise<void> {
   for (const step of scenario(h)) {
-    const once = () => ('data' in step ? h.deliver(step.data) : h.control(step.control));
+    if ('tickAfter' in step) h.advanceClock(step.tickAfter);
+    const once = () => ('data' in step ? h.deliver(step.data) : 'control' in step ? h.control(step.control) : h.tick());
     try {
       await once();
     } catch (error) {
@@ -116,6 +142,29 @@ describe('a crash mid-window', () => {
       const crash = crashOnce(step, nth);
       const h = counts(crash.fault);
       await run(h);
+      expect(crash.crashed()).toBe(true);
+      expect(committed(h)).toEqual(committed(expected));
+    });
+  });
+
+  it('the fault-free run of sessions with early firings commits these results', async () => {
+    const h = sessions();
+    await run(h, sessionScenario);
+    expect(committed(h).results).toEqual([
+      { key: 'ann', window: { start: 0, end: 10 }, value: 1, firing: 'early' },
+      { key: 'ann', window: { start: 15, end: 25 }, value: 1, firing: 'early' },
+      { key: 'ann', window: { start: 0, end: 25 }, value: 3, firing: 'early' },
+      { key: 'ann', window: { start: 0, end: 25 }, value: 3, firing: 'on-time' },
+    ]);
+  });
+
+  describe.each(steps)('of a session window with early firings, at %s', (step) => {
+    it.each([1, 2, 3, 4, 5])('of commit %i, then redelivery, commits exactly the fault-free results', async (nth) => {
+      const expected = sessions();
+      await run(expected, sessionScenario);
+      const crash = crashOnce(step, nth);
+      const h = sessions(crash.fault);
+      await run(h, sessionScenario);
       expect(crash.crashed()).toBe(true);
       expect(committed(h)).toEqual(committed(expected));
     });

@@ -46,10 +46,9 @@ const timeOf = (h: StageHarness, partition = 0) => h.checkpoint(partition).extra
 const partitionOf = (user: string) => partitionForKey(json<string>().serialize(user)!, 2);
 
 // Two users whose keys land on different partitions of `by-user`.
-const [ON_0, ON_1] = ['ann', 'bob', 'cy', 'dee', 'eve'].reduce<[string, string]>(
-  ([a, b], u) => [a || (partitionOf(u) === 0 ? u : ''), b || (partitionOf(u) === 1 ? u : '')],
-  ['', ''],
-);
+const USERS = ['ann', 'bob', 'cy', 'dee', 'eve'];
+const ON_0 = USERS.find((u) => partitionOf(u) === 0)!;
+const ON_1 = USERS.find((u) => partitionOf(u) === 1)!;
 
 describe('a source task', () => {
   it('has the watermark max event time seen − maxOutOfOrderness', async () => {
@@ -256,5 +255,31 @@ describe('a source stage whose downstream needs no event time', () => {
     await h.send([click('ann', 100)]);
     expect(h.currentWatermark()).toBe(100);
     expect(h.outputs(CONTROL)).toEqual([]);
+  });
+});
+
+describe('a keyed source stage with windows', () => {
+  /** `clicks` is already keyed by user: the source stage itself counts per user in tumbling windows. */
+  function keyedClicks(): StageHarness {
+    const p = pipeline('shop');
+    p.keyedSource('clicks', { serde: json<Click>(), keySerde: json<string>(), eventTime: (c) => c.at, maxOutOfOrderness: 2, partitions: 1 })
+      .window(tumbling(10))
+      .aggregate(count())
+      .sink('out', { serde: json() });
+    return stageHarness(p, 'clicks');
+  }
+
+  it('fires its windows from its own watermark, after the batch that advanced it', async () => {
+    const h = keyedClicks();
+    await h.send([{ key: 'ann', value: { user: 'ann', at: 1 } }, { key: 'ann', value: { user: 'ann', at: 11 } }]);
+    expect(h.currentWatermark()).toBe(9);
+    expect(h.outputs('out').map((o) => o.value)).toEqual([{ key: 'ann', window: { start: 0, end: 10 }, value: 1, firing: 'on-time' }]);
+  });
+
+  it('treats a record below its own watermark as late', async () => {
+    const h = keyedClicks();
+    await h.send([{ key: 'ann', value: { user: 'ann', at: 11 } }]);
+    await h.send([{ key: 'ann', value: { user: 'ann', at: 8 } }]);
+    expect(h.lateRecords().map((r) => r.value)).toEqual([{ user: 'ann', at: 8 }]);
   });
 });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { TaskReport } from '../../../framework/runtime/task.js';
-import { errorFields, logInvocation, logInvocationFailure, stageLogger, taskLogFields } from '../../../framework/ops/logger.js';
+import { defaultStageLogger, errorFields, logInvocation, logInvocationFailure, stageLogger, taskLogFields } from '../../../framework/ops/logger.js';
 import { SluiceError } from '../../../framework/errors.js';
 
 function task(fields: Partial<TaskReport> & { task: string }): TaskReport {
@@ -57,6 +57,20 @@ describe('logInvocation', () => {
       ['WARN', 'recovered in-doubt batch 3: aborted'],
       ['INFO', 'batch committed'],
     ]);
+  });
+});
+
+describe('defaultStageLogger', () => {
+  afterEach(() => vi.restoreAllMocks());
+  const report = { stage: 's', tasks: [task({ task: 's.0' })] };
+
+  it('logs inside Lambda', () => {
+    expect(logged(() => logInvocation(defaultStageLogger('a', 's', { AWS_LAMBDA_FUNCTION_NAME: 'a-s' }), report))).toHaveLength(1);
+  });
+
+  it('is silent outside Lambda unless a level is asked for', () => {
+    expect(logged(() => logInvocation(defaultStageLogger('a', 's', {}), report))).toEqual([]);
+    expect(logged(() => logInvocation(defaultStageLogger('a', 's', { POWERTOOLS_LOG_LEVEL: 'INFO' }), report))).toHaveLength(1);
   });
 });
 

@@ -26,6 +26,7 @@ const report: InvocationReport = {
   tasks: [
     task({ task: 'sessions.0', received: 10, duplicates: 2, processed: 8, outputs: 5, deadLetters: 1, seq: 7 }),
     task({ task: 'sessions.1', received: 4, duplicates: 4, processed: 0, outputs: 0, deadLetters: 0, seq: undefined, recovery: { seq: 3, outcome: 'aborted' } }),
+    task({ task: 'sessions.0', kind: 'control', received: 3, processed: 3, outputs: 2, timersFired: 2, seq: 8 }),
   ],
 };
 
@@ -61,7 +62,7 @@ describe('recordInvocation: one EMF document per invocation', () => {
     expect(doc['service']).toBeUndefined();
   });
 
-  it('declares every metric with Name and Unit and puts its value at the top level', () => {
+  it('declares every metric with Name and Unit and puts its value at the top level; control records count apart', () => {
     const { lines, sink } = capture();
     recordInvocation(report, { app: 'clickstream', durationMs: 42, at: AT }, sink);
     const doc = JSON.parse(lines[0]!) as Emf;
@@ -74,13 +75,15 @@ describe('recordInvocation: one EMF document per invocation', () => {
     expect(Object.fromEntries(metrics.map((m) => [m.Name, doc[m.Name]]))).toEqual({
       Invocations: 1,
       InvocationsFailed: 0,
-      Tasks: 2,
-      BatchesCommitted: 1,
+      Tasks: 3,
+      BatchesCommitted: 2,
       RecordsIn: 14,
+      ControlRecordsIn: 3,
       RecordsProcessed: 8,
-      RecordsOut: 5,
+      RecordsOut: 7,
       DeadLettered: 1,
       DuplicatesSkipped: 6,
+      TimersFired: 2,
       Recoveries: 1,
       BatchDuration: 42,
     });
@@ -160,12 +163,14 @@ describe('MetricsAggregator: the local sink behind the emulator status line', ()
         invocations: 3,
         failures: 1,
         recordsIn: 28,
+        controlRecordsIn: 6,
         recordsProcessed: 16,
-        recordsOut: 10,
+        recordsOut: 14,
         deadLettered: 2,
         duplicatesSkipped: 12,
+        timersFired: 4,
         recoveries: 2,
-        batchesCommitted: 2,
+        batchesCommitted: 4,
         totalDurationMs: 90,
         maxDurationMs: 40,
         watermarkLagMs: undefined,
@@ -177,7 +182,7 @@ describe('MetricsAggregator: the local sink behind the emulator status line', ()
   it('renders one compact status line', () => {
     const agg = new MetricsAggregator();
     recordInvocation(report, { app: 'clickstream', durationMs: 40, at: AT }, agg);
-    expect(agg.statusLine()).toBe('sessions 14→5 dlq 1 dup 6 fail 0 40ms recovered 1');
+    expect(agg.statusLine()).toBe('sessions 14→7 dlq 1 dup 6 fail 0 40ms timers 2 recovered 1');
   });
 
   it('sees the same figures as the EMF document', () => {

@@ -32,8 +32,9 @@ describe('planReset', () => {
 });
 
 describe('extraAfterReset', () => {
-  it('keeps the extras (watermarks) with the state and empties them when state is cleared', () => {
-    expect(extraAfterReset({ wm: 5 }, 'keep')).toEqual({ wm: 5 });
-    expect(extraAfterReset({ wm: 5 }, 'clear')).toEqual({});
+  it('keeps the extras (event time) whether state is kept or cleared', () => {
+    const extra = { time: { wm: 5, written: { 'shop.by-user.in': { '0': 12 } } } };
+    expect(extraAfterReset(extra, 'keep')).toEqual(extra);
+    expect(extraAfterReset(extra, 'clear')).toEqual(extra);
   });
 });

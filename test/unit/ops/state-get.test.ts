@@ -4,7 +4,7 @@ import { keyBytes, stateDescriptor } from '../../../framework/ops/state-get.js';
 
 const session = valueState<number>('session');
 const topo = (() => {
-  const p = pipeline('shop');
+  const p = pipeline('shop', { partitions: 2 });
   const orders = p.source<{ user: string; n: number }>('orders', { serde: json(), partitions: 2 });
   orders.keyBy((o) => o.user, { name: 'json-user' }).aggregate(count()).sink('counts', { serde: json() });
   orders
