@@ -36,6 +36,8 @@ export interface Pending {
   readonly progress: ProgressPosition | undefined;
   /** Opaque protocol extras (e.g. watermarks) confirmed together with the batch. */
   readonly extra: Readonly<Record<string, unknown>>;
+  /** When the batch was prepared (epoch ms), so tools can tell a stuck in-doubt batch. */
+  readonly since?: number;
 }
 
 /** A task's checkpoint item. */

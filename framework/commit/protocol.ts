@@ -176,7 +176,7 @@ export async function commitBatch(deps: CommitDeps, task: TaskRef, ckpt: Checkpo
   try {
     const progressAt = sent[sent.length - 1]!;
     await deps.fault?.('after-send', task, seq);
-    const pending: Pending = { seq, nextOffset: effects.nextOffset, txnId, progress: progressAt, extra };
+    const pending: Pending = { seq, nextOffset: effects.nextOffset, txnId, progress: progressAt, extra, since: Date.now() };
     const prepVersion = await deps.store.prepare(task, ckpt.version, pending, effects.state);
     prepared = true;
     await deps.fault?.('after-prepare', task, seq);

@@ -166,6 +166,7 @@ export function encodePending(pending: Pending): AttributeValue {
     txnId: { S: pending.txnId },
     extra: { S: JSON.stringify(pending.extra) },
   };
+  if (pending.since !== undefined) m['since'] = { N: String(pending.since) };
   if (pending.progress !== undefined) {
     m['progress'] = {
       M: {
@@ -186,6 +187,7 @@ function decodePending(m: Item): Pending {
     txnId: m['txnId']?.S ?? '',
     progress: progress === undefined ? undefined : decodeProgress(progress),
     extra: parseExtra(m['extra']?.S),
+    ...(m['since'] ? { since: num(m['since']) } : {}),
   };
 }
 

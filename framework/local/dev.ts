@@ -45,7 +45,20 @@ export class LocalRun {
     const admin = o.kafka.admin();
     await admin.connect();
     try {
-      await ensureTopics(admin, o.topology.topics.filter((t) => t.managed).map((t) => ({ topic: t.name, partitions: t.partitions })));
+      const topics = o.topology.topics.filter((t) => t.managed).map((t) => ({ topic: t.name, partitions: t.partitions }));
+      // kafkajs gives up when the metadata it asks for right after CreateTopics does not know the new
+      // topics yet (UNKNOWN_TOPIC_OR_PARTITION: a busy KRaft broker propagates them a moment later).
+      // ensureTopics is idempotent, so try again.
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await ensureTopics(admin, topics);
+          break;
+        } catch (error) {
+          const type = (error as { type?: unknown }).type;
+          if (attempt >= 5 || (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE')) throw error;
+          await new Promise((r) => setTimeout(r, 200 * attempt));
+        }
+      }
     } finally {
       await admin.disconnect();
     }

@@ -23,7 +23,8 @@ import { connectAdmin, describe, kafkaUnreachable, type OpsTarget } from './targ
 export const REPLAY_HEADER = 'sluice-replay-of';
 
 /** Topic of a stage's replay markers. */
-export const replayTopicName = (app: string, stage: string): string => `${app}.${stage}.dlq-replays`;
+export { replayTopicName } from '../topology/names.js';
+import { replayTopicName } from '../topology/names.js';
 
 /** Transactional id of a stage's replays: one per stage, so a new run fences an old one. */
 export const replayTxnId = (app: string, stage: string): string => `${app}.${stage}.dlq-replay`;

@@ -4,6 +4,8 @@
  * I/O (Kafka offsets, DynamoDB checkpoints); judging them is the pure `assessStatus`, so what
  * "needs attention" means is one tested function.
  */
+import { timeStateOf } from '../time/watermark.js';
+import { MIN_WATERMARK } from '../time/control.js';
 import type { Stage } from '../topology/topology.js';
 import { topicLogs, type PartitionLog } from './offsets.js';
 import { readCheckpoints, type StoredCheckpoint } from './stage-items.js';
@@ -102,12 +104,11 @@ export interface PipelineStatus {
   readonly attention: readonly string[];
 }
 
-/**
- * Reads the watermark and idle flag out of a checkpoint's `extra`. Event time is not built yet,
- * so this says "unknown"; the time/ work fills it in without changing any caller.
- */
-export function eventTimeOf(_extra: Readonly<Record<string, unknown>>): EventTimeStatus {
-  return { watermark: null, idle: null };
+/** Reads the watermark and idle flag out of a checkpoint's `extra` (null before the task knew any event time). */
+export function eventTimeOf(extra: Readonly<Record<string, unknown>>): EventTimeStatus {
+  if (extra['time'] === undefined) return { watermark: null, idle: null };
+  const t = timeStateOf(extra);
+  return { watermark: t.wm === MIN_WATERMARK ? null : t.wm, idle: t.idle };
 }
 
 /** Judges the facts (pure). */

@@ -8,10 +8,14 @@ import type { CheckpointStore, FaultHook, TxnSink } from '../commit/ports.js';
 import type { Pipeline } from '../dsl/pipeline.js';
 import { ConfigError, SluiceError } from '../errors.js';
 import { decodeEvent } from '../lambda/decode.js';
-import type { Topology } from '../topology/topology.js';
+import type { Stage, Topology } from '../topology/topology.js';
 import { compile } from '../topology/compile.js';
 import type { TaskReport, WarmTask } from './task.js';
 import { runControl, runTask } from './task.js';
+import type { Logger } from '@aws-lambda-powertools/logger';
+import type { MetricsSink } from '../ops/metrics.js';
+import { defaultMetricsSink, recordInvocation, recordInvocationFailure } from '../ops/metrics.js';
+import { defaultStageLogger, logInvocation, logInvocationFailure } from '../ops/logger.js';
 
 /** The adapters a stage runs with; the Lambda default builds Kafka and DynamoDB ones from the environment. */
 export interface StagePorts {
@@ -29,6 +33,10 @@ export interface StageHandlerOptions {
   readonly fault?: FaultHook;
   /** Clock (epoch ms). */
   readonly now?: () => number;
+  /** Where invocation metrics go (default: CloudWatch EMF on stdout inside Lambda, nothing elsewhere). */
+  readonly metrics?: MetricsSink;
+  /** Structured logger (default: Powertools JSON logs inside Lambda, silent elsewhere). */
+  readonly logger?: Logger;
 }
 
 /** What one invocation did. */
@@ -56,17 +64,36 @@ export type KafkaHandler = (event: unknown) => Promise<InvocationReport>;
 /** Builds the Lambda handler of `stageName`. */
 export function stageHandler(source: Pipeline | Topology, stageName: string, options: StageHandlerOptions = {}): KafkaHandler {
   const topology = 'stages' in source ? source : compile(source.plan());
-  const stage = topology.stages.find((s) => s.name === stageName);
-  if (!stage) {
+  const found = topology.stages.find((s) => s.name === stageName);
+  if (!found) {
     throw new ConfigError(`pipeline "${topology.app}" has no stage "${stageName}"`, { stage: stageName }, `stages: ${topology.stages.map((s) => s.name).join(', ')}`);
   }
+  const stage: Stage = found;
   const progressPartitions = topology.topics.find((t) => t.name === topology.progressTopic)!.partitions;
   const now = options.now ?? Date.now;
+  const metrics = options.metrics ?? defaultMetricsSink();
+  const logger = options.logger ?? defaultStageLogger(topology.app, stage.name);
   // Module-scope state of a warm container: adapters and per-task caches.
   const warm = new Map<string, WarmTask>();
   let ports: Promise<StagePorts> | undefined = options.ports ? Promise.resolve(options.ports) : undefined;
 
   return async (event: unknown): Promise<InvocationReport> => {
+    const started = now();
+    try {
+      const report = await invoke(event);
+      const durationMs = now() - started;
+      recordInvocation(report, { app: topology.app, durationMs, at: now() }, metrics);
+      logInvocation(logger, report, durationMs);
+      return report;
+    } catch (error) {
+      const durationMs = now() - started;
+      recordInvocationFailure(stage.name, error, { app: topology.app, durationMs, at: now() }, metrics);
+      logInvocationFailure(logger, error, durationMs);
+      throw error;
+    }
+  };
+
+  async function invoke(event: unknown): Promise<InvocationReport> {
     const decoded = decodeEvent(event);
     if (!ports) {
       if (!options.connect) throw new ConfigError('stageHandler needs `ports` or `connect`', { stage: stageName });
@@ -112,5 +139,5 @@ export function stageHandler(source: Pipeline | Topology, stageName: string, opt
     const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [{ task: work[i]!.label, error: r.reason as unknown }] : []));
     if (failures.length > 0) throw new InvocationFailedError(stage.name, failures);
     return { stage: stage.name, tasks: results.map((r) => (r as PromiseFulfilledResult<TaskReport>).value) };
-  };
+  }
 }

@@ -7,7 +7,8 @@
  *    watermark could overtake data it covers: data and control topics are read by two
  *    triggers with different lags);
  *  - its event time is the minimum over all upstream tasks of the topology, leaving out
- *    idle ones; a task none of whose inputs is active is idle itself.
+ *    idle ones; a task none of whose inputs is active is idle itself, at the highest of their
+ *    watermarks (Flink's flush when the last input goes idle).
  * Invariant: a task's watermark never decreases.
  */
 import { MIN_WATERMARK, type WatermarkMark } from './control.js';
@@ -123,13 +124,21 @@ export function applyPosition(s: TimeState, position: number): TimeState {
 
 /**
  * The event time of a downstream task: min over `upstream` task ids of their applied
- * watermarks, idle ones left out. All idle (or none known to be active): the watermark
- * holds and the task is idle itself. Never decreases.
+ * watermarks, idle ones left out. All idle: the task is idle itself and its watermark is the
+ * highest of theirs (none of them holds anything back any more). Never decreases.
  */
 export function combine(s: TimeState, upstream: readonly string[]): TimeState {
   if (upstream.length === 0) return s;
   const active = upstream.filter((id) => !(s.up[id]?.idle ?? false));
-  if (active.length === 0) return { ...s, idle: true };
+  if (active.length === 0) {
+    // Every upstream task is idle, so none holds anything back any more (each one's data up to
+    // its applied mark has been read: the fence). Flush to the highest of their watermarks, as
+    // Flink's StatusWatermarkValve does. Holding the old minimum made the result depend on
+    // batching: the last active task's final mark and its idle mark applied in one batch left
+    // the windows between the two unfired; in two batches they fired.
+    const max = Math.max(...upstream.map((id) => s.up[id]?.wm ?? MIN_WATERMARK));
+    return { ...s, wm: Math.max(s.wm, max), idle: true };
+  }
   const min = Math.min(...active.map((id) => s.up[id]?.wm ?? MIN_WATERMARK));
   return { ...s, wm: Math.max(s.wm, min), idle: false };
 }

@@ -11,7 +11,7 @@ import { ConfigError } from '../errors.js';
 import type { KeyByNode, NodeId, Plan, PlanNode, SourceNode } from '../dsl/plan.js';
 import { inputsOf } from '../dsl/plan.js';
 import type { StateDescriptor } from '../state/descriptors.js';
-import { controlTopicName, deadLetterTopicName, inputTopicName, lateTopicName, progressTopicName, STAGE_NAME, stageNameFromTopic, taskIdOf, windowStateName } from './names.js';
+import { replayTopicName, controlTopicName, deadLetterTopicName, inputTopicName, lateTopicName, progressTopicName, STAGE_NAME, stageNameFromTopic, taskIdOf, windowStateName } from './names.js';
 import { valueState } from '../state/descriptors.js';
 import { validateWindowSpec, windowSpecName } from '../time/window-operator.js';
 import type { Stage, StageInput, StageOutput, TopicSpec, Topology } from './topology.js';
@@ -259,6 +259,7 @@ export function compile(plan: Plan): Topology {
     for (const input of stage.inputs) if (input.kind === 'internal') addTopic({ name: input.topic, partitions: input.partitions, role: 'internal', managed: true });
     addTopic({ name: stage.controlTopic, partitions, role: 'control', managed: true });
     addTopic({ name: stage.deadLetterTopic, partitions: 1, role: 'dead-letter', managed: true });
+    addTopic({ name: replayTopicName(settings.name, stage.name), partitions: 1, role: 'dead-letter', managed: true });
     for (const out of stage.outputs) if (out.kind === 'late') addTopic({ name: out.topic, partitions: 1, role: 'late', managed: out.topic === lateTopicName(settings.name, stage.name) });
   }
   const progressTopic = progressTopicName(settings.name);

@@ -6,6 +6,8 @@ export const inputTopicName = (app: string, stage: string): string => `${app}.${
 export const controlTopicName = (app: string, stage: string): string => `${app}.${stage}.control`;
 /** Dead-letter topic of a stage. */
 export const deadLetterTopicName = (app: string, stage: string): string => `${app}.${stage}.dlq`;
+/** Markers of dead letters replayed from a stage's dead-letter topic (so a replay never repeats). */
+export const replayTopicName = (app: string, stage: string): string => `${app}.${stage}.dlq-replays`;
 /** The app's progress topic (one progress record per committed batch). */
 export const progressTopicName = (app: string): string => `${app}.progress`;
 

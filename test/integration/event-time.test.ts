@@ -32,14 +32,13 @@ import { decodeEvent } from '../../framework/lambda/decode.js';
 import { LocalRun } from '../../framework/local/dev.js';
 import type { Invoker } from '../../framework/local/esm/invoker.js';
 import { LATE_HEADERS } from '../../framework/runtime/operators.js';
-import { lambdaPorts } from '../../framework/runtime/lambda-ports.js';
 import { taskRef } from '../../framework/runtime/task.js';
 import { timeStateOf } from '../../framework/time/watermark.js';
 import { tumbling } from '../../framework/time/windows.js';
 import { COMMIT_STEPS, Rng } from '../support/fault-driver.js';
 import type { EventTimeSpec, Ev, Expectation, Phase, RegionWindowResult, Sent, UserWindowResult } from '../support/event-time-oracle.js';
 import { expectEventTime, idleScenario, phasedScenario, regionOf, sortRegionResults, sortUserResults } from '../support/event-time-oracle.js';
-import { deleteTestTopics, readToEnd, testBrokers, testDynamo, testDynamoEndpoint, testKafka, uniqueName } from '../support/infra.js';
+import { deleteTestTopics, readToEnd, testBrokers, testDynamo, testKafka, uniqueName } from '../support/infra.js';
 
 const SPEC: EventTimeSpec = { sourcePartitions: 3, maxOutOfOrdernessMs: 2_000, userWindowMs: 10_000, userLatenessMs: 1_000, regionWindowMs: 20_000 };
 /**
@@ -106,10 +105,19 @@ class Rig {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      await ensureTopics(admin, [
-        { topic: sourceTopic, partitions: SPEC.sourcePartitions },
-        { topic: sinkTopic, partitions: 3 },
-      ]);
+      // Retried like LocalRun does: kafkajs gives up if a busy broker's metadata lags the creation.
+      for (let attempt = 1; ; attempt += 1) {
+        try {
+          await ensureTopics(admin, [
+            { topic: sourceTopic, partitions: SPEC.sourcePartitions },
+            { topic: sinkTopic, partitions: 3 },
+          ]);
+          break;
+        } catch (error) {
+          if (attempt >= 5 || (error as { type?: unknown }).type !== 'UNKNOWN_TOPIC_OR_PARTITION') throw error;
+          await sleep(200 * attempt);
+        }
+      }
     } finally {
       await admin.disconnect();
     }
@@ -129,17 +137,20 @@ class Rig {
 
   /** The in-process invoker: one handler ("container") per stage, replaced when it crashes. */
   private invoker(options: RigOptions): Invoker {
-    const connect = lambdaPorts(this.topology, { table: this.table, dynamodbEndpoint: testDynamoEndpoint() });
-    const tracked = async (servers: readonly string[]): Promise<StagePorts> => {
-      const p0 = await connect(servers);
-      const p = process.env.ET_DEBUG ? traced(p0) : p0;
-      this.ports.push(p0);
-      return p;
+    // What lambdaPorts builds in a Lambda container, with the test's kafkajs client (quiet unless
+    // SLUICE_TEST_KAFKA_LOG is set: retried transient errors are logged at ERROR by kafkajs).
+    const connect = (): StagePorts => {
+      const ports: StagePorts = {
+        store: new DynamoCheckpointStore(testDynamo(), this.table),
+        sink: new KafkaTxnSink(testKafka(`${this.app}-c${this.ports.length}`), { transactionTimeoutMs: this.topology.settings.transactionTimeoutMs }),
+      };
+      this.ports.push(ports);
+      return ports;
     };
     const faults = new Map(this.topology.stages.map((s) => [s.name, options.fault?.(s.name)]));
     const container = (stage: string): KafkaHandler => {
       const fault = faults.get(stage);
-      return stageHandler(this.topology, stage, { connect: tracked, ...(fault ? { fault } : {}) });
+      return stageHandler(this.topology, stage, { connect, ...(fault ? { fault } : {}) });
     };
     const handlers = new Map(this.topology.stages.map((s) => [s.name, container(s.name)]));
     return {
@@ -228,7 +239,7 @@ class Rig {
     await this.run?.stop();
     await Promise.all(this.ports.map((p) => (p.sink instanceof KafkaTxnSink ? p.sink.close().catch(() => undefined) : undefined)));
     await deleteTable(testDynamo(), this.table).catch(() => undefined);
-    if (!process.env.ET_DEBUG) await deleteTestTopics(this.kafka, [...this.topology.topics.map((t) => t.name)]).catch(() => undefined);
+    await deleteTestTopics(this.kafka, [...this.topology.topics.map((t) => t.name)]).catch(() => undefined);
   }
 }
 
@@ -301,8 +312,10 @@ describe('event time through two keyed window stages on real Kafka and DynamoDB 
     const expected = expectEventTime(SPEC, phases);
     let rig: Rig;
     beforeAll(async () => {
+      const t0 = Date.now();
       rig = await Rig.start({ prefix: 'eta' });
       await feed(rig, phases, expected);
+      console.log(`[event-time] (a) ran in ${Date.now() - t0} ms`);
     });
     afterAll(async () => rig?.stop());
 
@@ -315,15 +328,6 @@ describe('event time through two keyed window stages on real Kafka and DynamoDB 
     });
 
     it('commits exactly the window results of both stages, each once (read_committed)', async () => {
-      const internal = await readToEnd(rig.kafka, `${rig.app}.by-user.in`, { isolation: 'read_committed' });
-      const ids = internal.map((r) => (JSON.parse(r.value!.toString()) as Ev).id);
-      console.log('DEBUG internal', internal.length, new Set(ids).size, phases.reduce((n, p) => n + p.sends.length, 0));
-      const src = await readToEnd(rig.kafka, rig.sourceTopic, { isolation: 'read_committed' });
-      console.log('DEBUG source', src.length);
-      const byId = new Map<string, string[]>();
-      for (const r of internal) { const id = (JSON.parse(r.value!.toString()) as Ev).id; const pv = readProvenance(r.headers)!; byId.set(id, [...(byId.get(id) ?? []), `${r.partition}@${r.offset} ${pv.task}/${pv.seq}/${pv.idx}`]); }
-      for (const [id, w] of byId) if (w.length > 1) console.log('DEBUG dup', id, w.join(' | '));
-      for (const i of rig.log.filter((x) => x.stage === 'events')) console.log('DEBUG inv', i.kind, i.partition, i.records, i.started % 100000, i.ended % 100000, i.report ? JSON.stringify(i.report.tasks.map((t) => [t.task, t.seq, t.processed, t.duplicates, t.outputs])) : String(i.error));
       await expectExactResults(rig, expected);
     });
 
@@ -337,8 +341,10 @@ describe('event time through two keyed window stages on real Kafka and DynamoDB 
     const expected = expectEventTime(SPEC, phases);
     let rig: Rig;
     beforeAll(async () => {
+      const t0 = Date.now();
       rig = await Rig.start({ prefix: 'etb', delayData: { stage: 'by-user', ms: 600 }, batchSize: 15 });
       await feed(rig, phases, expected);
+      console.log(`[event-time] (b) ran in ${Date.now() - t0} ms`);
     });
     afterAll(async () => rig?.stop());
 
@@ -362,19 +368,22 @@ describe('event time through two keyed window stages on real Kafka and DynamoDB 
   });
 
   describe('(c) an idle source partition', () => {
-    const idle = idleScenario(SEED + 2, SPEC, { base: BASE, idlePartition: 2, idleRecords: 12, startRecords: 12, trickleSteps: 32 });
+    const idle = idleScenario(SEED + 2, SPEC, { base: BASE, idlePartition: 2, idleRecords: 12, startRecords: 12, trickleSteps: 40 });
     const expected = expectEventTime(SPEC, [idle.phase]);
     let rig: Rig;
     let trickleEnded = 0;
     beforeAll(async () => {
+      const t0 = Date.now();
       rig = await Rig.start({ prefix: 'etc', idleTimeout: '2s', tickIntervalMs: 500 });
       await rig.produce(idle.start);
+      // The active partitions get a record every 200 ms (never idle); the idle one gets nothing more.
       for (const step of idle.trickle) {
-        await sleep(150);
+        await sleep(200);
         await rig.produce(step);
       }
       trickleEnded = Date.now();
       await rig.drain(expected.watermarks[0]!, { region: true });
+      console.log(`[event-time] (c) ran in ${Date.now() - t0} ms`);
     });
     afterAll(async () => rig?.stop());
 
@@ -392,8 +401,10 @@ describe('event time through two keyed window stages on real Kafka and DynamoDB 
       expect(beyond, 'the user stage never got past the idle partition').toBeDefined();
       const latency = beyond!.ended - quiet;
       console.log(`[event-time] idle partition quiet → user-stage watermark past it: ${latency} ms (idleTimeout 2000 ms, ticks every 500 ms)`);
+      // While the other partitions were still getting data: the idle one was left out, not flushed at the end.
       expect(beyond!.ended).toBeLessThan(trickleEnded);
-      expect(latency).toBeLessThan(2_000 + 5_000);
+      // idleTimeout, a tick, the idle mark's way through two triggers; generous for a loaded 2-core machine.
+      expect(latency).toBeLessThan(2_000 + 6_000);
     });
   });
 
@@ -404,6 +415,7 @@ describe('event time through two keyed window stages on real Kafka and DynamoDB 
     const crashedStages = new Set<string>();
     let rig: Rig;
     beforeAll(async () => {
+      const t0 = Date.now();
       const rng = new Rng(SEED + 3);
       let budget = 18;
       rig = await Rig.start({
@@ -418,6 +430,7 @@ describe('event time through two keyed window stages on real Kafka and DynamoDB 
         },
       });
       await feed(rig, phases, expected);
+      console.log(`[event-time] (d) ran in ${Date.now() - t0} ms`);
     });
     afterAll(async () => rig?.stop());
 
@@ -434,38 +447,6 @@ describe('event time through two keyed window stages on real Kafka and DynamoDB 
     });
   });
 });
-
-const T0 = Date.now();
-function dbg(...a: unknown[]): void { console.log('TRACE', Date.now() - T0, ...a); }
-function traced(p: StagePorts): StagePorts {
-  const cid = Math.random().toString(36).slice(2, 6);
-  const sink = p.sink;
-  const store = p.store;
-  return {
-    store: {
-      read: async (t) => { const c = await store.read(t); dbg(cid, 'read', t.id, 'v', c.version, 'seq', c.committedSeq, 'next', c.nextOffset, 'pending', c.pending ? `${c.pending.seq}/${c.pending.txnId}` : '-'); return c; },
-      loadState: (t, k, c) => store.loadState(t, k, c),
-      prepare: async (t, v, pend, w) => { try { const r = await store.prepare(t, v, pend, w); dbg(cid, 'prepare ok', t.id, v, pend.seq, pend.txnId, JSON.stringify(pend.progress)); return r; } catch (e) { dbg(cid, 'prepare FAIL', t.id, v, pend.seq, pend.txnId, String(e)); throw e; } },
-      confirm: async (t, v, pend) => { try { const r = await store.confirm(t, v, pend); dbg(cid, 'confirm ok', t.id, v, pend.seq); return r; } catch (e) { dbg(cid, 'confirm FAIL', t.id, v, pend.seq, String(e)); throw e; } },
-      abandon: async (t, v, pend) => { const r = await store.abandon(t, v, pend); dbg(cid, 'abandon', t.id, v, pend.seq); return r; },
-      dueTimers: (t, k, u, c) => store.dueTimers(t, k, u, c),
-      commitDirect: (t, v, s, n, w, e) => store.commitDirect(t, v, s, n, w, e),
-    },
-    sink: {
-      begin: async (id) => {
-        const txn = await sink.begin(id);
-        dbg(cid, 'begin', id);
-        return {
-          send: async (rs) => { const o = await txn.send(rs); dbg(cid, 'send', id, rs.length, JSON.stringify(o.slice(-1))); return o; },
-          commit: async () => { try { await txn.commit(); dbg(cid, 'commit ok', id); } catch (e) { dbg(cid, 'commit FAIL', id, String(e)); throw e; } },
-          abort: async () => { try { await txn.abort(); dbg(cid, 'abort ok', id); } catch (e) { dbg(cid, 'abort FAIL', id, String(e)); throw e; } },
-        };
-      },
-      resolve: async (id, pos, task, seq) => { const r = await sink.resolve(id, pos, task, seq); dbg(cid, 'resolve', id, JSON.stringify(pos), task, seq, r); return r; },
-      sendDirect: (rs) => sink.sendDirect(rs),
-    },
-  };
-}
 
 // --- helpers -------------------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ import type { World } from '../support/fault-driver.js';
 import { describeStats, faultSuiteConfig, formatFailures, measureHappyPath, runFaultSchedules, runningTotals, traceFromEnv } from '../support/fault-driver.js';
 import { createTestTopic, deleteTestTopics, readToEnd, testDynamo, testKafka, uniqueName } from '../support/infra.js';
 
-const config = faultSuiteConfig({ seed: 20_260_201, schedules: 3, soakSchedules: 30 });
+const config = faultSuiteConfig({ seed: 20_260_201, schedules: 8, soakSchedules: 60 });
 // A crashed zombie's open transaction holds read_committed readers back until the broker aborts
 // it; a short transaction timeout keeps that to seconds.
 const scenarioOptions = { pipeline: { functionTimeout: '4s', transactionTimeout: '8s' } } as const;

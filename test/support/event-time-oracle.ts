@@ -92,8 +92,6 @@ export interface Expectation {
   readonly userResults: UserWindowResult[];
   readonly regionResults: RegionWindowResult[];
   readonly late: ExpectedLate[];
-  /** User-stage results the region stage must route to its late topic. */
-  readonly regionLate: UserWindowResult[];
   /** The watermark of the user stage (and of the region stage) after each phase. */
   readonly watermarks: number[];
   /** Fate of every input record, by id. */
@@ -184,13 +182,13 @@ export function expectEventTime(spec: EventTimeSpec, phases: readonly Phase[]): 
     lower = w;
   });
 
-  // Region stage: a user result is on time there unless its region window's maxTimestamp is at
-  // or below the region stage's watermark when it arrives. An on-time user firing (watermark just
-  // passed its maxTimestamp) always is on time there; a late firing in phase k arrives while the
-  // region stage's watermark is at most the user stage's, watermarks[k - 1].
+  // Region stage (no lateness): a user result is late there iff its region window's maxTimestamp is
+  // at or below the region stage's watermark when it arrives. An on-time user firing (the user
+  // task's watermark just passed its maxTimestamp, and its mark follows the result) never is; a
+  // late firing in phase k arrives while the region stage's watermark is at most watermarks[k - 1].
+  // Input where one might be is rejected, so the region stage's late topic must stay empty.
   const rsize = spec.regionWindowMs;
   const sums = new Map<string, { region: string; start: number; sum: number }>();
-  const regionLate: UserWindowResult[] = [];
   for (const r of userResults) {
     const ts = r.end - 1;
     const start = windowStart(ts, rsize);
@@ -213,7 +211,6 @@ export function expectEventTime(spec: EventTimeSpec, phases: readonly Phase[]): 
     userResults: sortUserResults(userResults.map(({ phase: _phase, ...r }) => r)),
     regionResults: sortRegionResults(regionResults),
     late,
-    regionLate,
     watermarks,
     fates,
   };

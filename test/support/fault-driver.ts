@@ -769,7 +769,15 @@ class Container {
   }
 
   /** Runs a port call the way this container's plan says: maybe paused, maybe failed before or after. */
-  private async call<T>(port: 'store' | 'sink', name: string, detail: string, run: () => Promise<T>, failures: readonly CallFailure[], conflict?: () => Error): Promise<T> {
+  private async call<T>(
+    port: 'store' | 'sink',
+    name: string,
+    detail: string,
+    run: () => Promise<T>,
+    failures: readonly CallFailure[],
+    conflict?: () => Error,
+    show: (result: T) => string = summarize,
+  ): Promise<T> {
     const call = `${port}.${name}`;
     const trace = this.run.trace;
     if (trace) {
@@ -777,7 +785,7 @@ class Container {
       run = () =>
         traced().then(
           (result) => {
-            trace(`  #${this.id} ${call} ${detail} → ${JSON.stringify(result, (_k, v: unknown) => (v instanceof Map ? `${v.size} values` : v))?.slice(0, 160)}`);
+            trace(`  #${this.id} ${call} ${detail} → ${show(result)}`);
             return result;
           },
           (error: unknown) => {
@@ -821,7 +829,7 @@ class Container {
     // transaction open without the adapter knowing, which no real failure does.
     return {
       begin: async (txnId) => {
-        const txn: KafkaTxn = await this.call('sink', 'begin', txnId, () => inner.begin(txnId), READS);
+        const txn: KafkaTxn = await this.call('sink', 'begin', txnId, () => inner.begin(txnId), READS, undefined, () => 'open');
         return {
           send: (records) => this.call('sink', 'send', `${txnId} ${records.length} records`, () => txn.send(records), KAFKA),
           commit: () => this.call('sink', 'commit', txnId, () => txn.commit(), KAFKA),
@@ -833,6 +841,11 @@ class Container {
       sendDirect: (records) => this.call('sink', 'sendDirect', `${records.length} records`, () => inner.sendDirect(records), READS),
     };
   }
+}
+
+/** A port call's result for the trace, short. */
+function summarize(result: unknown): string {
+  return (JSON.stringify(result, (_k, v: unknown) => (v instanceof Map ? `${v.size} values` : v)) ?? 'done').slice(0, 160);
 }
 
 /** Yields to the event loop `n` times, so concurrent invocations interleave at this point. */

@@ -10,7 +10,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { CheckpointStore, TxnSink } from '../../framework/commit/ports.js';
 import { parseProgress } from '../../framework/kafka/progress.js';
-import { MemoryTxnSink } from '../../framework/testing/memory-kafka.js';
+import type { MemoryTxnSink } from '../../framework/testing/memory-kafka.js';
 import type { FaultRunReport, Scenario } from '../support/fault-driver.js';
 import {
   COMMIT_STEPS,

@@ -210,9 +210,11 @@ describe('topics', () => {
       { name: 'orders', partitions: 8, role: 'source', managed: false },
       { name: 'shop.orders.control', partitions: 8, role: 'control', managed: true },
       { name: 'shop.orders.dlq', partitions: 1, role: 'dead-letter', managed: true },
+      { name: 'shop.orders.dlq-replays', partitions: 1, role: 'dead-letter', managed: true },
       { name: 'shop.by-user.in', partitions: 4, role: 'internal', managed: true },
       { name: 'shop.by-user.control', partitions: 4, role: 'control', managed: true },
       { name: 'shop.by-user.dlq', partitions: 1, role: 'dead-letter', managed: true },
+      { name: 'shop.by-user.dlq-replays', partitions: 1, role: 'dead-letter', managed: true },
       { name: 'counts', partitions: 4, role: 'sink', managed: false },
       { name: 'shop.progress', partitions: 8, role: 'progress', managed: true },
     ]);
@@ -229,6 +231,7 @@ describe('topics', () => {
       ['shop.keyed-1.in', 12],
       ['shop.keyed-1.control', 12],
       ['shop.keyed-1.dlq', 1],
+      ['shop.keyed-1.dlq-replays', 1],
     ]);
   });
 });
@@ -466,9 +469,11 @@ describe('describe() and describeJson()', () => {
         '  orders                                   ×8    source (external)',
         '  shop.orders.control                      ×8    control',
         '  shop.orders.dlq                          ×1    dead-letter',
+        '  shop.orders.dlq-replays                  ×1    dead-letter',
         '  shop.by-user.in                          ×4    internal',
         '  shop.by-user.control                     ×4    control',
         '  shop.by-user.dlq                         ×1    dead-letter',
+        '  shop.by-user.dlq-replays                 ×1    dead-letter',
         '  order-counts                             ×4    sink (external)',
         '  shop.progress                            ×8    progress',
       ].join('\n'),
@@ -505,9 +510,11 @@ describe('describe() and describeJson()', () => {
         { name: 'orders', partitions: 8, role: 'source', managed: false },
         { name: 'shop.orders.control', partitions: 8, role: 'control', managed: true },
         { name: 'shop.orders.dlq', partitions: 1, role: 'dead-letter', managed: true },
+        { name: 'shop.orders.dlq-replays', partitions: 1, role: 'dead-letter', managed: true },
         { name: 'shop.by-user.in', partitions: 4, role: 'internal', managed: true },
         { name: 'shop.by-user.control', partitions: 4, role: 'control', managed: true },
         { name: 'shop.by-user.dlq', partitions: 1, role: 'dead-letter', managed: true },
+        { name: 'shop.by-user.dlq-replays', partitions: 1, role: 'dead-letter', managed: true },
         { name: 'order-counts', partitions: 4, role: 'sink', managed: false },
         { name: 'shop.progress', partitions: 8, role: 'progress', managed: true },
       ],
