@@ -261,8 +261,9 @@ function build(app: string, sourceTopic: string, sinkTopic: string, idleTimeout:
 // --- checks shared by the scenarios ----------------------------------------------------------------
 
 /** Feeds the phases with a barrier after each (the oracle's assumption), the last one through the region stage. */
-async function feed(rig: Rig, phases: readonly Phase[], expected: Expectation): Promise<void> {
+async function feed(rig: Rig, phases: readonly Phase[], expected: Expectation, onPhase?: (k: number) => void): Promise<void> {
   for (const [k, phase] of phases.entries()) {
+    onPhase?.(k);
     await rig.produce(phase.sends);
     await rig.drain(expected.watermarks[k]!, { region: k === phases.length - 1 });
   }
@@ -413,30 +414,34 @@ describe('event time through two keyed window stages on real Kafka and DynamoDB 
     const expected = expectEventTime(SPEC, phases);
     const crashes = new Map<CommitStep, number>(COMMIT_STEPS.map((s) => [s, 0]));
     const crashedStages = new Set<string>();
+    const crashesByPhase = phases.map(() => 0);
+    let phase = 0;
     let rig: Rig;
     beforeAll(async () => {
       const t0 = Date.now();
       const rng = new Rng(SEED + 3);
-      let budget = 18;
+      let budget = 30;
       rig = await Rig.start({
         prefix: 'etd',
         fault: (stage) => (step, task, seq) => {
-          if (budget > 0 && rng.chance(0.06)) {
+          if (budget > 0 && rng.chance(0.05)) {
             budget -= 1;
             crashes.set(step, crashes.get(step)! + 1);
             crashedStages.add(stage);
+            crashesByPhase[phase]! += 1;
             throw new SimulatedCrash(step, task.id, seq);
           }
         },
       });
-      await feed(rig, phases, expected);
+      await feed(rig, phases, expected, (k) => (phase = k));
       console.log(`[event-time] (d) ran in ${Date.now() - t0} ms`);
     });
     afterAll(async () => rig?.stop());
 
     it('crashed tasks of every stage, and Lambda retried them on new containers', () => {
-      console.log(`[event-time] crashes by step: ${JSON.stringify(Object.fromEntries(crashes))}; containers replaced: ${rig.replaced}`);
+      console.log(`[event-time] crashes by step: ${JSON.stringify(Object.fromEntries(crashes))}, by phase: ${crashesByPhase.join('/')}; containers replaced: ${rig.replaced}`);
       expect([...crashes.values()].reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(8);
+      expect(crashesByPhase.filter((n) => n > 0).length).toBeGreaterThanOrEqual(2);
       expect(crashedStages.size).toBe(3);
       expect(rig.replaced).toBeGreaterThanOrEqual(8);
     });

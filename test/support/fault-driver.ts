@@ -456,12 +456,9 @@ class ScheduleRun {
 
   /** Drives one stage over `input`: invocations under faults, a fault-free drain, a final redelivery. */
   async driveStage(stage: Stage, input: readonly KafkaRecord[], options: FaultScheduleOptions): Promise<void> {
-    const feeds = new Map<number, Feed>();
-    for (const r of input) {
-      const feed = feeds.get(r.partition) ?? { records: [], committed: 0 };
-      (feed.records as KafkaRecord[]).push(r);
-      feeds.set(r.partition, feed);
-    }
+    const byPartition = new Map<number, KafkaRecord[]>();
+    for (const r of input) byPartition.set(r.partition, [...(byPartition.get(r.partition) ?? []), r]);
+    const feeds = new Map<number, Feed>([...byPartition].map(([p, records]) => [p, { records, committed: 0 }]));
     const maxBatch = options.maxBatch ?? 6;
     const open = (): Feed[] => [...feeds.values()].filter((f) => f.committed < f.records.length);
     const batchOf = (f: Feed): KafkaRecord[] => f.records.slice(f.committed, f.committed + 1 + this.rng.int(maxBatch));

@@ -24,7 +24,7 @@ import {
   traceFromEnv,
 } from '../support/fault-driver.js';
 
-const config = faultSuiteConfig({ seed: 20_260_101, schedules: 60, soakSchedules: 3000 });
+const config = faultSuiteConfig({ seed: 20_260_101, schedules: 40, soakSchedules: 3000 });
 const scenarios: readonly Scenario[] = [runningTotals('keyed'), runningTotals('repartition'), runningTotals('chain')];
 const runs = `${config.schedules} schedule(s) from seed ${config.seed}${config.soak ? ' (soak)' : ''}`;
 

@@ -7,7 +7,6 @@
  * and skipped, as Lambda's provisioned mode allows.
  */
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
 import type { Consumer, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
 import { SluiceError } from '../../errors.js';
 import { encodeEvent } from '../../lambda/decode.js';
@@ -72,7 +71,6 @@ export class EventSourceMapping {
   private running = false;
 
   constructor(private readonly options: MappingOptions) {
-    fixKafkajsReadCommitted();
     const b = options.batchSize ?? 100;
     if (!Number.isInteger(b) || b < 1 || b > 10_000) throw new SluiceError('SLUICE_CONFIG', `batchSize ${b} is out of range`, { field: 'batchSize' }, 'Lambda allows 1 to 10,000');
   }
@@ -197,83 +195,6 @@ export class EventSourceMapping {
       ],
     });
   }
-}
-
-/**
- * kafkajs 2.2.4 (the last release) lets read_committed consumers see records of aborted
- * transactions. Its filter (src/consumer/filterAbortedMessages.js) walks the fetch response's
- * aborted-transaction list assuming it is sorted by first offset and takes at most one entry per
- * record. The broker lists them in the order they ended (its transaction index), and a fetch that
- * starts inside several aborted transactions needs several at the first record; so an aborted
- * transaction that started before another one but ended after it, or a fetch from the middle of
- * one, leaks its records (the Java client keeps a queue ordered by first offset and drains every
- * entry up to the current batch). Seen here as a stage reading its input twice when a data
- * invocation and a control invocation of one task raced and the loser aborted.
- *
- * The fix does the Java client's filtering where kafkajs parses Fetch responses (v4 to v11; kafkajs
- * calls `parse` through the module object, so it can be replaced after kafkajs has loaded): records
- * of aborted transactions are flagged as control records, which kafkajs drops from the messages it
- * hands out while still counting their offsets, and the aborted list is emptied so its own filter
- * has nothing to do. Process-wide and idempotent; every kafkajs read_committed reader in the
- * process (this trigger, readToEnd, the commit protocol's recovery reads) benefits.
- */
-export function fixKafkajsReadCommitted(): void {
-  if (readCommittedFixed) return;
-  readCommittedFixed = true;
-  const require = createRequire(import.meta.url);
-  for (let v = 4; v <= 11; v += 1) {
-    let mod: { parse: (data: unknown) => Promise<unknown> };
-    try {
-      mod = require(`kafkajs/src/protocol/requests/fetch/v${v}/response.js`) as typeof mod;
-    } catch {
-      continue;
-    }
-    const parse = mod.parse;
-    mod.parse = async (data: unknown): Promise<unknown> => dropAbortedRecords(await parse(data));
-  }
-}
-
-let readCommittedFixed = false;
-
-interface FetchedRecord {
-  offset: string;
-  key: Buffer | null;
-  isControlRecord: boolean;
-  batchContext?: { producerId?: string; inTransaction?: boolean };
-}
-
-interface FetchedPartition {
-  abortedTransactions?: Array<{ producerId: string; firstOffset: string }>;
-  messages?: FetchedRecord[];
-}
-
-/** Marks records of aborted transactions as control records (see fixKafkajsReadCommitted). */
-export function dropAbortedRecords<T>(data: T): T {
-  const responses = (data as { responses?: Array<{ partitions?: FetchedPartition[] }> }).responses ?? [];
-  for (const partition of responses.flatMap((r) => r.partitions ?? [])) {
-    const aborted = partition.abortedTransactions;
-    if (!aborted || aborted.length === 0) continue;
-    const queue = [...aborted].sort((a, b) => compareOffsets(a.firstOffset, b.firstOffset));
-    const open = new Set<string>();
-    for (const m of partition.messages ?? []) {
-      while (queue.length > 0 && compareOffsets(queue[0]!.firstOffset, m.offset) <= 0) open.add(queue.shift()!.producerId);
-      const producer = String(m.batchContext?.producerId);
-      if (m.isControlRecord) {
-        // An abort marker ends the producer's aborted transaction (control key: version, type 0 = abort).
-        if (m.key && m.key.length >= 4 && m.key.readInt16BE(2) === 0) open.delete(producer);
-      } else if (m.batchContext?.inTransaction && open.has(producer)) {
-        m.isControlRecord = true;
-      }
-    }
-    partition.abortedTransactions = [];
-  }
-  return data;
-}
-
-function compareOffsets(a: string, b: string): number {
-  const x = BigInt(a);
-  const y = BigInt(b);
-  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 function toRecord(topic: string, partition: number, m: KafkaMessage): KafkaRecord {
