@@ -1,9 +1,14 @@
 /**
- * `sluice demo`: for now a smoke test of the local infrastructure that shows the two
- * guarantees Sluice builds on. (A later version runs the YSB pipeline instead.)
+ * `sluice demo` (`npm start`): the YSB example (functions/ysb) end to end on the local
+ * infrastructure. It brings up Kafka and DynamoDB Local, creates a uniquely named app's topics
+ * and table, runs both stages through the emulated Lambda Kafka triggers with in-process
+ * handlers, feeds a live, skewed, out-of-order stream of ad events for a bounded time, waits
+ * until event time has passed the last window, and checks every committed per-campaign window
+ * count against the oracle. Exits non-zero on any difference.
+ *
+ * `sluice demo --smoke` is the earlier smoke test of the two guarantees Sluice builds on:
  *   1. Kafka transactions: a read_committed reader sees committed records and never aborted ones.
  *   2. DynamoDB conditional writes: a write guarded by a condition happens at most once.
- * Exits non-zero if anything does not match.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -23,6 +28,17 @@ import { ensureTopics } from '../kafka/admin.js';
 import { createKafka } from '../kafka/client.js';
 import { readToEnd } from '../kafka/read-to-end.js';
 import { infraUp } from '../local/infra/index.js';
+import { LocalRun } from '../local/dev.js';
+import { inProcessInvoker } from '../local/esm/invoker.js';
+import { PipelineMonitor, type StageStatus } from '../local/monitor.js';
+import { stageHandler } from '../runtime/handler.js';
+import { lambdaPorts } from '../runtime/lambda-ports.js';
+import { compile } from '../topology/compile.js';
+import { ADS_PER_CAMPAIGN, CAMPAIGNS } from '../../functions/ysb/campaigns.js';
+import { runGenerator, type GeneratorResult } from '../../functions/ysb/generator.js';
+import { verifyCounts, windowStartOf, type Verification } from '../../functions/ysb/oracle.js';
+import { ALLOWED_LATENESS_MS, WINDOW_MS, ysbPipeline, type CampaignCount, type CampaignView } from '../../functions/ysb/pipeline.js';
+import { cleanupApp, clock, closableConnect, exitWhenDone, prepareApp } from './dev.js';
 
 /** How many records each transaction writes. */
 export interface SmokeOptions {
@@ -38,15 +54,44 @@ interface Check {
   readonly what: string;
 }
 
+/** Options of the YSB demo. */
+export interface YsbDemoOptions {
+  /** Events per second the generator writes. */
+  readonly rate: number;
+  /** Seconds of events. */
+  readonly duration: number;
+  readonly seed: number;
+  /** Out-of-orderness: how far an event time may lag, ms. */
+  readonly jitter: number;
+  /** Zipf exponent of campaign popularity. */
+  readonly skew: number;
+  /** Keep the demo's topics, table and consumer groups. */
+  readonly keep: boolean;
+}
+
 /** Adds the `demo` command to the program. */
 export function registerDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('bring up the local infrastructure and run a transactional Kafka + conditional DynamoDB smoke flow')
-    .option('--committed <n>', 'records in the committed transaction', parseCount, 5)
-    .option('--aborted <n>', 'records in the aborted transaction', parseCount, 3)
-    .option('--keep', 'keep the demo topic and table', false)
-    .action(async (opts: SmokeOptions) => {
+    .description('run the YSB example exactly once on local Kafka + DynamoDB Local and check every window count against an oracle (--smoke: the infrastructure smoke flow)')
+    .option('--rate <events/s>', 'events per second the generator writes', parseCount, 3_000)
+    .option('--duration <seconds>', 'seconds of events', parseCount, 15)
+    .option('--seed <n>', 'seed of the event stream', parseWhole, 42)
+    .option('--jitter <ms>', 'out-of-orderness of event times, ms (above 2000 some records may be late)', parseWhole, 1_500)
+    .option('--skew <s>', 'Zipf exponent of campaign popularity (0 = uniform)', parseSkew, 1)
+    .option('--keep', 'keep the demo topics, table and consumer groups', false)
+    .option('--smoke', 'instead: the transactional Kafka + conditional DynamoDB smoke flow', false)
+    .option('--committed <n>', '--smoke: records in the committed transaction', parseCount, 5)
+    .option('--aborted <n>', '--smoke: records in the aborted transaction', parseCount, 3)
+    .action(async (opts: YsbDemoOptions & SmokeOptions & { smoke: boolean }) => {
+      if (!opts.smoke) {
+        try {
+          await runYsbDemo(opts);
+        } finally {
+          exitWhenDone();
+        }
+        return;
+      }
       const checks = await runSmokeDemo(opts);
       const failed = checks.filter((c) => !c.ok);
       if (failed.length > 0) {
@@ -54,6 +99,157 @@ export function registerDemoCommand(program: Command): void {
       }
       console.log(`\nAll ${checks.length} checks passed. The infrastructure keeps running; stop it with: npx sluice infra down`);
     });
+}
+
+/**
+ * Runs the YSB example end to end on the local infrastructure and checks it against the oracle,
+ * printing as it goes. Throws SluiceError (exit code 1) unless every window count is exact.
+ */
+export async function runYsbDemo(opts: YsbDemoOptions): Promise<Verification> {
+  const began = Date.now();
+  // kafkajs logs every retried transient error at ERROR (a fenced producer after a lost race is
+  // part of the protocol); failures that matter still surface as errors.
+  process.env.KAFKAJS_LOG_LEVEL ??= 'NOTHING';
+  const say = (label: string, text: string): void => console.log(`  ${label.padEnd(9)} ${text}`);
+  console.log('Sluice demo: the Yahoo Streaming Benchmark, exactly once, on local Kafka + DynamoDB Local\n');
+  const infra = await infraUp({ log: (line) => say('infra', line) });
+  say('kafka', `Kafka ${infra.kafka.version} at ${infra.kafka.brokers.join(',')} (pid ${infra.kafka.pid}${infra.kafka.reused ? ', already running' : ''})`);
+  say('dynamodb', `DynamoDB Local ${infra.dynamodb.version} at ${infra.dynamodb.endpoint} (pid ${infra.dynamodb.pid}${infra.dynamodb.reused ? ', already running' : ''})`);
+
+  const app = `ysb-demo-${randomBytes(3).toString('hex')}`;
+  const table = `${app}-state`;
+  const groupPrefix = `sluice-local-${app}`;
+  const topology = compile(ysbPipeline({ app, sourceTopic: `${app}-ad-events`, sinkTopic: `${app}-campaign-counts` }).plan());
+  const [source] = topology.topics.filter((t) => t.role === 'source');
+  const [sink] = topology.topics.filter((t) => t.role === 'sink');
+  const lateTopic = topology.topics.find((t) => t.role === 'late')!.name;
+  const kafka = createKafka({ brokers: infra.kafka.brokers, clientId: `sluice-demo-${app}`, logLevel: 'nothing' });
+  const dynamo = createDynamoClient({ endpoint: infra.dynamodb.endpoint });
+  await prepareApp(kafka, dynamo, topology, table);
+  say('app', `${app}: ${source!.name} ×${source!.partitions} → [views] keep views, join campaign → keyBy campaign ×4 → [counts] 10 s windows → ${sink!.name}`);
+  say('state', `DynamoDB table ${table}; every stage commits through Kafka transactions + a conditional checkpoint`);
+
+  const ports = closableConnect(lambdaPorts(topology, { table, brokers: infra.kafka.brokers, dynamodbEndpoint: infra.dynamodb.endpoint }));
+  const handlers = Object.fromEntries(topology.stages.map((s) => [s.name, stageHandler(topology, s.name, { connect: ports.connect })]));
+  const monitor = new PipelineMonitor(topology);
+  const run = new LocalRun({
+    topology,
+    kafka,
+    brokers: infra.kafka.brokers,
+    invoker: monitor.invoker(inProcessInvoker(handlers)),
+    onInvocation: monitor.onInvocation,
+    groupPrefix,
+    batchSize: 1_000,
+  });
+  let verdict: Verification;
+  try {
+    await run.start();
+    const triggers = topology.stages.reduce((n, s) => n + s.inputs.length + 1, 0);
+    say('run', `${triggers} emulated Lambda Kafka triggers (data + control topics) and the ticker, stage handlers in-process`);
+
+    say('generate', `${opts.duration} s at ${opts.rate.toLocaleString('en-US')} events/s: ${CAMPAIGNS.length} campaigns × ${ADS_PER_CAMPAIGN} ads, Zipf skew ${opts.skew}, event times up to ${opts.jitter} ms out of order (seed ${opts.seed})`);
+    const progress = setInterval(() => say('', progressLine(monitor.sample())), 5_000);
+    let generated: GeneratorResult;
+    try {
+      generated = await runGenerator(kafka, source!.name, {
+        seed: opts.seed,
+        rate: opts.rate,
+        durationMs: opts.duration * 1000,
+        skew: opts.skew,
+        maxJitterMs: opts.jitter,
+        partitions: source!.partitions,
+        realtime: true,
+      });
+      say(
+        'wrote',
+        `${generated.events.toLocaleString('en-US')} events (${generated.views.toLocaleString('en-US')} views) in ${(generated.elapsedMs / 1000).toFixed(1)} s, event times ${clock(generated.firstEventTime)}–${clock(generated.lastEventTime)} UTC, + ${generated.endOfStream} end-of-stream events at ${clock(generated.closedAt!)}`,
+      );
+      const lastWindowEnd = windowStartOf(generated.lastEventTime) + WINDOW_MS;
+      const until = lastWindowEnd - 1 + ALLOWED_LATENESS_MS;
+      const waitStart = Date.now();
+      await monitor.waitForWatermark('counts', until, 90_000);
+      say('closed', `event time of [counts] passed the last window ${clock(lastWindowEnd - WINDOW_MS)}–${clock(lastWindowEnd)} + ${ALLOWED_LATENESS_MS / 1000} s lateness after ${((Date.now() - waitStart) / 1000).toFixed(1)} s more`);
+    } finally {
+      clearInterval(progress);
+    }
+    const stats = monitor.sample();
+    const failures = stats.reduce((n, s) => n + s.failures, 0);
+    const invocations = stats.reduce((n, s) => n + s.invocations, 0);
+    say('calls', `${invocations.toLocaleString('en-US')} invocations, ${failures} failed and were retried (lost races between a task's data and control triggers, fenced producers): the protocol makes retries safe`);
+
+    const sinkRecords = await readToEnd(kafka, sink!.name, { isolation: 'read_committed' });
+    const results = sinkRecords.map((r) => JSON.parse(r.value!.toString('utf8')) as CampaignCount);
+    const late = (await readToEnd(kafka, lateTopic, { isolation: 'read_committed' })).map((r) => JSON.parse(r.value!.toString('utf8')) as CampaignView);
+    verdict = verifyCounts(generated.oracle.expected(), results, late);
+    console.log('');
+    printWindows(results, generated);
+    console.log('');
+    report(verdict);
+  } finally {
+    await run.stop();
+    await ports.close();
+    if (!opts.keep) await cleanupApp(kafka, dynamo, topology, table, groupPrefix).catch((e: unknown) => say('cleanup', `failed: ${e instanceof Error ? e.message : String(e)}`));
+    dynamo.destroy();
+  }
+  const kept = opts.keep ? `kept topics ${app}*, table ${table} and consumer groups ${groupPrefix}-* (--keep)` : "the demo's topics, table and consumer groups were deleted";
+  console.log(`\nDone in ${((Date.now() - began) / 1000).toFixed(1)} s; ${kept}.`);
+  console.log('Local Kafka and DynamoDB Local keep running: `npx sluice infra status`, stop them with `npx sluice infra down`.');
+  if (!verdict.ok) {
+    throw new SluiceError('SLUICE_DEMO_FAILED', 'the committed window counts differ from the oracle', {}, 'see the ✗ lines above');
+  }
+  return verdict;
+}
+
+function progressLine(stats: readonly StageStatus[]): string {
+  return stats
+    .map((s) => `${s.stage} ${Math.round(s.ratePerSec).toLocaleString('en-US')} rec/s, event time ${s.watermark === undefined ? '–' : clock(s.watermark)}`)
+    .join('   |   ');
+}
+
+/** The per-window table: campaigns, views and the top campaigns of each window. */
+function printWindows(results: readonly CampaignCount[], generated: GeneratorResult): void {
+  const byWindow = new Map<number, Map<string, number>>();
+  for (const r of results) {
+    // The last firing of a window is its final count (late firings refine the on-time one).
+    let final = byWindow.get(r.window.start);
+    if (!final) byWindow.set(r.window.start, (final = new Map()));
+    final.set(r.key, r.value);
+  }
+  console.log('  window (UTC)            campaigns    views   top campaigns (views)');
+  let total = 0;
+  for (const [start, final] of [...byWindow].sort((a, b) => a[0] - b[0])) {
+    const views = [...final.values()].reduce((a, b) => a + b, 0);
+    total += views;
+    const top = [...final].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([c, n]) => `${c.slice(0, 8)} ${n}`).join(' · ');
+    console.log(`  ${clock(start).slice(0, 8)}–${clock(start + WINDOW_MS).slice(0, 8)}   ${String(final.size).padStart(9)} ${views.toLocaleString('en-US').padStart(8)}   ${top}`);
+  }
+  console.log(`  total                 ${`${byWindow.size} windows`.padStart(11)} ${total.toLocaleString('en-US').padStart(8)}   ${results.length} counts; ${generated.views.toLocaleString('en-US')} of ${generated.events.toLocaleString('en-US')} events were views`);
+}
+
+function report(v: Verification): void {
+  if (v.ok) {
+    const late = v.late > 0 ? `, ${v.late} late record${v.late === 1 ? '' : 's'} accounted for in the late topic` : ', 0 late records';
+    console.log(`  ✓ exactly-once: ${v.results} window counts in ${v.windows} windows, all equal to the oracle, 0 duplicates, 0 missing${late}`);
+    return;
+  }
+  console.log(
+    `  ✗ NOT exactly-once: ${v.matched} of ${v.expectedCounts} counts equal the oracle; ${v.duplicates.length} duplicated, ${v.missing.length} missing, ${v.wrong.length} wrong, ${v.unexpected.length} unexpected`,
+  );
+  for (const f of [...v.duplicates, ...v.missing, ...v.wrong, ...v.unexpected].slice(0, 10)) {
+    console.log(`    window ${clock(f.windowStart)} campaign ${f.campaign}: ${f.message}`);
+  }
+}
+
+function parseWhole(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number ≥ 0');
+  return n;
+}
+
+function parseSkew(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number ≥ 0');
+  return n;
 }
 
 /** Runs the smoke flow, printing as it goes; returns the checks (the caller decides the exit code). */

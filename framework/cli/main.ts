@@ -5,12 +5,14 @@
 import { Command } from 'commander';
 import { SluiceError } from '../errors.js';
 import { registerDemoCommand } from './demo.js';
+import { registerDevCommand } from './dev.js';
 import { registerDlqCommands } from './dlq.js';
 import { registerInfraCommands } from './infra.js';
 import { registerResetCommand } from './reset.js';
 import { registerSavepointCommands } from './savepoint.js';
 import { registerStateCommands } from './state.js';
 import { registerStatusCommand } from './status.js';
+import { registerYsbCommands } from './ysb.js';
 import { registerTopicsCommands } from '../deploy/topics-command.js';
 
 // The CLI targets Node 20 on purpose (see FACTS.md); the SDK's "use Node 22" notice on every
@@ -23,6 +25,8 @@ const program = new Command('sluice')
 
 registerInfraCommands(program);
 registerDemoCommand(program);
+registerDevCommand(program);
+registerYsbCommands(program);
 registerStatusCommand(program);
 registerDlqCommands(program);
 registerStateCommands(program);

@@ -145,10 +145,15 @@ export class PipelineMonitor {
       const timer = setTimeout(() => {
         this.waiters.delete(check);
         const wm = this.watermark(stage);
+        const behind = tasksOf(this.stage(stage))
+          .map((t) => [t, this.watermarks.get(t)] as const)
+          .filter(([, w]) => w === undefined || w < atLeast)
+          .map(([t, w]) => `${t} at ${w === undefined || w === MIN_WATERMARK ? 'none' : new Date(w).toISOString()}`);
+        const lastError = this.counters.get(stage)?.lastError;
         reject(
           new SluiceError(
             'SLUICE_LOCAL_TIMEOUT',
-            `stage ${stage} did not reach event time ${new Date(atLeast).toISOString()} within ${timeoutMs} ms (it is at ${wm === undefined ? 'no watermark yet' : new Date(wm).toISOString()})`,
+            `stage ${stage} did not reach event time ${new Date(atLeast).toISOString()} within ${timeoutMs} ms (it is at ${wm === undefined ? 'no watermark yet' : new Date(wm).toISOString()}; behind: ${behind.join(', ')}${lastError ? `; its last invocation failed: ${lastError}` : ''})`,
             { stage },
             'is a source partition without data holding the watermark back, or is the stage failing?',
           ),

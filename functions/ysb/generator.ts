@@ -19,8 +19,7 @@
  */
 import type { Kafka } from 'kafkajs';
 import { CAMPAIGNS } from './campaigns.js';
-import type { YsbOracle } from './oracle.js';
-import { YsbOracle as Oracle, windowStartOf } from './oracle.js';
+import { YsbOracle, windowStartOf } from './oracle.js';
 import type { AdEvent } from './pipeline.js';
 import { AD_TYPES, ALLOWED_LATENESS_MS, EVENT_TYPES, MAX_OUT_OF_ORDERNESS_MS, WINDOW_MS } from './pipeline.js';
 import { idFrom, intBelow, prng } from './random.js';
@@ -136,7 +135,7 @@ export async function runGenerator(kafka: Kafka, topic: string, options: RunGene
   const startTime = options.startTime ?? Date.now();
   const o = resolve({ ...options, startTime });
   const batchSize = options.batchSize ?? 500;
-  const oracle = new Oracle(WINDOW_MS);
+  const oracle = new YsbOracle(WINDOW_MS);
   const perPartition = Array.from({ length: o.partitions }, () => 0);
   let first = Number.POSITIVE_INFINITY;
   let last = Number.NEGATIVE_INFINITY;

@@ -12,11 +12,8 @@
  * names); `ysb` is the default instance the handlers below deploy.
  */
 import { z } from 'zod';
-import { count, json, pipeline, string } from '../../framework/index.js';
-import type { Pipeline } from '../../framework/index.js';
-import type { WindowResult } from '../../framework/dsl/stream.js';
-import type { Duration } from '../../framework/time/duration.js';
-import { tumbling } from '../../framework/time/windows.js';
+import { count, json, pipeline, string, tumbling } from '../../framework/index.js';
+import type { Duration, Pipeline, WindowResult } from '../../framework/index.js';
 import { campaignOf } from './campaigns.js';
 
 /** Kinds of ad in the benchmark. */

@@ -2,6 +2,8 @@
  * The local infrastructure API: a real Kafka broker and DynamoDB Local, started from Maven
  * jars as background processes that outlive the caller, found again through pid files under
  * `<home>/infra/`. `infraUp` is idempotent and safe to call from several processes at once.
+ * `restartKafka` stops the broker (gracefully or with kill -9) and starts it again on the same
+ * data, for tests of what clients do when the broker goes away and comes back.
  */
 import { join } from 'node:path';
 import { dynamodbEndpoint, kafkaBrokers, loadInfraConfig, SERVICES, type InfraConfig, type ServiceName } from './config.js';
@@ -13,10 +15,12 @@ import { tailFile } from './process.js';
 import {
   ensureRunning,
   logFileOf,
+  restartService,
   serviceStatus,
   stopService,
   type RunningService,
   type ServiceDriver,
+  type RestartOutcome,
   type ServiceStatus,
   type StopOutcome,
 } from './service.js';
@@ -39,6 +43,39 @@ export interface InfraUpOptions extends InfraOptions {
   readonly services?: readonly ServiceName[];
   /** Startup timeout per service, default 90 s for Kafka and 60 s for DynamoDB Local. */
   readonly timeoutMs?: number;
+  /**
+   * If a service has to be started (it was down or not answering), start Kafka on the data
+   * dir the last instance left instead of a fresh, re-formatted one. Default false. A healthy
+   * running service is reused either way. For tests that stop the broker on purpose.
+   */
+  readonly keepData?: boolean;
+}
+
+/** Options of restartKafka. */
+export interface RestartKafkaOptions extends InfraOptions {
+  /** SIGKILL (a crash: no clean shutdown, log recovery at the next start) instead of SIGTERM. Default false. */
+  readonly hard?: boolean;
+  /**
+   * Start on the same data dir, not re-formatted: topics, records, committed consumer offsets,
+   * transaction state and producer ids survive. Default true; false starts an empty cluster.
+   */
+  readonly keepData?: boolean;
+  /** Stay down this long before starting again. Default 0. */
+  readonly downtimeMs?: number;
+  /** Startup timeout, default 90 s. */
+  readonly timeoutMs?: number;
+}
+
+/** What restartKafka did. */
+export interface KafkaRestart {
+  readonly brokers: string[];
+  readonly pid: number;
+  /** Pid of the broker that was stopped (undefined if none was running). */
+  readonly previousPid: number | undefined;
+  /** 'stopped' after SIGTERM, 'killed' after SIGKILL (or a SIGTERM that took over 10 s). */
+  readonly stopped: StopOutcome;
+  /** From the old broker's end until the new one answered. */
+  readonly downtimeMs: number;
 }
 
 /** The running Kafka broker. */
@@ -83,7 +120,8 @@ export async function infraUp(opts: InfraUpOptions = {}): Promise<Partial<InfraI
   requireJava();
   for (const service of services) ensureJars(config, service, log);
   return withLock(lockFile(config), LOCK_TIMEOUT_MS, async () => {
-    const started = await Promise.allSettled(services.map((s) => ensureRunning(DRIVERS[s], config, opts.timeoutMs, log)));
+    const launch = opts.keepData ? { keepData: true } : {};
+    const started = await Promise.allSettled(services.map((s) => ensureRunning(DRIVERS[s], config, opts.timeoutMs, log, launch)));
     const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     const byService = new Map<ServiceName, RunningService>();
@@ -112,6 +150,29 @@ export async function infraDown(
     const outcomes = await Promise.all(services.map((s) => stopService(DRIVERS[s], config)));
     return Object.fromEntries(services.map((s, i) => [s, outcomes[i]]));
   });
+}
+
+/**
+ * Restarts the local broker: SIGTERM (or SIGKILL with `hard`), wait until it is gone, start it
+ * again on the same data dir without re-formatting (unless `keepData: false`), and wait until
+ * it answers and its coordinators are loaded. Starts it if it was not running. Every client of
+ * the broker sees the outage: only for tests that own the broker while they run.
+ */
+export async function restartKafka(opts: RestartKafkaOptions = {}): Promise<KafkaRestart> {
+  const config = opts.config ?? loadInfraConfig();
+  const log = opts.log ?? (() => undefined);
+  requireJava();
+  ensureJars(config, 'kafka', log);
+  const outcome: RestartOutcome = await withLock(lockFile(config), LOCK_TIMEOUT_MS, () =>
+    restartService(kafkaDriver, config, { keepData: opts.keepData ?? true, hard: opts.hard, downtimeMs: opts.downtimeMs, timeoutMs: opts.timeoutMs }, log),
+  );
+  return {
+    brokers: kafkaBrokers(config),
+    pid: outcome.running.record.pid,
+    previousPid: outcome.previousPid,
+    stopped: outcome.stopped,
+    downtimeMs: outcome.downtimeMs,
+  };
 }
 
 /** Reports each service's state (up/unhealthy/down), pid, ports and version; changes nothing. */

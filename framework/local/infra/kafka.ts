@@ -2,15 +2,16 @@
  * The local Kafka broker: one KRaft node (broker + controller in one JVM) from the Maven jars.
  * Every fresh start wipes and re-formats its data dir, so a crashed run (kill -9 mid-write,
  * half-formatted storage) can never poison the next one; a healthy running broker is reused.
+ * Only a restart that asks for it (`keepData`, see restartKafka) starts on the old data dir.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createKafka } from '../../kafka/client.js';
 import { KAFKA_VERSION, PORT_ENV, kafkaBrokers, type InfraConfig } from './config.js';
 import { ensureJars, requireJava } from './jars.js';
 import { rotateLog, runToLog, spawnDetached, type InstanceRecord } from './process.js';
-import { logFileOf, type ServiceDriver } from './service.js';
+import { logFileOf, type LaunchOptions, type ServiceDriver } from './service.js';
 
 /** Files of the broker under `<home>/infra/kafka/`. */
 export function kafkaPaths(config: InfraConfig): {
@@ -157,27 +158,43 @@ export async function warmUpKafka(brokers: readonly string[]): Promise<void> {
   }
 }
 
-async function launchKafka(config: InfraConfig, log: (line: string) => void): Promise<InstanceRecord> {
+/** True if the data dir holds a formatted log dir (what a start with `keepData` reuses). */
+export function kafkaDataFormatted(config: InfraConfig): boolean {
+  return existsSync(join(kafkaPaths(config).dataDir, 'meta.properties'));
+}
+
+async function launchKafka(config: InfraConfig, log: (line: string) => void, options: LaunchOptions = {}): Promise<InstanceRecord> {
   const java = requireJava();
   const jars = ensureJars(config, 'kafka', log);
   const paths = kafkaPaths(config);
   const logFile = logFileOf(config, 'kafka');
-  // Fresh start = fresh cluster: whatever a previous run left (maybe half-written) goes.
-  rmSync(paths.dir, { recursive: true, force: true });
+  const keep = options.keepData === true && kafkaDataFormatted(config);
+  if (options.keepData === true && !keep) log('Kafka: no formatted data dir to keep; starting a fresh cluster');
+  if (!keep) {
+    // Fresh start = fresh cluster: whatever a previous run left (maybe half-written) goes.
+    rmSync(paths.dir, { recursive: true, force: true });
+  }
   mkdirSync(paths.dataDir, { recursive: true });
+  // Same contents as the previous start's files (same config), so a kept data dir fits them.
   writeFileSync(paths.serverProperties, serverProperties(config, paths.dataDir));
   writeFileSync(paths.log4jProperties, KAFKA_LOG4J);
   writeFileSync(paths.toolsLog4jProperties, KAFKA_TOOLS_LOG4J);
   const tag = `-Dsluice.instance=${join(config.runDir, 'kafka')}`;
   const classpath = ['-cp', join(jars, '*')];
   rotateLog(logFile);
-  await runToLog(
-    java,
-    [...javaOpts(), `-Dlog4j.configuration=file:${paths.toolsLog4jProperties}`, ...classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', paths.serverProperties],
-    paths.dir,
-    logFile,
-    'kafka-storage format',
-  );
+  if (keep) {
+    // Topics, committed offsets, transaction state and the KRaft metadata log all live in the
+    // data dir; the broker recovers them (after a kill -9, with log recovery) at startup.
+    writeFileSync(logFile, `$ kafka restart on the kept data dir ${paths.dataDir} (not re-formatted)\n`, { flag: 'a' });
+  } else {
+    await runToLog(
+      java,
+      [...javaOpts(), `-Dlog4j.configuration=file:${paths.toolsLog4jProperties}`, ...classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', paths.serverProperties],
+      paths.dir,
+      logFile,
+      'kafka-storage format',
+    );
+  }
   const jvm = [tag, ...javaOpts(), `-Dlog4j.configuration=file:${paths.log4jProperties}`, ...classpath];
   const pid = spawnDetached({ command: java, args: [...jvm, 'kafka.Kafka', paths.serverProperties], cwd: paths.dir, logFile });
   return {

@@ -5,7 +5,7 @@
  * process's command line carries our instance tag, so a reused pid is never killed.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -166,6 +166,13 @@ export async function stopProcess(pid: number, graceMs = 10_000): Promise<'termi
   throw new InfraError(`Process ${pid} survived SIGKILL`, `check it with: ps -p ${pid}`);
 }
 
+/** Kills a process at once (SIGKILL, like a crash or an OOM kill). Resolves once it is gone. */
+export async function killProcess(pid: number): Promise<'killed' | 'gone'> {
+  if (!signal(pid, 'SIGKILL')) return 'gone';
+  if (await waitForExit(pid, 5_000)) return 'killed';
+  throw new InfraError(`Process ${pid} survived SIGKILL`, `check it with: ps -p ${pid}`);
+}
+
 /** The last lines of a log file, or a note that there is none yet. */
 export async function tailFile(path: string, lines = 40): Promise<string> {
   try {
@@ -190,9 +197,32 @@ function signal(pid: number, sig: NodeJS.Signals): boolean {
 async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    // A zombie (exited, not yet reaped by its parent) has no command line: count it as gone.
-    if (!isAlive(pid) || commandLine(pid) === undefined) return true;
+    if (hasExited(pid)) return true;
     await sleep(100);
   }
   return false;
+}
+
+/**
+ * True once the process is gone or a zombie (exited, not yet reaped by its parent) whose
+ * threads have all exited too. The main thread of a JVM becomes a zombie, and its command line
+ * empty, while its other threads are still tearing down and the process still holds its files
+ * and listening ports; a new instance started then fails with "port in use".
+ */
+function hasExited(pid: number): boolean {
+  if (!isAlive(pid)) return true;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    // No /proc (macOS), or it just went: a zombie has no command line.
+    return commandLine(pid) === undefined;
+  }
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  if (state !== 'Z' && state !== 'X') return false;
+  try {
+    return readdirSync(`/proc/${pid}/task`).length <= 1;
+  } catch {
+    return true;
+  }
 }

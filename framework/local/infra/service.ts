@@ -11,6 +11,7 @@ import { assertPortsFree, portInUse, type PortClaim } from './ports.js';
 import {
   inspectInstance,
   isOurs,
+  killProcess,
   removeInstance,
   stopProcess,
   tailFile,
@@ -30,9 +31,40 @@ export interface ServiceDriver {
   /** Answers within timeoutMs? (Kafka: DescribeCluster; DynamoDB: ListTables.) */
   healthy(config: InfraConfig, timeoutMs: number): Promise<boolean>;
   /** Prepares files and spawns the process; returns its pid file record. Does not wait. */
-  launch(config: InfraConfig, log: (line: string) => void): Promise<InstanceRecord>;
+  launch(config: InfraConfig, log: (line: string) => void, options?: LaunchOptions): Promise<InstanceRecord>;
   /** Optional work after a fresh start answers, before it counts as up. */
   warmUp?(config: InfraConfig): Promise<void>;
+}
+
+/** How to launch a service. */
+export interface LaunchOptions {
+  /**
+   * Start on the data the previous instance left (Kafka: the same log dirs, not re-formatted),
+   * if there is any; otherwise, and by default, start from empty. DynamoDB Local runs in
+   * memory, so it always starts empty.
+   */
+  readonly keepData?: boolean;
+}
+
+/** How to restart a service. */
+export interface RestartOptions extends LaunchOptions {
+  /** SIGKILL instead of SIGTERM (a crash: no clean shutdown). Default false. */
+  readonly hard?: boolean;
+  /** Startup timeout; default the driver's. */
+  readonly timeoutMs?: number;
+  /** Stay down this long before starting again (clients see an outage). Default 0. */
+  readonly downtimeMs?: number;
+}
+
+/** What a restart did. */
+export interface RestartOutcome {
+  /** How the old instance went: 'stopped' (SIGTERM), 'killed' (SIGKILL, or SIGTERM timed out), or not running. */
+  readonly stopped: StopOutcome;
+  /** Pid of the old instance, if one was running. */
+  readonly previousPid: number | undefined;
+  readonly running: RunningService;
+  /** From the old instance's end until the new one answered (and was warmed up). */
+  readonly downtimeMs: number;
 }
 
 /** A service that is up and answering. */
@@ -76,6 +108,7 @@ export async function ensureRunning(
   config: InfraConfig,
   timeoutMs: number | undefined,
   log: (line: string) => void,
+  launchOptions: LaunchOptions = {},
 ): Promise<RunningService> {
   const pidFile = pidFileOf(config, driver.name);
   const state = inspectInstance(pidFile);
@@ -96,13 +129,45 @@ export async function ensureRunning(
     log(`${driver.title}: removing stale pid file ${pidFile}${state.record ? ` (pid ${state.record.pid} is not ours any more)` : ''}`);
     removeInstance(pidFile);
   }
+  return { record: await start(driver, config, timeoutMs, log, launchOptions), reused: false };
+}
+
+/**
+ * Stops the service (SIGTERM, or SIGKILL with `hard`) and starts it again, by default from
+ * empty, with `keepData` on the data the old instance left; resolves once the new instance
+ * answers. Starts the service if it was not running.
+ */
+export async function restartService(driver: ServiceDriver, config: InfraConfig, options: RestartOptions, log: (line: string) => void): Promise<RestartOutcome> {
+  const pidFile = pidFileOf(config, driver.name);
+  const state = inspectInstance(pidFile);
+  let stopped: StopOutcome = 'not running';
+  let previousPid: number | undefined;
+  if (state.kind === 'running') {
+    previousPid = state.record.pid;
+    log(`${driver.title} (pid ${previousPid}): ${options.hard ? 'SIGKILL' : 'SIGTERM'}`);
+    const how = options.hard ? await killProcess(previousPid) : await stopProcess(previousPid);
+    stopped = how === 'killed' ? 'killed' : 'stopped';
+    removeInstance(pidFile);
+  } else if (state.kind === 'stale') {
+    removeInstance(pidFile);
+    stopped = 'stale pid file removed';
+  }
+  const down = Date.now();
+  if (options.downtimeMs) await sleep(options.downtimeMs);
+  const record = await start(driver, config, options.timeoutMs, log, options);
+  return { stopped, previousPid, running: { record, reused: false }, downtimeMs: Date.now() - down };
+}
+
+/** Launches the service (its ports must be free), waits until it answers, warms it up. */
+async function start(driver: ServiceDriver, config: InfraConfig, timeoutMs: number | undefined, log: (line: string) => void, launchOptions: LaunchOptions): Promise<InstanceRecord> {
+  const pidFile = pidFileOf(config, driver.name);
   await assertPortsFree(driver.ports(config));
-  const record = await driver.launch(config, log);
+  const record = await driver.launch(config, log, launchOptions);
   writeInstance(pidFile, record);
   log(`${driver.title} ${driver.version} starting (pid ${record.pid}), waiting until it answers`);
   await waitReady(driver, config, record, timeoutMs ?? driver.startupTimeoutMs);
   if (driver.warmUp) await driver.warmUp(config);
-  return { record, reused: false };
+  return record;
 }
 
 /** Stops the service if it is ours and running; clears a stale pid file. */

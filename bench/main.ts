@@ -1,0 +1,240 @@
+/**
+ * `npm run bench` / `npm run bench:quick`: Sluice against the raw kafkajs client and Kafka
+ * Streams on the local broker and DynamoDB Local (started if not running, reused if running,
+ * never stopped). See docs/benchmarks.md.
+ *
+ *   --quick                 small rates, about 3 minutes (default: the full run, about 15 minutes)
+ *   --json                  print the report as JSON on stdout (progress and tables go to stderr)
+ *   --only a,b              run only these configurations (raw-kafkajs, sluice-stateless-eos, …)
+ *   --rate N --duration S   live phase: events/s and seconds
+ *   --backlog N             events of the drain phase; --backlog-rate N: their density in event time
+ *   --skew X --jitter MS    Zipf exponent of campaigns; most an event time lags its append
+ *   --batch-size N --seed N
+ *   --out FILE --plot FILE  where the JSON and the SVG go (default bench/results/, docs/benchmarks-<preset>.svg)
+ *   --no-plot               do not write the SVG
+ *   --rebuild-kstreams      rebuild the Kafka Streams program
+ */
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, loadavg, totalmem } from 'node:os';
+import { dirname } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createKafka } from '../framework/kafka/client.js';
+import { infraUp } from '../framework/local/infra/index.js';
+import { costReport } from './cost.js';
+import { ensureKStreamsBuilt } from './kstreams.js';
+import { renderSvg } from './plot.js';
+import { Progress } from './progress.js';
+import { evaluateTargets, formatReport, throughput, type BenchReport, type Machine } from './report.js';
+import { CONFIGS, runConfig, type BenchSettings, type ConfigName, type ConfigResult } from './run.js';
+import { assertSameAsYsb } from './variants.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+const PRESETS: Record<'quick' | 'full', Omit<BenchSettings, 'configs' | 'preset'>> = {
+  quick: {
+    seed: 7,
+    backlogEvents: 30_000,
+    backlogRate: 3_000,
+    liveRate: 400,
+    liveDurationMs: 15_000,
+    statelessLiveDurationMs: 6_000,
+    skew: 1,
+    maxJitterMs: 1_000,
+    sourcePartitions: 2,
+    partitions: 4,
+    batchSize: 500,
+    batchingWindowMs: 500,
+    tickIntervalMs: 5_000,
+  },
+  full: {
+    seed: 7,
+    backlogEvents: 150_000,
+    backlogRate: 5_000,
+    liveRate: 2_000,
+    liveDurationMs: 60_000,
+    statelessLiveDurationMs: 20_000,
+    skew: 1,
+    maxJitterMs: 1_000,
+    sourcePartitions: 2,
+    partitions: 4,
+    batchSize: 500,
+    batchingWindowMs: 500,
+    tickIntervalMs: 5_000,
+  },
+};
+
+function settingsFrom(argv: readonly string[]): { settings: BenchSettings; json: boolean; out: string | undefined; plot: string | undefined; rebuild: boolean } {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      quick: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      only: { type: 'string' },
+      rate: { type: 'string' },
+      duration: { type: 'string' },
+      backlog: { type: 'string' },
+      'backlog-rate': { type: 'string' },
+      skew: { type: 'string' },
+      jitter: { type: 'string' },
+      'batch-size': { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      plot: { type: 'string' },
+      'no-plot': { type: 'boolean', default: false },
+      'rebuild-kstreams': { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const preset = values.quick ? 'quick' : 'full';
+  const p = PRESETS[preset];
+  const num = (v: string | undefined, fallback: number, what: string): number => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`--${what} wants a number ≥ 0, got ${v}`);
+    return n;
+  };
+  const names = CONFIGS.map((c) => c.name as string);
+  const configs = (values.only?.split(',').map((x) => x.trim()) ?? names) as ConfigName[];
+  for (const c of configs) if (!names.includes(c)) throw new Error(`unknown configuration ${c}; known: ${names.join(', ')}`);
+  const duration = values.duration === undefined ? undefined : num(values.duration, 0, 'duration') * 1000;
+  const settings: BenchSettings = {
+    ...p,
+    preset,
+    seed: num(values.seed, p.seed, 'seed'),
+    backlogEvents: num(values.backlog, p.backlogEvents, 'backlog'),
+    backlogRate: num(values['backlog-rate'], p.backlogRate, 'backlog-rate'),
+    liveRate: num(values.rate, p.liveRate, 'rate'),
+    liveDurationMs: duration ?? p.liveDurationMs,
+    statelessLiveDurationMs: duration === undefined ? p.statelessLiveDurationMs : Math.min(duration, Math.max(p.statelessLiveDurationMs, duration / 3)),
+    skew: num(values.skew, p.skew, 'skew'),
+    maxJitterMs: num(values.jitter, p.maxJitterMs, 'jitter'),
+    batchSize: num(values['batch-size'], p.batchSize, 'batch-size'),
+    configs: CONFIGS.filter((c) => configs.includes(c.name)).map((c) => c.name),
+  };
+  if (settings.backlogEvents / settings.backlogRate > 2_400) throw new Error('the backlog must span less than 40 minutes of event time: raise --backlog-rate');
+  if (settings.liveDurationMs < 2 * 10_000 && settings.preset === 'full') throw new Error('--duration must cover at least two 10 s windows');
+  return { settings, json: values.json, out: values.out, plot: values['no-plot'] ? undefined : (values.plot ?? `docs/benchmarks-${preset}.svg`), rebuild: values['rebuild-kstreams'] };
+}
+
+/** Other heavy processes (tests, other benchmarks) that would make the figures noisy. */
+function concurrentLoad(): string[] {
+  const found: string[] = [];
+  const ours = ancestors();
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    if (ours.has(Number(pid))) continue;
+    let cmd: string;
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+    } catch {
+      continue;
+    }
+    if (/node_modules\/\.bin\/vitest|vitest\/dist|bench\/main\.ts/.test(cmd) && !cmd.includes('bench/processors/')) found.push(`pid ${pid}: ${cmd.slice(0, 100)}`);
+  }
+  return found;
+}
+
+/** This process and its parents (npm, npx, sh), which are not "other" load. */
+function ancestors(): Set<number> {
+  const out = new Set<number>();
+  for (let pid = process.pid; pid > 1 && !out.has(pid); ) {
+    out.add(pid);
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    } catch {
+      break;
+    }
+  }
+  return out;
+}
+
+function machine(): Machine {
+  return {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    memoryGiB: totalmem() / 2 ** 30,
+    node: process.versions.node,
+    platform: `${process.platform} ${process.arch}`,
+    concurrentLoad: concurrentLoad(),
+    loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
+  };
+}
+
+async function main(): Promise<number> {
+  const { settings, json, out, plot, rebuild } = settingsFrom(process.argv.slice(2));
+  const progress = new Progress();
+  const started = Date.now();
+  const m = machine();
+  progress.log(`Sluice benchmarks, ${settings.preset}: ${settings.configs.join(', ')}`);
+  progress.log(`machine: ${m.cpus} cores, ${m.memoryGiB.toFixed(0)} GiB (${(freemem() / 2 ** 30).toFixed(0)} GiB free), load ${m.loadAverage.join(' ')}`);
+  if (m.concurrentLoad.length > 0) progress.log(`WARNING: other heavy processes are running; figures will be noisy:\n  ${m.concurrentLoad.join('\n  ')}`);
+
+  assertSameAsYsb({ app: 'ysb', sourceTopic: 'ad-events', sinkTopic: 'ysb-campaign-counts', sourcePartitions: settings.sourcePartitions, partitions: settings.partitions });
+  let configs = settings.configs;
+  if (configs.includes('kstreams-eos')) {
+    const why = ensureKStreamsBuilt((line) => progress.log(line), rebuild);
+    if (why) {
+      progress.log(`cannot build the Kafka Streams baseline (${why}): skipping it`);
+      configs = configs.filter((c) => c !== 'kstreams-eos');
+    }
+  }
+  const infra = await infraUp({ log: (line) => progress.log(`[infra] ${line}`) });
+  const kafka = createKafka({ brokers: infra.kafka.brokers, clientId: 'sluice-bench', logLevel: 'nothing' });
+  const runId = Date.now().toString(36);
+
+  const results: ConfigResult[] = [];
+  for (const [i, name] of configs.entries()) {
+    const spec = CONFIGS.find((c) => c.name === name)!;
+    const result = await runConfig(spec, settings, {
+      kafka,
+      brokers: infra.kafka.brokers,
+      dynamodbEndpoint: infra.dynamodb.endpoint,
+      runId,
+      progress,
+      position: `[${i + 1}/${configs.length}]`,
+    });
+    results.push(result);
+    progress.log(`[${i + 1}/${configs.length}] ${name}: ${result.ok ? 'verified' : `FAILED — ${(result.error ?? '').split('\n')[0]}`}`);
+  }
+
+  const profiles = results.flatMap((r) => (r.ok && r.profile ? [r.profile] : []));
+  const report: BenchReport = {
+    startedAt: new Date(started).toISOString(),
+    durationSeconds: (Date.now() - started) / 1000,
+    command: `npm run ${settings.preset === 'quick' ? 'bench:quick' : 'bench'}${process.argv.length > 2 ? ` -- ${process.argv.slice(2).filter((a) => a !== '--quick').join(' ')}` : ''}`.trim(),
+    machine: m,
+    settings: { ...settings, configs },
+    results,
+    targets: evaluateTargets(results),
+    cost: costReport(profiles, throughput(results, 'kstreams-eos')),
+    ok: results.length > 0 && results.every((r) => r.ok),
+  };
+
+  const file = out ?? `bench/results/${settings.preset}-${report.startedAt.replace(/[:.]/g, '-')}.json`;
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+  mkdirSync('bench/results', { recursive: true });
+  writeFileSync(`bench/results/latest-${settings.preset}.json`, `${JSON.stringify(report, null, 2)}\n`);
+  if (plot) {
+    mkdirSync(dirname(plot), { recursive: true });
+    writeFileSync(plot, renderSvg(report));
+  }
+  const text = formatReport(report);
+  if (json) {
+    process.stderr.write(`${text}\n`);
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } else {
+    process.stdout.write(`${text}\n`);
+  }
+  progress.log(`saved ${file}${plot ? ` and ${plot}` : ''}`);
+  if (!report.ok) progress.log('FAILED: a configuration did not run or its outputs differ from the oracle (see above).');
+  return report.ok ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof Error ? (error.stack ?? error.message) : error);
+    process.exit(2);
+  },
+);

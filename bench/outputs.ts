@@ -1,0 +1,236 @@
+/**
+ * What a configuration wrote, as the sink observer saw it, split into the benchmark's two phases
+ * (drain: the backlog, long ago in event time; live: now), and the checks against the oracle.
+ *
+ *  - Stateless stage: the outputs must be exactly the backlog's (or live stream's) views, each
+ *    once, keyed by campaign; their counts per (window, campaign) must equal the oracle's.
+ *  - YSB: `verifyCounts` of functions/ysb/oracle.ts. Kafka Streams emits running counts, so its
+ *    updates per pair must not decrease and the last one is the count that is checked.
+ */
+import type { Observed } from './observer.js';
+import { campaignOf } from '../functions/ysb/campaigns.js';
+import { generateEvents, type GeneratorOptions } from '../functions/ysb/generator.js';
+import { verifyCounts, windowStartOf, type Verification, type WindowCounts } from '../functions/ysb/oracle.js';
+import type { CampaignCount, CampaignView } from '../functions/ysb/pipeline.js';
+import { WINDOW_MS } from '../functions/ysb/pipeline.js';
+import { pairKey } from './latency.js';
+
+/** The benchmark's phases. */
+export type Phase = 'drain' | 'live';
+
+/** An output of the stateless stage. */
+export interface ViewOutput {
+  readonly key: string | undefined;
+  readonly view: CampaignView;
+  readonly visibleAt: number;
+  readonly partition: number;
+}
+
+/** A window result (Sluice: one per firing; Kafka Streams: one per update). */
+export interface CountOutput {
+  readonly result: CampaignCount;
+  readonly key: string | undefined;
+  readonly visibleAt: number;
+  readonly partition: number;
+  readonly offset: number;
+}
+
+/** Collects a sink's outputs and says when a phase is complete. */
+export class SinkLog {
+  readonly views: Record<Phase, ViewOutput[]> = { drain: [], live: [] };
+  readonly counts: Record<Phase, CountOutput[]> = { drain: [], live: [] };
+  /** Records that do not parse. */
+  readonly malformed: string[] = [];
+  private readonly expected: Partial<Record<Phase, Map<string, number>>> = {};
+  private readonly correct: Record<Phase, Map<string, number>> = { drain: new Map(), live: new Map() };
+  private expectedViews: Partial<Record<Phase, number>> = {};
+  private waiters = new Set<() => void>();
+
+  /** `split`: event times before it belong to the drain phase. */
+  constructor(
+    readonly kind: 'views' | 'counts',
+    private readonly split: number,
+  ) {}
+
+  /** Takes in observed records. */
+  add(records: readonly Observed[]): void {
+    for (const r of records) {
+      const text = r.value?.toString('utf8') ?? '';
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        this.malformed.push(text.slice(0, 200));
+        continue;
+      }
+      const key = r.key?.toString('utf8');
+      if (this.kind === 'views') {
+        const view = parsed as CampaignView;
+        this.views[this.phaseOf(view.event_time)].push({ key, view, visibleAt: r.visibleAt, partition: r.partition });
+      } else {
+        const result = parsed as CampaignCount;
+        const phase = this.phaseOf(result.window?.start ?? 0);
+        this.counts[phase].push({ result, key, visibleAt: r.visibleAt, partition: r.partition, offset: r.offset });
+        this.noteCorrect(phase, result, r.visibleAt);
+      }
+    }
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** Sets what a phase must produce: the number of views, or the oracle's counts. */
+  expect(phase: Phase, expected: { views: number } | { counts: WindowCounts }): void {
+    if ('views' in expected) this.expectedViews[phase] = expected.views;
+    else {
+      const map = new Map<string, number>();
+      for (const [start, byCampaign] of expected.counts) for (const [campaign, n] of byCampaign) map.set(pairKey(start, campaign), n);
+      this.expected[phase] = map;
+      for (const c of this.counts[phase]) this.noteCorrect(phase, c.result, c.visibleAt);
+    }
+    for (const w of [...this.waiters]) w();
+  }
+
+  /** How far a phase is: [done, of]. */
+  progress(phase: Phase): [number, number | undefined] {
+    if (this.kind === 'views') return [this.views[phase].length, this.expectedViews[phase]];
+    return [this.correct[phase].size, this.expected[phase]?.size];
+  }
+
+  /** Whether every expected output of the phase is visible. */
+  complete(phase: Phase): boolean {
+    const [done, of] = this.progress(phase);
+    return of !== undefined && done >= of;
+  }
+
+  /** When the phase became complete: the visible time of its last needed output. */
+  completedAt(phase: Phase): number | undefined {
+    if (!this.complete(phase)) return undefined;
+    if (this.kind === 'views') return Math.max(...this.views[phase].slice(0, this.expectedViews[phase]).map((v) => v.visibleAt));
+    return Math.max(...this.correct[phase].values());
+  }
+
+  /** Per pair, when its expected count first became visible. */
+  firstCorrect(phase: Phase): ReadonlyMap<string, number> {
+    return this.correct[phase];
+  }
+
+  /** Resolves once `done()` holds; rejects after `timeoutMs` or when `abort()` returns a reason. */
+  waitUntil(done: () => boolean, timeoutMs: number, abort: () => string | undefined): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        const why = abort();
+        if (done() || why !== undefined) {
+          clearTimeout(timer);
+          clearInterval(poll);
+          this.waiters.delete(check);
+          if (why !== undefined && !done()) reject(new Error(why));
+          else resolve();
+        }
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(check);
+        clearInterval(poll);
+        reject(new Error(`outputs incomplete after ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
+      // Also look now and then: a processor failure produces no records to wake us.
+      const poll = setInterval(check, 500);
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  private phaseOf(eventTime: number): Phase {
+    return eventTime < this.split ? 'drain' : 'live';
+  }
+
+  private noteCorrect(phase: Phase, r: CampaignCount, at: number): void {
+    const k = pairKey(r.window?.start ?? 0, r.key);
+    const want = this.expected[phase]?.get(k);
+    if (want === undefined || r.value !== want) return;
+    const seen = this.correct[phase].get(k);
+    if (seen === undefined || at < seen) this.correct[phase].set(k, at);
+  }
+}
+
+/** The outcome of checking one phase. */
+export interface PhaseCheck {
+  readonly ok: boolean;
+  /** Outputs checked (view records, or window results after reducing updates). */
+  readonly outputs: number;
+  readonly expected: number;
+  readonly problems: readonly string[];
+}
+
+/** The views a generator run wrote, as the stateless stage must output them, counted by `ad|time|campaign`. */
+export function expectedViews(options: GeneratorOptions & { readonly startTime: number }): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const g of generateEvents(options)) {
+    if (g.endOfStream || g.event.event_type !== 'view') continue;
+    const campaign = campaignOf(g.event.ad_id);
+    if (campaign === undefined) continue;
+    const k = `${g.event.ad_id}|${g.event.event_time}|${campaign}`;
+    out.set(k, (out.get(k) ?? 0) + 1);
+  }
+  return out;
+}
+
+/** Checks stateless outputs: exactly the expected views, each once, keyed by campaign, and the oracle's counts. */
+export function checkViews(outputs: readonly ViewOutput[], expected: ReadonlyMap<string, number>, oracle: WindowCounts): PhaseCheck {
+  const problems: string[] = [];
+  const left = new Map(expected);
+  let extra = 0;
+  let badKey = 0;
+  const counts: WindowCounts = new Map();
+  for (const o of outputs) {
+    const k = `${o.view.ad_id}|${o.view.event_time}|${o.view.campaign_id}`;
+    const n = left.get(k) ?? 0;
+    if (n === 0) extra += 1;
+    else if (n === 1) left.delete(k);
+    else left.set(k, n - 1);
+    if (o.key !== o.view.campaign_id) badKey += 1;
+    const w = windowStartOf(o.view.event_time, WINDOW_MS);
+    let m = counts.get(w);
+    if (!m) counts.set(w, (m = new Map()));
+    m.set(o.view.campaign_id, (m.get(o.view.campaign_id) ?? 0) + 1);
+  }
+  const missing = [...left.values()].reduce((a, b) => a + b, 0);
+  const want = [...expected.values()].reduce((a, b) => a + b, 0);
+  if (missing > 0) problems.push(`${missing} of ${want} views missing`);
+  if (extra > 0) problems.push(`${extra} outputs not expected (duplicates or wrong values)`);
+  if (badKey > 0) problems.push(`${badKey} outputs not keyed by their campaign`);
+  let pairs = 0;
+  let wrongPairs = 0;
+  for (const [w, byCampaign] of oracle) {
+    for (const [campaign, n] of byCampaign) {
+      pairs += 1;
+      if (counts.get(w)?.get(campaign) !== n) wrongPairs += 1;
+    }
+  }
+  const gotPairs = [...counts.values()].reduce((a, m) => a + m.size, 0);
+  if (wrongPairs > 0 || gotPairs !== pairs) problems.push(`counts per (window, campaign) differ from the oracle's: ${wrongPairs} of ${pairs} wrong, ${gotPairs} pairs seen`);
+  return { ok: problems.length === 0, outputs: outputs.length, expected: want, problems };
+}
+
+/** Checks window results with the oracle; `running`: reduce Kafka Streams' updates to the last per pair first. */
+export function checkCounts(outputs: readonly CountOutput[], oracle: WindowCounts, late: readonly CampaignView[], running: boolean): PhaseCheck & { readonly verification: Verification } {
+  const problems: string[] = [];
+  // Per partition in offset order: the order a reader sees them in.
+  const ordered = [...outputs].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+  for (const o of ordered) if (o.key !== o.result.key) problems.push(`result for ${o.result.key} keyed ${o.key}`);
+  let results: CampaignCount[] = ordered.map((o) => o.result);
+  if (running) {
+    const last = new Map<string, CampaignCount>();
+    for (const r of results) {
+      const k = pairKey(r.window.start, r.key);
+      const before = last.get(k);
+      if (before && r.value < before.value) problems.push(`count of ${k} went down from ${before.value} to ${r.value}`);
+      last.set(k, r);
+    }
+    results = [...last.values()].map((r) => ({ ...r, firing: 'on-time' as const }));
+  }
+  const verification = verifyCounts(oracle, results, late);
+  for (const f of [...verification.duplicates, ...verification.missing, ...verification.wrong, ...verification.unexpected].slice(0, 10)) {
+    problems.push(`window ${new Date(f.windowStart).toISOString()} campaign ${f.campaign}: ${f.message}`);
+  }
+  if (!verification.ok && problems.length === 0) problems.push('verifyCounts failed');
+  return { ok: verification.ok && problems.length === 0, outputs: results.length, expected: verification.expectedCounts, problems: problems.slice(0, 20), verification };
+}

@@ -1,0 +1,125 @@
+/**
+ * What the benchmark and a processor it runs in a child process say to each other (Node's IPC
+ * channel; the Kafka Streams program speaks the same shapes as JSON lines on stdio).
+ *
+ *   child  → parent: ready (consuming), first (first input record taken, epoch ms), stats, fatal
+ *   parent → child:  stats (send counters now), stop (send final counters, then exit)
+ *
+ * Counters are cumulative since the processor started; the parent takes differences between
+ * phases. Invocation samples are sent once (each stats message carries those since the last).
+ */
+import type { DynamoOperation } from '../../framework/dynamodb/checkpoint-store.js';
+
+/** One stage invocation as the emulated trigger made it. */
+export interface InvocationSample {
+  readonly stage: string;
+  /** `data` for a batch of the stage's input topic, `control` for marks and ticks. */
+  readonly kind: 'data' | 'control';
+  readonly records: number;
+  /** Wall time of the invocation, ms. */
+  readonly ms: number;
+  readonly ok: boolean;
+  /** When it ended, epoch ms. */
+  readonly at: number;
+  /** DynamoDB requests, estimated write and read units of this invocation. */
+  readonly ddbRequests: number;
+  readonly wru: number;
+  readonly rru: number;
+}
+
+/** DynamoDB work, per operation. */
+export interface DynamoCounters {
+  readonly requests: Record<DynamoOperation, number>;
+  /** Units by DynamoDB's pricing rules from item sizes (DynamoDB Local reports flat numbers). */
+  readonly estimatedUnits: Record<DynamoOperation, number>;
+  /** Units DynamoDB Local reported. */
+  readonly reportedUnits: Record<DynamoOperation, number>;
+}
+
+/** Kafka work. */
+export interface KafkaCounters {
+  /** Protocol requests by client role (e.g. `function` = the stage's producers, `trigger` = the emulated pollers). */
+  readonly requestsByClient: Record<string, number>;
+  /** Requests by Kafka API, where known. */
+  readonly requestsByApi: Record<string, number>;
+  readonly transactions: number;
+  readonly aborts: number;
+}
+
+/** A processor's counters. */
+export interface ProcessorStats {
+  readonly kafka: KafkaCounters;
+  readonly dynamo?: DynamoCounters;
+  /** Invocations since the previous stats message (Sluice only). */
+  readonly invocations?: readonly InvocationSample[];
+  /** Failed invocations or batches so far, and the latest error messages. */
+  readonly failures: number;
+  readonly errors: readonly string[];
+}
+
+/** Child → parent. */
+export type ChildMessage =
+  | { readonly type: 'ready' }
+  | { readonly type: 'first'; readonly at: number }
+  | { readonly type: 'stats'; readonly stats: ProcessorStats }
+  | { readonly type: 'fatal'; readonly message: string };
+
+/** Parent → child. */
+export type ParentMessage = { readonly type: 'stats' } | { readonly type: 'stop' };
+
+/** Settings of a Sluice processor (LocalRun of a benchmark pipeline). */
+export interface SluiceProcessorConfig {
+  readonly kind: 'sluice';
+  readonly variant: 'stateless' | 'ysb';
+  readonly mode: 'exactly-once' | 'at-least-once';
+  readonly app: string;
+  readonly sourceTopic: string;
+  readonly sinkTopic: string;
+  readonly sourcePartitions: number;
+  readonly partitions: number;
+  readonly brokers: readonly string[];
+  readonly dynamodbEndpoint: string;
+  readonly table: string;
+  readonly batchSize: number;
+  readonly batchingWindowMs: number;
+  readonly tickIntervalMs: number;
+}
+
+/** Settings of the raw kafkajs consume → transform → produce loop. */
+export interface RawProcessorConfig {
+  readonly kind: 'raw';
+  readonly app: string;
+  readonly sourceTopic: string;
+  readonly sinkTopic: string;
+  readonly sourcePartitions: number;
+  readonly brokers: readonly string[];
+  readonly batchSize: number;
+  readonly batchingWindowMs: number;
+  readonly transactionTimeoutMs: number;
+}
+
+/** Settings of any Node processor. */
+export type NodeProcessorConfig = SluiceProcessorConfig | RawProcessorConfig;
+
+/** Sends a message to the parent; resolves once it is handed to the channel (no-op without one). */
+export function toParent(message: ChildMessage): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send) resolve();
+    else process.send(message, undefined, {}, () => resolve());
+  });
+}
+
+/** Calls `handler` for each parent message. */
+export function onParent(handler: (message: ParentMessage) => void): void {
+  process.on('message', (m) => handler(m as ParentMessage));
+}
+
+/** A zeroed per-operation record. */
+export function zeroOps(): Record<DynamoOperation, number> {
+  return { GetItem: 0, BatchGetItem: 0, Query: 0, UpdateItem: 0, TransactWriteItems: 0, BatchWriteItem: 0 };
+}
+
+/** DynamoDB operations that write (their units are write units). */
+export const WRITE_OPERATIONS: readonly DynamoOperation[] = ['UpdateItem', 'TransactWriteItems', 'BatchWriteItem'];
+/** DynamoDB operations that read. */
+export const READ_OPERATIONS: readonly DynamoOperation[] = ['GetItem', 'BatchGetItem', 'Query'];

@@ -1,0 +1,460 @@
+/**
+ * Runs one benchmark configuration end to end, in two phases on its own topics:
+ *
+ *  1. drain — the generator writes a backlog (event times an hour ago, every window closed by
+ *     the generator's end-of-stream events) before the processor starts; the processor then works
+ *     through it as fast as it can. Throughput = backlog events ÷ (time the last expected output
+ *     became visible to a read_committed reader − time the processor took its first record).
+ *  2. live — the generator writes in real time at a fixed rate; the observers note when each
+ *     input was appended and when each output became visible: the latencies.
+ *
+ * Then every output of both phases is read again and checked against the oracle; a configuration
+ * whose outputs differ fails, however fast it was. Its topics, groups and table are deleted.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
+import { createDynamoClient } from '../framework/dynamodb/client.js';
+import { deleteTable } from '../framework/dynamodb/table.js';
+import { ensureTopics } from '../framework/kafka/admin.js';
+import { readToEnd } from '../framework/kafka/read-to-end.js';
+import { runGenerator, type GeneratorResult, type RunGeneratorOptions } from '../functions/ysb/generator.js';
+import { windowStartOf } from '../functions/ysb/oracle.js';
+import type { CampaignView } from '../functions/ysb/pipeline.js';
+import { MAX_OUT_OF_ORDERNESS_MS, WINDOW_MS } from '../functions/ysb/pipeline.js';
+import { END_OF_STREAM_USER } from '../functions/ysb/generator.js';
+import { campaignOf } from '../functions/ysb/campaigns.js';
+import { buildProfile, type PipelineProfile } from './cost.js';
+import { startKStreams } from './kstreams.js';
+import { statelessLatencies, summarize, windowLatencies, type LatencyStats, type SourceEvent } from './latency.js';
+import { observeTopic, type Observed, type TopicObserver } from './observer.js';
+import { checkCounts, checkViews, expectedViews, SinkLog, type Phase, type PhaseCheck } from './outputs.js';
+import { cpuMs, peakRssBytes, startNodeProcessor, type Processor } from './processors/processor.js';
+import type { InvocationSample, ProcessorStats } from './processors/protocol.js';
+import { READ_OPERATIONS, WRITE_OPERATIONS } from './processors/protocol.js';
+import { int, type Progress, secondsSince } from './progress.js';
+import { benchTopology, type Mode } from './variants.js';
+
+/** The configurations, in the order they run. */
+export const CONFIGS = [
+  { name: 'raw-kafkajs', engine: 'raw', job: 'stateless', title: 'raw kafkajs, transactional loop' },
+  { name: 'sluice-stateless-eos', engine: 'sluice', job: 'stateless', mode: 'exactly-once', title: 'Sluice, YSB source stage, exactly-once' },
+  { name: 'sluice-stateless-alo', engine: 'sluice', job: 'stateless', mode: 'at-least-once', title: 'Sluice, YSB source stage, at-least-once' },
+  { name: 'kstreams-eos', engine: 'kstreams', job: 'ysb', title: 'Kafka Streams 3.9.2, YSB, exactly_once_v2' },
+  { name: 'sluice-ysb-eos', engine: 'sluice', job: 'ysb', mode: 'exactly-once', title: 'Sluice, YSB pipeline, exactly-once' },
+  { name: 'sluice-ysb-alo', engine: 'sluice', job: 'ysb', mode: 'at-least-once', title: 'Sluice, YSB pipeline, at-least-once' },
+] as const satisfies ReadonlyArray<{ name: string; engine: 'raw' | 'sluice' | 'kstreams'; job: 'stateless' | 'ysb'; mode?: Mode; title: string }>;
+
+/** One configuration. */
+export type ConfigSpec = (typeof CONFIGS)[number];
+/** Its name. */
+export type ConfigName = ConfigSpec['name'];
+
+/** The workload and the knobs of a run. */
+export interface BenchSettings {
+  readonly preset: 'quick' | 'full';
+  readonly seed: number;
+  /** Events in the drain phase's backlog, and their density in event time (events per second). */
+  readonly backlogEvents: number;
+  readonly backlogRate: number;
+  /** Rate and length of the live phase; stateless jobs need no windows, so theirs is shorter. */
+  readonly liveRate: number;
+  readonly liveDurationMs: number;
+  readonly statelessLiveDurationMs: number;
+  /** Zipf exponent of campaign popularity, and the most an event's time lags its append (ms). */
+  readonly skew: number;
+  readonly maxJitterMs: number;
+  readonly sourcePartitions: number;
+  readonly partitions: number;
+  /** Records per invocation (Sluice) or per transaction (raw loop). */
+  readonly batchSize: number;
+  readonly batchingWindowMs: number;
+  readonly tickIntervalMs: number;
+  readonly configs: readonly ConfigName[];
+}
+
+/** Operation counts of a phase, per 1,000 source events. */
+export interface OpsPer1k {
+  readonly events: number;
+  readonly dynamoRequests: number;
+  /** Estimated (DynamoDB pricing rules) write and read units; DynamoDB Local's own figures beside. */
+  readonly writeUnits: number;
+  readonly readUnits: number;
+  readonly reportedUnits: number;
+  /** Kafka requests of every client the deployment runs (Sluice: functions + triggers + ticker). */
+  readonly kafkaRequests: number;
+  readonly kafkaRequestsByClient: Record<string, number>;
+  readonly transactions: number;
+  readonly invocations: number;
+  /** CPU time of the processor's process. */
+  readonly cpuMs: number;
+}
+
+/** One phase's figures. */
+export interface PhaseResult {
+  readonly events: number;
+  readonly views: number;
+  readonly seconds: number;
+  readonly eventsPerSecond: number;
+  readonly check: PhaseCheck;
+  readonly ops: OpsPer1k;
+}
+
+/** Latencies of the live phase. */
+export interface LiveLatency {
+  readonly endToEnd: LatencyStats | undefined;
+  readonly stageAdded: LatencyStats | undefined;
+  /** Windows the stream closed itself (windowed jobs), and outputs not matched to an input (stateless). */
+  readonly windows?: number;
+  readonly unmatched?: number;
+}
+
+/** What one configuration did. */
+export interface ConfigResult {
+  readonly name: ConfigName;
+  readonly title: string;
+  readonly engine: ConfigSpec['engine'];
+  readonly job: ConfigSpec['job'];
+  readonly ok: boolean;
+  readonly error?: string;
+  readonly drain?: PhaseResult;
+  readonly live?: PhaseResult & { readonly rate: number; readonly latency: LiveLatency; readonly behindMs: number };
+  readonly peakRssMiB?: number;
+  readonly failures?: number;
+  readonly errors?: readonly string[];
+  readonly profile?: PipelineProfile;
+}
+
+/** What runConfig needs from the surrounding run. */
+export interface RunEnv {
+  readonly kafka: Kafka;
+  readonly brokers: readonly string[];
+  readonly dynamodbEndpoint: string;
+  readonly runId: string;
+  readonly progress: Progress;
+  readonly position: string;
+}
+
+/** Runs one configuration; never throws (a failure is a result with ok: false). */
+export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv): Promise<ConfigResult> {
+  const app = `b${env.runId}-${short(spec.name)}`;
+  const sourceTopic = `${app}-ad-events`;
+  const sinkTopic = `${app}-out`;
+  const table = `${app}-state`;
+  const sluiceTopology =
+    spec.engine === 'sluice' ? benchTopology({ variant: spec.job, mode: spec.mode, app, sourceTopic, sinkTopic, sourcePartitions: s.sourcePartitions, partitions: s.partitions }) : undefined;
+  const observers: TopicObserver[] = [];
+  const observerGroups: string[] = [];
+  let processor: Processor | undefined;
+  const base = { name: spec.name, title: spec.title, engine: spec.engine, job: spec.job };
+  const say = (line: string): void => env.progress.log(`${env.position} ${spec.name}: ${line}`);
+  try {
+    await withAdmin(env.kafka, (admin) =>
+      ensureTopics(admin, [
+        { topic: sourceTopic, partitions: s.sourcePartitions },
+        { topic: sinkTopic, partitions: s.partitions },
+      ]),
+    );
+
+    // ---- drain: the backlog is written before the processor starts ------------------------------
+    const backlogStart = windowStartOf(Date.now() - 3_600_000, WINDOW_MS) + 3_500;
+    const backlogOptions = {
+      seed: s.seed,
+      rate: s.backlogRate,
+      durationMs: Math.round((s.backlogEvents / s.backlogRate) * 1000),
+      startTime: backlogStart,
+      skew: s.skew,
+      maxJitterMs: s.maxJitterMs,
+      partitions: s.sourcePartitions,
+      closeWindows: true,
+    };
+    const started = Date.now();
+    env.progress.show(() => `${env.position} ${spec.name}  writing backlog  ${secondsSince(started)}`);
+    const backlog = await runGenerator(env.kafka, sourceTopic, { ...backlogOptions, batchSize: 1_000 });
+    env.progress.done();
+    // Outputs with event times before this are the backlog's; the live stream's are now.
+    const split = Date.now() - 600_000;
+    const kind = spec.job === 'stateless' ? 'views' : 'counts';
+    const log = new SinkLog(kind, split);
+    log.expect('drain', kind === 'views' ? { views: backlog.views } : { counts: backlog.oracle.expected() });
+    observers.push(await observeTopic(env.kafka, sinkTopic, { readCommitted: true, startAt: 'earliest' }, (r) => log.add(r)));
+    observerGroups.push(observers[0]!.groupId);
+
+    processor = startProcessor(spec, s, env, { app, sourceTopic, sinkTopic, table });
+    const p = processor;
+    await p.ready(180_000);
+    const firstInput = await p.firstInput(120_000);
+    const drainTimeout = 60_000 + (s.backlogEvents / 200) * 1000;
+    env.progress.show(() => status(env.position, spec.name, 'drain', log, 'drain', firstInput));
+    await log.waitUntil(() => log.complete('drain'), drainTimeout, () => p.failure);
+    env.progress.done();
+    const drainDoneAt = log.completedAt('drain')!;
+    const drainStats = await p.stats();
+    const drainCpu = cpuMs(p.pid) ?? 0;
+    const drainSeconds = (drainDoneAt - firstInput) / 1000;
+    say(`drain ${int(backlog.events)} events in ${drainSeconds.toFixed(1)} s = ${int(backlog.events / drainSeconds)} events/s`);
+
+    // ---- live: real time, at a fixed rate ---------------------------------------------------------
+    const ends = await withAdmin(env.kafka, (admin) => admin.fetchTopicOffsets(sourceTopic));
+    const sources: SourceEvent[] = [];
+    observers.push(
+      await observeTopic(env.kafka, sourceTopic, { readCommitted: false, startAt: new Map(ends.map((e) => [e.partition, Number(e.high)])) }, (records) => {
+        for (const r of records) {
+          const e = parseSource(r);
+          if (e) sources.push(e);
+        }
+      }),
+    );
+    observerGroups.push(observers[1]!.groupId);
+    const liveDurationMs = spec.job === 'stateless' ? s.statelessLiveDurationMs : s.liveDurationMs;
+    const liveOptions: RunGeneratorOptions & { startTime: number } = {
+      seed: s.seed + 1,
+      rate: s.liveRate,
+      durationMs: liveDurationMs,
+      startTime: Date.now() + 300,
+      skew: s.skew,
+      maxJitterMs: s.maxJitterMs,
+      partitions: s.sourcePartitions,
+      closeWindows: true,
+      realtime: true,
+    };
+    let written = 0;
+    env.progress.show(() => `${env.position} ${spec.name}  live  ${int(s.liveRate)} ev/s  written ${int(written)}  outputs ${int(log.progress('live')[0])}  ${secondsSince(liveOptions.startTime)}`);
+    const live = await runGenerator(env.kafka, sourceTopic, { ...liveOptions, onProgress: (n) => (written = n) });
+    const liveWrittenAt = Date.now();
+    log.expect('live', kind === 'views' ? { views: live.views } : { counts: live.oracle.expected() });
+    env.progress.show(() => status(env.position, spec.name, 'live', log, 'live', liveOptions.startTime));
+    await log.waitUntil(() => log.complete('live'), 120_000, () => p.failure);
+    env.progress.done();
+    const liveDoneAt = log.completedAt('live')!;
+    const liveStats = await p.stats();
+    const liveCpu = cpuMs(p.pid) ?? 0;
+    const peak = peakRssBytes(p.pid);
+    const finalStats = await p.stop();
+    processor = undefined;
+    await Promise.all(observers.splice(0).map((o) => o.stop()));
+
+    // ---- check everything against the oracle --------------------------------------------------------
+    const lateTopic = sluiceTopology?.topics.find((t) => t.role === 'late')?.name;
+    const [drainCheck, liveCheck] = await check(spec, env.kafka, sinkTopic, lateTopic, split, backlog, backlogOptions, live, liveOptions);
+    const dlq = sluiceTopology ? await deadLetters(env.kafka, sluiceTopology.stages.map((st) => st.deadLetterTopic)) : [];
+
+    const latency = liveLatency(spec, log, sources, s.sourcePartitions);
+    const drainOps = opsPer1k(undefined, drainStats, backlog.events, drainCpu);
+    const liveOps = opsPer1k(drainStats, liveStats, live.events, liveCpu - drainCpu);
+    const liveSeconds = (liveDoneAt - liveOptions.startTime) / 1000;
+    const problems = [...drainCheck.problems.map((x) => `drain: ${x}`), ...liveCheck.problems.map((x) => `live: ${x}`), ...dlq];
+    const profile = sluiceTopology
+      ? buildProfile(
+          spec.name,
+          sluiceTopology.stages.map((st) => ({ name: st.name, partitions: st.inputs.reduce((n, i) => n + i.partitions, 0) })),
+          { samples: drainStats.invocations ?? [], events: backlog.events, seconds: drainSeconds },
+          { samples: liveStats.invocations ?? [], events: live.events, seconds: liveSeconds },
+        )
+      : undefined;
+    return {
+      ...base,
+      ok: drainCheck.ok && liveCheck.ok && dlq.length === 0,
+      ...(problems.length > 0 ? { error: `outputs differ from the oracle: ${problems.slice(0, 8).join('; ')}` } : {}),
+      drain: { events: backlog.events, views: backlog.views, seconds: drainSeconds, eventsPerSecond: backlog.events / drainSeconds, check: drainCheck, ops: drainOps },
+      live: {
+        events: live.events,
+        views: live.views,
+        seconds: liveSeconds,
+        eventsPerSecond: live.events / liveSeconds,
+        rate: s.liveRate,
+        behindMs: Math.max(0, liveDoneAt - liveWrittenAt),
+        check: liveCheck,
+        ops: liveOps,
+        latency,
+      },
+      ...(peak !== undefined ? { peakRssMiB: peak / 2 ** 20 } : {}),
+      failures: finalStats.failures,
+      errors: finalStats.errors,
+      ...(profile ? { profile } : {}),
+    };
+  } catch (error) {
+    env.progress.done();
+    const message = error instanceof Error ? error.message : String(error);
+    const output = processor?.output();
+    return { ...base, ok: false, error: output ? `${message}\n--- processor output ---\n${output}` : message };
+  } finally {
+    if (processor) await processor.stop(20_000).catch(() => undefined);
+    await Promise.all(observers.map((o) => o.stop()));
+    await cleanUp(env, { app, sourceTopic, sinkTopic, table, topics: sluiceTopology?.topics.map((t) => t.name) ?? [], groups: observerGroups });
+  }
+}
+
+function startProcessor(spec: ConfigSpec, s: BenchSettings, env: RunEnv, names: { app: string; sourceTopic: string; sinkTopic: string; table: string }): Processor {
+  if (spec.engine === 'kstreams') {
+    return startKStreams(spec.name, { appId: names.app, brokers: env.brokers, sourceTopic: names.sourceTopic, sinkTopic: names.sinkTopic, partitions: s.partitions });
+  }
+  if (spec.engine === 'raw') {
+    return startNodeProcessor(spec.name, {
+      kind: 'raw',
+      app: names.app,
+      sourceTopic: names.sourceTopic,
+      sinkTopic: names.sinkTopic,
+      sourcePartitions: s.sourcePartitions,
+      brokers: env.brokers,
+      batchSize: s.batchSize,
+      batchingWindowMs: s.batchingWindowMs,
+      // Sluice's default (function timeout 60 s + 60 s).
+      transactionTimeoutMs: 120_000,
+    });
+  }
+  return startNodeProcessor(spec.name, {
+    kind: 'sluice',
+    variant: spec.job,
+    mode: spec.mode,
+    app: names.app,
+    sourceTopic: names.sourceTopic,
+    sinkTopic: names.sinkTopic,
+    sourcePartitions: s.sourcePartitions,
+    partitions: s.partitions,
+    brokers: env.brokers,
+    dynamodbEndpoint: env.dynamodbEndpoint,
+    table: names.table,
+    batchSize: s.batchSize,
+    batchingWindowMs: s.batchingWindowMs,
+    tickIntervalMs: s.tickIntervalMs,
+  });
+}
+
+function status(position: string, name: string, label: string, log: SinkLog, phase: Phase, since: number): string {
+  const [done, of] = log.progress(phase);
+  const what = log.kind === 'views' ? 'outputs' : 'window counts';
+  return `${position} ${name}  ${label}  ${what} ${int(done)}/${of === undefined ? '?' : int(of)}  ${secondsSince(since)}`;
+}
+
+/** Reads the sink (and late topic) again and checks both phases against the oracle. */
+async function check(
+  spec: ConfigSpec,
+  kafka: Kafka,
+  sinkTopic: string,
+  lateTopic: string | undefined,
+  split: number,
+  backlog: GeneratorResult,
+  backlogOptions: Parameters<typeof expectedViews>[0],
+  live: GeneratorResult,
+  liveOptions: Parameters<typeof expectedViews>[0],
+): Promise<[PhaseCheck, PhaseCheck]> {
+  const records = await readToEnd(kafka, sinkTopic, { isolation: 'read_committed', timeoutMs: 120_000 });
+  const log = new SinkLog(spec.job === 'stateless' ? 'views' : 'counts', split);
+  log.add(records.map((r) => ({ partition: r.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, visibleAt: 0 })));
+  if (log.malformed.length > 0) {
+    const bad: PhaseCheck = { ok: false, outputs: records.length, expected: 0, problems: [`${log.malformed.length} outputs are not JSON: ${log.malformed[0]}`] };
+    return [bad, bad];
+  }
+  if (spec.job === 'stateless') {
+    return [checkViews(log.views.drain, expectedViews(backlogOptions), backlog.oracle.expected()), checkViews(log.views.live, expectedViews(liveOptions), live.oracle.expected())];
+  }
+  const late: CampaignView[] = lateTopic
+    ? (await readToEnd(kafka, lateTopic, { isolation: 'read_committed' })).map((r) => JSON.parse(r.value?.toString('utf8') ?? 'null') as CampaignView)
+    : [];
+  const running = spec.engine === 'kstreams';
+  return [
+    checkCounts(log.counts.drain, backlog.oracle.expected(), late.filter((v) => v.event_time < split), running),
+    checkCounts(log.counts.live, live.oracle.expected(), late.filter((v) => v.event_time >= split), running),
+  ];
+}
+
+async function deadLetters(kafka: Kafka, topics: readonly string[]): Promise<string[]> {
+  const problems: string[] = [];
+  for (const topic of topics) {
+    const records = await readToEnd(kafka, topic, { isolation: 'read_committed' });
+    if (records.length > 0) problems.push(`${records.length} records dead-lettered to ${topic}`);
+  }
+  return problems;
+}
+
+function liveLatency(spec: ConfigSpec, log: SinkLog, sources: readonly SourceEvent[], partitions: number): LiveLatency {
+  if (spec.job === 'stateless') {
+    const { latencies, unmatched } = statelessLatencies(
+      sources,
+      log.views.live.map((v) => ({ adId: v.view.ad_id, eventTime: v.view.event_time, visibleAt: v.visibleAt })),
+    );
+    const stats = summarize(latencies);
+    return { endToEnd: stats, stageAdded: stats, unmatched };
+  }
+  const w = windowLatencies(sources, log.firstCorrect('live'), {
+    windowMs: WINDOW_MS,
+    outOfOrdernessMs: MAX_OUT_OF_ORDERNESS_MS,
+    partitions,
+    semantics: spec.engine === 'kstreams' ? 'running' : 'watermark',
+  });
+  return { endToEnd: summarize(w.endToEnd), stageAdded: summarize(w.stageAdded), windows: w.windows };
+}
+
+function parseSource(r: Observed): SourceEvent | undefined {
+  try {
+    const e = JSON.parse(r.value?.toString('utf8') ?? '') as { ad_id: string; event_type: string; event_time: number; user_id: string };
+    return {
+      partition: r.partition,
+      appendTime: r.timestamp,
+      eventTime: e.event_time,
+      adId: e.ad_id,
+      viewOf: e.event_type === 'view' ? campaignOf(e.ad_id) : undefined,
+      endOfStream: e.user_id === END_OF_STREAM_USER,
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Differences of cumulative counters, per 1,000 events. */
+function opsPer1k(before: ProcessorStats | undefined, after: ProcessorStats, events: number, cpu: number): OpsPer1k {
+  const k = 1000 / Math.max(1, events);
+  const sum = (rec: Record<string, number> | undefined, keys?: readonly string[]): number =>
+    Object.entries(rec ?? {}).reduce((n, [key, v]) => (keys === undefined || keys.includes(key) ? n + v : n), 0);
+  const diff = (f: (x: ProcessorStats) => number): number => f(after) - (before ? f(before) : 0);
+  const byClient: Record<string, number> = {};
+  for (const [client, n] of Object.entries(after.kafka.requestsByClient)) {
+    if (client === 'admin') continue;
+    byClient[client] = (n - (before?.kafka.requestsByClient[client] ?? 0)) * k;
+  }
+  const invocations: readonly InvocationSample[] = after.invocations ?? [];
+  return {
+    events,
+    dynamoRequests: diff((x) => sum(x.dynamo?.requests)) * k,
+    writeUnits: diff((x) => sum(x.dynamo?.estimatedUnits, WRITE_OPERATIONS)) * k,
+    readUnits: diff((x) => sum(x.dynamo?.estimatedUnits, READ_OPERATIONS)) * k,
+    reportedUnits: diff((x) => sum(x.dynamo?.reportedUnits)) * k,
+    kafkaRequests: Object.values(byClient).reduce((a, b) => a + b, 0),
+    kafkaRequestsByClient: byClient,
+    transactions: diff((x) => x.kafka.transactions) * k,
+    invocations: invocations.length * k,
+    cpuMs: cpu * k,
+  };
+}
+
+async function withAdmin<T>(kafka: Kafka, f: (admin: ReturnType<Kafka['admin']>) => Promise<T>): Promise<T> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    return await f(admin);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Deletes what the configuration created: topics (also Kafka Streams' internal ones), groups, the table. */
+async function cleanUp(env: RunEnv, o: { app: string; sourceTopic: string; sinkTopic: string; table: string; topics: readonly string[]; groups: readonly string[] }): Promise<void> {
+  try {
+    await withAdmin(env.kafka, async (admin) => {
+      const existing = await admin.listTopics();
+      const mine = new Set([o.sourceTopic, o.sinkTopic, ...o.topics, ...existing.filter((t) => t.startsWith(`${o.app}-`) || t.startsWith(`${o.app}.`))]);
+      const topics = existing.filter((t) => mine.has(t));
+      if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 }).catch(() => undefined);
+      const groups = (await admin.listGroups()).groups.map((g) => g.groupId).filter((g) => g === o.app || g.startsWith(`bench-${o.app}`) || o.groups.includes(g));
+      if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
+    });
+  } catch {
+    // Best effort: names are unique per run, leftovers harm nothing.
+  }
+  await deleteTable(createDynamoClient({ endpoint: env.dynamodbEndpoint }), o.table).catch(() => undefined);
+  await sleep(200);
+}
+
+function short(name: ConfigName): string {
+  return name.replace('sluice-', 's').replace('stateless', 'sl').replace('kstreams', 'ks').replace('raw-kafkajs', 'raw');
+}
