@@ -220,16 +220,7 @@ export async function prepareApp(kafka: Kafka, dynamo: DynamoDBClient, topology:
   await admin.connect();
   try {
     const topics = topology.topics.map((t) => ({ topic: t.name, partitions: t.partitions }));
-    for (let attempt = 1; ; attempt += 1) {
-      try {
-        await ensureTopics(admin, topics);
-        return;
-      } catch (error) {
-        const type = (error as { type?: unknown }).type;
-        if (attempt >= 5 || (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE')) throw error;
-        await new Promise((r) => setTimeout(r, 200 * attempt));
-      }
-    }
+    await ensureTopics(admin, topics);
   } finally {
     await admin.disconnect();
   }

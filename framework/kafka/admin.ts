@@ -48,6 +48,20 @@ export function planTopics(
 
 /** Creates the missing topics and checks the existing ones; idempotent. `admin` must be connected. */
 export async function ensureTopics(admin: Admin, topics: readonly TopicSpec[]): Promise<EnsureTopicsResult> {
+  // kafkajs gives up when the metadata it asks for right after CreateTopics does not know the new
+  // topics yet (a busy KRaft broker publishes them a moment later); the whole step is idempotent.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await ensureTopicsOnce(admin, topics);
+    } catch (error) {
+      const type = (error as { type?: unknown }).type;
+      if (attempt >= 5 || (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE')) throw error;
+      await new Promise((r) => setTimeout(r, 200 * attempt));
+    }
+  }
+}
+
+async function ensureTopicsOnce(admin: Admin, topics: readonly TopicSpec[]): Promise<EnsureTopicsResult> {
   const wanted = validate(topics);
   if (wanted.length === 0) return { created: [], existing: [] };
   const plan = planTopics(wanted, await partitionCounts(admin, wanted));

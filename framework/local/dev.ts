@@ -46,19 +46,7 @@ export class LocalRun {
     await admin.connect();
     try {
       const topics = o.topology.topics.filter((t) => t.managed).map((t) => ({ topic: t.name, partitions: t.partitions }));
-      // kafkajs gives up when the metadata it asks for right after CreateTopics does not know the new
-      // topics yet (UNKNOWN_TOPIC_OR_PARTITION: a busy KRaft broker propagates them a moment later).
-      // ensureTopics is idempotent, so try again.
-      for (let attempt = 1; ; attempt += 1) {
-        try {
-          await ensureTopics(admin, topics);
-          break;
-        } catch (error) {
-          const type = (error as { type?: unknown }).type;
-          if (attempt >= 5 || (type !== 'UNKNOWN_TOPIC_OR_PARTITION' && type !== 'LEADER_NOT_AVAILABLE')) throw error;
-          await new Promise((r) => setTimeout(r, 200 * attempt));
-        }
-      }
+      await ensureTopics(admin, topics);
     } finally {
       await admin.disconnect();
     }
