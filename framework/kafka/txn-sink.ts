@@ -232,7 +232,7 @@ export class KafkaTxnSink implements TxnSink {
       this.counters.commits++;
       probeOffset = at!.offset;
       // 3. Read up to the probe.
-      const found = await this.readUpTo(progress, probeOffset, nonce, txnId);
+      const found = await this.readUpToWithRetry(progress, probeOffset, nonce, txnId);
       if (found !== undefined) {
         const p = parseProgress(found);
         if (!p) throw new ResolveError('SLUICE_PROGRESS_POSITION', 'the record at the progress position is not a progress record', place, 'the pending batch points at the wrong record; inspect the progress topic');
@@ -467,6 +467,22 @@ export class KafkaTxnSink implements TxnSink {
    * Reads the partition read_committed from `progress.offset` until the probe at `probeOffset`
    * appears; returns the value of the record at `progress.offset`, undefined if it is not visible.
    */
+  /**
+   * The read is idempotent (the probe is committed; nothing after it changes the answer), so a
+   * failure of kafkajs's throwaway consumer itself (e.g. its group join throwing a TypeError
+   * under load) is retried a few times instead of failing the invocation.
+   */
+  private async readUpToWithRetry(progress: ProgressPosition, probeOffset: number, nonce: string, txnId: string): Promise<Buffer | null | undefined> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.readUpTo(progress, probeOffset, nonce, txnId);
+      } catch (error) {
+        if (error instanceof ResolveError || attempt >= 3) throw error;
+        await new Promise((r) => setTimeout(r, 100 * attempt));
+      }
+    }
+  }
+
   private async readUpTo(progress: ProgressPosition, probeOffset: number, nonce: string, txnId: string): Promise<Buffer | null | undefined> {
     const place: ErrorPlace = { topic: progress.topic, partition: progress.partition, offset: progress.offset };
     if (probeOffset <= progress.offset) {
