@@ -32,7 +32,7 @@ import { LocalRun } from '../../framework/local/dev.js';
 import type { Invoker } from '../../framework/local/esm/invoker.js';
 import { taskRef } from '../../framework/runtime/task.js';
 import type { Topology } from '../../framework/topology/topology.js';
-import { Rng, runningTotalsTopology } from '../support/fault-driver.js';
+import { Rng, runningTotalsTopology, traceFromEnv } from '../support/fault-driver.js';
 import { deleteTestTopics, readToEnd, testBrokers, testDynamo, testKafka, uniqueName } from '../support/infra.js';
 import type { Click, Discrepancy, Fed, Seen, Totals, TotalsUpdate } from '../support/oracle.js';
 import { checkRepartition, checkTotals, expectTotals } from '../support/oracle.js';
@@ -161,7 +161,9 @@ describe('exactly-once across broker restarts (graceful and SIGKILL) on Kafka an
     mark('drained');
     input = (await readToEnd(kafka, sourceTopic, { isolation: 'read_committed' })).map((r) => ({ partition: r.partition, offset: r.offset, value: JSON.parse(r.value!.toString()) as Click }));
     ranMs = Date.now() - t0;
-    if (process.env.BRR_TRACE) for (const i of log) console.log(`[trace] +${i.started - t0}..+${i.ended - t0} ${i.stage} ${i.topic}/${i.partition} ${i.error ?? `ok ${i.report?.tasks.map((t) => JSON.stringify(t)).join(' ')}`}`.slice(0, 400));
+    // SLUICE_TRACE=1: one line per invocation.
+    const trace = traceFromEnv();
+    for (const i of trace ? log : []) trace?.(`+${i.started - t0}..+${i.ended - t0} ms ${i.stage} ${i.topic}/${i.partition}: ${i.error ?? `ok ${JSON.stringify(i.report?.tasks)}`}`);
     console.log(`[broker-restart] ran in ${ranMs} ms; ${describeRun()}`);
   }, 150_000);
 
@@ -236,10 +238,6 @@ describe('exactly-once across broker restarts (graceful and SIGKILL) on Kafka an
     }
     expect(problems).toEqual([]);
     for (const stage of topology.stages) expect(await readToEnd(kafka, stage.deadLetterTopic, { isolation: 'read_committed' })).toEqual([]);
-  });
-
-  it('stayed within its time budget', () => {
-    expect(ranMs).toBeLessThan(90_000);
   });
 
   // --- the rig -----------------------------------------------------------------------------------
@@ -359,9 +357,11 @@ describe('exactly-once across broker restarts (graceful and SIGKILL) on Kafka an
     const kinds = new Map<string, number>();
     for (const f of failed) kinds.set(f.error!, (kinds.get(f.error!) ?? 0) + 1);
     const top = [...kinds].sort((a, b) => b[1] - a[1]).slice(0, 6).map(([e, n]) => `${n}× ${e}`);
+    const recoveries = new Map<string, number>();
+    for (const t of log.flatMap((i) => i.report?.tasks ?? [])) if (t.recovery) recoveries.set(t.recovery.outcome, (recoveries.get(t.recovery.outcome) ?? 0) + 1);
     const last = restarts.at(-1)?.ended ?? 0;
     const since = topology.stages.map((s) => `${s.name}: ${succeeded(s.name, last)} ok / ${failed.filter((i) => i.stage === s.name && i.started > last).length} failed`).join(', ');
-    return `${log.length} invocations, ${failed.length} failed (${windows.join('; ')}); since the last restart ${since}; errors: ${top.join(' | ') || 'none'}`;
+    return `${log.length} invocations, ${failed.length} failed (${windows.join('; ')}); in-doubt batches recovered: ${JSON.stringify(Object.fromEntries(recoveries))}; since the last restart ${since}; errors: ${top.join(' | ') || 'none'}`;
   }
 });
 
@@ -438,7 +438,8 @@ function triggerKafka(): Kafka {
   fixKafkajsReadCommitted();
   // About 30 s of retries per request before a consumer gives up (and restarts as a new member).
   const retry = { retries: 12, initialRetryTime: 300, maxRetryTime: 3_000, factor: 0.2, multiplier: 2 };
-  return new Kafka({ clientId: `${app}-esm`, brokers: testBrokers(), logLevel: process.env.BRR_ESM_LOG ? logLevel.DEBUG : logLevel.NOTHING, connectionTimeout: 3_000, requestTimeout: 30_000, retry });
+  const level = { error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG }[process.env.SLUICE_TEST_KAFKA_LOG ?? ''] ?? logLevel.NOTHING;
+  return new Kafka({ clientId: `${app}-esm`, brokers: testBrokers(), logLevel: level, connectionTimeout: 3_000, requestTimeout: 30_000, retry });
 }
 
 /**

@@ -4,8 +4,7 @@
  * are the unit suite's (test/support/fault-driver.ts), fewer and smaller, since every crash
  * leaves a real zombie producer and every recovery fences and reads the progress topic.
  *
- * Not covered here: broker restarts. The broker is shared by every test file and developer
- * loop, and the infra API offers no restart that leaves other users unharmed.
+ * Broker restarts (graceful and SIGKILL) are covered by broker-restart.test.ts.
  *
  * Replay one schedule: SLUICE_SEED=<seed> npx vitest run --project integration test/integration/exactly-once.test.ts
  */

@@ -8,7 +8,7 @@
  * not pay a broker start each time; a run on a clean machine (CI) leaves nothing behind.
  */
 import type { TestProject } from 'vitest/node';
-import { infraDown, infraStatus, infraUp, SERVICES, type ServiceName } from '../../framework/local/infra/index.js';
+import { infraDown, infraUp, SERVICES, type ServiceName } from '../../framework/local/infra/index.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -22,11 +22,11 @@ declare module 'vitest' {
 /** Starts (or reuses) the infrastructure; returns the teardown. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
-  const before = await infraStatus();
   const infra = await infraUp({ log: (line) => console.log(`[infra] ${line}`) });
   project.provide('kafkaBrokers', infra.kafka.brokers);
   project.provide('dynamodbEndpoint', infra.dynamodb.endpoint);
-  const startedHere: ServiceName[] = SERVICES.filter((s) => before[s].state !== 'up');
+  // What this run started, by the start's own word (a status read before could see a broker mid-restart).
+  const startedHere: ServiceName[] = SERVICES.filter((s) => !infra[s].reused);
   return async () => {
     if (startedHere.length > 0) await infraDown({ services: startedHere });
   };
