@@ -85,7 +85,8 @@ export class EventSourceMapping {
       maxWaitTimeInMs: o.batchingWindowMs ?? 500,
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
-      retry: { retries: 10 },
+      // Explicit timing, as Lambda's poller would ride out a broker restart (kafkajs shortens its defaults under NODE_ENV=test).
+      retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 30_000, factor: 0.2, multiplier: 2 },
     });
     this.consumer = consumer;
     consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
