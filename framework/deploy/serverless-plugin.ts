@@ -8,6 +8,7 @@
  *   before:package:initialize              add functions, roles, the table (so `deploy` has them too)
  *   before:package:createDeploymentArtifacts  bundle + zip each function, write topics.json
  *   before:offline:start:init              add functions and unpack bundles for serverless-offline
+ *                                          (table name resolved, ticker schedule off)
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -18,7 +19,7 @@ import type { Bundle, BundleRequest } from './bundle.js';
 import { bundleFunction, resolveHandlerEntry, splitHandler, writeArtifact, writeUnpacked } from './bundle.js';
 import { loadTopology } from './pipeline-ref.js';
 import type { Deployment } from './resources.js';
-import { buildDeployment, roleLogicalId, TICKER_FUNCTION, TICKER_HANDLER } from './resources.js';
+import { buildDeployment, roleLogicalId, TABLE_LOGICAL_ID, TICKER_FUNCTION, TICKER_HANDLER } from './resources.js';
 import type { DeploySettings } from './settings.js';
 import { parseDeploySettings } from './settings.js';
 import { TOPICS_MANIFEST_FILE } from './topics.js';
@@ -137,12 +138,36 @@ export class SluicePlugin {
       const dir = resolve(this.serverless.serviceDir, OFFLINE_DIR);
       await rm(dir, { recursive: true, force: true });
       for (const [, bundle] of await this.bundleAll(this.added!.entries)) await writeUnpacked(bundle, dir);
+      this.adaptForOffline();
       const custom = (this.serverless.service.custom ??= {});
       const offline = (custom['serverless-offline'] ??= {}) as Record<string, unknown>;
       // serverless-offline resolves every handler under `location`: the bundles, as Lambda would run them.
       offline['location'] ??= OFFLINE_DIR;
       this.log(`Sluice functions bundled for serverless-offline under ${OFFLINE_DIR}`);
     });
+  }
+
+  /**
+   * What only CloudFormation could resolve or run, made local: serverless-offline cannot resolve
+   * `{ Ref: SluiceTable }`, so the functions get the table's name; and the ticker's schedule is
+   * turned off, since offline nothing triggers the stages but the ESM emulator, which ticks
+   * itself (the ticker stays invokable).
+   */
+  private adaptForOffline(): void {
+    const table = tableName(this.added!.deployment);
+    for (const key of this.added!.entries.keys()) {
+      const fn = this.serverless.service.functions[key]!;
+      const env = fn['environment'] as Record<string, unknown> | undefined;
+      for (const [name, value] of Object.entries(env ?? {})) {
+        if (isRef(value, TABLE_LOGICAL_ID)) env![name] = table;
+      }
+      if (key === TICKER_FUNCTION && Array.isArray(fn['events'])) {
+        fn['events'] = (fn['events'] as unknown[]).map((event) => {
+          const schedule = (event as { schedule?: unknown }).schedule;
+          return typeof schedule === 'object' && schedule !== null ? { schedule: { ...schedule, enabled: false } } : event;
+        });
+      }
+    }
   }
 
   private async bundleAll(entries: ReadonlyMap<string, BundleRequest['entry']>): Promise<Array<[string, Bundle]>> {
@@ -219,6 +244,10 @@ export class SluicePlugin {
 function tableName(deployment: Deployment): string {
   const table = Object.values(deployment.resources).find((r) => r.Type === 'AWS::DynamoDB::Table');
   return String((table?.Properties as { TableName?: unknown } | undefined)?.TableName ?? '?');
+}
+
+function isRef(value: unknown, logicalId: string): boolean {
+  return typeof value === 'object' && value !== null && (value as { Ref?: unknown }).Ref === logicalId && Object.keys(value).length === 1;
 }
 
 function kb(bytes: number): string {

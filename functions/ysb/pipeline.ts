@@ -9,7 +9,7 @@
  *                                            └ records too late for any window ─▶ <app>.counts.late
  *
  * `ysbPipeline()` builds it with other names (the demo and the tests use unique app and topic
- * names); `ysb` is the default instance the handlers below deploy.
+ * names); `ysb` is the instance the handlers deploy (default names, see ysbOptionsFromEnv).
  */
 import { z } from 'zod';
 import { count, json, pipeline, string, tumbling } from '../../framework/index.js';
@@ -107,5 +107,17 @@ export function ysbPipeline(options: YsbOptions = {}): Pipeline {
   return p;
 }
 
-/** The YSB pipeline with its default names: what `functions/ysb/<stage>.ts` deploy and `sluice dev` runs. */
-export const ysb = ysbPipeline();
+/**
+ * The names of the deployed instance, from the environment: `SLUICE_YSB_APP` (default `ysb`) and
+ * `SLUICE_YSB_SOURCE_TOPIC` (default `ad-events`). serverless.yml sets both in
+ * `provider.environment` from the same variables at package time, so the topology the plugin
+ * compiles and the one the functions run always agree (the tests deploy unique instances this way).
+ */
+export function ysbOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): YsbOptions {
+  const app = env['SLUICE_YSB_APP'];
+  const sourceTopic = env['SLUICE_YSB_SOURCE_TOPIC'];
+  return { ...(app ? { app } : {}), ...(sourceTopic ? { sourceTopic } : {}) };
+}
+
+/** The YSB pipeline the handlers deploy: default names unless set by the environment (ysbOptionsFromEnv). */
+export const ysb = ysbPipeline(ysbOptionsFromEnv());

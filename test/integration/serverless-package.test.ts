@@ -1,5 +1,5 @@
 /**
- * `osls package` on the repository's own serverless.yml (the clickstream example), into a temp
+ * `osls package` on the repository's own serverless.yml (the YSB example), into a temp
  * directory: the Sluice plugin must turn the pipeline into functions, Kafka triggers, roles and
  * the table, and package each function from its own bundle. No Kafka and no AWS call is needed.
  */
@@ -14,7 +14,7 @@ import { inflateRawSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../../framework/index.js';
 import type { Topology } from '../../framework/index.js';
-import { clickstream } from '../../functions/clickstream/pipeline.js';
+import { ysb } from '../../functions/ysb/pipeline.js';
 
 const run = promisify(execFile);
 
@@ -30,16 +30,24 @@ interface Statement {
   readonly Condition?: unknown;
 }
 
-const topology: Topology = compile(clickstream.plan());
+const topology: Topology = compile(ysb.plan());
 const tickerExists = existsSync('framework/time/ticker-handler.ts');
 let dir: string;
 let resources: Record<string, Resource>;
 let output: string;
 
+/** The environment of `osls package`: the default YSB names, whatever the calling shell sets. */
+function packageEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, AWS_REGION: 'us-east-1', SLUICE_KAFKA_BROKERS: '127.0.0.1:19092', SLS_TELEMETRY_DISABLED: '1' };
+  delete env['SLUICE_YSB_APP'];
+  delete env['SLUICE_YSB_SOURCE_TOPIC'];
+  return env;
+}
+
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sluice-package-'));
   const out = await run(process.execPath, ['node_modules/osls/bin/serverless.js', 'package', '--stage', 'dev', '--package', join(dir, 'package')], {
-    env: { ...process.env, AWS_REGION: 'us-east-1', SLUICE_KAFKA_BROKERS: '127.0.0.1:19092', SLS_TELEMETRY_DISABLED: '1' },
+    env: packageEnv(),
     timeout: 90_000,
     maxBuffer: 16 * 1024 * 1024,
   });
@@ -94,14 +102,18 @@ describe('osls package with the Sluice plugin', () => {
     const functions = Object.entries(resources).filter(([, r]) => r.Type === 'AWS::Lambda::Function').map(([id]) => id);
     const expected = topology.stages.map((s) => `${logicalId(s.name)}LambdaFunction`);
     expect(functions).toEqual(tickerExists ? [...expected, 'TickerLambdaFunction'] : expected);
-    expect(resource('EnrichLambdaFunction').Properties).toMatchObject({
-      FunctionName: 'sluice-clickstream-dev-enrich',
-      Handler: 'functions/clickstream/enrich.handler',
+    expect(functions).toEqual(tickerExists ? ['ViewsLambdaFunction', 'CountsLambdaFunction', 'TickerLambdaFunction'] : ['ViewsLambdaFunction', 'CountsLambdaFunction']);
+    expect(resource('ViewsLambdaFunction').Properties).toMatchObject({
+      FunctionName: 'sluice-ysb-dev-views',
+      Handler: 'functions/ysb/views.handler',
       Runtime: 'nodejs22.x',
       Timeout: topology.settings.functionTimeoutMs / 1000,
-      Role: { 'Fn::GetAtt': ['SluiceRoleEnrich', 'Arn'] },
-      Environment: { Variables: { SLUICE_TABLE: { Ref: 'SluiceTable' }, SLUICE_KAFKA_BROKERS: '127.0.0.1:19092', SLUICE_KAFKA_AUTH: 'none' } },
+      Role: { 'Fn::GetAtt': ['SluiceRoleViews', 'Arn'] },
+      Environment: {
+        Variables: { SLUICE_TABLE: { Ref: 'SluiceTable' }, SLUICE_KAFKA_BROKERS: '127.0.0.1:19092', SLUICE_KAFKA_AUTH: 'none', SLUICE_APP: 'ysb', SLUICE_STAGE: 'views', SLUICE_YSB_APP: 'ysb', SLUICE_YSB_SOURCE_TOPIC: 'ad-events' },
+      },
     });
+    expect(resource('CountsLambdaFunction').Properties).toMatchObject({ FunctionName: 'sluice-ysb-dev-counts', Handler: 'functions/ysb/counts.handler', Role: { 'Fn::GetAtt': ['SluiceRoleCounts', 'Arn'] } });
   });
 
   it('schedules the ticker every minute, or warns when it has to leave it out', () => {
@@ -124,18 +136,18 @@ describe('osls package with the Sluice plugin', () => {
         });
       }
     }
-    expect(mappingsOf('EnrichLambdaFunction').map((m) => m.Properties['Topics'])).toEqual([['clicks'], ['clickstream.enrich.control']]);
-    expect(mappingsOf('SessionsLambdaFunction').map((m) => m.Properties['SelfManagedKafkaEventSourceConfig'])).toEqual([
-      { ConsumerGroupId: 'clickstream.sessions.clickstream.sessions.in' },
-      { ConsumerGroupId: 'clickstream.sessions.clickstream.sessions.control' },
-    ]);
+    expect(mappingsOf('ViewsLambdaFunction').map((m) => m.Properties['Topics'])).toEqual([['ad-events'], ['ysb.views.control']]);
+    expect(mappingsOf('CountsLambdaFunction').map((m) => m.Properties['Topics'])).toEqual([[topology.stages[1]!.inputs[0]!.topic], ['ysb.counts.control']]);
+    expect(mappingsOf('CountsLambdaFunction').map((m) => m.Properties['SelfManagedKafkaEventSourceConfig'])).toEqual(
+      [topology.stages[1]!.inputs[0]!.topic, 'ysb.counts.control'].map((topic) => ({ ConsumerGroupId: `ysb.counts.${topic}` })),
+    );
   });
 
   it('creates the DynamoDB table with string keys, TTL on ttl and point-in-time recovery', () => {
     expect(resource('SluiceTable')).toMatchObject({
       Type: 'AWS::DynamoDB::Table',
       Properties: {
-        TableName: 'sluice-clickstream-dev-state',
+        TableName: 'sluice-ysb-dev-state',
         BillingMode: 'PAY_PER_REQUEST',
         KeySchema: [
           { AttributeName: 'pk', KeyType: 'HASH' },
@@ -153,7 +165,7 @@ describe('osls package with the Sluice plugin', () => {
       const statements = policy(`SluiceRole${logicalId(stage.name)}`);
       expect(statements.map((s) => s.Sid)).toEqual(['Logs', 'StateTable']);
       expect(statements[1]!.Condition).toEqual({
-        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`ckpt#clickstream#${stage.name}.*`, `state#clickstream#${stage.name}#*`, `timer#clickstream#${stage.name}.*`] },
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`ckpt#ysb#${stage.name}.*`, `state#ysb#${stage.name}#*`, `timer#ysb#${stage.name}.*`] },
       });
     }
   });
@@ -162,11 +174,11 @@ describe('osls package with the Sluice plugin', () => {
     for (const stage of topology.stages) {
       const archive = await readFile(join(dir, 'package', `${stage.name}.zip`));
       const files = unzip(archive);
-      expect([...files.keys()]).toEqual([`functions/clickstream/${stage.name}.mjs`, `functions/clickstream/${stage.name}.mjs.map`]);
+      expect([...files.keys()]).toEqual([`functions/ysb/${stage.name}.mjs`, `functions/ysb/${stage.name}.mjs.map`]);
       // A bundle of kafkajs, the DynamoDB client and the pipeline: well under Lambda's 50 MB.
       expect(archive.length).toBeGreaterThan(100_000);
       expect(archive.length).toBeLessThan(5_000_000);
-      console.log(`${stage.name}.zip: ${archive.length} bytes (bundle ${files.get(`functions/clickstream/${stage.name}.mjs`)!.length} bytes)`);
+      console.log(`${stage.name}.zip: ${archive.length} bytes (bundle ${files.get(`functions/ysb/${stage.name}.mjs`)!.length} bytes)`);
     }
   });
 
@@ -177,14 +189,14 @@ describe('osls package with the Sluice plugin', () => {
   });
 
   it('makes bundles that load on their own and run the stage handler', async () => {
-    const files = unzip(await readFile(join(dir, 'package', 'enrich.zip')));
+    const files = unzip(await readFile(join(dir, 'package', 'views.zip')));
     const root = join(dir, 'unpacked');
     for (const [name, data] of files) {
       await mkdir(dirname(join(root, name)), { recursive: true });
       await writeFile(join(root, name), data);
     }
     // A plain Node process, as Lambda's runtime would load it: no vitest transform in between.
-    const script = `const { handler } = await import(${JSON.stringify(pathToFileURL(join(root, 'functions/clickstream/enrich.mjs')).href)});
+    const script = `const { handler } = await import(${JSON.stringify(pathToFileURL(join(root, 'functions/ysb/views.mjs')).href)});
       try { await handler({ eventSource: 'aws:sqs' }); } catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code })); }`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, SLUICE_TABLE: 'unused' } });
     expect(JSON.parse(stdout)).toEqual({ name: 'EventShapeError', code: 'SLUICE_EVENT_SHAPE' });
