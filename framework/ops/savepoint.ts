@@ -107,7 +107,7 @@ export interface ImportResult {
 }
 
 /** Imports a savepoint file into a stage; see the rules at the top of this file. */
-export async function importSavepoint(target: OpsTarget, stageName: string, file: string, options: { force?: boolean } = {}): Promise<ImportResult> {
+export async function importSavepoint(target: OpsTarget, stageName: string, file: string, options: ImportOptions = {}): Promise<ImportResult> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -118,7 +118,15 @@ export async function importSavepoint(target: OpsTarget, stageName: string, file
 }
 
 /** Imports a parsed savepoint into a stage. */
-export async function importSavepointData(target: OpsTarget, stageName: string, sp: Savepoint, options: { force?: boolean } = {}): Promise<ImportResult> {
+/** Options of an import. */
+export interface ImportOptions {
+  readonly force?: boolean;
+  /** Progress of the long phases (`delete`, `write`), in items. */
+  readonly onProgress?: (phase: 'delete' | 'write', done: number, total: number) => void;
+}
+
+/** Imports a parsed savepoint into a stage. */
+export async function importSavepointData(target: OpsTarget, stageName: string, sp: Savepoint, options: ImportOptions = {}): Promise<ImportResult> {
   const { topology } = target;
   const stage = requireStage(topology, stageName);
   if (sp.header.stage !== stage.name) {
@@ -149,11 +157,11 @@ export async function importSavepointData(target: OpsTarget, stageName: string, 
       'import into a fresh stage, or pass --force to replace its checkpoints and delete its state and timers',
     );
   }
-  const deleted = await deleteItems(table, [...stateItems, ...timerItems].map(itemKeyOf));
+  const deleted = await deleteItems(table, [...stateItems, ...timerItems].map(itemKeyOf), (d, t) => options.onProgress?.('delete', d, t));
   await putItems(table, [
     ...sp.state.map((s) => committedItem(stateItemKey(topology.app, stage.name, Buffer.from(s.key, 'base64'), s.name), s.task, s)),
     ...sp.timers.map((t) => committedItem({ pk: timerPartitionKey(topology.app, t.task), sk: t.sk }, t.task, t)),
-  ]);
+  ], (d, t) => options.onProgress?.('write', d, t));
   const lines = new Map(sp.checkpoints.map((c) => [c.task, c]));
   await writeCheckpoints(
     table,

@@ -142,14 +142,14 @@ export function itemKeyOf(item: Item): ItemKey {
 }
 
 /** Deletes items (BatchWriteItem, 25 at a time, unprocessed ones retried). Returns how many. */
-export async function deleteItems(t: TableRef, keys: readonly ItemKey[]): Promise<number> {
-  await batchWrite(t, keys.map((k) => ({ DeleteRequest: { Key: keyAttributes(k) } })));
+export async function deleteItems(t: TableRef, keys: readonly ItemKey[], onProgress?: ItemProgress): Promise<number> {
+  await batchWrite(t, keys.map((k) => ({ DeleteRequest: { Key: keyAttributes(k) } })), onProgress);
   return keys.length;
 }
 
 /** Puts items (BatchWriteItem, 25 at a time, unprocessed ones retried). Returns how many. */
-export async function putItems(t: TableRef, items: readonly Item[]): Promise<number> {
-  await batchWrite(t, items.map((Item) => ({ PutRequest: { Item } })));
+export async function putItems(t: TableRef, items: readonly Item[], onProgress?: ItemProgress): Promise<number> {
+  await batchWrite(t, items.map((Item) => ({ PutRequest: { Item } })), onProgress);
   return items.length;
 }
 
@@ -226,8 +226,12 @@ function checkpointUpdate(table: string, w: CheckpointWrite): NonNullable<Transa
   };
 }
 
-async function batchWrite(t: TableRef, requests: readonly WriteRequest[]): Promise<void> {
+/** Reports how many of a long write's items are done. */
+export type ItemProgress = (done: number, total: number) => void;
+
+async function batchWrite(t: TableRef, requests: readonly WriteRequest[], onProgress?: ItemProgress): Promise<void> {
   for (let i = 0; i < requests.length; i += MAX_BATCH_WRITE) {
+    onProgress?.(i, requests.length);
     let pending: WriteRequest[] = requests.slice(i, i + MAX_BATCH_WRITE);
     for (let attempt = 1; pending.length > 0; attempt++) {
       if (attempt > MAX_ATTEMPTS) {
@@ -239,6 +243,7 @@ async function batchWrite(t: TableRef, requests: readonly WriteRequest[]): Promi
       pending = out.UnprocessedItems?.[t.table] ?? [];
     }
   }
+  onProgress?.(requests.length, requests.length);
 }
 
 async function call<T>(op: string, run: () => Promise<T>): Promise<T> {
