@@ -43,6 +43,7 @@ export interface KStreamsConfig {
   readonly sourceTopic: string;
   readonly sinkTopic: string;
   readonly partitions: number;
+  readonly warmupRecords: number;
 }
 
 /** Starts the YSB job in a JVM. */
@@ -66,6 +67,7 @@ export function startKStreams(label: string, config: KStreamsConfig): Processor 
     // Sluice accepts a record up to maxOutOfOrderness behind the largest event time seen, plus the allowed lateness.
     '--grace-ms', String(MAX_OUT_OF_ORDERNESS_MS + ALLOWED_LATENESS_MS),
     '--guarantee', 'exactly_once_v2',
+    '--warmup', String(config.warmupRecords),
   ];
   const child = spawn('java', args, { stdio: ['pipe', 'pipe', 'pipe'] });
   const tail = new Tail();
@@ -76,6 +78,8 @@ export function startKStreams(label: string, config: KStreamsConfig): Processor 
   let onFail: (e: Error) => void = () => undefined;
   const readyP = new Promise<void>((r) => (onReady = r));
   const firstP = new Promise<number>((r) => (onFirst = r));
+  let onWarm: (w: { at: number; records: number }) => void = () => undefined;
+  const warmP = new Promise<{ at: number; records: number }>((r) => (onWarm = r));
   const failed = new Promise<never>((_, reject) => (onFail = reject));
   failed.catch(() => undefined);
   let statsWaiters: Array<(s: ProcessorStats) => void> = [];
@@ -89,9 +93,10 @@ export function startKStreams(label: string, config: KStreamsConfig): Processor 
         tail.push(line);
         continue;
       }
-      const m = JSON.parse(line) as { event: string; at?: number; message?: string } & KStreamsStats;
+      const m = JSON.parse(line) as { event: string; at?: number; records?: number; message?: string } & KStreamsStats;
       if (m.event === 'running') onReady();
       if (m.event === 'first' && m.at !== undefined) onFirst(m.at);
+      if (m.event === 'warm' && m.at !== undefined) onWarm({ at: m.at, records: m.records ?? 0 });
       if (m.event === 'stats' || m.event === 'stopped') {
         const waiters = statsWaiters;
         statsWaiters = [];
@@ -131,6 +136,7 @@ export function startKStreams(label: string, config: KStreamsConfig): Processor 
     },
     ready: (timeoutMs) => within(Promise.race([readyP, failed]), timeoutMs, `${label} did not reach RUNNING`),
     firstInput: (timeoutMs) => within(Promise.race([firstP, failed]), timeoutMs, `${label} took no input`),
+    warmedUp: (timeoutMs) => within(Promise.race([warmP, failed]), timeoutMs, `${label} did not finish its warm-up`),
     stats: (timeoutMs = 30_000) => within(ask('stats'), timeoutMs, `${label} stats`),
     async stop(timeoutMs = 60_000) {
       stopping = true;

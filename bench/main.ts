@@ -3,7 +3,9 @@
  * Streams on the local broker and DynamoDB Local (started if not running, reused if running,
  * never stopped). See docs/benchmarks.md.
  *
- *   --quick                 small rates, about 3 minutes (default: the full run, about 15 minutes)
+ *   --quick                 small rates, one drain per configuration, about 3 minutes
+ *                           (default: the full run, three drains each, about 13 minutes)
+ *   --repeats N             drain phases per configuration (interleaved; the median counts)
  *   --json                  print the report as JSON on stdout (progress and tables go to stderr)
  *   --only a,b              run only these configurations (raw-kafkajs, sluice-stateless-eos, …)
  *   --rate N --duration S   live phase: events/s and seconds
@@ -19,7 +21,8 @@ import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createKafka } from '../framework/kafka/client.js';
-import { infraUp } from '../framework/local/infra/index.js';
+import { infraStatus, infraUp } from '../framework/local/infra/index.js';
+import type { Kafka } from 'kafkajs';
 import { costReport } from './cost.js';
 import { ensureKStreamsBuilt } from './kstreams.js';
 import { renderSvg } from './plot.js';
@@ -32,9 +35,11 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 const PRESETS: Record<'quick' | 'full', Omit<BenchSettings, 'configs' | 'preset'>> = {
   quick: {
+    repeats: 1,
     seed: 7,
     backlogEvents: 30_000,
     backlogRate: 3_000,
+    warmupFraction: 0.1,
     liveRate: 400,
     liveDurationMs: 15_000,
     statelessLiveDurationMs: 6_000,
@@ -47,10 +52,12 @@ const PRESETS: Record<'quick' | 'full', Omit<BenchSettings, 'configs' | 'preset'
     tickIntervalMs: 5_000,
   },
   full: {
+    repeats: 3,
     seed: 7,
     backlogEvents: 150_000,
     backlogRate: 5_000,
-    liveRate: 2_000,
+    warmupFraction: 0.1,
+    liveRate: 1_000,
     liveDurationMs: 60_000,
     statelessLiveDurationMs: 20_000,
     skew: 1,
@@ -78,6 +85,7 @@ function settingsFrom(argv: readonly string[]): { settings: BenchSettings; json:
       jitter: { type: 'string' },
       'batch-size': { type: 'string' },
       seed: { type: 'string' },
+      repeats: { type: 'string' },
       out: { type: 'string' },
       plot: { type: 'string' },
       'no-plot': { type: 'boolean', default: false },
@@ -101,6 +109,7 @@ function settingsFrom(argv: readonly string[]): { settings: BenchSettings; json:
     ...p,
     preset,
     seed: num(values.seed, p.seed, 'seed'),
+    repeats: Math.max(1, Math.floor(num(values.repeats, p.repeats, 'repeats'))),
     backlogEvents: num(values.backlog, p.backlogEvents, 'backlog'),
     backlogRate: num(values['backlog-rate'], p.backlogRate, 'backlog-rate'),
     liveRate: num(values.rate, p.liveRate, 'rate'),
@@ -133,6 +142,21 @@ function concurrentLoad(): string[] {
   return found;
 }
 
+/** The first (full) run of a configuration with the drain repeats folded in: median throughput; any failed repeat fails it. */
+function mergeRounds(first: ConfigResult, repeats: readonly ConfigResult[]): ConfigResult {
+  if (repeats.length === 0 || !first.drain) return first.drain ? { ...first, drain: { ...first.drain, runs: [first.drain.eventsPerSecond] } } : first;
+  const runs = [first, ...repeats].map((r) => r.drain?.eventsPerSecond ?? Number.NaN);
+  const failed = repeats.filter((r) => !r.ok);
+  const ok = runs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  const median = ok.length === 0 ? Number.NaN : ok.length % 2 === 1 ? ok[(ok.length - 1) / 2]! : (ok[ok.length / 2 - 1]! + ok[ok.length / 2]!) / 2;
+  return {
+    ...first,
+    ok: first.ok && failed.length === 0,
+    ...(failed.length > 0 ? { error: [first.error, ...failed.map((r, i) => `repeat ${i + 2}: ${r.error ?? 'failed'}`)].filter(Boolean).join('; ') } : {}),
+    drain: { ...first.drain, eventsPerSecond: median, runs },
+  };
+}
+
 /** This process and its parents (npm, npx, sh), which are not "other" load. */
 function ancestors(): Set<number> {
   const out = new Set<number>();
@@ -160,6 +184,27 @@ function machine(): Machine {
   };
 }
 
+/** Identifies the running broker (cluster id: new on every fresh start) and DynamoDB Local (pid); waits up to 3 minutes for a broker. */
+async function infraIdentity(kafka: Kafka, progress: Progress): Promise<string> {
+  const deadline = Date.now() + 180_000;
+  for (let warned = false; ; ) {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      const { clusterId } = await admin.describeCluster();
+      const dynamodb = (await infraStatus()).dynamodb;
+      return `kafka ${clusterId}, dynamodb ${dynamodb.state === 'up' ? `pid ${dynamodb.pid}` : dynamodb.state}`;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`the local broker is unreachable: ${error instanceof Error ? error.message : String(error)}`);
+      if (!warned) progress.log('the local broker is unreachable (restarted by another process?); waiting for it…');
+      warned = true;
+      await new Promise((r) => setTimeout(r, 2_000));
+    } finally {
+      await admin.disconnect().catch(() => undefined);
+    }
+  }
+}
+
 async function main(): Promise<number> {
   const { settings, json, out, plot, rebuild } = settingsFrom(process.argv.slice(2));
   const progress = new Progress();
@@ -182,20 +227,32 @@ async function main(): Promise<number> {
   const kafka = createKafka({ brokers: infra.kafka.brokers, clientId: 'sluice-bench', logLevel: 'nothing' });
   const runId = Date.now().toString(36);
 
-  const results: ConfigResult[] = [];
-  for (const [i, name] of configs.entries()) {
-    const spec = CONFIGS.find((c) => c.name === name)!;
-    const result = await runConfig(spec, settings, {
-      kafka,
-      brokers: infra.kafka.brokers,
-      dynamodbEndpoint: infra.dynamodb.endpoint,
-      runId,
-      progress,
-      position: `[${i + 1}/${configs.length}]`,
-    });
-    results.push(result);
-    progress.log(`[${i + 1}/${configs.length}] ${name}: ${result.ok ? 'verified' : `FAILED — ${(result.error ?? '').split('\n')[0]}`}`);
+  // Round 1 runs every configuration in full; later rounds repeat only the drain phase, one
+  // configuration after the other, so slow drifts of a shared machine touch them all alike.
+  const rounds: ConfigResult[][] = [];
+  for (let round = 1; round <= settings.repeats; round += 1) {
+    const results: ConfigResult[] = [];
+    for (const [i, name] of configs.entries()) {
+      const spec = CONFIGS.find((c) => c.name === name)!;
+      const position = `[${settings.repeats > 1 ? `round ${round}/${settings.repeats} ` : ''}${i + 1}/${configs.length}]`;
+      let result: ConfigResult | undefined;
+      // The broker and DynamoDB Local are shared with other work on this machine: if either was
+      // restarted while a configuration ran, its figures mean nothing; run it once more.
+      for (let attempt = 1; attempt <= 2; attempt += 1) {
+        const before = await infraIdentity(kafka, progress);
+        const id = `${runId}${round > 1 ? String.fromCharCode(96 + round) : ''}${attempt > 1 ? 'r' : ''}`;
+        result = await runConfig(spec, settings, { kafka, brokers: infra.kafka.brokers, dynamodbEndpoint: infra.dynamodb.endpoint, runId: id, progress, position }, round > 1);
+        const after = await infraIdentity(kafka, progress);
+        if (before === after) break;
+        progress.log(`${position} ${name}: the broker or DynamoDB Local was restarted by another process during the run (${before} → ${after})${attempt === 1 ? '; running it again' : ''}`);
+        if (attempt === 2) result = { ...result, ok: false, error: `infrastructure restarted during the run (${before} → ${after}); figures discarded` };
+      }
+      results.push(result!);
+      progress.log(`${position} ${name}: ${result!.ok ? 'verified' : `FAILED — ${(result!.error ?? '').split('\n')[0]}`}`);
+    }
+    rounds.push(results);
   }
+  const results = rounds[0]!.map((first, i) => mergeRounds(first, rounds.slice(1).map((r) => r[i]!)));
 
   const profiles = results.flatMap((r) => (r.ok && r.profile ? [r.profile] : []));
   const report: BenchReport = {

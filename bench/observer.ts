@@ -5,7 +5,8 @@
  * Pass a client from Sluice's createKafka: it fixes kafkajs's read_committed filtering.
  */
 import { randomBytes } from 'node:crypto';
-import type { Consumer, Kafka, KafkaMessage } from 'kafkajs';
+import type { Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import { PROVENANCE_HEADERS } from '../framework/kafka/provenance.js';
 
 /** One record as observed. */
 export interface Observed {
@@ -15,8 +16,21 @@ export interface Observed {
   readonly timestamp: number;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
+  /** Sluice's provenance headers (`task|seq|idx`), if the record has them: the key readers dedupe by. */
+  readonly provenance: string | undefined;
   /** Epoch ms at which the observer received it. */
   readonly visibleAt: number;
+}
+
+/** `task|seq|idx` from kafkajs headers, or undefined. */
+export function provenanceOf(headers: IHeaders | undefined): string | undefined {
+  const one = (name: string): string | undefined => {
+    const v = headers?.[name];
+    const first = Array.isArray(v) ? v[0] : v;
+    return first === undefined ? undefined : first.toString();
+  };
+  const task = one(PROVENANCE_HEADERS.task);
+  return task === undefined ? undefined : `${task}|${one(PROVENANCE_HEADERS.seq)}|${one(PROVENANCE_HEADERS.idx)}`;
 }
 
 /** Where to start reading: the beginning, or the given offset per partition. */
@@ -53,7 +67,7 @@ export async function observeTopic(
     partitionsConsumedConcurrently: 8,
     eachBatch: async ({ batch }) => {
       const visibleAt = Date.now();
-      onRecords(batch.messages.map((m: KafkaMessage) => ({ partition: batch.partition, offset: Number(m.offset), timestamp: Number(m.timestamp), key: m.key, value: m.value, visibleAt })));
+      onRecords(batch.messages.map((m: KafkaMessage) => ({ partition: batch.partition, offset: Number(m.offset), timestamp: Number(m.timestamp), key: m.key, value: m.value, provenance: provenanceOf(m.headers), visibleAt })));
     },
   });
   return {

@@ -6,6 +6,13 @@
  *    once, keyed by campaign; their counts per (window, campaign) must equal the oracle's.
  *  - YSB: `verifyCounts` of functions/ysb/oracle.ts. Kafka Streams emits running counts, so its
  *    updates per pair must not decrease and the last one is the count that is checked.
+ *
+ * Exactly-once configurations must match exactly, as a read_committed reader sees them. An
+ * at-least-once configuration is held to its own contract: a reader drops records whose Sluice
+ * provenance (task, seq, idx) it has already seen (the documented way to dedupe); then nothing
+ * may be missing and nothing may be wrong, but repeats are allowed: outputs of a retried batch
+ * re-sent under a new provenance ("repeated"), or records that reached a window twice (window
+ * counts above the oracle's, "over"). Both are reported, not hidden.
  */
 import type { Observed } from './observer.js';
 import { campaignOf } from '../functions/ysb/campaigns.js';
@@ -41,20 +48,31 @@ export class SinkLog {
   readonly counts: Record<Phase, CountOutput[]> = { drain: [], live: [] };
   /** Records that do not parse. */
   readonly malformed: string[] = [];
+  /** Records dropped because their provenance was seen before (at-least-once only). */
+  duplicates = 0;
+  private readonly seen = new Set<string>();
   private readonly expected: Partial<Record<Phase, Map<string, number>>> = {};
   private readonly correct: Record<Phase, Map<string, number>> = { drain: new Map(), live: new Map() };
   private expectedViews: Partial<Record<Phase, number>> = {};
   private waiters = new Set<() => void>();
 
-  /** `split`: event times before it belong to the drain phase. */
+  /** `split`: event times before it belong to the drain phase; `atLeastOnce`: dedupe by provenance, counts may exceed the oracle's. */
   constructor(
     readonly kind: 'views' | 'counts',
     private readonly split: number,
+    readonly atLeastOnce = false,
   ) {}
 
   /** Takes in observed records. */
   add(records: readonly Observed[]): void {
     for (const r of records) {
+      if (this.atLeastOnce && r.provenance !== undefined) {
+        if (this.seen.has(r.provenance)) {
+          this.duplicates += 1;
+          continue;
+        }
+        this.seen.add(r.provenance);
+      }
       const text = r.value?.toString('utf8') ?? '';
       let parsed: unknown;
       try {
@@ -145,7 +163,7 @@ export class SinkLog {
   private noteCorrect(phase: Phase, r: CampaignCount, at: number): void {
     const k = pairKey(r.window?.start ?? 0, r.key);
     const want = this.expected[phase]?.get(k);
-    if (want === undefined || r.value !== want) return;
+    if (want === undefined || (this.atLeastOnce ? r.value < want : r.value !== want)) return;
     const seen = this.correct[phase].get(k);
     if (seen === undefined || at < seen) this.correct[phase].set(k, at);
   }
@@ -158,6 +176,10 @@ export interface PhaseCheck {
   readonly outputs: number;
   readonly expected: number;
   readonly problems: readonly string[];
+  /** At-least-once: records dropped as already seen by provenance (whole run), repeats left after that, window counts above the oracle's. */
+  readonly duplicates?: number;
+  readonly repeated?: number;
+  readonly overCounted?: number;
 }
 
 /** The views a generator run wrote, as the stateless stage must output them, counted by `ad|time|campaign`. */
@@ -173,17 +195,22 @@ export function expectedViews(options: GeneratorOptions & { readonly startTime: 
   return out;
 }
 
-/** Checks stateless outputs: exactly the expected views, each once, keyed by campaign, and the oracle's counts. */
-export function checkViews(outputs: readonly ViewOutput[], expected: ReadonlyMap<string, number>, oracle: WindowCounts): PhaseCheck {
+/**
+ * Checks stateless outputs: exactly the expected views, each once, keyed by campaign, and the
+ * oracle's counts. `atLeastOnce`: repeats of expected views are counted as duplicates, not errors.
+ */
+export function checkViews(outputs: readonly ViewOutput[], expected: ReadonlyMap<string, number>, oracle: WindowCounts, atLeastOnce = false): PhaseCheck {
   const problems: string[] = [];
   const left = new Map(expected);
   let extra = 0;
+  let repeated = 0;
   let badKey = 0;
   const counts: WindowCounts = new Map();
   for (const o of outputs) {
     const k = `${o.view.ad_id}|${o.view.event_time}|${o.view.campaign_id}`;
     const n = left.get(k) ?? 0;
-    if (n === 0) extra += 1;
+    if (n === 0 && atLeastOnce && expected.has(k)) repeated += 1;
+    else if (n === 0) extra += 1;
     else if (n === 1) left.delete(k);
     else left.set(k, n - 1);
     if (o.key !== o.view.campaign_id) badKey += 1;
@@ -206,8 +233,35 @@ export function checkViews(outputs: readonly ViewOutput[], expected: ReadonlyMap
     }
   }
   const gotPairs = [...counts.values()].reduce((a, m) => a + m.size, 0);
-  if (wrongPairs > 0 || gotPairs !== pairs) problems.push(`counts per (window, campaign) differ from the oracle's: ${wrongPairs} of ${pairs} wrong, ${gotPairs} pairs seen`);
-  return { ok: problems.length === 0, outputs: outputs.length, expected: want, problems };
+  if (!atLeastOnce && (wrongPairs > 0 || gotPairs !== pairs)) problems.push(`counts per (window, campaign) differ from the oracle's: ${wrongPairs} of ${pairs} wrong, ${gotPairs} pairs seen`);
+  return { ok: problems.length === 0, outputs: outputs.length, expected: want, problems, ...(atLeastOnce ? { repeated } : {}) };
+}
+
+/** At-least-once: every expected (window, campaign) has a result, none below the oracle's count; counts above it are reported. */
+export function checkCountsAtLeastOnce(outputs: readonly CountOutput[], oracle: WindowCounts, late: readonly CampaignView[]): PhaseCheck & { readonly overCounted: number } {
+  const problems: string[] = [];
+  const last = new Map<string, CampaignCount>();
+  for (const o of [...outputs].sort((a, b) => a.partition - b.partition || a.offset - b.offset)) last.set(pairKey(o.result.window.start, o.result.key), o.result);
+  const lateBy = new Map<string, number>();
+  for (const v of late) {
+    const k = pairKey(windowStartOf(v.event_time, WINDOW_MS), v.campaign_id);
+    lateBy.set(k, (lateBy.get(k) ?? 0) + 1);
+  }
+  let expected = 0;
+  let over = 0;
+  for (const [w, byCampaign] of oracle) {
+    for (const [campaign, want] of byCampaign) {
+      expected += 1;
+      const k = pairKey(w, campaign);
+      const got = (last.get(k)?.value ?? 0) + (lateBy.get(k) ?? 0);
+      if (!last.has(k) && !lateBy.has(k)) problems.push(`window ${new Date(w).toISOString()} campaign ${campaign}: no result (expected ${want})`);
+      else if (got < want) problems.push(`window ${new Date(w).toISOString()} campaign ${campaign}: counted ${got}, expected ${want}: views lost`);
+      else if (got > want) over += 1;
+      last.delete(k);
+    }
+  }
+  for (const k of last.keys()) problems.push(`result for ${k}, which has no views`);
+  return { ok: problems.length === 0, outputs: outputs.length, expected, problems: problems.slice(0, 20), overCounted: over };
 }
 
 /** Checks window results with the oracle; `running`: reduce Kafka Streams' updates to the last per pair first. */

@@ -31,7 +31,7 @@ export function renderSvg(r: BenchReport): string {
   // Throughput.
   y += 28;
   parts.push(text(12, y, 'Throughput, drain phase (events/s, verified against the oracle)', 'font-weight="bold"'));
-  y += 10;
+  y += 24;
   const max = Math.max(1, ...results.map((c) => c.drain?.eventsPerSecond ?? 0));
   const scale = niceMax(max);
   const xOf = (v: number): number => LABEL + (v / scale) * plotW;
@@ -55,7 +55,8 @@ export function renderSvg(r: BenchReport): string {
   parts.push(text(12, y, 'Latency, live phase (ms, log scale): end to end (filled) and stage-added (outline); bar = p50, ticks = p95, p99', 'font-weight="bold"'));
   y += 10;
   const values = results.flatMap((c) => [c.live?.latency.endToEnd?.p99, c.live?.latency.stageAdded?.p99, c.live?.latency.stageAdded?.p50].filter((v): v is number => v !== undefined));
-  const lo = 1;
+  const lows = results.flatMap((c) => [c.live?.latency.endToEnd?.p50, c.live?.latency.stageAdded?.p50].filter((v): v is number => v !== undefined && v > 0));
+  const lo = 10 ** Math.floor(Math.log10(Math.max(1, Math.min(100, ...lows))));
   const hi = Math.max(10, ...values) * 1.5;
   const lx = (v: number): number => LABEL + ((Math.log10(Math.max(lo, v)) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * plotW;
   const ltop = y;
@@ -78,7 +79,7 @@ export function renderSvg(r: BenchReport): string {
   });
   const lbottom = ltop + n * ROW * 1.4;
   const decades: number[] = [];
-  for (let d = 1; d <= hi; d *= 10) decades.push(d);
+  for (let d = lo; d <= hi; d *= 10) decades.push(d);
   parts.push(...axis(ltop, lbottom, decades, lx, (v) => v.toLocaleString('en-US')));
   y = lbottom + 40;
   parts.push(text(12, y, `Live: ${r.settings.liveRate.toLocaleString('en-US')} events/s. Stage-added latency leaves out what the semantics make any engine wait for (the watermark: max event time − out-of-orderness).`, 'font-size="11" fill="#555"'));

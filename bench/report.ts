@@ -85,6 +85,16 @@ export function evaluateTargets(results: readonly ConfigResult[]): Target[] {
   return targets;
 }
 
+/** `yes`, `FAILED`, or for at-least-once what its contract let through. */
+function verdict(c: ConfigResult): string {
+  if (!c.ok) return 'FAILED';
+  const dup = c.drain?.check.duplicates ?? 0;
+  const repeated = (c.drain?.check.repeated ?? 0) + (c.live?.check.repeated ?? 0);
+  const over = (c.drain?.check.overCounted ?? 0) + (c.live?.check.overCounted ?? 0);
+  const notes = [dup > 0 ? `${dup} dup` : '', repeated > 0 ? `${repeated} rep` : '', over > 0 ? `${over} over` : ''].filter((x) => x !== '');
+  return notes.length > 0 ? `yes, ALO: ${notes.join(', ')}` : 'yes';
+}
+
 function fmt(n: number | undefined): string {
   return n === undefined ? '?' : Math.round(n).toLocaleString('en-US');
 }
@@ -105,11 +115,12 @@ export function formatReport(r: BenchReport): string {
   const ks = throughput(r.results, 'kstreams-eos');
   const x = (v: number | undefined, base: number | undefined): string => (v === undefined || base === undefined ? '–' : `${(v / base).toFixed(2)}×`);
   const main = table(
-    ['configuration', 'verified', 'events/s', 'vs raw', 'vs KStreams', 'e2e p50/p95/p99 ms', 'stage-added p50/p95/p99 ms', 'samples', 'peak RSS MiB', 'failed attempts'],
+    ['configuration', 'verified', 'events/s', 'runs min–max', 'vs raw', 'vs KStreams', 'e2e p50/p95/p99 ms', 'stage-added p50/p95/p99 ms', 'samples', 'peak RSS MiB', 'failed attempts'],
     r.results.map((c) => [
       c.name,
-      c.ok ? 'yes' : 'FAILED',
+      verdict(c),
       c.drain ? fmt(c.drain.eventsPerSecond) : '–',
+      c.drain?.runs && c.drain.runs.length > 1 ? `${c.drain.runs.length}: ${fmt(Math.min(...c.drain.runs))}–${fmt(Math.max(...c.drain.runs))}` : '1',
       x(c.ok ? c.drain?.eventsPerSecond : undefined, raw),
       x(c.ok ? c.drain?.eventsPerSecond : undefined, ks),
       ms(c.live?.latency.endToEnd),
@@ -139,7 +150,7 @@ export function formatReport(r: BenchReport): string {
   const s = r.settings;
   return [
     `Sluice benchmarks (${s.preset}) — ${r.startedAt}, ${r.durationSeconds.toFixed(0)} s, ${r.machine.cpus} cores (${r.machine.cpuModel}), ${r.machine.memoryGiB.toFixed(0)} GiB, Node ${r.machine.node}`,
-    `workload: YSB, backlog ${fmt(s.backlogEvents)} events (drain phase), live ${fmt(s.liveRate)} events/s for ${s.liveDurationMs / 1000} s (stateless ${s.statelessLiveDurationMs / 1000} s); ` +
+    `workload: YSB, backlog ${fmt(s.backlogEvents)} events (drain phase, first ${s.warmupFraction * 100}% warm-up; median of ${s.repeats} run${s.repeats > 1 ? 's' : ''}), live ${fmt(s.liveRate)} events/s for ${s.liveDurationMs / 1000} s (stateless ${s.statelessLiveDurationMs / 1000} s); ` +
       `skew ${s.skew}, out-of-orderness ≤ ${s.maxJitterMs} ms, ${s.sourcePartitions} source partitions, ${s.partitions} internal; batch ${s.batchSize}`,
     ...(r.machine.concurrentLoad.length > 0 ? [`WARNING: other load while running (figures are noisy): ${r.machine.concurrentLoad.join('; ')}`] : []),
     '',
@@ -148,6 +159,7 @@ export function formatReport(r: BenchReport): string {
     ops,
     '',
     'Kafka requests: every client the deployment runs (Sluice: stage producers + emulated Lambda pollers + ticker). Write/read units: estimated by DynamoDB pricing rules from item sizes.',
+    'Verified: outputs equal the oracle (exactly-once: exactly). At-least-once: nothing missing or wrong after dropping records whose Sluice provenance was seen before ("dup"); repeats under a new provenance ("rep") and window counts above the oracle\'s ("over") are allowed and shown.',
     'Failed attempts: invocations (Sluice) or transactions (raw loop) that failed and were retried — for Sluice mostly a data and a control invocation of one task contending for its checkpoint.',
     '',
     'targets:',

@@ -3,8 +3,10 @@
  *
  *  1. drain — the generator writes a backlog (event times an hour ago, every window closed by
  *     the generator's end-of-stream events) before the processor starts; the processor then works
- *     through it as fast as it can. Throughput = backlog events ÷ (time the last expected output
- *     became visible to a read_committed reader − time the processor took its first record).
+ *     through it as fast as it can. The first `warmupFraction` of it is warm-up (JIT, producer
+ *     and group start-up, Kafka Streams' first rebalance); throughput = the records taken after
+ *     warm-up ÷ (time the last expected output became visible to a read_committed reader − time
+ *     warm-up ended). The figure with start-up included is kept too.
  *  2. live — the generator writes in real time at a fixed rate; the observers note when each
  *     input was appended and when each output became visible: the latencies.
  *
@@ -16,7 +18,9 @@ import type { Kafka } from 'kafkajs';
 import { createDynamoClient } from '../framework/dynamodb/client.js';
 import { deleteTable } from '../framework/dynamodb/table.js';
 import { ensureTopics } from '../framework/kafka/admin.js';
+import { readProvenance } from '../framework/kafka/provenance.js';
 import { readToEnd } from '../framework/kafka/read-to-end.js';
+import type { RecordHeader } from '../framework/kafka/record.js';
 import { runGenerator, type GeneratorResult, type RunGeneratorOptions } from '../functions/ysb/generator.js';
 import { windowStartOf } from '../functions/ysb/oracle.js';
 import type { CampaignView } from '../functions/ysb/pipeline.js';
@@ -27,7 +31,7 @@ import { buildProfile, type PipelineProfile } from './cost.js';
 import { startKStreams } from './kstreams.js';
 import { statelessLatencies, summarize, windowLatencies, type LatencyStats, type SourceEvent } from './latency.js';
 import { observeTopic, type Observed, type TopicObserver } from './observer.js';
-import { checkCounts, checkViews, expectedViews, SinkLog, type Phase, type PhaseCheck } from './outputs.js';
+import { checkCounts, checkCountsAtLeastOnce, checkViews, expectedViews, SinkLog, type Phase, type PhaseCheck } from './outputs.js';
 import { cpuMs, peakRssBytes, startNodeProcessor, type Processor } from './processors/processor.js';
 import type { InvocationSample, ProcessorStats } from './processors/protocol.js';
 import { READ_OPERATIONS, WRITE_OPERATIONS } from './processors/protocol.js';
@@ -53,9 +57,13 @@ export type ConfigName = ConfigSpec['name'];
 export interface BenchSettings {
   readonly preset: 'quick' | 'full';
   readonly seed: number;
+  /** Drain phases per configuration (the first with the live phase, interleaved across configurations); the median counts. */
+  readonly repeats: number;
   /** Events in the drain phase's backlog, and their density in event time (events per second). */
   readonly backlogEvents: number;
   readonly backlogRate: number;
+  /** Share of the backlog that is warm-up, not timed. */
+  readonly warmupFraction: number;
   /** Rate and length of the live phase; stateless jobs need no windows, so theirs is shorter. */
   readonly liveRate: number;
   readonly liveDurationMs: number;
@@ -87,14 +95,22 @@ export interface OpsPer1k {
   readonly invocations: number;
   /** CPU time of the processor's process. */
   readonly cpuMs: number;
+  /** Sluice: time its functions waited on DynamoDB and on Kafka (per operation; concurrent waits add up). */
+  readonly waitMs?: { readonly dynamodb: Record<string, number>; readonly kafka: Record<string, number> };
 }
 
 /** One phase's figures. */
 export interface PhaseResult {
   readonly events: number;
   readonly views: number;
+  /** Records timed (drain: after warm-up) and the time they took. */
+  readonly timedRecords: number;
   readonly seconds: number;
   readonly eventsPerSecond: number;
+  /** Drain: all backlog events over the time from the first record taken (start-up included). */
+  readonly eventsPerSecondWithStartup?: number;
+  /** Drain: events/s of every repeat, in run order (eventsPerSecond is their median). */
+  readonly runs?: readonly number[];
   readonly check: PhaseCheck;
   readonly ops: OpsPer1k;
 }
@@ -121,6 +137,8 @@ export interface ConfigResult {
   readonly peakRssMiB?: number;
   readonly failures?: number;
   readonly errors?: readonly string[];
+  /** Sluice: Lambda containers (handler instances) started per stage. */
+  readonly containers?: Record<string, number>;
   readonly profile?: PipelineProfile;
 }
 
@@ -134,8 +152,8 @@ export interface RunEnv {
   readonly position: string;
 }
 
-/** Runs one configuration; never throws (a failure is a result with ok: false). */
-export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv): Promise<ConfigResult> {
+/** Runs one configuration (`drainOnly`: a repeat of its drain phase); never throws (a failure is a result with ok: false). */
+export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv, drainOnly = false): Promise<ConfigResult> {
   const app = `b${env.runId}-${short(spec.name)}`;
   const sourceTopic = `${app}-ad-events`;
   const sinkTopic = `${app}-out`;
@@ -174,24 +192,44 @@ export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv)
     // Outputs with event times before this are the backlog's; the live stream's are now.
     const split = Date.now() - 600_000;
     const kind = spec.job === 'stateless' ? 'views' : 'counts';
-    const log = new SinkLog(kind, split);
+    const atLeastOnce = spec.engine === 'sluice' && spec.mode === 'at-least-once';
+    const log = new SinkLog(kind, split, atLeastOnce);
     log.expect('drain', kind === 'views' ? { views: backlog.views } : { counts: backlog.oracle.expected() });
     observers.push(await observeTopic(env.kafka, sinkTopic, { readCommitted: true, startAt: 'earliest' }, (r) => log.add(r)));
     observerGroups.push(observers[0]!.groupId);
 
-    processor = startProcessor(spec, s, env, { app, sourceTopic, sinkTopic, table });
+    const warmupRecords = Math.floor(s.backlogEvents * s.warmupFraction);
+    processor = startProcessor(spec, s, env, { app, sourceTopic, sinkTopic, table, warmupRecords });
     const p = processor;
     await p.ready(180_000);
     const firstInput = await p.firstInput(120_000);
     const drainTimeout = 60_000 + (s.backlogEvents / 200) * 1000;
     env.progress.show(() => status(env.position, spec.name, 'drain', log, 'drain', firstInput));
+    const warm = await p.warmedUp(drainTimeout);
     await log.waitUntil(() => log.complete('drain'), drainTimeout, () => p.failure);
     env.progress.done();
     const drainDoneAt = log.completedAt('drain')!;
     const drainStats = await p.stats();
     const drainCpu = cpuMs(p.pid) ?? 0;
-    const drainSeconds = (drainDoneAt - firstInput) / 1000;
-    say(`drain ${int(backlog.events)} events in ${drainSeconds.toFixed(1)} s = ${int(backlog.events / drainSeconds)} events/s`);
+    const timedRecords = backlog.events + backlog.endOfStream - warm.records;
+    const drainSeconds = (drainDoneAt - warm.at) / 1000;
+    const drainRate = timedRecords / drainSeconds;
+    const withStartup = backlog.events / ((drainDoneAt - firstInput) / 1000);
+    say(`drain ${int(timedRecords)} events after warm-up in ${drainSeconds.toFixed(1)} s = ${int(drainRate)} events/s (${int(withStartup)} with start-up)`);
+    if (drainOnly) {
+      await p.stop();
+      processor = undefined;
+      await Promise.all(observers.splice(0).map((o) => o.stop()));
+      const lateTopic = sluiceTopology?.topics.find((t) => t.role === 'late')?.name;
+      const [drainCheck] = await check(spec, env.kafka, sinkTopic, lateTopic, split, backlog, backlogOptions, undefined, undefined);
+      const ops = opsPer1k(undefined, drainStats, backlog.events, drainCpu);
+      return {
+        ...base,
+        ok: drainCheck.ok,
+        ...(drainCheck.ok ? {} : { error: `outputs differ from the oracle: ${drainCheck.problems.slice(0, 8).join('; ')}` }),
+        drain: { events: backlog.events, views: backlog.views, timedRecords, seconds: drainSeconds, eventsPerSecond: drainRate, eventsPerSecondWithStartup: withStartup, check: drainCheck, ops },
+      };
+    }
 
     // ---- live: real time, at a fixed rate ---------------------------------------------------------
     const ends = await withAdmin(env.kafka, (admin) => admin.fetchTopicOffsets(sourceTopic));
@@ -255,10 +293,20 @@ export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv)
       ...base,
       ok: drainCheck.ok && liveCheck.ok && dlq.length === 0,
       ...(problems.length > 0 ? { error: `outputs differ from the oracle: ${problems.slice(0, 8).join('; ')}` } : {}),
-      drain: { events: backlog.events, views: backlog.views, seconds: drainSeconds, eventsPerSecond: backlog.events / drainSeconds, check: drainCheck, ops: drainOps },
+      drain: {
+        events: backlog.events,
+        views: backlog.views,
+        timedRecords,
+        seconds: drainSeconds,
+        eventsPerSecond: drainRate,
+        eventsPerSecondWithStartup: withStartup,
+        check: drainCheck,
+        ops: drainOps,
+      },
       live: {
         events: live.events,
         views: live.views,
+        timedRecords: live.events,
         seconds: liveSeconds,
         eventsPerSecond: live.events / liveSeconds,
         rate: s.liveRate,
@@ -270,6 +318,7 @@ export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv)
       ...(peak !== undefined ? { peakRssMiB: peak / 2 ** 20 } : {}),
       failures: finalStats.failures,
       errors: finalStats.errors,
+      ...(finalStats.kafka.containers ? { containers: finalStats.kafka.containers } : {}),
       ...(profile ? { profile } : {}),
     };
   } catch (error) {
@@ -284,9 +333,16 @@ export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv)
   }
 }
 
-function startProcessor(spec: ConfigSpec, s: BenchSettings, env: RunEnv, names: { app: string; sourceTopic: string; sinkTopic: string; table: string }): Processor {
+function startProcessor(spec: ConfigSpec, s: BenchSettings, env: RunEnv, names: { app: string; sourceTopic: string; sinkTopic: string; table: string; warmupRecords: number }): Processor {
   if (spec.engine === 'kstreams') {
-    return startKStreams(spec.name, { appId: names.app, brokers: env.brokers, sourceTopic: names.sourceTopic, sinkTopic: names.sinkTopic, partitions: s.partitions });
+    return startKStreams(spec.name, {
+      appId: names.app,
+      brokers: env.brokers,
+      sourceTopic: names.sourceTopic,
+      sinkTopic: names.sinkTopic,
+      partitions: s.partitions,
+      warmupRecords: names.warmupRecords,
+    });
   }
   if (spec.engine === 'raw') {
     return startNodeProcessor(spec.name, {
@@ -300,6 +356,7 @@ function startProcessor(spec: ConfigSpec, s: BenchSettings, env: RunEnv, names: 
       batchingWindowMs: s.batchingWindowMs,
       // Sluice's default (function timeout 60 s + 60 s).
       transactionTimeoutMs: 120_000,
+      warmupRecords: names.warmupRecords,
     });
   }
   return startNodeProcessor(spec.name, {
@@ -317,6 +374,7 @@ function startProcessor(spec: ConfigSpec, s: BenchSettings, env: RunEnv, names: 
     batchSize: s.batchSize,
     batchingWindowMs: s.batchingWindowMs,
     tickIntervalMs: s.tickIntervalMs,
+    warmupRecords: names.warmupRecords,
   });
 }
 
@@ -335,27 +393,43 @@ async function check(
   split: number,
   backlog: GeneratorResult,
   backlogOptions: Parameters<typeof expectedViews>[0],
-  live: GeneratorResult,
-  liveOptions: Parameters<typeof expectedViews>[0],
+  live: GeneratorResult | undefined,
+  liveOptions: Parameters<typeof expectedViews>[0] | undefined,
 ): Promise<[PhaseCheck, PhaseCheck]> {
+  const none: PhaseCheck = { ok: true, outputs: 0, expected: 0, problems: [] };
   const records = await readToEnd(kafka, sinkTopic, { isolation: 'read_committed', timeoutMs: 120_000 });
-  const log = new SinkLog(spec.job === 'stateless' ? 'views' : 'counts', split);
-  log.add(records.map((r) => ({ partition: r.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, visibleAt: 0 })));
+  const atLeastOnce = spec.engine === 'sluice' && spec.mode === 'at-least-once';
+  const log = new SinkLog(spec.job === 'stateless' ? 'views' : 'counts', split, atLeastOnce);
+  log.add(records.map((r) => ({ partition: r.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, provenance: provenanceKey(r.headers), visibleAt: 0 })));
   if (log.malformed.length > 0) {
     const bad: PhaseCheck = { ok: false, outputs: records.length, expected: 0, problems: [`${log.malformed.length} outputs are not JSON: ${log.malformed[0]}`] };
     return [bad, bad];
   }
+  const dedupe = { duplicates: log.duplicates };
   if (spec.job === 'stateless') {
-    return [checkViews(log.views.drain, expectedViews(backlogOptions), backlog.oracle.expected()), checkViews(log.views.live, expectedViews(liveOptions), live.oracle.expected())];
+    return [
+      { ...checkViews(log.views.drain, expectedViews(backlogOptions), backlog.oracle.expected(), atLeastOnce), ...dedupe },
+      live && liveOptions ? { ...checkViews(log.views.live, expectedViews(liveOptions), live.oracle.expected(), atLeastOnce), ...dedupe } : none,
+    ];
   }
   const late: CampaignView[] = lateTopic
     ? (await readToEnd(kafka, lateTopic, { isolation: 'read_committed' })).map((r) => JSON.parse(r.value?.toString('utf8') ?? 'null') as CampaignView)
     : [];
+  const lateDrain = late.filter((v) => v.event_time < split);
+  const lateLive = late.filter((v) => v.event_time >= split);
+  if (atLeastOnce) {
+    return [
+      { ...checkCountsAtLeastOnce(log.counts.drain, backlog.oracle.expected(), lateDrain), ...dedupe },
+      live ? { ...checkCountsAtLeastOnce(log.counts.live, live.oracle.expected(), lateLive), ...dedupe } : none,
+    ];
+  }
   const running = spec.engine === 'kstreams';
-  return [
-    checkCounts(log.counts.drain, backlog.oracle.expected(), late.filter((v) => v.event_time < split), running),
-    checkCounts(log.counts.live, live.oracle.expected(), late.filter((v) => v.event_time >= split), running),
-  ];
+  return [checkCounts(log.counts.drain, backlog.oracle.expected(), lateDrain, running), live ? checkCounts(log.counts.live, live.oracle.expected(), lateLive, running) : none];
+}
+
+function provenanceKey(headers: readonly RecordHeader[]): string | undefined {
+  const p = readProvenance(headers);
+  return p === undefined ? undefined : `${p.task}|${p.seq}|${p.idx}`;
 }
 
 async function deadLetters(kafka: Kafka, topics: readonly string[]): Promise<string[]> {
@@ -413,7 +487,13 @@ function opsPer1k(before: ProcessorStats | undefined, after: ProcessorStats, eve
     byClient[client] = (n - (before?.kafka.requestsByClient[client] ?? 0)) * k;
   }
   const invocations: readonly InvocationSample[] = after.invocations ?? [];
+  const waits = (now: Record<string, number> | undefined, then: Record<string, number> | undefined): Record<string, number> =>
+    Object.fromEntries(Object.entries(now ?? {}).map(([op, ms]) => [op, Math.round((ms - (then?.[op] ?? 0)) * k * 10) / 10]));
+  const waitMs = after.dynamo?.waitMs
+    ? { waitMs: { dynamodb: waits(after.dynamo.waitMs, before?.dynamo?.waitMs), kafka: waits(after.kafka.waitMs, before?.kafka.waitMs) } }
+    : {};
   return {
+    ...waitMs,
     events,
     dynamoRequests: diff((x) => sum(x.dynamo?.requests)) * k,
     writeUnits: diff((x) => sum(x.dynamo?.estimatedUnits, WRITE_OPERATIONS)) * k,

@@ -16,6 +16,8 @@ export interface Processor {
   ready(timeoutMs: number): Promise<void>;
   /** Epoch ms at which it took its first input record. */
   firstInput(timeoutMs: number): Promise<number>;
+  /** When warm-up ended, and how many input records it had taken before then. */
+  warmedUp(timeoutMs: number): Promise<{ at: number; records: number }>;
   /** Its counters now. */
   stats(timeoutMs?: number): Promise<ProcessorStats>;
   /** Stops it; resolves with its final counters. */
@@ -99,6 +101,7 @@ class IpcProcessor implements Processor {
   failure: string | undefined;
   private readonly readyP: Promise<void>;
   private readonly firstP: Promise<number>;
+  private readonly warmP: Promise<{ at: number; records: number }>;
   private statsWaiters: Array<(s: ProcessorStats) => void> = [];
   private readonly failed: Promise<never>;
   private stopping = false;
@@ -113,12 +116,15 @@ class IpcProcessor implements Processor {
     let onFail: (e: Error) => void = () => undefined;
     this.readyP = new Promise((r) => (onReady = r));
     this.firstP = new Promise((r) => (onFirst = r));
+    let onWarm: (w: { at: number; records: number }) => void = () => undefined;
+    this.warmP = new Promise((r) => (onWarm = r));
     this.failed = new Promise<never>((_, reject) => (onFail = reject));
     this.failed.catch(() => undefined);
     child.on('message', (raw) => {
       const m = raw as ChildMessage;
       if (m.type === 'ready') onReady();
       if (m.type === 'first') onFirst(m.at);
+      if (m.type === 'warm') onWarm({ at: m.at, records: m.records });
       if (m.type === 'stats') {
         const waiters = this.statsWaiters;
         this.statsWaiters = [];
@@ -146,6 +152,10 @@ class IpcProcessor implements Processor {
 
   firstInput(timeoutMs: number): Promise<number> {
     return within(Promise.race([this.firstP, this.failed]), timeoutMs, `${this.label} took no input`);
+  }
+
+  warmedUp(timeoutMs: number): Promise<{ at: number; records: number }> {
+    return within(Promise.race([this.warmP, this.failed]), timeoutMs, `${this.label} did not finish its warm-up`);
   }
 
   stats(timeoutMs = 30_000): Promise<ProcessorStats> {

@@ -2,7 +2,8 @@
  * What the benchmark and a processor it runs in a child process say to each other (Node's IPC
  * channel; the Kafka Streams program speaks the same shapes as JSON lines on stdio).
  *
- *   child  → parent: ready (consuming), first (first input record taken, epoch ms), stats, fatal
+ *   child  → parent: ready (consuming), first (first input record taken, epoch ms), warm (the
+ *                    input taken before this moment reached the warm-up size), stats, fatal
  *   parent → child:  stats (send counters now), stop (send final counters, then exit)
  *
  * Counters are cumulative since the processor started; the parent takes differences between
@@ -34,6 +35,8 @@ export interface DynamoCounters {
   readonly estimatedUnits: Record<DynamoOperation, number>;
   /** Units DynamoDB Local reported. */
   readonly reportedUnits: Record<DynamoOperation, number>;
+  /** Time spent waiting for DynamoDB, ms per operation (overlapping calls add up). */
+  readonly waitMs?: Record<string, number>;
 }
 
 /** Kafka work. */
@@ -44,6 +47,10 @@ export interface KafkaCounters {
   readonly requestsByApi: Record<string, number>;
   readonly transactions: number;
   readonly aborts: number;
+  /** Sluice: handler instances (Lambda containers) created per stage. */
+  readonly containers?: Record<string, number>;
+  /** Time spent in Kafka requests, ms per `role:API` (overlapping requests add up). */
+  readonly waitMs?: Record<string, number>;
 }
 
 /** A processor's counters. */
@@ -61,6 +68,8 @@ export interface ProcessorStats {
 export type ChildMessage =
   | { readonly type: 'ready' }
   | { readonly type: 'first'; readonly at: number }
+  /** `records` input records had been taken before `at` (the timed part of the drain starts here). */
+  | { readonly type: 'warm'; readonly at: number; readonly records: number }
   | { readonly type: 'stats'; readonly stats: ProcessorStats }
   | { readonly type: 'fatal'; readonly message: string };
 
@@ -83,6 +92,8 @@ export interface SluiceProcessorConfig {
   readonly batchSize: number;
   readonly batchingWindowMs: number;
   readonly tickIntervalMs: number;
+  /** Input records to take before the timed part of the drain starts. */
+  readonly warmupRecords: number;
 }
 
 /** Settings of the raw kafkajs consume → transform → produce loop. */
@@ -96,10 +107,36 @@ export interface RawProcessorConfig {
   readonly batchSize: number;
   readonly batchingWindowMs: number;
   readonly transactionTimeoutMs: number;
+  readonly warmupRecords: number;
 }
 
 /** Settings of any Node processor. */
 export type NodeProcessorConfig = SluiceProcessorConfig | RawProcessorConfig;
+
+/** Tracks how much input a processor has taken (by offset, so retries do not count twice) and says when warm-up is over. */
+export class InputMeter {
+  private readonly next = new Map<number, number>();
+  private firstSent = false;
+  private warmSent = false;
+
+  constructor(private readonly warmupRecords: number) {}
+
+  /** Call when records `firstOffset..lastOffset` of `partition` are taken, before processing them. */
+  taken(partition: number, firstOffset: number, lastOffset: number): void {
+    const now = Date.now();
+    if (!this.firstSent) {
+      this.firstSent = true;
+      void toParent({ type: 'first', at: now });
+    }
+    let before = Math.min(firstOffset, this.next.get(partition) ?? 0);
+    for (const [p, n] of this.next) if (p !== partition) before += n;
+    if (!this.warmSent && before >= this.warmupRecords) {
+      this.warmSent = true;
+      void toParent({ type: 'warm', at: now, records: before });
+    }
+    this.next.set(partition, Math.max(this.next.get(partition) ?? 0, lastOffset + 1));
+  }
+}
 
 /** Sends a message to the parent; resolves once it is handed to the channel (no-op without one). */
 export function toParent(message: ChildMessage): Promise<void> {

@@ -10,12 +10,12 @@
  * partition, as in Kafka's EOS v1 pattern), partitions processed concurrently. No state, no
  * DynamoDB: the practical limit of this stack for a stateless exactly-once stage.
  */
-import type { Message, Producer } from 'kafkajs';
+import type { Message, Producer, Transaction } from 'kafkajs';
 import { createKafka } from '../../framework/kafka/client.js';
 import { PRODUCER_RETRY } from '../../framework/kafka/txn-sink.js';
 import { AdEvent, isView, withCampaign } from '../../functions/ysb/pipeline.js';
 import type { ProcessorStats, RawProcessorConfig } from './protocol.js';
-import { onParent, toParent } from './protocol.js';
+import { InputMeter, onParent, toParent } from './protocol.js';
 
 async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[2] ?? '') as RawProcessorConfig;
@@ -57,21 +57,17 @@ async function main(): Promise<void> {
   consumer.on(consumer.events.REQUEST, (e) => count('consumer', e.payload.apiName));
   await consumer.connect();
   await consumer.subscribe({ topic: cfg.sourceTopic, fromBeginning: true });
-  let firstSent = false;
+  const meter = new InputMeter(cfg.warmupRecords);
 
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
     partitionsConsumedConcurrently: cfg.sourcePartitions,
     eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-      if (!firstSent && batch.messages.length > 0) {
-        firstSent = true;
-        void toParent({ type: 'first', at: Date.now() });
-      }
-      const producer = await producerFor(batch.partition);
       for (let i = 0; i < batch.messages.length; i += cfg.batchSize) {
         if (!isRunning() || isStale()) return;
         const chunk = batch.messages.slice(i, i + cfg.batchSize);
+        meter.taken(batch.partition, Number(chunk[0]!.offset), Number(chunk[chunk.length - 1]!.offset));
         const out: Message[] = [];
         for (const m of chunk) {
           if (!m.value) continue;
@@ -91,19 +87,31 @@ async function main(): Promise<void> {
           out.push({ key: view.campaign_id, value: JSON.stringify(view), timestamp: String(view.event_time) });
         }
         const next = String(Number(chunk[chunk.length - 1]!.offset) + 1);
-        const txn = await producer.transaction();
-        transactions += 1;
-        try {
-          if (out.length > 0) await txn.send({ topic: cfg.sinkTopic, acks: -1, messages: out });
-          await txn.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
-          await txn.commit();
-        } catch (error) {
-          failures += 1;
-          errors.push(error instanceof Error ? error.message : String(error));
-          if (errors.length > 10) errors.shift();
-          aborts += 1;
-          await txn.abort().catch(() => undefined);
-          throw error;
+        // A failed transaction is aborted and the chunk retried with a fresh producer (kafkajs
+        // leaves a producer in a bad state after some errors, e.g. its #1315).
+        for (let attempt = 1; ; attempt += 1) {
+          const producer = await producerFor(batch.partition);
+          let txn: Transaction | undefined;
+          try {
+            txn = await producer.transaction();
+            transactions += 1;
+            if (out.length > 0) await txn.send({ topic: cfg.sinkTopic, acks: -1, messages: out });
+            await txn.sendOffsets({ consumerGroupId: groupId, topics: [{ topic: batch.topic, partitions: [{ partition: batch.partition, offset: next }] }] });
+            await txn.commit();
+            break;
+          } catch (error) {
+            failures += 1;
+            errors.push(error instanceof Error ? error.message : String(error));
+            if (errors.length > 10) errors.shift();
+            if (txn?.isActive()) {
+              aborts += 1;
+              await txn.abort().catch(() => undefined);
+            }
+            producers.delete(batch.partition);
+            await producer.disconnect().catch(() => undefined);
+            if (attempt >= 5 || !isRunning()) throw error;
+            await new Promise((r) => setTimeout(r, 50 * attempt));
+          }
         }
         resolveOffset(chunk[chunk.length - 1]!.offset);
         await heartbeat();

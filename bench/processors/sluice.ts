@@ -11,7 +11,12 @@
  *    requests of the emulated triggers' consumers (`trigger`, which on AWS are Lambda's pollers,
  *    not the function) and of the ticker, counted on the kafkajs client LocalRun gets.
  *
- * Started by bench/processors/node-processor.ts with the config as JSON in argv[2].
+ * Invocations go to a pool of handler instances per stage, each serving one invocation at a
+ * time, as Lambda containers do: a warm instance is reused, a busy one never gets a second
+ * invocation, and concurrent invocations (several partitions, or a task's data and control
+ * triggers at once) get their own instance with its own producers and caches — a cold start.
+ *
+ * Started by bench/processors/processor.ts with the config as JSON in argv[2].
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
@@ -26,10 +31,11 @@ import { createKafka } from '../../framework/kafka/client.js';
 import { KafkaTxnSink, newKafkaSinkCounters } from '../../framework/kafka/txn-sink.js';
 import type { LambdaKafkaEvent } from '../../framework/lambda/event.js';
 import { LocalRun } from '../../framework/local/dev.js';
-import { inProcessInvoker, type Invoker } from '../../framework/local/esm/invoker.js';
+import type { Invoker } from '../../framework/local/esm/invoker.js';
+import type { KafkaHandler } from '../../framework/index.js';
 import { benchTopology } from '../variants.js';
 import type { InvocationSample, ProcessorStats, SluiceProcessorConfig } from './protocol.js';
-import { onParent, toParent, WRITE_OPERATIONS, zeroOps } from './protocol.js';
+import { InputMeter, onParent, toParent, WRITE_OPERATIONS, zeroOps } from './protocol.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -54,22 +60,47 @@ class ChargedDynamoMetrics extends DynamoMetrics {
   }
 }
 
-/** A kafkajs client whose consumers, producers and admins count their requests under `role`. */
-function countedKafka(kafka: Kafka, count: (role: string, api: string) => void): Kafka {
+/** Handler instances per function, one invocation at a time each, like Lambda's containers. */
+class ContainerPool {
+  private readonly idle = new Map<string, KafkaHandler[]>();
+  /** Instances created per function (cold starts). */
+  readonly created: Record<string, number> = {};
+
+  constructor(private readonly make: (functionName: string) => KafkaHandler) {}
+
+  async invoke(functionName: string, event: LambdaKafkaEvent): Promise<unknown> {
+    let free = this.idle.get(functionName);
+    if (!free) this.idle.set(functionName, (free = []));
+    let handler = free.pop();
+    if (!handler) {
+      handler = this.make(functionName);
+      this.created[functionName] = (this.created[functionName] ?? 0) + 1;
+    }
+    try {
+      // Through JSON, as Lambda hands the function a parsed copy of the event.
+      return await handler(JSON.parse(JSON.stringify(event)) as unknown);
+    } finally {
+      free.push(handler);
+    }
+  }
+}
+
+/** A kafkajs client whose consumers, producers and admins report each request (role, API, ms) to `count`. */
+function countedKafka(kafka: Kafka, count: (role: string, api: string, ms: number) => void, producerRole = 'ticker'): Kafka {
   const counted = Object.create(kafka) as Kafka;
   counted.consumer = (config) => {
     const c = kafka.consumer(config);
-    c.on(c.events.REQUEST, (e) => count('trigger', e.payload.apiName));
+    c.on(c.events.REQUEST, (e) => count('trigger', e.payload.apiName, e.payload.duration));
     return c;
   };
   counted.producer = (config) => {
     const p = kafka.producer(config);
-    p.on(p.events.REQUEST, (e) => count('ticker', e.payload.apiName));
+    p.on(p.events.REQUEST, (e) => count(producerRole, e.payload.apiName, e.payload.duration));
     return p;
   };
   counted.admin = (config) => {
     const a = kafka.admin(config);
-    a.on(a.events.REQUEST, (e) => count('admin', e.payload.apiName));
+    a.on(a.events.REQUEST, (e) => count('admin', e.payload.apiName, e.payload.duration));
     return a;
   };
   return counted;
@@ -82,45 +113,64 @@ async function main(): Promise<void> {
   const sinkCounters = newKafkaSinkCounters();
   const requestsByClient: Record<string, number> = {};
   const requestsByApi: Record<string, number> = {};
-  const count = (role: string, api: string): void => {
-    requestsByClient[role] = (requestsByClient[role] ?? 0) + 1;
+  const kafkaMs: Record<string, number> = {};
+  const count = (role: string, api: string, ms: number): void => {
     const k = `${role}:${api}`;
+    if (role === 'function') {
+      // The sink counts its own requests; only the time is taken here.
+      kafkaMs[k] = (kafkaMs[k] ?? 0) + ms;
+      return;
+    }
+    requestsByClient[role] = (requestsByClient[role] ?? 0) + 1;
     requestsByApi[k] = (requestsByApi[k] ?? 0) + 1;
+    kafkaMs[k] = (kafkaMs[k] ?? 0) + ms;
   };
 
   const dynamo = createDynamoClient({ endpoint: cfg.dynamodbEndpoint });
+  // Time spent waiting on DynamoDB, per operation (the calls of concurrent invocations overlap).
+  const dynamoMs: Record<string, number> = {};
+  dynamo.middlewareStack.add(
+    (next, context) => async (args) => {
+      const started = performance.now();
+      try {
+        return await next(args);
+      } finally {
+        const op = String(context.commandName ?? 'unknown').replace(/Command$/, '');
+        dynamoMs[op] = (dynamoMs[op] ?? 0) + performance.now() - started;
+      }
+    },
+    { step: 'initialize', name: 'benchTiming' },
+  );
   await createTable(dynamo, cfg.table);
 
   // One set of adapters per stage, as each stage is its own Lambda function (container).
   const sinks: KafkaTxnSink[] = [];
   const connect = (): StagePorts => {
-    const kafka = createKafka({ brokers: cfg.brokers, clientId: `sluice-${topology.app}`, logLevel: 'nothing' });
+    const kafka = countedKafka(createKafka({ brokers: cfg.brokers, clientId: `sluice-${topology.app}`, logLevel: 'nothing' }), count, 'function');
     const sink = new KafkaTxnSink(kafka, { transactionTimeoutMs: topology.settings.transactionTimeoutMs, counters: sinkCounters });
     sinks.push(sink);
     return { store: new DynamoCheckpointStore(dynamo, cfg.table, { metrics }), sink };
   };
-  const handlers = Object.fromEntries(topology.stages.map((s) => [s.name, stageHandler(topology, s.name, { connect })]));
+  const pool = new ContainerPool((stage) => stageHandler(topology, stage, { connect }));
   const controlTopics = new Set(topology.stages.map((s) => s.controlTopic));
 
   let samples: InvocationSample[] = [];
   let failures = 0;
   const errors: string[] = [];
-  let firstSent = false;
-  const inner = inProcessInvoker(handlers);
+  const meter = new InputMeter(cfg.warmupRecords);
   const invoker: Invoker = {
     async invoke(functionName: string, event: LambdaKafkaEvent): Promise<unknown> {
       const batches = Object.values(event.records);
       const topic = batches[0]?.[0]?.topic ?? '';
       const records = batches.reduce((n, b) => n + b.length, 0);
-      if (!firstSent && topic === cfg.sourceTopic) {
-        firstSent = true;
-        void toParent({ type: 'first', at: Date.now() });
+      if (topic === cfg.sourceTopic) {
+        for (const b of batches) if (b.length > 0) meter.taken(b[0]!.partition, Number(b[0]!.offset), Number(b[b.length - 1]!.offset));
       }
       const cost: InvocationCost = { ddbRequests: 0, wru: 0, rru: 0 };
       const started = performance.now();
       let ok = false;
       try {
-        const result = await charged.run(cost, () => inner.invoke(functionName, event));
+        const result = await charged.run(cost, () => pool.invoke(functionName, event));
         ok = true;
         return result;
       } finally {
@@ -163,10 +213,17 @@ async function main(): Promise<void> {
       kafka: {
         requestsByClient: { ...requestsByClient, function: sinkCounters.requests },
         requestsByApi: { ...requestsByApi, ...Object.fromEntries(Object.entries(sinkCounters.requestsByApi).map(([api, n]) => [`function:${api}`, n])) },
+        containers: { ...pool.created },
+        waitMs: { ...kafkaMs },
         transactions: sinkCounters.transactions,
         aborts: sinkCounters.aborts,
       },
-      dynamo: { requests: { ...zeroOps(), ...metrics.requests }, estimatedUnits: { ...zeroOps(), ...metrics.estimatedCapacityUnits }, reportedUnits: { ...zeroOps(), ...metrics.capacityUnits } },
+      dynamo: {
+        requests: { ...zeroOps(), ...metrics.requests },
+        estimatedUnits: { ...zeroOps(), ...metrics.estimatedCapacityUnits },
+        reportedUnits: { ...zeroOps(), ...metrics.capacityUnits },
+        waitMs: { ...dynamoMs },
+      },
       invocations: taken,
       failures,
       errors: [...errors],

@@ -47,8 +47,8 @@ import org.apache.kafka.streams.processor.internals.DefaultKafkaClientSupplier;
  *
  * Kafka Streams emits a window's count as it changes (at each commit, with its record cache);
  * the last value of a window is its final count. It talks to the benchmark over stdio: JSON lines
- * on stdout ({"event": "running" | "first" | "stats" | "stopped" | "error"}); "stats" and "stop"
- * on stdin.
+ * on stdout ({"event": "running" | "first" | "warm" | "stats" | "stopped" | "error"}); "stats"
+ * and "stop" on stdin.
  */
 public final class YsbStreams {
   private static final ObjectMapper JSON = new ObjectMapper().configure(DeserializationFeature.FAIL_ON_UNKNOWN_PROPERTIES, true);
@@ -80,6 +80,7 @@ public final class YsbStreams {
     int partitions = Integer.parseInt(args.getOrDefault("partitions", "4"));
     long windowMs = Long.parseLong(args.getOrDefault("window-ms", "10000"));
     long graceMs = Long.parseLong(args.getOrDefault("grace-ms", "3000"));
+    long warmup = Long.parseLong(args.getOrDefault("warmup", "0"));
 
     Properties props = new Properties();
     props.put(StreamsConfig.APPLICATION_ID_CONFIG, appId);
@@ -93,8 +94,10 @@ public final class YsbStreams {
     StreamsBuilder builder = new StreamsBuilder();
     builder.stream(source, Consumed.with(Serdes.String(), Serdes.String()).withTimestampExtractor(new EventTimeExtractor()))
         .peek((k, v) -> {
-          INPUT.incrementAndGet();
+          long before = INPUT.getAndIncrement();
           if (FIRST.compareAndSet(false, true)) emit("{\"event\":\"first\",\"at\":" + System.currentTimeMillis() + "}");
+          // The timed part of the drain starts once `warmup` records were taken before this one.
+          if (before == warmup) emit("{\"event\":\"warm\",\"at\":" + System.currentTimeMillis() + ",\"records\":" + before + "}");
         })
         .mapValues(YsbStreams::parse)
         .filter((k, e) -> e != null && "view".equals(e.event_type))
