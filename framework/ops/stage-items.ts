@@ -93,45 +93,46 @@ export function stateKeyPrefix(app: string, stage: string): string {
 }
 
 /** Every state item of a stage (a filtered, strongly consistent Scan of the table, paged). */
-export async function scanStateItems(t: TableRef, app: string, stage: string): Promise<Item[]> {
-  const items: Item[] = [];
-  let start: Record<string, AttributeValue> | undefined;
-  do {
-    const page = await call('Scan', () =>
-      t.client.send(
-        new ScanCommand({
-          TableName: t.table,
-          FilterExpression: 'begins_with(pk, :prefix)',
-          ExpressionAttributeValues: { ':prefix': { S: stateKeyPrefix(app, stage) } },
-          ConsistentRead: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      ),
-    );
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return items;
+export function scanStateItems(t: TableRef, app: string, stage: string): Promise<Item[]> {
+  return allPages('Scan', (start) =>
+    t.client.send(
+      new ScanCommand({
+        TableName: t.table,
+        FilterExpression: 'begins_with(pk, :prefix)',
+        ExpressionAttributeValues: { ':prefix': { S: stateKeyPrefix(app, stage) } },
+        ConsistentRead: true,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    ),
+  );
 }
 
 /** Every timer item of a task (one Query on its timer partition, paged). */
-export async function queryTimerItems(t: TableRef, app: string, taskId: string): Promise<Item[]> {
+export function queryTimerItems(t: TableRef, app: string, taskId: string): Promise<Item[]> {
+  return allPages('Query', (start) =>
+    t.client.send(
+      new QueryCommand({
+        TableName: t.table,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': { S: timerPartitionKey(app, taskId) } },
+        ConsistentRead: true,
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    ),
+  );
+}
+
+/** Follows LastEvaluatedKey until a Scan or Query has returned every page. */
+async function allPages(
+  op: string,
+  page: (start: Record<string, AttributeValue> | undefined) => Promise<{ Items?: Item[]; LastEvaluatedKey?: Record<string, AttributeValue> }>,
+): Promise<Item[]> {
   const items: Item[] = [];
   let start: Record<string, AttributeValue> | undefined;
   do {
-    const page = await call('Query', () =>
-      t.client.send(
-        new QueryCommand({
-          TableName: t.table,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: { ':pk': { S: timerPartitionKey(app, taskId) } },
-          ConsistentRead: true,
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      ),
-    );
-    items.push(...(page.Items ?? []));
-    start = page.LastEvaluatedKey;
+    const out = await call(op, () => page(start));
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
   } while (start);
   return items;
 }
