@@ -4,7 +4,7 @@
  * never stopped). See docs/benchmarks.md.
  *
  *   --quick                 small rates, one drain per configuration, about 3 minutes
- *                           (default: the full run, three drains each, about 13 minutes)
+ *                           (default: the full run, three drains each, about 10 minutes)
  *   --repeats N             drain phases per configuration (interleaved; the median counts)
  *   --json                  print the report as JSON on stdout (progress and tables go to stderr)
  *   --only a,b              run only these configurations (raw-kafkajs, sluice-stateless-eos, …)

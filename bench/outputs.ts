@@ -131,11 +131,25 @@ export class SinkLog {
     return this.correct[phase];
   }
 
-  /** Resolves once `done()` holds; rejects after `timeoutMs` or when `abort()` returns a reason. */
-  waitUntil(done: () => boolean, timeoutMs: number, abort: () => string | undefined): Promise<void> {
+  /**
+   * Resolves once `done()` holds; rejects after `timeoutMs`, when `abort()` returns a reason, or
+   * when `phase` has made no progress for `stallMs` (outputs that will never be right).
+   */
+  waitUntil(done: () => boolean, timeoutMs: number, abort: () => string | undefined, phase?: Phase, stallMs = 90_000): Promise<void> {
+    let last = phase ? this.progress(phase)[0] : 0;
+    let movedAt = Date.now();
     return new Promise((resolve, reject) => {
       const check = (): void => {
-        const why = abort();
+        let why = abort();
+        if (phase && why === undefined) {
+          const [now, of] = this.progress(phase);
+          if (now !== last) {
+            last = now;
+            movedAt = Date.now();
+          } else if (of !== undefined && Date.now() - movedAt > stallMs) {
+            why = `outputs stuck at ${now} of ${of} for ${Math.round(stallMs / 1000)} s`;
+          }
+        }
         if (done() || why !== undefined) {
           clearTimeout(timer);
           clearInterval(poll);

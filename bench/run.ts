@@ -18,12 +18,8 @@ import type { Kafka } from 'kafkajs';
 import { createDynamoClient } from '../framework/dynamodb/client.js';
 import { deleteTable } from '../framework/dynamodb/table.js';
 import { ensureTopics } from '../framework/kafka/admin.js';
-import { readProvenance } from '../framework/kafka/provenance.js';
-import { readToEnd } from '../framework/kafka/read-to-end.js';
-import type { RecordHeader } from '../framework/kafka/record.js';
-import { runGenerator, type GeneratorResult, type RunGeneratorOptions } from '../functions/ysb/generator.js';
+import { runGenerator, type RunGeneratorOptions } from '../functions/ysb/generator.js';
 import { windowStartOf } from '../functions/ysb/oracle.js';
-import type { CampaignView } from '../functions/ysb/pipeline.js';
 import { MAX_OUT_OF_ORDERNESS_MS, WINDOW_MS } from '../functions/ysb/pipeline.js';
 import { END_OF_STREAM_USER } from '../functions/ysb/generator.js';
 import { campaignOf } from '../functions/ysb/campaigns.js';
@@ -31,7 +27,8 @@ import { buildProfile, type PipelineProfile } from './cost.js';
 import { startKStreams } from './kstreams.js';
 import { statelessLatencies, summarize, windowLatencies, type LatencyStats, type SourceEvent } from './latency.js';
 import { observeTopic, type Observed, type TopicObserver } from './observer.js';
-import { checkCounts, checkCountsAtLeastOnce, checkViews, expectedViews, SinkLog, type Phase, type PhaseCheck } from './outputs.js';
+import { SinkLog, type Phase, type PhaseCheck } from './outputs.js';
+import { checkOutputs, deadLetters } from './verify.js';
 import { cpuMs, peakRssBytes, startNodeProcessor, type Processor } from './processors/processor.js';
 import type { InvocationSample, ProcessorStats } from './processors/protocol.js';
 import { READ_OPERATIONS, WRITE_OPERATIONS } from './processors/protocol.js';
@@ -206,7 +203,15 @@ export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv,
     const drainTimeout = 60_000 + (s.backlogEvents / 200) * 1000;
     env.progress.show(() => status(env.position, spec.name, 'drain', log, 'drain', firstInput));
     const warm = await p.warmedUp(drainTimeout);
-    await log.waitUntil(() => log.complete('drain'), drainTimeout, () => p.failure);
+    const lateTopic = sluiceTopology?.topics.find((t) => t.role === 'late')?.name;
+    try {
+      await log.waitUntil(() => log.complete('drain'), drainTimeout, () => p.failure, 'drain');
+    } catch (error) {
+      // Say what is wrong, not only that it did not finish.
+      env.progress.done();
+      const [drainCheck] = await checkOutputs(spec, env.kafka, sinkTopic, lateTopic, split, backlog, backlogOptions, undefined, undefined).catch(() => [undefined]);
+      throw new Error(`drain: ${error instanceof Error ? error.message : String(error)}${drainCheck ? `; ${drainCheck.problems.slice(0, 8).join('; ')}` : ''}`);
+    }
     env.progress.done();
     const drainDoneAt = log.completedAt('drain')!;
     const drainStats = await p.stats();
@@ -220,8 +225,7 @@ export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv,
       await p.stop();
       processor = undefined;
       await Promise.all(observers.splice(0).map((o) => o.stop()));
-      const lateTopic = sluiceTopology?.topics.find((t) => t.role === 'late')?.name;
-      const [drainCheck] = await check(spec, env.kafka, sinkTopic, lateTopic, split, backlog, backlogOptions, undefined, undefined);
+      const [drainCheck] = await checkOutputs(spec, env.kafka, sinkTopic, lateTopic, split, backlog, backlogOptions, undefined, undefined);
       const ops = opsPer1k(undefined, drainStats, backlog.events, drainCpu);
       return {
         ...base,
@@ -261,7 +265,13 @@ export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv,
     const liveWrittenAt = Date.now();
     log.expect('live', kind === 'views' ? { views: live.views } : { counts: live.oracle.expected() });
     env.progress.show(() => status(env.position, spec.name, 'live', log, 'live', liveOptions.startTime));
-    await log.waitUntil(() => log.complete('live'), 120_000, () => p.failure);
+    try {
+      await log.waitUntil(() => log.complete('live'), 120_000, () => p.failure, 'live', 60_000);
+    } catch (error) {
+      env.progress.done();
+      const [, liveCheck] = await checkOutputs(spec, env.kafka, sinkTopic, lateTopic, split, backlog, backlogOptions, live, liveOptions).catch(() => [undefined, undefined]);
+      throw new Error(`live: ${error instanceof Error ? error.message : String(error)}${liveCheck ? `; ${liveCheck.problems.slice(0, 8).join('; ')}` : ''}`);
+    }
     env.progress.done();
     const liveDoneAt = log.completedAt('live')!;
     const liveStats = await p.stats();
@@ -272,8 +282,7 @@ export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv,
     await Promise.all(observers.splice(0).map((o) => o.stop()));
 
     // ---- check everything against the oracle --------------------------------------------------------
-    const lateTopic = sluiceTopology?.topics.find((t) => t.role === 'late')?.name;
-    const [drainCheck, liveCheck] = await check(spec, env.kafka, sinkTopic, lateTopic, split, backlog, backlogOptions, live, liveOptions);
+    const [drainCheck, liveCheck] = await checkOutputs(spec, env.kafka, sinkTopic, lateTopic, split, backlog, backlogOptions, live, liveOptions);
     const dlq = sluiceTopology ? await deadLetters(env.kafka, sluiceTopology.stages.map((st) => st.deadLetterTopic)) : [];
 
     const latency = liveLatency(spec, log, sources, s.sourcePartitions);
@@ -382,63 +391,6 @@ function status(position: string, name: string, label: string, log: SinkLog, pha
   const [done, of] = log.progress(phase);
   const what = log.kind === 'views' ? 'outputs' : 'window counts';
   return `${position} ${name}  ${label}  ${what} ${int(done)}/${of === undefined ? '?' : int(of)}  ${secondsSince(since)}`;
-}
-
-/** Reads the sink (and late topic) again and checks both phases against the oracle. */
-async function check(
-  spec: ConfigSpec,
-  kafka: Kafka,
-  sinkTopic: string,
-  lateTopic: string | undefined,
-  split: number,
-  backlog: GeneratorResult,
-  backlogOptions: Parameters<typeof expectedViews>[0],
-  live: GeneratorResult | undefined,
-  liveOptions: Parameters<typeof expectedViews>[0] | undefined,
-): Promise<[PhaseCheck, PhaseCheck]> {
-  const none: PhaseCheck = { ok: true, outputs: 0, expected: 0, problems: [] };
-  const records = await readToEnd(kafka, sinkTopic, { isolation: 'read_committed', timeoutMs: 120_000 });
-  const atLeastOnce = spec.engine === 'sluice' && spec.mode === 'at-least-once';
-  const log = new SinkLog(spec.job === 'stateless' ? 'views' : 'counts', split, atLeastOnce);
-  log.add(records.map((r) => ({ partition: r.partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, provenance: provenanceKey(r.headers), visibleAt: 0 })));
-  if (log.malformed.length > 0) {
-    const bad: PhaseCheck = { ok: false, outputs: records.length, expected: 0, problems: [`${log.malformed.length} outputs are not JSON: ${log.malformed[0]}`] };
-    return [bad, bad];
-  }
-  const dedupe = { duplicates: log.duplicates };
-  if (spec.job === 'stateless') {
-    return [
-      { ...checkViews(log.views.drain, expectedViews(backlogOptions), backlog.oracle.expected(), atLeastOnce), ...dedupe },
-      live && liveOptions ? { ...checkViews(log.views.live, expectedViews(liveOptions), live.oracle.expected(), atLeastOnce), ...dedupe } : none,
-    ];
-  }
-  const late: CampaignView[] = lateTopic
-    ? (await readToEnd(kafka, lateTopic, { isolation: 'read_committed' })).map((r) => JSON.parse(r.value?.toString('utf8') ?? 'null') as CampaignView)
-    : [];
-  const lateDrain = late.filter((v) => v.event_time < split);
-  const lateLive = late.filter((v) => v.event_time >= split);
-  if (atLeastOnce) {
-    return [
-      { ...checkCountsAtLeastOnce(log.counts.drain, backlog.oracle.expected(), lateDrain), ...dedupe },
-      live ? { ...checkCountsAtLeastOnce(log.counts.live, live.oracle.expected(), lateLive), ...dedupe } : none,
-    ];
-  }
-  const running = spec.engine === 'kstreams';
-  return [checkCounts(log.counts.drain, backlog.oracle.expected(), lateDrain, running), live ? checkCounts(log.counts.live, live.oracle.expected(), lateLive, running) : none];
-}
-
-function provenanceKey(headers: readonly RecordHeader[]): string | undefined {
-  const p = readProvenance(headers);
-  return p === undefined ? undefined : `${p.task}|${p.seq}|${p.idx}`;
-}
-
-async function deadLetters(kafka: Kafka, topics: readonly string[]): Promise<string[]> {
-  const problems: string[] = [];
-  for (const topic of topics) {
-    const records = await readToEnd(kafka, topic, { isolation: 'read_committed' });
-    if (records.length > 0) problems.push(`${records.length} records dead-lettered to ${topic}`);
-  }
-  return problems;
 }
 
 function liveLatency(spec: ConfigSpec, log: SinkLog, sources: readonly SourceEvent[], partitions: number): LiveLatency {
