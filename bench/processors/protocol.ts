@@ -153,10 +153,10 @@ export function onParent(handler: (message: ParentMessage) => void): void {
 
 /** A zeroed per-operation record. */
 export function zeroOps(): Record<DynamoOperation, number> {
-  return { GetItem: 0, BatchGetItem: 0, Query: 0, UpdateItem: 0, TransactWriteItems: 0, BatchWriteItem: 0 };
+  return { GetItem: 0, BatchGetItem: 0, Query: 0, UpdateItem: 0, TransactWriteItems: 0 };
 }
 
 /** DynamoDB operations that write (their units are write units). */
-export const WRITE_OPERATIONS: readonly DynamoOperation[] = ['UpdateItem', 'TransactWriteItems', 'BatchWriteItem'];
+export const WRITE_OPERATIONS: readonly DynamoOperation[] = ['UpdateItem', 'TransactWriteItems'];
 /** DynamoDB operations that read. */
 export const READ_OPERATIONS: readonly DynamoOperation[] = ['GetItem', 'BatchGetItem', 'Query'];

@@ -49,7 +49,6 @@ export const DYNAMODB_ACTIONS = [
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
-  'dynamodb:BatchWriteItem',
   'dynamodb:TransactWriteItems',
   'dynamodb:ConditionCheckItem',
 ] as const;

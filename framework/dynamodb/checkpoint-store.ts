@@ -7,7 +7,6 @@
  */
 import {
   BatchGetItemCommand,
-  BatchWriteItemCommand,
   ConditionalCheckFailedException,
   GetItemCommand,
   QueryCommand,
@@ -20,7 +19,6 @@ import {
   type KeysAndAttributes,
   type TransactWriteItem,
   type Update,
-  type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -60,9 +58,9 @@ import {
 export { stateMapKey } from './layout.js';
 
 /** The DynamoDB operations the store issues. */
-export type DynamoOperation = 'GetItem' | 'BatchGetItem' | 'Query' | 'UpdateItem' | 'TransactWriteItems' | 'BatchWriteItem';
+export type DynamoOperation = 'GetItem' | 'BatchGetItem' | 'Query' | 'UpdateItem' | 'TransactWriteItems';
 
-const OPERATIONS: readonly DynamoOperation[] = ['GetItem', 'BatchGetItem', 'UpdateItem', 'TransactWriteItems', 'BatchWriteItem'];
+const OPERATIONS: readonly DynamoOperation[] = ['GetItem', 'BatchGetItem', 'Query', 'UpdateItem', 'TransactWriteItems'];
 
 /** Counts DynamoDB requests and consumed capacity units per operation (for benchmarks and tests). */
 export class DynamoMetrics {
@@ -132,7 +130,6 @@ export const MAX_TRANSACT_STATE_ITEMS = 99;
 // DynamoDB allows 4 MB per transaction; keep a margin for our size estimate.
 const MAX_TRANSACT_BYTES = 4 * 1024 * 1024 - 64 * 1024;
 const MAX_BATCH_GET_KEYS = 100;
-const MAX_BATCH_WRITE_ITEMS = 25;
 // Our own retries (unprocessed keys/items, transaction conflicts), on top of the SDK's.
 const MAX_ATTEMPTS = 8;
 const PARALLEL_REQUESTS = 4;
@@ -253,7 +250,10 @@ export class DynamoCheckpointStore implements CheckpointStore {
     return expectedVersion + 1;
   }
 
-  /** At-least-once: writes committed values directly and moves the input position (one transaction when it fits). */
+  /**
+   * At-least-once: writes committed values directly and moves the input position. One
+   * transaction when it fits; otherwise claim, fenced chunks, then move (see state-layout.md).
+   */
   async commitDirect(
     task: TaskRef,
     expectedVersion: number,
@@ -268,12 +268,21 @@ export class DynamoCheckpointStore implements CheckpointStore {
     };
     if (fitsOneTransaction(ops)) {
       await this.transact(task, expectedVersion, [{ Update: this.checkpointUpdate(task, expectedVersion, change, randomUUID()) }, ...ops]);
-    } else {
-      // Not fenced: at-least-once accepts that a zombie may apply its (reprocessed) values too.
-      await this.batchWrite(task, ops.map(toWriteRequest));
-      await this.updateCheckpoint(task, expectedVersion, change);
+      return expectedVersion + 1;
     }
-    return expectedVersion + 1;
+    // Too large for one transaction. Unfenced writes would let a losing invocation overwrite
+    // values a newer batch already committed (a lost update), so: claim the checkpoint (the
+    // version moves, the position does not), write in chunks that each re-check the claim, then
+    // move the position. A crash in between leaves some of the batch's values applied and the
+    // position where it was: the batch is processed again, which at-least-once allows.
+    await this.updateCheckpoint(task, expectedVersion, { set: {} });
+    const claimed = expectedVersion + 1;
+    const fence: TransactWriteItem = {
+      ConditionCheck: { TableName: this.table, Key: keyAttributes(checkpointKey(task.app, task.id)), ...versionCondition(claimed) },
+    };
+    await this.inParallel(chunkTransaction(ops), (part) => this.transact(task, claimed, [fence, ...part]));
+    await this.updateCheckpoint(task, claimed, change);
+    return claimed + 1;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -401,30 +410,6 @@ export class DynamoCheckpointStore implements CheckpointStore {
         await backoff(attempt);
       }
     }
-  }
-
-  private async batchWrite(task: TaskRef, requests: WriteRequest[]): Promise<void> {
-    await this.inParallel(chunk(requests, MAX_BATCH_WRITE_ITEMS), async (part) => {
-      let pending: WriteRequest[] = part;
-      for (let attempt = 1; pending.length > 0; attempt++) {
-        if (attempt > MAX_ATTEMPTS) {
-          throw new DynamoStoreError(
-            `BatchWriteItem left ${pending.length} state items unwritten after ${MAX_ATTEMPTS} attempts (task ${task.id})`,
-            task,
-            'the table is throttled: raise its capacity or lower the batch size',
-          );
-        }
-        if (attempt > 1) await backoff(attempt - 1);
-        const batch = pending;
-        const out = await this.counted('BatchWriteItem', () =>
-          this.client.send(new BatchWriteItemCommand({ RequestItems: { [this.table]: batch }, ReturnConsumedCapacity: 'TOTAL' })),
-          (done) => requestUnits(batch) - requestUnits(done.UnprocessedItems?.[this.table] ?? []),
-        ).catch((err: unknown) => {
-          throw this.storeError('BatchWriteItem', task, err);
-        });
-        pending = out.UnprocessedItems?.[this.table] ?? [];
-      }
-    });
   }
 
   private async batchGet(task: TaskRef, ids: readonly string[]): Promise<Item[]> {
@@ -561,20 +546,11 @@ function opSize(op: TransactWriteItem): number {
   return op.Put?.Item !== undefined ? itemSize(op.Put.Item) : 1024;
 }
 
-function toWriteRequest(op: TransactWriteItem): WriteRequest {
-  if (op.Put?.Item !== undefined) return { PutRequest: { Item: op.Put.Item } };
-  return { DeleteRequest: { Key: op.Delete?.Key ?? {} } };
-}
-
 /** Write units of putting an item: 1 per started KB. */
 function writeUnits(item: Item): number {
   return Math.max(1, Math.ceil(itemSize(item) / 1024));
 }
 
-/** Write units of BatchWriteItem requests. */
-function requestUnits(requests: readonly WriteRequest[]): number {
-  return requests.reduce((sum, r) => sum + (r.PutRequest?.Item !== undefined ? writeUnits(r.PutRequest.Item) : 1), 0);
-}
 
 /** Read units of a strongly consistent read of an item: 1 per started 4 KB (1 for a missing item). */
 function readUnits(item: Item | undefined): number {
@@ -597,5 +573,5 @@ function backoff(attempt: number): Promise<void> {
 }
 
 function zeroes(): Record<DynamoOperation, number> {
-  return { GetItem: 0, BatchGetItem: 0, Query: 0, UpdateItem: 0, TransactWriteItems: 0, BatchWriteItem: 0 };
+  return { GetItem: 0, BatchGetItem: 0, Query: 0, UpdateItem: 0, TransactWriteItems: 0 };
 }

@@ -342,7 +342,7 @@ describe('commitDirect (at-least-once)', () => {
   it('writes values as committed and moves the position in one transaction', async () => {
     const task = newTask();
     expect(await store.commitDirect(task, 0, 1, 77, [write('a', val('a1')), write('b', val('b1'))], { watermark: 5 })).toBe(1);
-    expect(metrics.requests).toMatchObject({ TransactWriteItems: 1, UpdateItem: 0, BatchWriteItem: 0 });
+    expect(metrics.requests).toMatchObject({ TransactWriteItems: 1, UpdateItem: 0 });
     expect(await store.read(task)).toEqual({ version: 1, committedSeq: 1, holes: [], nextOffset: 77, pending: undefined, extra: { watermark: 5 } });
     expect(await committed(task, ['a', 'b'])).toEqual({ a: 'a1', b: 'b1' });
     expect((await rawItem(task, 'a'))?.['ss']).toBeUndefined();
@@ -355,13 +355,46 @@ describe('commitDirect (at-least-once)', () => {
     expect(await rawItem(task, 'b')).toBeUndefined();
   });
 
-  it('writes over 99 values with BatchWriteItem, then the checkpoint', async () => {
+  it('writes over 99 values by claiming the checkpoint, fenced chunks, then moving the position', async () => {
     const task = newTask();
     const ks = keys(130);
-    await store.commitDirect(task, 0, 1, 130, ks.map((k) => write(k, val(k))), {});
-    expect(metrics.requests).toMatchObject({ BatchWriteItem: 6, UpdateItem: 1, TransactWriteItems: 0 });
-    expect(await store.read(task)).toMatchObject({ version: 1, committedSeq: 1, nextOffset: 130 });
+    expect(await store.commitDirect(task, 0, 1, 130, ks.map((k) => write(k, val(k))), {})).toBe(2);
+    expect(metrics.requests).toMatchObject({ UpdateItem: 2, TransactWriteItems: 2 });
+    expect(await store.read(task)).toMatchObject({ version: 2, committedSeq: 1, nextOffset: 130, pending: undefined });
     expect(Object.values(await committed(task, ks)).filter((x) => x !== undefined)).toHaveLength(130);
+  });
+
+  it('cannot lose an update: a loser whose claim was superseded writes nothing more', async () => {
+    const task = newTask();
+    const ks = keys(150, 'w');
+    const v = await store.commitDirect(task, 0, 1, 10, ks.map((k) => write(k, val(`${k}=1`))), {});
+    // The loser (a zombie, or a concurrent invocation of the task) claims and writes its first chunk, then stalls.
+    const gated = gatedClient(1);
+    const loser = new DynamoCheckpointStore(gated.client, table);
+    const loserDone = loser.commitDirect(task, v, 2, 20, ks.map((k) => write(k, val(`${k}=loser`))), {}).then(
+      () => 'committed',
+      (err: unknown) => err,
+    );
+    await expect.poll(async () => (await store.read(task)).version, { timeout: 10_000 }).toBe(v + 1);
+    await expect.poll(async () => (await committed(task, ['w0']))['w0'], { timeout: 10_000 }).toBe('w0=loser');
+    // The winner starts from the checkpoint as it now is, commits its batch and then the next one.
+    const claimedByLoser = (await store.read(task)).version;
+    const afterFirst = await store.commitDirect(task, claimedByLoser, 2, 20, ks.map((k) => write(k, val(`${k}=2`))), {});
+    await store.commitDirect(task, afterFirst, 3, 30, [write('w149', val('w149=3'))], {});
+    gated.release();
+    expect(await loserDone).toBeInstanceOf(CheckpointConflict);
+    const values = await committed(task, ks);
+    expect(values['w149']).toBe('w149=3');
+    expect(ks.filter((k) => k !== 'w149' && values[k] !== `${k}=2`)).toEqual([]);
+    expect(await store.read(task)).toMatchObject({ committedSeq: 3, nextOffset: 30, pending: undefined });
+  });
+
+  it('writes nothing when it loses the claim itself', async () => {
+    const task = newTask();
+    await store.commitDirect(task, 0, 1, 1, [write('first', val('1'))], {});
+    await expect(store.commitDirect(task, 0, 2, 2, keys(120, 'c').map((k) => write(k, val(k))), {})).rejects.toThrow(CheckpointConflict);
+    expect(await rawItem(task, 'c0')).toBeUndefined();
+    expect(await rawItem(task, 'c119')).toBeUndefined();
   });
 });
 
@@ -392,7 +425,8 @@ describe('requests per operation', () => {
     expect(metrics.estimatedCapacityUnits.TransactWriteItems).toBe(2 * 11);
     metrics.reset();
     await store.commitDirect(newTask(), 0, 1, 1, keys(130).map((k) => write(k, val(k))), {});
-    expect(metrics.estimatedCapacityUnits).toMatchObject({ BatchWriteItem: 130, UpdateItem: 1 });
+    // 2 claim/move updates; chunks of 99 + 31 items, each with its ConditionCheck, at 2 units per item.
+    expect(metrics.estimatedCapacityUnits).toMatchObject({ TransactWriteItems: 2 * (130 + 2), UpdateItem: 2 });
   });
 });
 

@@ -38,8 +38,8 @@ import { MemoryFencedError, MemoryKafka, MemoryTxnSink } from '../../framework/t
 import { MemoryCheckpointStore } from '../../framework/testing/memory-store.js';
 import { compile } from '../../framework/topology/compile.js';
 import type { Stage, Topology } from '../../framework/topology/topology.js';
-import type { Click, Discrepancy, DiscrepancyKind, Fed, Seen, Totals, TotalsUpdate } from './oracle.js';
-import { checkRepartition, checkTotals, expectTotals } from './oracle.js';
+import type { Click, Discrepancy, DiscrepancyKind, Fed, Seen, SeenUpdate, Totals, TotalsUpdate } from './oracle.js';
+import { checkAtLeastOnce, checkRepartition, checkTotals, expectTotals } from './oracle.js';
 
 // --- seeds ---------------------------------------------------------------------------------------
 
@@ -103,6 +103,12 @@ export function faultSuiteConfig(defaults: { seed: number; schedules: number; so
 export interface World {
   /** Prepares a fresh cluster view for one schedule of `topology` (topics, table). */
   open(topology: Topology): Promise<WorldSession>;
+  /**
+   * Most milliseconds a jittered (zombie) invocation sleeps before each step and port call, on
+   * top of yielding. Real adapters take milliseconds per call, so without it a zombie rarely
+   * falls far enough behind to act after the invocation it races has committed.
+   */
+  readonly jitterMs?: number;
 }
 
 /** One schedule's view of a world. */
@@ -417,6 +423,7 @@ class ScheduleRun {
     readonly session: WorldSession,
     readonly faults: FaultMix,
     readonly trace: ((line: string) => void) | undefined,
+    readonly jitterMs: number,
   ) {}
 
   static async start(world: World, scenario: Scenario, options: FaultScheduleOptions): Promise<ScheduleRun> {
@@ -425,7 +432,13 @@ class ScheduleRun {
     const app = `${scenario.app}-${(options.seed >>> 0).toString(36)}-${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
     const topology = scenario.topology(app);
     options.trace?.(`schedule ${options.seed} of ${scenario.name}: app ${app}`);
-    return new ScheduleRun(scenario, rng, topology, await world.open(topology), { ...DEFAULT_FAULTS, ...options.faults }, options.trace);
+    return new ScheduleRun(scenario, rng, topology, await world.open(topology), { ...DEFAULT_FAULTS, ...options.faults }, options.trace, world.jitterMs ?? 0);
+  }
+
+  /** A jittered invocation's pause: a few yields, and up to the world's jitterMs of sleep. */
+  async jitter(): Promise<void> {
+    await pause(this.rng.int(3));
+    if (this.jitterMs > 0) await new Promise((resolve) => setTimeout(resolve, this.rng.int(this.jitterMs)));
   }
 
   stage(name: string): Stage {
@@ -610,8 +623,11 @@ class ScheduleRun {
           for (const [k, v] of values) state.set(`${stage.name}\u0000${k}`, v.bytes);
         }
       }
-      for (const topic of stage.outputs.map((o) => o.topic)) this.checkOutputs(committed.get(topic)!, tasks);
-      this.checkProgress(committed.get(this.topology.progressTopic)!, tasks);
+      // At-least-once keeps no progress records and lets a failed batch's outputs stay visible
+      // (its retry writes them again): only the scenario's no-loss oracle applies to them.
+      const exactlyOnce = this.topology.settings.mode === 'exactly-once';
+      for (const topic of stage.outputs.map((o) => o.topic)) this.checkOutputs(committed.get(topic)!, tasks, exactlyOnce);
+      if (exactlyOnce) this.checkProgress(committed.get(this.topology.progressTopic)!, tasks);
       for (const r of committed.get(stage.deadLetterTopic)!) this.violation('dead-letter', `stage ${stage.name}: a record was dead-lettered at ${where(r)}`);
     }
 
@@ -628,8 +644,8 @@ class ScheduleRun {
     for (const d of this.scenario.check(view)) this.violations.push(d);
   }
 
-  /** Each committed record was written once, by a batch its task's checkpoint counts as committed. */
-  private checkOutputs(records: readonly KafkaRecord[], tasks: ReadonlyMap<string, { task: TaskRef; ckpt: Checkpoint }>): void {
+  /** Each committed record carries provenance; exactly-once: written once, by a batch its task's checkpoint counts as committed. */
+  private checkOutputs(records: readonly KafkaRecord[], tasks: ReadonlyMap<string, { task: TaskRef; ckpt: Checkpoint }>, exactlyOnce: boolean): void {
     const seen = new Map<string, KafkaRecord>();
     const uncommitted = new Map<string, { task: string; seq: number; ckpt: Checkpoint; records: KafkaRecord[] }>();
     for (const r of records) {
@@ -639,7 +655,7 @@ class ScheduleRun {
         continue;
       }
       const owner = tasks.get(p.task);
-      if (!owner) continue; // written by another stage's task
+      if (!owner || !exactlyOnce) continue; // written by another stage's task, or duplicates allowed
       const id = `${p.task}/${p.seq}/${p.idx}`;
       const first = seen.get(id);
       if (first) this.violation('duplicate', `output ${p.idx} of batch ${p.seq} of task ${p.task} is committed twice: ${where(first)} and ${where(r)}`);
@@ -756,7 +772,7 @@ class Container {
 
   private async step(step: CommitStep, task: TaskRef, seq: number): Promise<void> {
     this.run.trace?.(`  #${this.id} ${task.id} seq ${seq}: ${step}${this.dead ? ' (dead)' : this.plan.crashAt === step ? ' CRASH' : ''}`);
-    if (!this.dead && this.plan.jitter) await pause(this.run.rng.int(3));
+    if (!this.dead && this.plan.jitter) await this.run.jitter();
     if (this.dead) throw new ContainerGone(step, task.id, seq, `step ${step}`);
     if (this.plan.crashAt === step) {
       this.dead = true;
@@ -791,7 +807,7 @@ class Container {
           },
         );
     }
-    if (!this.dead && this.plan.jitter) await pause(this.run.rng.int(3));
+    if (!this.dead && this.plan.jitter) await this.run.jitter();
     if (this.dead) throw new ContainerGone('before-send', `container #${this.id}`, 0, call);
     const flaky = port === 'store' ? this.plan.flakyStore : this.plan.flakySink;
     const failure = flaky && this.run.rng.chance(this.run.faults.callFailure) ? this.run.rng.pick(failures) : undefined;
@@ -958,30 +974,7 @@ export function runningTotals(part: RunningTotalsPart, options: RunningTotalsOpt
     app: `rt${part[0]}`,
     stages,
     topology: (app) => runningTotalsTopology(app, options),
-    input: (rng, topology, records) => {
-      const keyed = part === 'keyed';
-      const topic = keyed ? `${topology.app}.by-user.in` : `${topology.app}-clicks`;
-      const next = new Map<number, number>();
-      return Array.from({ length: records }, (_, i) => {
-        const u = rng.int(users);
-        const click: Click = { id: `c${i}`, user: `u${u}`, amount: 1 + rng.int(9) };
-        // Keyed input: each user in one partition, as a keyBy writes it; source input: anywhere.
-        const partition = keyed ? u % partitions : rng.int(partitions);
-        // Gaps, like the offsets of aborted records and transaction markers on a real topic.
-        const offset = next.get(partition) ?? rng.int(3);
-        next.set(partition, offset + 1 + (rng.chance(0.15) ? 1 + rng.int(2) : 0));
-        return {
-          topic,
-          partition,
-          offset,
-          timestamp: Date.UTC(2026, 0, 1) + i,
-          timestampType: 'CREATE_TIME' as const,
-          key: keyed ? Buffer.from(JSON.stringify(click.user)) : null,
-          value: Buffer.from(JSON.stringify(click)),
-          headers: [],
-        };
-      }).sort((a, b) => a.partition - b.partition || a.offset - b.offset);
-    },
+    input: (rng, topology, records) => clicks(rng, part === 'keyed' ? `${topology.app}.by-user.in` : `${topology.app}-clicks`, { records, users, partitions, keyed: part === 'keyed' }),
     check: (view) => {
       const app = view.topology.app;
       const found: Discrepancy[] = [];
@@ -996,6 +989,88 @@ export function runningTotals(part: RunningTotalsPart, options: RunningTotalsOpt
         found.push(...checkTotals(expectTotals(source), seen<TotalsUpdate>(view.committed(`${app}-totals`)), state));
       }
       return found;
+    },
+  };
+}
+
+/**
+ * Random clicks as records of `topic`: keyed input puts each user in one partition, as a keyBy
+ * writes it; source input puts them anywhere.
+ */
+function clicks(rng: Rng, topic: string, o: { records: number; users: number; partitions: number; keyed: boolean }): KafkaRecord[] {
+  const next = new Map<number, number>();
+  return Array.from({ length: o.records }, (_, i) => {
+    const u = rng.int(o.users);
+    const click: Click = { id: `c${i}`, user: `u${u}`, amount: 1 + rng.int(9) };
+    const partition = o.keyed ? u % o.partitions : rng.int(o.partitions);
+    // Gaps, like the offsets of aborted records and transaction markers on a real topic.
+    const offset = next.get(partition) ?? rng.int(3);
+    next.set(partition, offset + 1 + (rng.chance(0.15) ? 1 + rng.int(2) : 0));
+    return {
+      topic,
+      partition,
+      offset,
+      timestamp: Date.UTC(2026, 0, 1) + i,
+      timestampType: 'CREATE_TIME' as const,
+      key: o.keyed ? Buffer.from(JSON.stringify(click.user)) : null,
+      value: Buffer.from(JSON.stringify(click)),
+      headers: [],
+    };
+  }).sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+}
+
+/** Options of the clicks-seen scenario. */
+export interface ClicksSeenOptions {
+  /** Distinct users (keys), default 5. Many users and large batches exercise batches of over 99 state writes. */
+  readonly users?: number;
+  /** Partitions of every topic, default 3. */
+  readonly partitions?: number;
+  readonly pipeline?: Pick<PipelineOptions, 'functionTimeout' | 'transactionTimeout'>;
+}
+
+/**
+ * The at-least-once pipeline: clicks keyed by user; per user a ValueState listing the ids of the
+ * clicks it counted, and an output per click. The list makes a lost update visible even when
+ * duplicates (which at-least-once allows) would hide it in a count.
+ */
+export function clicksSeenTopology(app: string, options: Omit<ClicksSeenOptions, 'users'> = {}): Topology {
+  const partitions = options.partitions ?? 3;
+  const seen = valueState<string[]>('seen');
+  const p = pipeline(app, { partitions, mode: 'at-least-once', ...options.pipeline });
+  p.source<Click>(`${app}-clicks`, { serde: json<Click>(), partitions })
+    .stage('clicks')
+    .keyBy((c) => c.user, { name: 'user' })
+    .process<SeenUpdate>(
+      (click, ctx) => {
+        const state = ctx.state(seen);
+        const ids = [...(state.get() ?? []), click.id];
+        state.set(ids);
+        ctx.emit({ user: click.user, id: click.id, count: ids.length });
+      },
+      { state: [seen] },
+    )
+    .sink(`${app}-seen`, { serde: json<SeenUpdate>(), key: (t) => t.user });
+  return compile(p.plan());
+}
+
+/** The at-least-once scenario: the keyed stage of clicks-seen, checked for loss (not for duplicates). */
+export function clicksSeen(options: ClicksSeenOptions = {}): Scenario {
+  const users = options.users ?? 5;
+  const partitions = options.partitions ?? 3;
+  return {
+    name: `clicks-seen/at-least-once${users > 99 ? `/${users}-users` : ''}`,
+    app: 'csa',
+    stages: ['by-user'],
+    topology: (app) => clicksSeenTopology(app, options),
+    input: (rng, topology, records) => clicks(rng, `${topology.app}.by-user.in`, { records, users, partitions, keyed: true }),
+    check: (view) => {
+      const input = fedClicks(view.fed.get('by-user')!);
+      const state = new Map<string, string[] | undefined>();
+      for (const user of new Set(input.map((f) => f.value.user))) {
+        const bytes = view.state('by-user', Buffer.from(JSON.stringify(user)), 'seen');
+        state.set(user, bytes ? (JSON.parse(bytes.toString('utf8')) as string[]) : undefined);
+      }
+      return checkAtLeastOnce(input, seen<SeenUpdate>(view.committed(`${view.topology.app}-seen`)), state);
     },
   };
 }

@@ -245,3 +245,56 @@ function sameTotals(a: Totals | undefined, b: Totals | undefined): boolean {
 function describeTotals(t: Totals | undefined): string {
   return t === undefined ? 'absent' : `count ${t.count} sum ${t.sum}`;
 }
+
+// --- at-least-once -------------------------------------------------------------------------------
+
+/**
+ * The output of the at-least-once "clicks seen" pipeline: after each click, the user's state is
+ * the list of click ids it has counted (a click processed twice appears twice) and the output
+ * names the click and the list's length.
+ */
+export interface SeenUpdate {
+  readonly user: string;
+  readonly id: string;
+  readonly count: number;
+}
+
+/**
+ * What at-least-once promises, and nothing more: every click has at least one committed output
+ * and is in its user's final state at least once (no loss); nothing answers a click that was not
+ * fed, or was fed for another user. Duplicates of outputs and in the state are allowed.
+ */
+export function checkAtLeastOnce(
+  input: ReadonlyArray<Fed<Click>>,
+  outputs: ReadonlyArray<Seen<SeenUpdate>>,
+  state: ReadonlyMap<string, readonly string[] | undefined>,
+): Discrepancy[] {
+  const found: Discrepancy[] = [];
+  const inputs = indexInputs(input);
+  const answered = new Set<string>();
+  for (const o of outputs) {
+    const fed = inputs.get(o.value.id);
+    if (!fed || fed.value.user !== o.value.user) {
+      found.push({ kind: 'unexpected', message: `user ${o.value.user}: output for click ${o.value.id} at ${o.where} answers no click of this user in the input` });
+    } else if (o.key !== o.value.user) {
+      found.push({ kind: 'partitioning', message: `user ${o.value.user}: output for click ${o.value.id} at ${o.where} is keyed ${JSON.stringify(o.key)}` });
+    }
+    answered.add(o.value.id);
+  }
+  const counted = new Map<string, Set<string>>();
+  for (const [user, ids] of state) {
+    const set = new Set(ids ?? []);
+    counted.set(user, set);
+    for (const id of set) {
+      if (inputs.get(id)?.value.user !== user) found.push({ kind: 'state', message: `user ${user}: state counts click ${id}, which is no click of this user in the input` });
+    }
+  }
+  for (const fed of input) {
+    const where = `input partition ${fed.partition} offset ${fed.offset}`;
+    if (!answered.has(fed.value.id)) found.push({ kind: 'lost', message: `user ${fed.value.user}: click ${fed.value.id} (${where}) has no committed output` });
+    if (!counted.get(fed.value.user)?.has(fed.value.id)) {
+      found.push({ kind: 'lost', message: `user ${fed.value.user}: click ${fed.value.id} (${where}) is missing from the user's committed state (a lost update)` });
+    }
+  }
+  return found;
+}

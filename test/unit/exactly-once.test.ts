@@ -8,12 +8,13 @@
  * Soak (many schedules from a random seed): SLUICE_SOAK=1 npx vitest run --project unit test/unit/exactly-once.test.ts
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { CheckpointStore, TxnSink } from '../../framework/commit/ports.js';
+import { CheckpointConflict, type CheckpointStore, type TxnSink } from '../../framework/commit/ports.js';
 import { parseProgress } from '../../framework/kafka/progress.js';
 import type { MemoryTxnSink } from '../../framework/testing/memory-kafka.js';
 import type { FaultRunReport, Scenario } from '../support/fault-driver.js';
 import {
   COMMIT_STEPS,
+  clicksSeen,
   describeStats,
   faultSuiteConfig,
   formatFailures,
@@ -62,7 +63,42 @@ describe(`exactly-once under faults, in memory: ${runs}`, () => {
   });
 });
 
+describe(`at-least-once under faults, in memory: ${runs}`, () => {
+  // Few keys (small batches), and many keys with large batches (over 99 state writes per batch).
+  const cases = [
+    { scenario: clicksSeen(), options: {} },
+    { scenario: clicksSeen({ users: 300, partitions: 2 }), options: { records: 900, maxBatch: 250, faults: { zombie: 0.5 } } },
+  ];
+  for (const { scenario, options } of cases) {
+    it(`${scenario.name}: every click is in the committed output and state (duplicates allowed)`, async () => {
+      const schedules = config.replay ? 1 : Math.ceil(config.schedules / 2);
+      const report = await runFaultSchedules(memoryWorld(), scenario, { seed: config.seed, schedules, trace: traceFromEnv(), ...options });
+      console.log(`${scenario.name}: ${describeStats(report.stats)}`);
+      expect(report.failures.length, formatFailures(report)).toBe(0);
+      if (!config.replay) {
+        expect(report.stats.zombiePairs).toBeGreaterThan(0);
+        expect(report.stats.conflicts, 'invocations that lost with CheckpointConflict').toBeGreaterThan(0);
+        expect(report.stats.crashes['after-send'] + report.stats.crashes['before-send']).toBeGreaterThan(0);
+      }
+    }, 120_000);
+  }
+});
+
 describe('the checker fails when a guarantee is switched off', () => {
+  it('reports lost updates in at-least-once mode when a losing invocation\'s state writes land anyway (unfenced writes)', async () => {
+    const world = memoryWorld({ wrap: (ports) => ({ ...ports, store: unfencedDirectWrites(ports.store) }) });
+    const report = await runFaultSchedules(world, clicksSeen({ users: 300, partitions: 2 }), {
+      seed: 19,
+      schedules: 5,
+      records: 900,
+      maxBatch: 250,
+      faults: { crash: 0, zombie: 1, flakyStore: 0, flakySink: 0 },
+    });
+    expect(report.failures.length).toBeGreaterThan(0);
+    expect(formatFailures(report, 50)).toMatch(/lost: user u\d+: click c\d+ \(input partition \d+ offset \d+\) is missing from the user's committed state \(a lost update\)/);
+  });
+
+
   it('reports duplicates when input dedupe is off (checkpoints read as if nothing was processed)', async () => {
     const world = memoryWorld({ wrap: (ports) => ({ ...ports, store: forgettingPosition(ports.store) }) });
     const report = await runFaultSchedules(world, runningTotals('keyed'), { seed: 7, schedules: 3, faults: { crash: 0, zombie: 0, flakyStore: 0, flakySink: 0, lostOffsetCommit: 0.5 } });
@@ -126,6 +162,31 @@ function forgettingPosition(store: CheckpointStore): CheckpointStore {
     confirm: (task, v, pending) => store.confirm(task, v, pending),
     abandon: (task, v, pending) => store.abandon(task, v, pending),
     commitDirect: (task, v, seq, next, writes, extra) => store.commitDirect(task, v, seq, next, writes, extra),
+  };
+}
+
+/**
+ * A store whose at-least-once writes land even when the checkpoint condition fails, as plain
+ * BatchWriteItem chunks before a conditional checkpoint update would (the position stays).
+ */
+function unfencedDirectWrites(store: CheckpointStore): CheckpointStore {
+  return {
+    read: (task) => store.read(task),
+    loadState: (task, keys, ckpt) => store.loadState(task, keys, ckpt),
+    dueTimers: (task, kind, upTo, ckpt) => store.dueTimers(task, kind, upTo, ckpt),
+    prepare: (task, v, pending, writes) => store.prepare(task, v, pending, writes),
+    confirm: (task, v, pending) => store.confirm(task, v, pending),
+    abandon: (task, v, pending) => store.abandon(task, v, pending),
+    commitDirect: async (task, v, seq, next, writes, extra) => {
+      try {
+        return await store.commitDirect(task, v, seq, next, writes, extra);
+      } catch (error) {
+        if (!(error instanceof CheckpointConflict)) throw error;
+        const now = await store.read(task);
+        await store.commitDirect(task, now.version, now.committedSeq, now.nextOffset, writes, now.extra);
+        throw error;
+      }
+    },
   };
 }
 

@@ -185,7 +185,6 @@ describe('IAM roles', () => {
         'dynamodb:PutItem',
         'dynamodb:UpdateItem',
         'dynamodb:DeleteItem',
-        'dynamodb:BatchWriteItem',
         'dynamodb:TransactWriteItems',
         'dynamodb:ConditionCheckItem',
       ],
