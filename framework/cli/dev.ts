@@ -38,6 +38,8 @@ interface DevOptions {
   readonly endpoint: string;
   readonly functionName: string;
   readonly batchSize: number;
+  /** `--no-bundle`: one partition per invocation. */
+  readonly bundle: boolean;
   readonly tickInterval: number;
   readonly groupPrefix?: string;
   readonly duration?: number;
@@ -59,6 +61,7 @@ export function registerDevCommand(program: Command): void {
     .option('--endpoint <url>', 'Lambda Invoke API endpoint for --invoker lambda-api', 'http://localhost:3002')
     .option('--function-name <template>', 'deployed function name of a stage for --invoker lambda-api; {stage} is replaced', '{stage}')
     .option('--batch-size <n>', 'records per invocation (Lambda allows 1-10000)', parseBatchSize, 500)
+    .option('--no-bundle', 'invoke one partition at a time (default: several partitions per invocation, as Lambda does)')
     .option('--tick-interval <ms>', 'ticker interval in ms (0: no ticker)', parseNonNegative, 1_000)
     .option('--group-prefix <prefix>', 'consumer group prefix of the triggers (default sluice-local-<app>; a new one re-reads from the start)')
     .option('--duration <seconds>', 'stop after this many seconds (default: run until Ctrl-C)', parsePositive)
@@ -118,6 +121,7 @@ async function runDev(opts: DevOptions): Promise<void> {
     },
     groupPrefix,
     batchSize: opts.batchSize,
+    bundlePartitions: opts.bundle,
     tickIntervalMs: opts.tickInterval,
   });
 

@@ -28,6 +28,8 @@ export interface LocalRunOptions {
   readonly groupPrefix?: string;
   readonly eventSource?: 'msk' | 'self-managed';
   readonly maxRetries?: number;
+  /** Several partitions per invocation, as Lambda does (default true); false: one partition per invocation. */
+  readonly bundlePartitions?: boolean;
   readonly onInvocation?: (info: InvocationInfo) => void;
 }
 
@@ -64,6 +66,7 @@ export class LocalRun {
           batchingWindowMs: o.batchingWindowMs ?? 100,
           ...(o.eventSource ? { eventSource: o.eventSource } : {}),
           ...(o.maxRetries !== undefined ? { maxRetries: o.maxRetries } : {}),
+          ...(o.bundlePartitions !== undefined ? { bundlePartitions: o.bundlePartitions } : {}),
           ...(o.onInvocation ? { onInvocation: o.onInvocation } : {}),
         };
         const m = new EventSourceMapping(options);

@@ -87,9 +87,10 @@ export class PipelineMonitor {
     const stage = this.stageOfTopic(info.topic, info.functionName);
     const c = stage ? this.counters.get(stage.name) : undefined;
     if (!stage || !c) return;
-    c.invocations += 1;
+    // A bundled invocation reports once per partition it carried: count it once.
+    if (info.part === 0) c.invocations += 1;
     if (!info.ok) {
-      c.failures += 1;
+      if (info.part === 0) c.failures += 1;
       c.lastError = info.error instanceof Error ? info.error.message : String(info.error);
       return;
     }

@@ -1,10 +1,12 @@
 /**
  * An emulator of Lambda's Kafka event-source mapping: polls a topic with a consumer group
- * and read_committed, delivers each partition's records in order in batches of at most
- * `batchSize` (one batch per partition in flight), builds the exact MSK or self-managed
- * event, invokes the function, and commits the group offset only after success. A failed
- * batch is retried with backoff, then (if `maxRetries` is set) sent to an on-failure topic
- * and skipped, as Lambda's provisioned mode allows.
+ * and read_committed, delivers each partition's records in order (one batch per partition in
+ * flight), builds the exact MSK or self-managed event, invokes the function, and commits the
+ * group offsets only after success. Like Lambda, one invocation may carry several partitions
+ * (`bundlePartitions`, on by default): partitions that have records at the same moment share an
+ * invocation of at most `batchSize` records and 6 MB in all. A failed invocation is retried
+ * whole with backoff, then (if `maxRetries` is set) sent to an on-failure topic and skipped, as
+ * Lambda's provisioned mode allows.
  */
 import { randomUUID } from 'node:crypto';
 import type { Consumer, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
@@ -35,11 +37,23 @@ export interface MappingOptions {
   readonly onFailureTopic?: string;
   /** First retry delay; doubles up to 5 s. */
   readonly retryBackoffMs?: number;
-  /** Called after every invocation, for status displays and tests. */
+  /**
+   * Put records of several partitions in one invocation, as Lambda does (default true). False:
+   * one partition per invocation, every partition invoked on its own.
+   */
+  readonly bundlePartitions?: boolean;
+  /** How long a partition's records wait for other partitions' to share an invocation (default 10 ms). */
+  readonly bundleWindowMs?: number;
+  /** Most bytes of an invocation's event, as JSON (Lambda's payload limit, 6 MB); a single larger record still goes alone. */
+  readonly maxPayloadBytes?: number;
+  /** Called after every invocation, once per partition it carried, for status displays and tests. */
   readonly onInvocation?: (info: InvocationInfo) => void;
 }
 
-/** What happened in one invocation. */
+/** Lambda's synchronous invocation payload limit. */
+export const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
+
+/** What happened to one partition's records in one invocation. */
 export interface InvocationInfo {
   readonly functionName: string;
   readonly topic: string;
@@ -51,6 +65,22 @@ export interface InvocationInfo {
   readonly error?: unknown;
   readonly attempt: number;
   readonly durationMs: number;
+  /** The invocation's number in this mapping (shared by the partitions it carried). */
+  readonly invocation: number;
+  /** How many partitions the invocation carried. */
+  readonly partitions: number;
+  /** Which of them this is (0 first): count invocations where it is 0. */
+  readonly part: number;
+}
+
+/** One partition's records waiting for an invocation. */
+interface Submission {
+  readonly partition: number;
+  readonly records: readonly KafkaRecord[];
+  /** Resolves with how many of `records` (a prefix) were handled; 0 when the mapping stops. */
+  readonly done: (handled: number) => void;
+  readonly heartbeat: () => Promise<void>;
+  readonly isRunning: () => boolean;
 }
 
 /** Counters of a running mapping. */
@@ -69,10 +99,19 @@ export class EventSourceMapping {
   /** Per partition: the offset up to which the log was consumed (incl. transaction markers). */
   private readonly covered = new Map<number, number>();
   private running = false;
+  private waiting: Submission[] = [];
+  private flushTimer: NodeJS.Timeout | undefined;
+  private readonly clusterArn = `arn:aws:kafka:local:000000000000:cluster/sluice-local/${randomUUID()}`;
 
   constructor(private readonly options: MappingOptions) {
     const b = options.batchSize ?? 100;
     if (!Number.isInteger(b) || b < 1 || b > 10_000) throw new SluiceError('SLUICE_CONFIG', `batchSize ${b} is out of range`, { field: 'batchSize' }, 'Lambda allows 1 to 10,000');
+    const w = options.bundleWindowMs ?? 10;
+    if (!Number.isFinite(w) || w < 0) throw new SluiceError('SLUICE_CONFIG', `bundleWindowMs ${w} is out of range`, { field: 'bundleWindowMs' }, 'give 0 or more milliseconds');
+    const max = options.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
+    if (!Number.isInteger(max) || max < 1024 || max > MAX_PAYLOAD_BYTES) {
+      throw new SluiceError('SLUICE_CONFIG', `maxPayloadBytes ${max} is out of range`, { field: 'maxPayloadBytes' }, `give 1 KB to ${MAX_PAYLOAD_BYTES} bytes (Lambda's limit)`);
+    }
   }
 
   /** Starts polling. */
@@ -101,17 +140,16 @@ export class EventSourceMapping {
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 16,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        const size = o.batchSize ?? 100;
-        const records = batch.messages.map((m) => toRecord(batch.topic, batch.partition, m));
-        for (let i = 0; i < records.length; i += size) {
+        let records = batch.messages.map((m) => toRecord(batch.topic, batch.partition, m));
+        while (records.length > 0) {
           if (!isRunning() || isStale()) return;
-          const chunk = records.slice(i, i + size);
-          const delivered = await this.deliver(batch.partition, chunk, heartbeat, isRunning);
-          if (!delivered) return; // stopping: the uncommitted rest is redelivered later, as Lambda would
-          const next = chunk[chunk.length - 1]!.offset + 1;
+          const handled = await this.submit(batch.partition, records, heartbeat, isRunning);
+          if (handled === 0) return; // stopping: the uncommitted rest is redelivered later, as Lambda would
+          const next = records[handled - 1]!.offset + 1;
           resolveOffset(String(next - 1));
           await consumer.commitOffsets([{ topic: o.topic, partition: batch.partition, offset: String(next) }]);
           await heartbeat();
+          records = records.slice(handled);
         }
       },
     });
@@ -140,44 +178,123 @@ export class EventSourceMapping {
   /** Stops polling; an in-flight invocation finishes first. */
   async stop(): Promise<void> {
     this.running = false;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    for (const w of this.waiting.splice(0)) w.done(0);
     await this.consumer?.disconnect();
     await this.producer?.disconnect();
   }
 
-  private async deliver(partition: number, records: KafkaRecord[], heartbeat: () => Promise<void>, isRunning: () => boolean): Promise<boolean> {
+  /**
+   * Hands a partition's records (in offset order) to the next invocation and waits for it.
+   * Returns how many of them (a prefix) were handled: invoked successfully, or skipped to the
+   * on-failure topic; 0 when the mapping stops first.
+   */
+  private submit(partition: number, records: readonly KafkaRecord[], heartbeat: () => Promise<void>, isRunning: () => boolean): Promise<number> {
+    if (!this.running) return Promise.resolve(0);
+    return new Promise<number>((done) => {
+      this.waiting.push({ partition, records, done, heartbeat, isRunning });
+      if (this.options.bundlePartitions === false) this.flush();
+      else this.flushTimer ??= setTimeout(() => this.flush(), this.options.bundleWindowMs ?? 10);
+    });
+  }
+
+  /** Starts invocations for everything waiting: bundled up to batchSize records and the payload limit, or one per partition. */
+  private flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    while (this.waiting.length > 0) {
+      const o = this.options;
+      let budget = o.batchSize ?? 100;
+      let bytes = EVENT_OVERHEAD_BYTES;
+      const max = o.maxPayloadBytes ?? MAX_PAYLOAD_BYTES;
+      const parts: Array<{ submission: Submission; records: KafkaRecord[] }> = [];
+      const rest: Submission[] = [];
+      for (const w of this.waiting) {
+        const take: KafkaRecord[] = [];
+        const alone = o.bundlePartitions === false && parts.length > 0;
+        for (const r of alone ? [] : w.records) {
+          const size = recordJsonBytes(r);
+          if (budget === 0 || (bytes + size > max && (take.length > 0 || parts.length > 0))) break;
+          take.push(r);
+          budget -= 1;
+          bytes += size;
+        }
+        if (take.length > 0) parts.push({ submission: w, records: take });
+        else rest.push(w);
+      }
+      this.waiting = rest;
+      void this.invokeBundle(parts);
+    }
+  }
+
+  /** One invocation with every part, retried whole until it succeeds, is skipped or the mapping stops. */
+  private async invokeBundle(parts: ReadonlyArray<{ submission: Submission; records: KafkaRecord[] }>): Promise<void> {
     const o = this.options;
+    const batches = parts.map((p) => ({ topic: o.topic, partition: p.submission.partition, records: p.records }));
     const event = encodeEvent(
       o.eventSource === 'self-managed'
-        ? { source: 'self-managed', bootstrapServers: o.brokers, batches: [{ topic: o.topic, partition, records }] }
-        : { source: 'msk', eventSourceArn: `arn:aws:kafka:local:000000000000:cluster/sluice-local/${randomUUID()}`, bootstrapServers: o.brokers, batches: [{ topic: o.topic, partition, records }] },
+        ? { source: 'self-managed', bootstrapServers: o.brokers, batches }
+        : { source: 'msk', eventSourceArn: this.clusterArn, bootstrapServers: o.brokers, batches },
     );
+    const count = parts.reduce((n, p) => n + p.records.length, 0);
+    const finish = (handled: boolean): void => {
+      for (const p of parts) p.submission.done(handled ? p.records.length : 0);
+    };
     let backoff = o.retryBackoffMs ?? 100;
     for (let attempt = 1; ; attempt += 1) {
       const started = Date.now();
-      const base = { functionName: o.functionName, topic: o.topic, partition, firstOffset: records[0]!.offset, lastOffset: records[records.length - 1]!.offset, records: records.length, attempt };
+      const invocation = ++this.stats.invocations;
+      const report = (ok: boolean, error?: unknown): void => {
+        for (const [part, p] of parts.entries()) {
+          o.onInvocation?.({
+            functionName: o.functionName,
+            topic: o.topic,
+            partition: p.submission.partition,
+            firstOffset: p.records[0]!.offset,
+            lastOffset: p.records[p.records.length - 1]!.offset,
+            records: p.records.length,
+            ok,
+            ...(ok ? {} : { error }),
+            attempt,
+            durationMs: Date.now() - started,
+            invocation,
+            partitions: parts.length,
+            part,
+          });
+        }
+      };
       try {
-        this.stats.invocations += 1;
         await o.invoker.invoke(o.functionName, event);
-        this.stats.records += records.length;
-        o.onInvocation?.({ ...base, ok: true, durationMs: Date.now() - started });
-        return true;
+        this.stats.records += count;
+        report(true);
+        finish(true);
+        return;
       } catch (error) {
         this.stats.failures += 1;
-        o.onInvocation?.({ ...base, ok: false, error, durationMs: Date.now() - started });
+        report(false, error);
         if (o.maxRetries !== undefined && attempt > o.maxRetries) {
-          await this.sendToFailureTopic(partition, records, error);
+          try {
+            await this.sendToFailureTopic(parts, error);
+          } catch {
+            // The destination is unreachable: keep the batch (nothing is skipped without a record of it).
+            if (!this.running) return finish(false);
+            await sleep(backoff);
+            continue;
+          }
           this.stats.skippedBatches += 1;
-          return true;
+          finish(true);
+          return;
         }
-        if (!this.running || !isRunning()) return false;
+        if (!this.running || parts.some((p) => !p.submission.isRunning())) return finish(false);
         await sleep(backoff);
         backoff = Math.min(backoff * 2, 5_000);
-        await heartbeat();
+        for (const p of parts) await p.submission.heartbeat().catch(() => undefined);
       }
     }
   }
 
-  private async sendToFailureTopic(partition: number, records: KafkaRecord[], error: unknown): Promise<void> {
+  private async sendToFailureTopic(parts: ReadonlyArray<{ submission: Submission; records: KafkaRecord[] }>, error: unknown): Promise<void> {
     const o = this.options;
     if (!o.onFailureTopic) return;
     this.producer ??= o.kafka.producer({ idempotent: true });
@@ -185,17 +302,26 @@ export class EventSourceMapping {
     // Like Lambda's Kafka on-failure destination: the batch's metadata and the error, not a re-send of each record.
     await this.producer.send({
       topic: o.onFailureTopic,
-      messages: [
-        {
-          key: `${o.topic}-${partition}`,
-          value: JSON.stringify({
-            requestContext: { functionName: o.functionName, condition: 'RetryAttemptsExhausted', error: error instanceof Error ? error.message : String(error) },
-            kafka: { topic: o.topic, partition, firstOffset: records[0]!.offset, lastOffset: records[records.length - 1]!.offset, count: records.length },
-          }),
-        },
-      ],
+      messages: parts.map((p) => ({
+        key: `${o.topic}-${p.submission.partition}`,
+        value: JSON.stringify({
+          requestContext: { functionName: o.functionName, condition: 'RetryAttemptsExhausted', error: error instanceof Error ? error.message : String(error) },
+          kafka: { topic: o.topic, partition: p.submission.partition, firstOffset: p.records[0]!.offset, lastOffset: p.records[p.records.length - 1]!.offset, count: p.records.length },
+        }),
+      })),
     });
   }
+}
+
+/** Bytes of an event's JSON besides its records (source, ARN, servers, group keys). */
+const EVENT_OVERHEAD_BYTES = 1024;
+
+/** About how many bytes a record takes in the event's JSON (base64 key and value, headers as byte arrays). */
+function recordJsonBytes(r: KafkaRecord): number {
+  const b64 = (n: number): number => Math.ceil(n / 3) * 4;
+  let headers = 0;
+  for (const h of r.headers) headers += h.name.length + 8 + h.value.length * 4;
+  return 200 + r.topic.length + b64(r.key?.length ?? 0) + b64(r.value?.length ?? 0) + headers;
 }
 
 function toRecord(topic: string, partition: number, m: KafkaMessage): KafkaRecord {

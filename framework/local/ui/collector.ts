@@ -87,9 +87,10 @@ export class SnapshotCollector {
     const stage = this.stageOfTopic(info.topic, info.functionName);
     const counts = stage ? this.stages.get(stage.name) : undefined;
     if (!stage || !counts) return;
-    counts.invocations += 1;
+    // A bundled invocation reports once per partition it carried: count it once.
+    if (info.part === 0) counts.invocations += 1;
     if (!info.ok) {
-      counts.failures += 1;
+      if (info.part === 0) counts.failures += 1;
       counts.lastError = info.error instanceof Error ? info.error.message : String(info.error);
       return;
     }

@@ -10,7 +10,7 @@ const topology = compile(ysbPipeline().plan());
 const T0 = Date.UTC(2026, 0, 1, 12, 0, 0);
 
 function info(topic: string, partition: number, firstOffset: number, records: number, ok = true): InvocationInfo {
-  return { functionName: topic === 'ad-events' || topic === 'ysb.views.control' ? 'views' : 'counts', topic, partition, firstOffset, lastOffset: firstOffset + records - 1, records, ok, attempt: 1, durationMs: 5, ...(ok ? {} : { error: new Error('fenced') }) };
+  return { functionName: topic === 'ad-events' || topic === 'ysb.views.control' ? 'views' : 'counts', topic, partition, firstOffset, lastOffset: firstOffset + records - 1, records, ok, attempt: 1, durationMs: 5, invocation: 1, partitions: 1, part: 0, ...(ok ? {} : { error: new Error('fenced') }) };
 }
 
 describe('PipelineMonitor', () => {

@@ -137,7 +137,7 @@ describe('buildSnapshot', () => {
 
 describe('SnapshotCollector', () => {
   function info(topic: string, partition: number, lastOffset: number, records: number, functionName: string, ok = true): InvocationInfo {
-    return { functionName, topic, partition, firstOffset: lastOffset - records + 1, lastOffset, records, ok, attempt: 1, durationMs: 3, ...(ok ? {} : { error: new Error('fenced') }) };
+    return { functionName, topic, partition, firstOffset: lastOffset - records + 1, lastOffset, records, ok, attempt: 1, durationMs: 3, invocation: 1, partitions: 1, part: 0, ...(ok ? {} : { error: new Error('fenced') }) };
   }
 
   /** A kafkajs stand-in: the admin calls the collector makes. */
