@@ -29,7 +29,6 @@ import { renderSvg } from './plot.js';
 import { Progress } from './progress.js';
 import { evaluateTargets, formatReport, throughput, type BenchReport, type Machine } from './report.js';
 import { CONFIGS, runConfig, type BenchSettings, type ConfigName, type ConfigResult } from './run.js';
-import { assertSameAsYsb } from './variants.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -214,7 +213,6 @@ async function main(): Promise<number> {
   progress.log(`machine: ${m.cpus} cores, ${m.memoryGiB.toFixed(0)} GiB (${(freemem() / 2 ** 30).toFixed(0)} GiB free), load ${m.loadAverage.join(' ')}`);
   if (m.concurrentLoad.length > 0) progress.log(`WARNING: other heavy processes are running; figures will be noisy:\n  ${m.concurrentLoad.join('\n  ')}`);
 
-  assertSameAsYsb({ app: 'ysb', sourceTopic: 'ad-events', sinkTopic: 'ysb-campaign-counts', sourcePartitions: settings.sourcePartitions, partitions: settings.partitions });
   let configs = settings.configs;
   if (configs.includes('kstreams-eos')) {
     const why = ensureKStreamsBuilt((line) => progress.log(line), rebuild);

@@ -31,8 +31,7 @@ import { createKafka } from '../../framework/kafka/client.js';
 import { KafkaTxnSink, newKafkaSinkCounters } from '../../framework/kafka/txn-sink.js';
 import type { LambdaKafkaEvent } from '../../framework/lambda/event.js';
 import { LocalRun } from '../../framework/local/dev.js';
-import type { Invoker } from '../../framework/local/esm/invoker.js';
-import type { KafkaHandler } from '../../framework/index.js';
+import { inProcessInvoker, type Invoker } from '../../framework/local/esm/invoker.js';
 import { benchTopology } from '../variants.js';
 import type { InvocationSample, ProcessorStats, SluiceProcessorConfig } from './protocol.js';
 import { InputMeter, onParent, toParent, WRITE_OPERATIONS, zeroOps } from './protocol.js';
@@ -57,31 +56,6 @@ class ChargedDynamoMetrics extends DynamoMetrics {
     cost.ddbRequests += 1;
     if (WRITE_OPERATIONS.includes(op)) cost.wru += estimated;
     else cost.rru += estimated;
-  }
-}
-
-/** Handler instances per function, one invocation at a time each, like Lambda's containers. */
-class ContainerPool {
-  private readonly idle = new Map<string, KafkaHandler[]>();
-  /** Instances created per function (cold starts). */
-  readonly created: Record<string, number> = {};
-
-  constructor(private readonly make: (functionName: string) => KafkaHandler) {}
-
-  async invoke(functionName: string, event: LambdaKafkaEvent): Promise<unknown> {
-    let free = this.idle.get(functionName);
-    if (!free) this.idle.set(functionName, (free = []));
-    let handler = free.pop();
-    if (!handler) {
-      handler = this.make(functionName);
-      this.created[functionName] = (this.created[functionName] ?? 0) + 1;
-    }
-    try {
-      // Through JSON, as Lambda hands the function a parsed copy of the event.
-      return await handler(JSON.parse(JSON.stringify(event)) as unknown);
-    } finally {
-      free.push(handler);
-    }
   }
 }
 
@@ -151,7 +125,7 @@ async function main(): Promise<void> {
     sinks.push(sink);
     return { store: new DynamoCheckpointStore(dynamo, cfg.table, { metrics }), sink };
   };
-  const pool = new ContainerPool((stage) => stageHandler(topology, stage, { connect }));
+  const pool = inProcessInvoker(Object.fromEntries(topology.stages.map((s) => [s.name, () => stageHandler(topology, s.name, { connect })])));
   const controlTopics = new Set(topology.stages.map((s) => s.controlTopic));
 
   let samples: InvocationSample[] = [];
@@ -213,7 +187,7 @@ async function main(): Promise<void> {
       kafka: {
         requestsByClient: { ...requestsByClient, function: sinkCounters.requests },
         requestsByApi: { ...requestsByApi, ...Object.fromEntries(Object.entries(sinkCounters.requestsByApi).map(([api, n]) => [`function:${api}`, n])) },
-        containers: { ...pool.created },
+        containers: { ...pool.containers },
         waitMs: { ...kafkaMs },
         transactions: sinkCounters.transactions,
         aborts: sinkCounters.aborts,

@@ -130,7 +130,7 @@ export async function runYsbDemo(opts: YsbDemoOptions): Promise<Verification> {
   say('state', `DynamoDB table ${table}; every stage commits through Kafka transactions + a conditional checkpoint`);
 
   const ports = closableConnect(lambdaPorts(topology, { table, brokers: infra.kafka.brokers, dynamodbEndpoint: infra.dynamodb.endpoint }));
-  const handlers = Object.fromEntries(topology.stages.map((s) => [s.name, stageHandler(topology, s.name, { connect: ports.connect })]));
+  const handlers = Object.fromEntries(topology.stages.map((s) => [s.name, () => stageHandler(topology, s.name, { connect: ports.connect })]));
   const monitor = new PipelineMonitor(topology);
   const run = new LocalRun({
     topology,

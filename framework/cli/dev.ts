@@ -103,7 +103,7 @@ async function runDev(opts: DevOptions): Promise<void> {
     close = async () => api.close();
   } else {
     const ports = closableConnect(lambdaPorts(topology, { table, brokers, dynamodbEndpoint }));
-    inner = inProcessInvoker(Object.fromEntries(topology.stages.map((s) => [s.name, stageHandler(topology, s.name, { connect: ports.connect })])));
+    inner = inProcessInvoker(Object.fromEntries(topology.stages.map((s) => [s.name, () => stageHandler(topology, s.name, { connect: ports.connect })])));
     close = ports.close;
   }
   const monitor = new PipelineMonitor(topology);

@@ -135,6 +135,18 @@ export interface KafkaTxn {
 export type TxnOutcome = 'committed' | 'aborted';
 
 /** Kafka side of the protocol: transactional writes and in-doubt resolution. */
+/** Options of TxnSink.resolve. */
+export interface ResolveOptions {
+  /**
+   * Every transactional id that writes the progress partition. If the read stalls (a transaction
+   * left open by a crashed invocation whose task has had nothing to commit since, so nothing
+   * fenced it), the sink fences them all: a live transaction among them fails and is retried,
+   * which the protocol allows at any step, and the stall ends instead of lasting until the
+   * broker's transaction timeout.
+   */
+  readonly peers?: readonly string[];
+}
+
 export interface TxnSink {
   /** Opens a transaction under `txnId` (creating/fencing the producer as needed). */
   begin(txnId: string): Promise<KafkaTxn>;
@@ -143,9 +155,16 @@ export interface TxnSink {
    * then reads the progress record at `progress` with read_committed and says whether it
    * is there with this task and seq.
    */
-  resolve(txnId: string, progress: ProgressPosition, task: string, seq: number): Promise<TxnOutcome>;
+  resolve(txnId: string, progress: ProgressPosition, task: string, seq: number, options?: ResolveOptions): Promise<TxnOutcome>;
   /** At-least-once: plain idempotent send, no transaction. */
   sendDirect(records: readonly OutgoingRecord[]): Promise<SentOffsets>;
+  /**
+   * Makes this container the owner of `txnId` without opening a transaction: the first time it
+   * uses the id, it fences older producers, which aborts a transaction a crashed invocation left
+   * open (that would hold back every read_committed reader of its partitions until the broker's
+   * transaction timeout). A no-op once the container holds the id.
+   */
+  claim(txnId: string): Promise<void>;
 }
 
 /** Where failures are injected in tests: named step boundaries of the protocol. */

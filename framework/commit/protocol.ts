@@ -30,6 +30,8 @@ export interface CommitDeps {
   readonly progressTopic: string;
   readonly progressPartitions: number;
   readonly fault?: FaultHook | undefined;
+  /** The transactional ids writing a progress partition (see ResolveOptions.peers). */
+  readonly progressPeers?: ((partition: number) => readonly string[]) | undefined;
 }
 
 /** The batch a task wants committed, built by the runtime from the operator results. */
@@ -55,6 +57,11 @@ export function txnIdOf(task: TaskRef): string {
   return `${task.app}.${task.id}`;
 }
 
+/** The transactional id of a task's control invocations. */
+export function controlTxnIdOf(task: TaskRef): string {
+  return `${txnIdOf(task)}.ctl`;
+}
+
 
 /** The records of a batch that are new to the task (input dedupe by nextOffset). */
 export function freshRecords(ckpt: Checkpoint, records: readonly KafkaRecord[]): KafkaRecord[] {
@@ -76,7 +83,7 @@ export async function recover(deps: CommitDeps, task: TaskRef, ckpt: Checkpoint)
   const pending = ckpt.pending;
   if (!pending) return undefined;
   const outcome: TxnOutcome = pending.progress
-    ? await deps.sink.resolve(pending.txnId, pending.progress, task.id, pending.seq)
+    ? await deps.sink.resolve(pending.txnId, pending.progress, task.id, pending.seq, { peers: deps.progressPeers?.(pending.progress.partition) ?? [] })
     : 'aborted';
   await deps.fault?.('after-recovery-fence', task, pending.seq);
   if (outcome === 'committed') await deps.store.confirm(task, ckpt.version, pending);

@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, IHeaders, Kafka, Message, Producer, RecordMetadata, RetryOptions, Sender } from 'kafkajs';
-import type { KafkaTxn, ProgressPosition, SentOffsets, TxnOutcome, TxnSink } from '../commit/ports.js';
+import type { KafkaTxn, ProgressPosition, ResolveOptions, SentOffsets, TxnOutcome, TxnSink } from '../commit/ports.js';
 import { SluiceError, type ErrorPlace } from '../errors.js';
 import { partitionForKey } from './partitioner.js';
 import { parseProgress } from './progress.js';
@@ -33,6 +33,8 @@ export interface KafkaSinkCounters {
   commits: number;
   /** Transactions aborted on request. */
   aborts: number;
+  /** Other tasks' transactional ids fenced because a resolve stalled behind their open transaction. */
+  peersFenced: number;
   /** In-doubt resolutions. */
   resolves: number;
   /** Producers dropped because they were fenced. */
@@ -45,7 +47,7 @@ export interface KafkaSinkCounters {
 
 /** A zeroed counter set. */
 export function newKafkaSinkCounters(): KafkaSinkCounters {
-  return { requests: 0, transactions: 0, recordsSent: 0, commits: 0, aborts: 0, resolves: 0, fenced: 0, producersCreated: 0, requestsByApi: {} };
+  return { requests: 0, transactions: 0, recordsSent: 0, commits: 0, aborts: 0, peersFenced: 0, resolves: 0, fenced: 0, producersCreated: 0, requestsByApi: {} };
 }
 
 /** Where the sink reports what the caller need not act on (dropped producers, failed cleanups). */
@@ -63,6 +65,8 @@ export interface KafkaTxnSinkOptions {
   readonly logger?: SinkLogger;
   /** How long resolve() may read the progress partition before it gives up, default 60 s. */
   readonly resolveTimeoutMs?: number;
+  /** How long resolve() waits for the probe before it fences the partition's other writers (ResolveOptions.peers), default 5 s. */
+  readonly stallFenceMs?: number;
   /** Estimated bytes per produce request, default 900 000; bigger sends are split. Keep below the topics' max.message.bytes. */
   readonly maxRequestBytes?: number;
   /** Retries of the sink's producers, default PRODUCER_RETRY. */
@@ -122,6 +126,7 @@ export class ResolveError extends SluiceError {
 }
 
 const DEFAULT_RESOLVE_TIMEOUT_MS = 60_000;
+const DEFAULT_STALL_FENCE_MS = 5_000;
 const DEFAULT_MAX_REQUEST_BYTES = 900_000;
 
 /** A cached transactional producer and the transaction it has open, if any. */
@@ -144,6 +149,7 @@ export class KafkaTxnSink implements TxnSink {
   private readonly logger: SinkLogger | undefined;
   private readonly transactionTimeoutMs: number;
   private readonly resolveTimeoutMs: number;
+  private readonly stallFenceMs: number;
   private readonly maxRequestBytes: number;
   private readonly producerRetry: RetryOptions;
   private readonly slots = new Map<string, Slot>();
@@ -167,6 +173,7 @@ export class KafkaTxnSink implements TxnSink {
     this.counters = options.counters ?? newKafkaSinkCounters();
     this.logger = options.logger;
     this.resolveTimeoutMs = options.resolveTimeoutMs ?? DEFAULT_RESOLVE_TIMEOUT_MS;
+    this.stallFenceMs = options.stallFenceMs ?? DEFAULT_STALL_FENCE_MS;
     this.maxRequestBytes = options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
     this.producerRetry = options.producerRetry ?? PRODUCER_RETRY;
   }
@@ -201,12 +208,28 @@ export class KafkaTxnSink implements TxnSink {
     return open;
   }
 
+  /** Fences older producers of `txnId` the first time this sink uses it (see TxnSink.claim); no-op afterwards. */
+  async claim(txnId: string): Promise<void> {
+    this.ensureOpen();
+    if (this.slots.has(txnId)) return;
+    const slot = await this.slotFor(txnId);
+    try {
+      // kafkajs sends InitProducerId at a producer's first transaction(): that is the fence. An
+      // abort with nothing sent ends the transaction on the client only.
+      const txn = await slot.producer.transaction();
+      await txn.abort();
+    } catch (error) {
+      await this.drop(slot);
+      throw this.failure(error, txnId, 'begin');
+    }
+  }
+
   /**
    * Recovery (DESIGN §2): fence every producer of `txnId`, commit a probe record to the
    * progress partition, read that partition read_committed from `progress.offset` until the
    * probe shows up, and say whether the record at `progress.offset` is `{task, seq}`.
    */
-  async resolve(txnId: string, progress: ProgressPosition, task: string, seq: number): Promise<TxnOutcome> {
+  async resolve(txnId: string, progress: ProgressPosition, task: string, seq: number, options: ResolveOptions = {}): Promise<TxnOutcome> {
     this.ensureOpen();
     this.counters.resolves++;
     const place: ErrorPlace = { topic: progress.topic, partition: progress.partition, offset: progress.offset };
@@ -231,8 +254,18 @@ export class KafkaTxnSink implements TxnSink {
       await txn.commit();
       this.counters.commits++;
       probeOffset = at!.offset;
-      // 3. Read up to the probe.
-      const found = await this.readUpToWithRetry(progress, probeOffset, nonce, txnId);
+      // 3. Read up to the probe. A transaction left open on the partition by a crashed
+      //    invocation holds the read back; if it takes long, fence every writer of the partition.
+      const peers = (options.peers ?? []).filter((id) => id !== txnId);
+      let fencing: Promise<void> | undefined;
+      const stall = peers.length > 0 ? setTimeout(() => (fencing = this.fencePeers(peers, progress)), this.stallFenceMs) : undefined;
+      let found: Buffer | null | undefined;
+      try {
+        found = await this.readUpToWithRetry(progress, probeOffset, nonce, txnId);
+      } finally {
+        clearTimeout(stall);
+        await fencing; // no producer of it outlives the call
+      }
       if (found !== undefined) {
         const p = parseProgress(found);
         if (!p) throw new ResolveError('SLUICE_PROGRESS_POSITION', 'the record at the progress position is not a progress record', place, 'the pending batch points at the wrong record; inspect the progress topic');
@@ -255,6 +288,30 @@ export class KafkaTxnSink implements TxnSink {
       if (txn?.isActive() && !isFencedError(error)) await txn.abort().catch(() => undefined);
       await this.drop(slot);
       throw this.failure(error, txnId, 'resolve', place);
+    }
+  }
+
+  /**
+   * Fences each id with a throwaway producer (InitProducerId aborts its open transaction), not
+   * through the slots: a task of this container may be using one of the ids right now, and it
+   * will simply fail and be retried.
+   */
+  private async fencePeers(peers: readonly string[], progress: ProgressPosition): Promise<void> {
+    this.logger?.warn('resolve is stalled behind an open transaction; fencing every writer of the progress partition', { topic: progress.topic, partition: progress.partition, peers: peers.length });
+    for (const id of peers) {
+      const producer = this.kafka().producer({ transactionalId: id, idempotent: true, maxInFlightRequests: 1, transactionTimeout: this.transactionTimeoutMs, allowAutoTopicCreation: false, retry: this.producerRetry });
+      producer.on(producer.events.REQUEST, this.countRequest);
+      this.counters.producersCreated++;
+      try {
+        await producer.connect();
+        const txn = await producer.transaction();
+        await txn.abort();
+        this.counters.peersFenced++;
+      } catch (error) {
+        this.logger?.warn('fencing a writer of the progress partition failed', { txnId: id, error: describe(error) });
+      } finally {
+        await this.disconnect(producer, id);
+      }
     }
   }
 

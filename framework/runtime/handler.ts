@@ -11,7 +11,9 @@ import { decodeEvent } from '../lambda/decode.js';
 import type { Stage, Topology } from '../topology/topology.js';
 import { compile } from '../topology/compile.js';
 import type { TaskReport, WarmTask } from './task.js';
-import { runControl, runTask } from './task.js';
+import { runControl, runTask, taskRef } from './task.js';
+import { controlTxnIdOf, txnIdOf } from '../commit/protocol.js';
+import { partitionForKey } from '../kafka/partitioner.js';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MetricsSink } from '../ops/metrics.js';
 import { defaultMetricsSink, recordInvocation, recordInvocationFailure } from '../ops/metrics.js';
@@ -75,6 +77,8 @@ export function stageHandler(source: Pipeline | Topology, stageName: string, opt
   const logger = options.logger ?? defaultStageLogger(topology.app, stage.name);
   // Module-scope state of a warm container: adapters and per-task caches.
   const warm = new Map<string, WarmTask>();
+  let peers: Map<number, string[]> | undefined;
+  const progressPeers = (partition: number): readonly string[] => (peers ??= progressWriters(topology, progressPartitions)).get(partition) ?? [];
   let ports: Promise<StagePorts> | undefined = options.ports ? Promise.resolve(options.ports) : undefined;
 
   return async (event: unknown): Promise<InvocationReport> => {
@@ -109,6 +113,7 @@ export function stageHandler(source: Pipeline | Topology, stageName: string, opt
       progressTopic: topology.progressTopic,
       progressPartitions,
       fault: options.fault,
+      progressPeers,
       now,
       warm,
     };
@@ -140,4 +145,19 @@ export function stageHandler(source: Pipeline | Topology, stageName: string, opt
     if (failures.length > 0) throw new InvocationFailedError(stage.name, failures);
     return { stage: stage.name, tasks: results.map((r) => (r as PromiseFulfilledResult<TaskReport>).value) };
   }
+}
+
+/** Per progress partition, the transactional ids (data and control of every task of every stage) that write it. */
+function progressWriters(topology: Topology, partitions: number): Map<number, string[]> {
+  const out = new Map<number, string[]>();
+  for (const stage of topology.stages) {
+    for (const input of stage.inputs) {
+      for (let p = 0; p < input.partitions; p += 1) {
+        const task = taskRef(topology, stage, input.topic, p);
+        const at = partitionForKey(Buffer.from(task.id), partitions);
+        out.set(at, [...(out.get(at) ?? []), txnIdOf(task), controlTxnIdOf(task)]);
+      }
+    }
+  }
+  return out;
 }

@@ -12,7 +12,7 @@
  */
 import type { Checkpoint, SentOffsets, TaskRef, TimerEntry } from '../commit/ports.js';
 import type { CommitDeps, Recovery } from '../commit/protocol.js';
-import { commitBatch, freshRecords, recover, txnIdOf } from '../commit/protocol.js';
+import { commitBatch, controlTxnIdOf, freshRecords, recover, txnIdOf } from '../commit/protocol.js';
 import type { SourceNode } from '../dsl/plan.js';
 import type { KafkaRecord, OutgoingRecord } from '../kafka/record.js';
 import { KeyedStateCache } from '../state/keyed-state.js';
@@ -79,6 +79,13 @@ async function runBatch(
   kind: 'data' | 'control',
 ): Promise<TaskReport> {
   const task = taskRef(topology, stage, input.topic, partition);
+  const txnId = kind === 'control' ? controlTxnIdOf(task) : txnIdOf(task);
+  // First take over our transactional id (a no-op in a warm container): a crashed attempt's
+  // open transaction would otherwise hold back read_committed readers of its partitions until
+  // the broker's transaction timeout — among them our own recovery of a batch the other
+  // trigger left pending, whose progress partition it may share (a deadlock until the timeout).
+  // A retry that finds nothing left to commit would never fence it either.
+  if (deps.mode === 'exactly-once') await deps.sink.claim(txnId);
   let ckpt: Checkpoint = await deps.store.read(task);
   const recovery = await recover(deps, task, ckpt);
   if (recovery) ckpt = await deps.store.read(task);
@@ -202,7 +209,7 @@ async function runBatch(
     extra: { ...ckpt.extra, time },
     // Marks need this batch's output offsets (a second send); stages whose downstream has no event time skip it.
     ...(downstreamNeedsTime ? { finish } : {}),
-    ...(kind === 'control' ? { txnId: `${txnIdOf(task)}.ctl` } : {}),
+    txnId,
   });
   if (cache) cache.markCommitted();
   deps.warm.set(task.id, { version: committed.version, cache });

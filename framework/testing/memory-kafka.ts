@@ -169,4 +169,8 @@ export class MemoryTxnSink implements TxnSink {
   async sendDirect(records: readonly OutgoingRecord[]): Promise<SentOffsets> {
     return this.kafka.append(records, undefined);
   }
+
+  async claim(txnId: string): Promise<void> {
+    if (!this.producers.has(txnId)) this.producers.set(txnId, this.kafka.initProducer(txnId));
+  }
 }

@@ -70,6 +70,8 @@ export interface YsbOptions {
    * partition the generator stops writing does not hold the windows of the others back.
    */
   readonly idleTimeout?: Duration;
+  /** Delivery guarantee; default `exactly-once` (the benchmark also runs `at-least-once`). */
+  readonly mode?: 'exactly-once' | 'at-least-once';
 }
 
 /** Whether an event is a view (the only kind the benchmark counts). */
@@ -87,7 +89,7 @@ export function withCampaign(view: AdView): CampaignView {
 /** Builds a YSB pipeline; stages `views` and `counts`. */
 export function ysbPipeline(options: YsbOptions = {}): Pipeline {
   const app = options.app ?? 'ysb';
-  const p = pipeline(app, { partitions: options.partitions ?? 4, idleTimeout: options.idleTimeout ?? '2s' });
+  const p = pipeline(app, { partitions: options.partitions ?? 4, idleTimeout: options.idleTimeout ?? '2s', ...(options.mode ? { mode: options.mode } : {}) });
   p.source(options.sourceTopic ?? 'ad-events', {
     serde: json({ schema: AdEvent }),
     eventTime: (e) => e.event_time,

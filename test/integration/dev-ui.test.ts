@@ -105,7 +105,7 @@ describe('sluice dev --ui: the live view in headless Chromium', () => {
       ports.push(p);
       return p;
     };
-    const handlers = Object.fromEntries(topology.stages.map((s) => [s.name, stageHandler(topology, s.name, { connect })]));
+    const handlers = Object.fromEntries(topology.stages.map((s) => [s.name, () => stageHandler(topology, s.name, { connect })]));
     collector = new SnapshotCollector({ topology, kafka, groupPrefix, checkpoints: { client: testDynamo(), table } });
     run = new LocalRun({
       topology,

@@ -30,7 +30,7 @@ import type { KafkaRecord } from '../../framework/kafka/record.js';
 import { KafkaTxnSink } from '../../framework/kafka/txn-sink.js';
 import { decodeEvent } from '../../framework/lambda/decode.js';
 import { LocalRun } from '../../framework/local/dev.js';
-import type { Invoker } from '../../framework/local/esm/invoker.js';
+import { inProcessInvoker, type Invoker } from '../../framework/local/esm/invoker.js';
 import { LATE_HEADERS } from '../../framework/runtime/operators.js';
 import { taskRef } from '../../framework/runtime/task.js';
 import { timeStateOf } from '../../framework/time/watermark.js';
@@ -55,7 +55,8 @@ const SEED = Number(process.env.SLUICE_SEED ?? 20_241_122);
 interface Invocation {
   readonly stage: string;
   readonly kind: 'data' | 'control';
-  readonly partition: number;
+  /** The partitions it carried (the trigger emulator bundles several, as Lambda does). */
+  readonly partitions: readonly number[];
   readonly records: number;
   /** Highest watermark carried by the batch's marks (control batches). */
   readonly maxMark: number | undefined;
@@ -148,30 +149,34 @@ class Rig {
       return ports;
     };
     const faults = new Map(this.topology.stages.map((s) => [s.name, options.fault?.(s.name)]));
-    const container = (stage: string): KafkaHandler => {
+    const container = (stage: string) => (): KafkaHandler => {
       const fault = faults.get(stage);
       return stageHandler(this.topology, stage, { connect, ...(fault ? { fault } : {}) });
     };
-    const handlers = new Map(this.topology.stages.map((s) => [s.name, container(s.name)]));
+    // One invocation at a time per container, as in Lambda; a crashed container is gone, with its
+    // warm state and producers (they stay behind as zombies), and the next invocation gets a new one.
+    const pool = inProcessInvoker(Object.fromEntries(this.topology.stages.map((s) => [s.name, container(s.name)])), {
+      discard: (error) => {
+        const crashed = isCrash(error);
+        if (crashed) this.replaced += 1;
+        return crashed;
+      },
+    });
     return {
       invoke: async (functionName, event) => {
         const stage = this.topology.stages.find((s) => s.name === functionName)!;
-        const batch = decodeEvent(event).batches[0]!;
-        const kind = batch.topic === stage.controlTopic ? 'control' : 'data';
+        const batches = decodeEvent(event).batches;
+        const kind = batches[0]!.topic === stage.controlTopic ? 'control' : 'data';
         if (kind === 'data' && options.delayData?.stage === functionName) await sleep(options.delayData.ms);
-        const maxMark = kind === 'control' ? maxMarkOf(batch.records) : undefined;
+        const records = batches.flatMap((b) => b.records);
+        const maxMark = kind === 'control' ? maxMarkOf(records) : undefined;
         const started = Date.now();
-        const entry = { stage: functionName, kind, partition: batch.partition, records: batch.records.length, maxMark, started } as const;
+        const entry = { stage: functionName, kind, partitions: batches.map((b) => b.partition), records: records.length, maxMark, started } as const;
         try {
-          const report = await handlers.get(functionName)!(JSON.parse(JSON.stringify(event)));
+          const report = (await pool.invoke(functionName, event)) as InvocationReport;
           this.log.push({ ...entry, ended: Date.now(), report, error: undefined });
           return report;
         } catch (error) {
-          // A crashed container is gone: its warm state and producers with it (they stay behind as zombies).
-          if (isCrash(error)) {
-            handlers.set(functionName, container(functionName));
-            this.replaced += 1;
-          }
           this.log.push({ ...entry, ended: Date.now(), report: undefined, error });
           throw error;
         }
@@ -396,7 +401,7 @@ describe('event time through two keyed window stages on real Kafka and DynamoDB 
     });
 
     it('fired them while the other partitions were active, within a bounded time of the partition going quiet', () => {
-      const quiet = Math.max(...rig.log.filter((i) => i.stage === 'events' && i.kind === 'data' && i.partition === 2 && i.report).map((i) => i.ended));
+      const quiet = Math.max(...rig.log.filter((i) => i.stage === 'events' && i.kind === 'data' && i.partitions.includes(2) && i.report).map((i) => i.ended));
       // The idle partition's watermark stays below 10 s; a user-stage watermark of 20 s means it was left out.
       const beyond = rig.log.find((i) => i.stage === 'by-user' && i.report?.tasks.some((t) => t.watermark >= BASE + 19_999));
       expect(beyond, 'the user stage never got past the idle partition').toBeDefined();

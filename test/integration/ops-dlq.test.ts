@@ -70,7 +70,7 @@ describe('sluice dlq on a running stage', () => {
     });
     await producer.disconnect();
     const connect = lambdaPorts(topology, { table, dynamodbEndpoint: testDynamoEndpoint() });
-    const invoker = inProcessInvoker({ pricing: stageHandler(topology, 'pricing', { connect }) });
+    const invoker = inProcessInvoker({ pricing: () => stageHandler(topology, 'pricing', { connect }) });
     mapping = new EventSourceMapping({ kafka, brokers: testBrokers(), topic: source, functionName: 'pricing', invoker, batchSize: 10, batchingWindowMs: 100 });
     await mapping.start();
     await mapping.waitForCatchUp();

@@ -69,7 +69,7 @@ describe('sluice state, savepoint and reset', () => {
     await producer.disconnect();
 
     const connect = lambdaPorts(topology, { table, dynamodbEndpoint: testDynamoEndpoint() });
-    const invoker = inProcessInvoker(Object.fromEntries(topology.stages.map((s) => [s.name, stageHandler(topology, s.name, { connect })])));
+    const invoker = inProcessInvoker(Object.fromEntries(topology.stages.map((s) => [s.name, () => stageHandler(topology, s.name, { connect })])));
     // Runs the stages' triggers until their input is processed, then stops them (so a group can be moved).
     run = async (stages) => {
       const mappings: EventSourceMapping[] = [];

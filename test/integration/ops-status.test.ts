@@ -68,7 +68,7 @@ describe('sluice status on a pipeline run', () => {
     await producer.disconnect();
 
     const connect = lambdaPorts(topology, { table, dynamodbEndpoint: testDynamoEndpoint() });
-    const invoker = inProcessInvoker(Object.fromEntries(topology.stages.map((s) => [s.name, stageHandler(topology, s.name, { connect })])));
+    const invoker = inProcessInvoker(Object.fromEntries(topology.stages.map((s) => [s.name, () => stageHandler(topology, s.name, { connect })])));
     const mappings: EventSourceMapping[] = [];
     for (const stage of topology.stages) {
       for (const input of stage.inputs) {

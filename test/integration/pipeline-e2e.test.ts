@@ -58,7 +58,7 @@ describe('a two-stage pipeline on real Kafka and DynamoDB Local', () => {
     await producer.disconnect();
 
     const connect = lambdaPorts(topology, { table, dynamodbEndpoint: testDynamoEndpoint() });
-    const handlers = Object.fromEntries(topology.stages.map((s) => [s.name, stageHandler(topology, s.name, { connect })]));
+    const handlers = Object.fromEntries(topology.stages.map((s) => [s.name, () => stageHandler(topology, s.name, { connect })]));
     const invoker = inProcessInvoker(handlers);
     for (const stage of topology.stages) {
       for (const input of stage.inputs) {

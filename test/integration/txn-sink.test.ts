@@ -264,6 +264,31 @@ describe('resolve', () => {
     await otherTxn.abort();
   });
 
+  it('fences the progress partition\'s other writers when the read stalls behind a transaction left open, and answers long before the timeout', async () => {
+    const progress = await newTopic('resolve-stall-progress');
+    const orphanId = uniqueName('resolve-stall-orphan');
+    // A crashed invocation's transaction: begun, sent to the progress partition, never ended.
+    const orphan = await rawProducer(kafka, orphanId);
+    const orphanTxn = await orphan.transaction();
+    await orphanTxn.send({ topic: progress, messages: [{ value: JSON.stringify({ task: 'other.0', seq: 7, nextOffset: 70 }), partition: 0 }] });
+    const id = uniqueName('resolve-stall');
+    const txn = await newSink().begin(id);
+    const at = await writeBatch(txn, progress, 'stage.0', 1);
+    await txn.commit();
+
+    const counters = newKafkaSinkCounters();
+    const sink = new KafkaTxnSink(kafka, { transactionTimeoutMs: 60_000, counters, resolveTimeoutMs: 30_000, stallFenceMs: 1_000 });
+    sinks.push(sink);
+    const started = Date.now();
+    expect(await sink.resolve(id, at, 'stage.0', 1, { peers: [id, orphanId, uniqueName('resolve-stall-idle')] })).toBe('committed');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    expect(Date.now() - started).toBeLessThan(15_000);
+    // Both other ids were fenced (the one with nothing open too); the resolving id is not a peer of itself.
+    expect(counters.peersFenced).toBe(2);
+    await expect(orphanTxn.commit()).rejects.toThrow();
+    expect((await committed(progress)).map((r) => r.value!.toString())).not.toContain(JSON.stringify({ task: 'other.0', seq: 7, nextOffset: 70 }));
+  });
+
   it('refuses to answer with SLUICE_PROGRESS_LOST when retention removed the progress record', async () => {
     const progress = await newTopic('resolve-lost-progress');
     const id = uniqueName('resolve-lost');

@@ -44,7 +44,7 @@ describe('the YSB example on real Kafka and DynamoDB Local', () => {
     kafka = testKafka('ysb-e2e');
     // The table and every topic, the external source and sink included.
     await prepareApp(kafka, testDynamo(), topology, table);
-    const handlers = Object.fromEntries(topology.stages.map((s) => [s.name, stageHandler(topology, s.name, { connect: ports.connect })]));
+    const handlers = Object.fromEntries(topology.stages.map((s) => [s.name, () => stageHandler(topology, s.name, { connect: ports.connect })]));
     run = new LocalRun({
       topology,
       kafka,

@@ -852,6 +852,7 @@ class Container {
       resolve: (txnId, progress, task, seq) =>
         this.call('sink', 'resolve', `${task} seq ${seq} at ${progress.topic}/${progress.partition}@${progress.offset}`, () => inner.resolve(txnId, progress, task, seq), KAFKA),
       sendDirect: (records) => this.call('sink', 'sendDirect', `${records.length} records`, () => inner.sendDirect(records), READS),
+      claim: (txnId) => this.call('sink', 'claim', txnId, () => inner.claim(txnId), READS),
     };
   }
 }
