@@ -5,6 +5,7 @@
  * committed skip their records by the checkpoint's nextOffset, so nothing doubles.
  */
 import type { CheckpointStore, FaultHook, TxnSink } from '../commit/ports.js';
+import { CheckpointConflict } from '../commit/ports.js';
 import type { Pipeline } from '../dsl/pipeline.js';
 import { ConfigError, SluiceError } from '../errors.js';
 import { decodeEvent } from '../lambda/decode.js';
@@ -39,6 +40,18 @@ export interface StageHandlerOptions {
   readonly metrics?: MetricsSink;
   /** Structured logger (default: Powertools JSON logs inside Lambda, silent elsewhere). */
   readonly logger?: Logger;
+  /**
+   * How often a task that lost a race — its checkpoint changed under it (CheckpointConflict) or
+   * its producer was fenced — runs its batch again within the invocation before the invocation
+   * fails (default 3). A rerun is what Lambda's retry would do, minus the trigger's backoff: the
+   * batch starts over from the checkpoint as it now is.
+   */
+  readonly raceRetries?: number;
+  /**
+   * How long a batch waits for a batch of the task's other trigger (data vs control), prepared
+   * less than this long ago, to commit, before recovering it (default 1000 ms; 0: recover at once).
+   */
+  readonly pendingGraceMs?: number;
 }
 
 /** What one invocation did. */
@@ -77,6 +90,7 @@ export function stageHandler(source: Pipeline | Topology, stageName: string, opt
   const logger = options.logger ?? defaultStageLogger(topology.app, stage.name);
   // Module-scope state of a warm container: adapters and per-task caches.
   const warm = new Map<string, WarmTask>();
+  const raceRetries = options.raceRetries ?? DEFAULT_RACE_RETRIES;
   let peers: Map<number, string[]> | undefined;
   const progressPeers = (partition: number): readonly string[] => (peers ??= progressWriters(topology, progressPartitions)).get(partition) ?? [];
   let ports: Promise<StagePorts> | undefined = options.ports ? Promise.resolve(options.ports) : undefined;
@@ -116,6 +130,7 @@ export function stageHandler(source: Pipeline | Topology, stageName: string, opt
       progressPeers,
       now,
       warm,
+      pendingGraceMs: options.pendingGraceMs ?? DEFAULT_PENDING_GRACE_MS,
     };
     // Check every batch before starting any task, so a misrouted event writes nothing
     // (and no task is left running after the invocation has failed).
@@ -125,7 +140,7 @@ export function stageHandler(source: Pipeline | Topology, stageName: string, opt
       if (batch.topic === stage.controlTopic) {
         for (const input of stage.inputs) {
           if (batch.partition < input.partitions) {
-            work.push({ label: `${batch.topic}-${batch.partition}`, run: () => runControl(topology, stage, input, batch.partition, batch.records, deps) });
+            work.push({ label: `${batch.topic}-${batch.partition}`, run: () => rerunRaces(() => runControl(topology, stage, input, batch.partition, batch.records, deps), raceRetries) });
           }
         }
         continue;
@@ -138,7 +153,7 @@ export function stageHandler(source: Pipeline | Topology, stageName: string, opt
           `this function reads ${[...stage.inputs.map((i) => i.topic), stage.controlTopic].join(', ')}: check its event-source mappings`,
         );
       }
-      work.push({ label: `${batch.topic}-${batch.partition}`, run: () => runTask(topology, stage, input, batch.partition, batch.records, deps) });
+      work.push({ label: `${batch.topic}-${batch.partition}`, run: () => rerunRaces(() => runTask(topology, stage, input, batch.partition, batch.records, deps), raceRetries) });
     }
     const results = await Promise.allSettled(work.map((w) => w.run()));
     const failures = results.flatMap((r, i) => (r.status === 'rejected' ? [{ task: work[i]!.label, error: r.reason as unknown }] : []));
@@ -160,4 +175,26 @@ function progressWriters(topology: Topology, partitions: number): Map<number, st
     }
   }
   return out;
+}
+
+const DEFAULT_RACE_RETRIES = 3;
+const DEFAULT_PENDING_GRACE_MS = 1_000;
+
+/**
+ * Runs a task's batch, again (after a short random pause) when it lost a race to another
+ * invocation of the task: the data and control triggers of a task, or a zombie. Safe for the
+ * same reason Lambda's retries are: every attempt starts from the checkpoint, skips what is
+ * committed, and recovers what is pending. A simulated crash is never rerun: that container is dead.
+ */
+async function rerunRaces(run: () => Promise<TaskReport>, retries: number): Promise<TaskReport> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      const report = await run();
+      return attempt === 0 ? report : { ...report, reruns: attempt };
+    } catch (error) {
+      const race = error instanceof CheckpointConflict || (error instanceof SluiceError && error.code === 'SLUICE_FENCED');
+      if (!race || attempt >= retries) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
+    }
+  }
 }

@@ -48,6 +48,8 @@ export interface TaskReport {
   /** Batch sequence number committed, undefined when nothing needed committing. */
   readonly seq: number | undefined;
   readonly recovery: Recovery | undefined;
+  /** Times the batch ran again in this invocation after losing a race for the task (set only when it did). */
+  readonly reruns?: number;
 }
 
 /** A warm container's memory of a task: the checkpoint version it last wrote and the state cache then. */
@@ -57,7 +59,33 @@ export interface WarmTask {
 }
 
 /** Ports and clocks a task runs with. */
-export type TaskDeps = CommitDeps & { readonly now: () => number; readonly warm: Map<string, WarmTask> };
+export type TaskDeps = CommitDeps & {
+  readonly now: () => number;
+  readonly warm: Map<string, WarmTask>;
+  /** How long a batch waits for a pending batch of the task's other trigger to finish before recovering it (ms). */
+  readonly pendingGraceMs?: number;
+};
+
+/**
+ * A batch the other trigger of the task (data vs control) prepared moments ago is most likely
+ * about to commit: recovering it now would fence a live producer, fail that invocation, and
+ * waste its work. Wait a little (polling the checkpoint) for it to be confirmed; recover only
+ * if it is still pending after `pendingGraceMs` since its prepare. Waiting never affects what
+ * commits, only who does the work.
+ */
+async function awaitOtherTrigger(deps: TaskDeps, task: TaskRef, ckpt: Checkpoint, txnId: string): Promise<Checkpoint> {
+  const pending = ckpt.pending;
+  const grace = deps.pendingGraceMs ?? 0;
+  if (!pending || pending.txnId === txnId || grace <= 0) return ckpt;
+  const deadline = (pending.since ?? 0) + grace;
+  let latest = ckpt;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    latest = await deps.store.read(task);
+    if (latest.pending?.seq !== pending.seq) return latest;
+  }
+  return latest;
+}
 
 /** Runs one batch of data records of one task. */
 export function runTask(topology: Topology, stage: Stage, input: StageInput, partition: number, records: readonly KafkaRecord[], deps: TaskDeps): Promise<TaskReport> {
@@ -86,7 +114,7 @@ async function runBatch(
   // trigger left pending, whose progress partition it may share (a deadlock until the timeout).
   // A retry that finds nothing left to commit would never fence it either.
   if (deps.mode === 'exactly-once') await deps.sink.claim(txnId);
-  let ckpt: Checkpoint = await deps.store.read(task);
+  let ckpt: Checkpoint = await awaitOtherTrigger(deps, task, await deps.store.read(task), txnId);
   const recovery = await recover(deps, task, ckpt);
   if (recovery) ckpt = await deps.store.read(task);
 

@@ -249,9 +249,11 @@ export interface FaultStats {
   failedInvocations: number;
   crashes: Record<CommitStep, number>;
   zombiePairs: number;
-  /** Invocations that lost a race: CheckpointConflict or a fenced producer. */
+  /** Port calls that lost a race: a CheckpointConflict, a fenced producer (the invocation then failed or reran the batch). */
   conflicts: number;
   fenced: number;
+  /** Batches a task ran again within a successful invocation after losing such a race. */
+  reruns: number;
   /** Injected transient failures, by `<port>.<call>:<kind>`. */
   injected: Record<string, number>;
   /** Records redelivered and skipped by the checkpoint's nextOffset. */
@@ -320,7 +322,7 @@ export function describeStats(s: FaultStats): string {
   const injected = Object.values(s.injected).reduce((a, b) => a + b, 0);
   return (
     `${s.invocations} invocations (${s.failedInvocations} failed); crashes: ${crashes}; ${s.zombiePairs} zombie pairs; ` +
-    `${s.conflicts} conflicts, ${s.fenced} fenced; ${injected} injected port failures; ${s.redelivered} records redelivered; ` +
+    `${s.conflicts} conflicts, ${s.fenced} fenced, ${s.reruns} reruns; ${injected} injected port failures; ${s.redelivered} records redelivered; ` +
     `${s.lostOffsetCommits} lost offset commits; recovered ${s.recovered.committed} committed / ${s.recovered.aborted} aborted`
   );
 }
@@ -577,6 +579,7 @@ class ScheduleRun {
       const report = await container.handler(event);
       for (const t of report.tasks) {
         this.stats.redelivered += t.duplicates;
+        this.stats.reruns += t.reruns ?? 0;
         if (t.recovery) this.stats.recovered[t.recovery.outcome] += 1;
       }
       this.trace?.(`[${n}] ok: ${report.tasks.map((t) => `${t.task} seq ${t.seq ?? '-'} processed ${t.processed} skipped ${t.duplicates}${t.recovery ? ` recovered ${t.recovery.seq} ${t.recovery.outcome}` : ''}`).join('; ')}`);
@@ -586,9 +589,8 @@ class ScheduleRun {
       this.stats.failedInvocations += 1;
       for (const cause of error instanceof InvocationFailedError ? error.failures.map((f) => f.error) : [error]) {
         if (cause instanceof SimulatedCrash || cause instanceof InjectedFault) continue;
-        if (cause instanceof CheckpointConflict) this.stats.conflicts += 1;
-        else if (this.session.isFenced(cause)) this.stats.fenced += 1;
-        else this.violation('error', `stage ${container.stage.name}, container #${container.id}: invocation failed with an unexpected error: ${describeError(cause)}`);
+        // Lost races are counted where they happen (Container.call), rerun or not.
+        if (!(cause instanceof CheckpointConflict) && !this.session.isFenced(cause)) this.violation('error', `stage ${container.stage.name}, container #${container.id}: invocation failed with an unexpected error: ${describeError(cause)}`);
       }
       return { ok: false, error };
     } finally {
@@ -817,7 +819,11 @@ class Container {
     }
     if (failure === 'unavailable') throw new InjectedFault(call, failure);
     this.run.count(call);
-    const result = await run();
+    const result = await run().catch((error: unknown) => {
+      if (error instanceof CheckpointConflict) this.run.stats.conflicts += 1;
+      else if (this.run.session.isFenced(error)) this.run.stats.fenced += 1;
+      throw error;
+    });
     if (failure === 'stale-condition' && conflict) throw conflict();
     if (failure) throw new InjectedFault(call, failure);
     return result;
@@ -875,6 +881,7 @@ function emptyStats(): FaultStats {
     zombiePairs: 0,
     conflicts: 0,
     fenced: 0,
+    reruns: 0,
     injected: {},
     redelivered: 0,
     recovered: { committed: 0, aborted: 0 },
@@ -889,6 +896,7 @@ function addStats(into: FaultStats, s: FaultStats): void {
   into.zombiePairs += s.zombiePairs;
   into.conflicts += s.conflicts;
   into.fenced += s.fenced;
+  into.reruns += s.reruns;
   for (const [k, n] of Object.entries(s.injected)) into.injected[k] = (into.injected[k] ?? 0) + n;
   into.redelivered += s.redelivered;
   into.recovered.committed += s.recovered.committed;

@@ -51,8 +51,9 @@ describe(`exactly-once under faults, in memory: ${runs}`, () => {
     const all = [...reports.values()].map((r) => r.stats);
     for (const step of COMMIT_STEPS) expect(all.reduce((n, s) => n + s.crashes[step], 0), `crashes at ${step}`).toBeGreaterThan(0);
     expect(all.reduce((n, s) => n + s.zombiePairs, 0)).toBeGreaterThan(0);
-    expect(all.reduce((n, s) => n + s.conflicts, 0), 'invocations that lost with CheckpointConflict').toBeGreaterThan(0);
-    expect(all.reduce((n, s) => n + s.fenced, 0), 'invocations that lost with a fenced producer').toBeGreaterThan(0);
+    expect(all.reduce((n, s) => n + s.conflicts, 0), 'calls that lost with CheckpointConflict').toBeGreaterThan(0);
+    expect(all.reduce((n, s) => n + s.fenced, 0), 'calls that lost with a fenced producer').toBeGreaterThan(0);
+    expect(all.reduce((n, s) => n + s.reruns, 0), 'batches rerun within an invocation after a lost race').toBeGreaterThan(0);
     expect(all.reduce((n, s) => n + s.redelivered, 0)).toBeGreaterThan(0);
     expect(all.reduce((n, s) => n + s.recovered.committed, 0), 'recoveries that promoted').toBeGreaterThan(0);
     expect(all.reduce((n, s) => n + s.recovered.aborted, 0), 'recoveries that discarded').toBeGreaterThan(0);
@@ -77,7 +78,7 @@ describe(`at-least-once under faults, in memory: ${runs}`, () => {
       expect(report.failures.length, formatFailures(report)).toBe(0);
       if (!config.replay) {
         expect(report.stats.zombiePairs).toBeGreaterThan(0);
-        expect(report.stats.conflicts, 'invocations that lost with CheckpointConflict').toBeGreaterThan(0);
+        expect(report.stats.conflicts, 'calls that lost with CheckpointConflict').toBeGreaterThan(0);
         expect(report.stats.crashes['after-send'] + report.stats.crashes['before-send']).toBeGreaterThan(0);
       }
     }, 120_000);
@@ -196,13 +197,13 @@ function resolvingAs(sink: TxnSink, outcome: 'aborted' | 'committed'): TxnSink {
   return { begin: (id) => sink.begin(id), sendDirect: (r) => sink.sendDirect(r), claim: (id) => sink.claim(id), resolve: async () => outcome };
 }
 
-/** A sink whose recovery reads the progress record honestly but fences nobody. */
+/** A sink whose recovery reads the progress record honestly but fences nobody (nor does claim). */
 function readingWithoutFence(sink: TxnSink): TxnSink {
   const kafka = (sink as MemoryTxnSink).kafka;
   return {
     begin: (id) => sink.begin(id),
     sendDirect: (r) => sink.sendDirect(r),
-    claim: (id) => sink.claim(id),
+    claim: async () => undefined,
     resolve: async (_txnId, progress, task, seq) => {
       const rec = kafka.at(progress.topic, progress.partition, progress.offset);
       const p = rec?.state === 'committed' ? parseProgress(rec.value) : undefined;
