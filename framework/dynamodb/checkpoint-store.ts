@@ -217,6 +217,11 @@ export class DynamoCheckpointStore implements CheckpointStore {
     const ops = this.stateOps(task, writes, { staged: pending.seq });
     const change: CheckpointChange = { set: { pending: encodePending(pending) } };
     const claimed = expectedVersion + 1;
+    if (ops.length === 0) {
+      // Nothing staged (a stateless stage): the checkpoint alone, a conditional UpdateItem at half a transaction's price.
+      await this.updateCheckpoint(task, expectedVersion, change);
+      return claimed;
+    }
     if (fitsOneTransaction(ops)) {
       await this.transact(task, expectedVersion, [{ Update: this.checkpointUpdate(task, expectedVersion, change, randomUUID()) }, ...ops]);
       return claimed;
@@ -266,6 +271,10 @@ export class DynamoCheckpointStore implements CheckpointStore {
     const change: CheckpointChange = {
       set: { committedSeq: { N: String(seq) }, nextOffset: { N: String(nextOffset) }, extra: { S: JSON.stringify(extra) } },
     };
+    if (ops.length === 0) {
+      await this.updateCheckpoint(task, expectedVersion, change);
+      return expectedVersion + 1;
+    }
     if (fitsOneTransaction(ops)) {
       await this.transact(task, expectedVersion, [{ Update: this.checkpointUpdate(task, expectedVersion, change, randomUUID()) }, ...ops]);
       return expectedVersion + 1;

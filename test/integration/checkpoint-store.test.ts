@@ -417,6 +417,21 @@ describe('requests per operation', () => {
     expect(metrics.requests.UpdateItem).toBe(1);
   });
 
+  it('prepares and commits a batch without state writes with one conditional UpdateItem (1 unit, not a 2-unit transaction)', async () => {
+    const task = newTask();
+    const p = pending(1, 10);
+    expect(await store.prepare(task, 0, p, [])).toBe(1);
+    expect(metrics.requests).toMatchObject({ UpdateItem: 1, TransactWriteItems: 0 });
+    expect(metrics.estimatedCapacityUnits.UpdateItem).toBe(1);
+    expect(await store.read(task)).toMatchObject({ version: 1, pending: p });
+    await expect(store.prepare(task, 0, pending(1, 10), [])).rejects.toThrow(CheckpointConflict);
+    await store.confirm(task, 1, p);
+    metrics.reset();
+    expect(await store.commitDirect(task, 2, 2, 20, [], { x: 1 })).toBe(3);
+    expect(metrics.requests).toMatchObject({ UpdateItem: 1, TransactWriteItems: 0 });
+    expect(await store.read(task)).toMatchObject({ version: 3, committedSeq: 2, nextOffset: 20, extra: { x: 1 } });
+  });
+
   it('reports the capacity DynamoDB returned and estimates it by the pricing rules', async () => {
     const task = newTask();
     await store.prepare(task, 0, pending(1, 10), keys(10).map((k) => write(k, val(k))));
