@@ -157,6 +157,7 @@ export class KafkaTxnSink implements TxnSink {
   private readonly roundRobin = new Map<string, number>();
   private kafkaClient: Kafka | undefined;
   private direct: Promise<Producer> | undefined;
+  private directTurn: Promise<void> = Promise.resolve();
   private admin: Promise<Admin> | undefined;
   private closed = false;
 
@@ -319,6 +320,22 @@ export class KafkaTxnSink implements TxnSink {
   async sendDirect(records: readonly OutgoingRecord[]): Promise<SentOffsets> {
     this.ensureOpen();
     if (records.length === 0) return [];
+    // One send at a time (tasks of one invocation share the producer). kafkajs rolls an
+    // idempotent producer's sequence numbers back when a produce request fails, even one that
+    // reached the broker (a timeout); a concurrent send could then reuse those numbers and be
+    // acknowledged by the broker as a duplicate — records lost without an error. Serialised, a
+    // failed send drops the producer before the next send starts, and the next one gets a new
+    // producer id.
+    const turn = this.directTurn.then(() => this.sendDirectNow(records));
+    this.directTurn = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    return turn;
+  }
+
+  private async sendDirectNow(records: readonly OutgoingRecord[]): Promise<SentOffsets> {
+    this.ensureOpen();
     this.direct ??= this.connectDirect();
     const pending = this.direct;
     try {

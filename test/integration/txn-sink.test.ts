@@ -155,6 +155,21 @@ describe('send and commit', () => {
     expect(await committed(topic)).toEqual([]);
   });
 
+  it('sendDirect called concurrently by several tasks: every record lands once, at the offset reported to its caller', async () => {
+    const topic = await newTopic('sink-direct-concurrent', 2);
+    const sink = newSink();
+    const sent = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => sink.sendDirect([rec(topic, `a${i}`, { partition: i % 2 }), rec(topic, `b${i}`, { partition: (i + 1) % 2 })])),
+    );
+    const got = await committed(topic);
+    expect(got).toHaveLength(40);
+    const at = new Map(got.map((r) => [`${r.partition}@${r.offset}`, r.value!.toString()]));
+    sent.forEach((offsets, i) => {
+      expect(at.get(`${offsets[0]!.partition}@${offsets[0]!.offset}`)).toBe(`a${i}`);
+      expect(at.get(`${offsets[1]!.partition}@${offsets[1]!.offset}`)).toBe(`b${i}`);
+    });
+  });
+
   it('sendDirect (at-least-once) reports offsets and the records are visible without a transaction', async () => {
     const topic = await newTopic('sink-direct', 2);
     const sink = newSink();
