@@ -25,6 +25,7 @@ import { loadTopology } from '../ops/pipeline-module.js';
 import { stageHandler, type StagePorts } from '../runtime/handler.js';
 import { lambdaPorts } from '../runtime/lambda-ports.js';
 import type { Topology } from '../topology/topology.js';
+import { managedTopicConfigs } from '../topology/names.js';
 
 /** The pipeline `sluice dev` runs when none is named. */
 export const DEFAULT_PIPELINE = 'functions/ysb/pipeline.ts#ysb';
@@ -223,7 +224,7 @@ export async function prepareApp(kafka: Kafka, dynamo: DynamoDBClient, topology:
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const topics = topology.topics.map((t) => ({ topic: t.name, partitions: t.partitions }));
+    const topics = topology.topics.map((t) => ({ topic: t.name, partitions: t.partitions, ...(t.managed ? { configs: managedTopicConfigs(t.role) } : {}) }));
     await ensureTopics(admin, topics);
   } finally {
     await admin.disconnect();

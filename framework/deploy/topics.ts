@@ -5,6 +5,7 @@
  */
 import type { TopicSpec as AdminTopicSpec } from '../kafka/admin.js';
 import type { Topology } from '../topology/topology.js';
+import { managedTopicConfigs } from '../topology/names.js';
 
 /** One topic of the manifest. */
 export interface ManifestTopic {
@@ -56,7 +57,7 @@ export function topicsToCreate(manifest: TopicsManifest): AdminTopicSpec[] {
       topic: t.name,
       partitions: t.partitions,
       ...(manifest.replicationFactor !== undefined ? { replicationFactor: manifest.replicationFactor } : {}),
-      ...(Object.keys(manifest.configs).length > 0 ? { configs: manifest.configs } : {}),
+      ...(Object.keys({ ...managedTopicConfigs(t.role), ...manifest.configs }).length > 0 ? { configs: { ...managedTopicConfigs(t.role), ...manifest.configs } } : {}),
     }));
 }
 

@@ -7,6 +7,7 @@
 import type { Kafka } from 'kafkajs';
 import type { Topology } from '../topology/topology.js';
 import { ensureTopics } from '../kafka/admin.js';
+import { managedTopicConfigs } from '../topology/names.js';
 import { runTicker } from '../time/ticker.js';
 import type { InvocationInfo, MappingOptions } from './esm/mapping.js';
 import { EventSourceMapping } from './esm/mapping.js';
@@ -47,7 +48,7 @@ export class LocalRun {
     const admin = o.kafka.admin();
     await admin.connect();
     try {
-      const topics = o.topology.topics.filter((t) => t.managed).map((t) => ({ topic: t.name, partitions: t.partitions }));
+      const topics = o.topology.topics.filter((t) => t.managed).map((t) => ({ topic: t.name, partitions: t.partitions, configs: managedTopicConfigs(t.role) }));
       await ensureTopics(admin, topics);
     } finally {
       await admin.disconnect();

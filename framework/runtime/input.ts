@@ -11,6 +11,20 @@ import { RecordFailedError } from './operators.js';
 /** Header naming the keyBy node that wrote a record, when several keyBy nodes write one internal topic. */
 export const EDGE_HEADER = 'sluice-edge';
 
+/** Header carrying a repartitioned record's event time (epoch ms, decimal): internal topics use append time. */
+export const EVENT_TIME_HEADER = 'sluice-et';
+
+/** The event-time header of a repartitioned record. */
+export function eventTimeHeader(timestamp: number): { name: string; value: Buffer } {
+  return { name: EVENT_TIME_HEADER, value: Buffer.from(String(timestamp)) };
+}
+
+/** A record's event time: a source's eventTime function, else the event-time header, else the Kafka timestamp. */
+function eventTimeOf(record: KafkaRecord): number {
+  const header = record.headers.find((h) => h.name === EVENT_TIME_HEADER);
+  return header ? Number(header.value.toString('utf8')) : record.timestamp;
+}
+
 /** Elements per entry node, plus the records that could not be read. */
 export interface DecodedInput {
   readonly byEntry: Map<number, Element[]>;
@@ -33,7 +47,7 @@ export function readInput(topology: Topology, stageName: string, input: StageInp
       const key = input.keySerde && record.key ? input.keySerde.deserialize(record.key, ctx) : undefined;
       if (input.keySerde && !record.key) throw new Error('record has no key but the stage input is keyed');
       operator = 'eventTime';
-      const timestamp = eventTime ? eventTime(value) : record.timestamp;
+      const timestamp = eventTime ? eventTime(value) : eventTimeOf(record);
       if (!Number.isFinite(timestamp)) throw new Error(`event time is ${String(timestamp)}, not a number of epoch ms`);
       operator = 'edge';
       let entry = input.entry;

@@ -17,6 +17,7 @@ import type { TimerBuffer } from '../state/timers.js';
 import type { ValueStateDescriptor } from '../state/descriptors.js';
 import type { Stage, Topology } from '../topology/topology.js';
 import { windowStateName } from '../topology/names.js';
+import { eventTimeHeader } from './input.js';
 import { describeNode } from '../topology/compile.js';
 import { onElement, onEventTime, onProcessingTime } from '../time/window-operator.js';
 import type { KeyWindowsState, TimerChanges, WindowFiring } from '../time/window-operator.js';
@@ -294,7 +295,7 @@ export class OperatorGraph {
       try {
         const key = serializeKey(keyFn(el.value));
         if (key === null) throw new SluiceError('SLUICE_NULL_KEY', 'keyBy produced a null key', { stage: this.stage.name });
-        this.outputs.push({ topic: out.topic, partition: partitionForKey(key, partitions), key, value: serializeValue(el.value), timestamp: el.timestamp, origin: el.origin, edge, headers: [] });
+        this.outputs.push({ topic: out.topic, partition: partitionForKey(key, partitions), key, value: serializeValue(el.value), timestamp: el.timestamp, origin: el.origin, edge, headers: [eventTimeHeader(el.timestamp)] });
       } catch (e) {
         this.fail(el, label, e);
       }

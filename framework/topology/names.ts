@@ -42,3 +42,13 @@ export function needsEventTime(topology: { readonly stages: ReadonlyArray<{ read
   const s = topology.stages.find((x) => x.name === stage);
   return !!s && (s.eventTime || s.downstream.some((d) => needsEventTime(topology, d)));
 }
+
+/**
+ * Configs Sluice creates a managed topic with. Internal (keyBy) topics take the broker's append
+ * time as record timestamp: their records' event time travels in a header (EVENT_TIME_HEADER),
+ * so replaying old data cannot make time-based retention delete records the next stage has not
+ * read yet.
+ */
+export function managedTopicConfigs(role: string): Readonly<Record<string, string>> {
+  return role === 'internal' ? { 'message.timestamp.type': 'LogAppendTime' } : {};
+}

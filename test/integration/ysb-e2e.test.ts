@@ -94,6 +94,22 @@ describe('the YSB example on real Kafka and DynamoDB Local', () => {
       expect(r.key?.toString()).toBe((JSON.parse(r.value!.toString()) as CampaignCount).key);
       expect(readProvenance(r.headers)?.task).toMatch(/^counts\.[0-3]$/);
     }
+    // The internal topic takes the broker's append time; each record's event time travels in its sluice-et header.
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: `${app}.counts.in`, configNames: ['message.timestamp.type'] }] });
+      expect(described.resources[0]!.configEntries.find((c) => c.configName === 'message.timestamp.type')?.configValue).toBe('LogAppendTime');
+    } finally {
+      await admin.disconnect();
+    }
+    const internal = await readToEnd(kafka, `${app}.counts.in`, { isolation: 'read_committed' });
+    expect(internal.length).toBe(generated.views);
+    for (const r of internal) {
+      const eventTime = Number(r.headers.find((h) => h.name === 'sluice-et')?.value.toString());
+      expect(eventTime).toBe((JSON.parse(r.value!.toString()) as CampaignView).event_time);
+      expect(r.timestamp - eventTime).toBeGreaterThan(24 * 3600 * 1000); // append time today, event time in January
+    }
     // Nothing was dead-lettered.
     for (const stage of topology.stages) expect(await readToEnd(kafka, stage.deadLetterTopic, { isolation: 'read_committed' })).toEqual([]);
   });

@@ -59,13 +59,16 @@ describe('keyBy', () => {
     const h = stageHarness(p, 'orders');
     await h.send([{ value: orders[3]! }]);
     expect(h.outputs('shop.by-user.in').map((r) => r.timestamp)).toEqual([1_003]);
+    // …and in a header, since internal topics are created with LogAppendTime (the broker overwrites the timestamp).
+    const [raw] = h.kafka.readCommitted('shop.by-user.in');
+    expect(raw!.headers.find((x) => x.name === 'sluice-et')?.value.toString()).toBe('1003');
   });
 
   it('marks no edge when one keyBy writes the topic', async () => {
     const h = keyedByUser();
     await h.send([{ value: orders[0]! }]);
     const [raw] = h.kafka.readCommitted('shop.by-user.in');
-    expect(raw!.headers.map((x) => x.name)).toEqual(['sluice-src', 'sluice-seq', 'sluice-idx']);
+    expect(raw!.headers.map((x) => x.name)).toEqual(['sluice-et', 'sluice-src', 'sluice-seq', 'sluice-idx']);
     expect(readProvenance(raw!.headers)).toEqual({ task: 'orders.0', seq: 1, idx: 0 });
   });
 

@@ -329,3 +329,15 @@ describe('undeclared state', () => {
     expect(h.deadLetters()).toEqual([]);
   });
 });
+
+describe('event time of repartitioned records', () => {
+  it('comes from the sluice-et header (internal topics use LogAppendTime), else from the Kafka timestamp', async () => {
+    const p = byUser<number>((o, ctx) => ctx.emit(ctx.timestamp), []);
+    const h = stageHarness(p, 'by-user');
+    await h.send([
+      { value: order('ann', 1), key: 'ann', timestamp: 9_999_999, headers: [{ name: 'sluice-et', value: Buffer.from('1234') }] },
+      { value: order('ann', 2), key: 'ann', timestamp: 5_678 },
+    ]);
+    expect(values(h.outputs<number>('out'))).toEqual([1234, 5678]);
+  });
+});
