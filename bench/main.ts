@@ -32,41 +32,22 @@ import { CONFIGS, runConfig, type BenchSettings, type ConfigName, type ConfigRes
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+/** What both presets share: the workload's shape and the deployment's trigger settings. */
+const COMMON = {
+  seed: 7,
+  warmupFraction: 0.1,
+  skew: 1,
+  maxJitterMs: 1_000,
+  sourcePartitions: 2,
+  partitions: 4,
+  batchSize: 500,
+  batchingWindowMs: 500,
+  tickIntervalMs: 5_000,
+} as const;
+
 const PRESETS: Record<'quick' | 'full', Omit<BenchSettings, 'configs' | 'preset'>> = {
-  quick: {
-    repeats: 1,
-    seed: 7,
-    backlogEvents: 30_000,
-    backlogRate: 3_000,
-    warmupFraction: 0.1,
-    liveRate: 400,
-    liveDurationMs: 15_000,
-    statelessLiveDurationMs: 6_000,
-    skew: 1,
-    maxJitterMs: 1_000,
-    sourcePartitions: 2,
-    partitions: 4,
-    batchSize: 500,
-    batchingWindowMs: 500,
-    tickIntervalMs: 5_000,
-  },
-  full: {
-    repeats: 3,
-    seed: 7,
-    backlogEvents: 150_000,
-    backlogRate: 5_000,
-    warmupFraction: 0.1,
-    liveRate: 1_000,
-    liveDurationMs: 60_000,
-    statelessLiveDurationMs: 20_000,
-    skew: 1,
-    maxJitterMs: 1_000,
-    sourcePartitions: 2,
-    partitions: 4,
-    batchSize: 500,
-    batchingWindowMs: 500,
-    tickIntervalMs: 5_000,
-  },
+  quick: { ...COMMON, repeats: 1, backlogEvents: 30_000, backlogRate: 3_000, liveRate: 400, liveDurationMs: 15_000, statelessLiveDurationMs: 6_000 },
+  full: { ...COMMON, repeats: 3, backlogEvents: 150_000, backlogRate: 5_000, liveRate: 1_000, liveDurationMs: 60_000, statelessLiveDurationMs: 20_000 },
 };
 
 function settingsFrom(argv: readonly string[]): { settings: BenchSettings; json: boolean; out: string | undefined; plot: string | undefined; rebuild: boolean } {

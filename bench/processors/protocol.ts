@@ -151,6 +151,18 @@ export function onParent(handler: (message: ParentMessage) => void): void {
   process.on('message', (m) => handler(m as ParentMessage));
 }
 
+/** Runs a processor child's `main`, reporting an unhandled rejection or a failed start to the parent as `fatal`. */
+export function runProcessor(main: () => Promise<void>): void {
+  const describe = (error: unknown): string => (error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.on('unhandledRejection', (error) => {
+    void toParent({ type: 'fatal', message: `unhandled rejection: ${describe(error)}` });
+  });
+  main().catch(async (error: unknown) => {
+    await toParent({ type: 'fatal', message: describe(error) });
+    process.exit(1);
+  });
+}
+
 /** A zeroed per-operation record. */
 export function zeroOps(): Record<DynamoOperation, number> {
   return { GetItem: 0, BatchGetItem: 0, Query: 0, UpdateItem: 0, TransactWriteItems: 0 };

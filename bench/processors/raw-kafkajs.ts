@@ -15,7 +15,7 @@ import { createKafka } from '../../framework/kafka/client.js';
 import { PRODUCER_RETRY } from '../../framework/kafka/txn-sink.js';
 import { AdEvent, isView, withCampaign } from '../../functions/ysb/pipeline.js';
 import type { ProcessorStats, RawProcessorConfig } from './protocol.js';
-import { InputMeter, onParent, toParent } from './protocol.js';
+import { InputMeter, onParent, runProcessor, toParent } from './protocol.js';
 
 async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[2] ?? '') as RawProcessorConfig;
@@ -139,11 +139,4 @@ async function main(): Promise<void> {
   await toParent({ type: 'ready' });
 }
 
-process.on('unhandledRejection', (error) => {
-  void toParent({ type: 'fatal', message: `unhandled rejection: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}` });
-});
-
-main().catch(async (error: unknown) => {
-  await toParent({ type: 'fatal', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-  process.exit(1);
-});
+runProcessor(main);

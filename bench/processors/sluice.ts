@@ -34,7 +34,7 @@ import { LocalRun } from '../../framework/local/dev.js';
 import { inProcessInvoker, type Invoker } from '../../framework/local/esm/invoker.js';
 import { benchTopology } from '../variants.js';
 import type { InvocationSample, ProcessorStats, SluiceProcessorConfig } from './protocol.js';
-import { InputMeter, onParent, toParent, WRITE_OPERATIONS, zeroOps } from './protocol.js';
+import { InputMeter, onParent, runProcessor, toParent, WRITE_OPERATIONS, zeroOps } from './protocol.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
@@ -220,11 +220,4 @@ async function main(): Promise<void> {
   await toParent({ type: 'ready' });
 }
 
-process.on('unhandledRejection', (error) => {
-  void toParent({ type: 'fatal', message: `unhandled rejection: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}` });
-});
-
-main().catch(async (error: unknown) => {
-  await toParent({ type: 'fatal', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-  process.exit(1);
-});
+runProcessor(main);

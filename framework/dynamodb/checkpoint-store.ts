@@ -216,24 +216,10 @@ export class DynamoCheckpointStore implements CheckpointStore {
   async prepare(task: TaskRef, expectedVersion: number, pending: Pending, writes: readonly StateWrite[]): Promise<number> {
     const ops = this.stateOps(task, writes, { staged: pending.seq });
     const change: CheckpointChange = { set: { pending: encodePending(pending) } };
-    const claimed = expectedVersion + 1;
-    if (ops.length === 0) {
-      // Nothing staged (a stateless stage): the checkpoint alone, a conditional UpdateItem at half a transaction's price.
-      await this.updateCheckpoint(task, expectedVersion, change);
-      return claimed;
-    }
-    if (fitsOneTransaction(ops)) {
-      await this.transact(task, expectedVersion, [{ Update: this.checkpointUpdate(task, expectedVersion, change, randomUUID()) }, ...ops]);
-      return claimed;
-    }
-    // Too large for one transaction: claim the checkpoint first, then stage in chunks that each
-    // re-check the claimed version, so a zombie whose claim was superseded writes nothing more.
-    await this.updateCheckpoint(task, expectedVersion, change);
-    const fence: TransactWriteItem = {
-      ConditionCheck: { TableName: this.table, Key: keyAttributes(checkpointKey(task.app, task.id)), ...versionCondition(claimed) },
-    };
-    await this.inParallel(chunkTransaction(ops), (part) => this.transact(task, claimed, [fence, ...part]));
-    return claimed;
+    if (await this.writeInOneStep(task, expectedVersion, change, ops)) return expectedVersion + 1;
+    // Too large for one transaction: the claim itself sets `pending`; what is staged after it
+    // stays invisible unless that batch commits.
+    return this.claimThenWrite(task, expectedVersion, change, ops);
   }
 
   /** Confirms `pending`: committedSeq, nextOffset and extra move forward, pending is cleared. */
@@ -271,27 +257,45 @@ export class DynamoCheckpointStore implements CheckpointStore {
     const change: CheckpointChange = {
       set: { committedSeq: { N: String(seq) }, nextOffset: { N: String(nextOffset) }, extra: { S: JSON.stringify(extra) } },
     };
-    if (ops.length === 0) {
-      await this.updateCheckpoint(task, expectedVersion, change);
-      return expectedVersion + 1;
-    }
-    if (fitsOneTransaction(ops)) {
-      await this.transact(task, expectedVersion, [{ Update: this.checkpointUpdate(task, expectedVersion, change, randomUUID()) }, ...ops]);
-      return expectedVersion + 1;
-    }
+    if (await this.writeInOneStep(task, expectedVersion, change, ops)) return expectedVersion + 1;
     // Too large for one transaction. Unfenced writes would let a losing invocation overwrite
     // values a newer batch already committed (a lost update), so: claim the checkpoint (the
-    // version moves, the position does not), write in chunks that each re-check the claim, then
-    // move the position. A crash in between leaves some of the batch's values applied and the
-    // position where it was: the batch is processed again, which at-least-once allows.
-    await this.updateCheckpoint(task, expectedVersion, { set: {} });
+    // version moves, the position does not), write in fenced chunks, then move the position. A
+    // crash in between leaves some of the batch's values applied and the position where it was:
+    // the batch is processed again, which at-least-once allows.
+    const claimed = await this.claimThenWrite(task, expectedVersion, { set: {} }, ops);
+    await this.updateCheckpoint(task, claimed, change);
+    return claimed + 1;
+  }
+
+  /**
+   * The checkpoint change and the state writes in one request when they fit: a conditional
+   * UpdateItem without writes (1 unit instead of a transaction's 2), else one TransactWriteItems.
+   * Returns false, having written nothing, when the writes need several transactions.
+   */
+  private async writeInOneStep(task: TaskRef, expectedVersion: number, change: CheckpointChange, ops: TransactWriteItem[]): Promise<boolean> {
+    if (ops.length === 0) {
+      await this.updateCheckpoint(task, expectedVersion, change);
+      return true;
+    }
+    if (!fitsOneTransaction(ops)) return false;
+    await this.transact(task, expectedVersion, [{ Update: this.checkpointUpdate(task, expectedVersion, change, randomUUID()) }, ...ops]);
+    return true;
+  }
+
+  /**
+   * Claims the checkpoint (`claim` applied, version + 1), then writes `ops` in transactions that
+   * each re-check the claimed version: once another invocation claims or commits, a loser's
+   * remaining chunks fail and write nothing. Returns the claimed version.
+   */
+  private async claimThenWrite(task: TaskRef, expectedVersion: number, claim: CheckpointChange, ops: TransactWriteItem[]): Promise<number> {
+    await this.updateCheckpoint(task, expectedVersion, claim);
     const claimed = expectedVersion + 1;
     const fence: TransactWriteItem = {
       ConditionCheck: { TableName: this.table, Key: keyAttributes(checkpointKey(task.app, task.id)), ...versionCondition(claimed) },
     };
     await this.inParallel(chunkTransaction(ops), (part) => this.transact(task, claimed, [fence, ...part]));
-    await this.updateCheckpoint(task, claimed, change);
-    return claimed + 1;
+    return claimed;
   }
 
   // -------------------------------------------------------------------------------------------

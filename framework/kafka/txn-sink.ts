@@ -300,9 +300,7 @@ export class KafkaTxnSink implements TxnSink {
   private async fencePeers(peers: readonly string[], progress: ProgressPosition): Promise<void> {
     this.logger?.warn('resolve is stalled behind an open transaction; fencing every writer of the progress partition', { topic: progress.topic, partition: progress.partition, peers: peers.length });
     for (const id of peers) {
-      const producer = this.kafka().producer({ transactionalId: id, idempotent: true, maxInFlightRequests: 1, transactionTimeout: this.transactionTimeoutMs, allowAutoTopicCreation: false, retry: this.producerRetry });
-      producer.on(producer.events.REQUEST, this.countRequest);
-      this.counters.producersCreated++;
+      const producer = this.transactionalProducer(id);
       try {
         await producer.connect();
         const txn = await producer.transaction();
@@ -385,16 +383,7 @@ export class KafkaTxnSink implements TxnSink {
   private async slotFor(txnId: string): Promise<Slot> {
     let slot = this.slots.get(txnId);
     if (!slot) {
-      const producer = this.kafka().producer({
-        transactionalId: txnId,
-        idempotent: true,
-        maxInFlightRequests: 1,
-        transactionTimeout: this.transactionTimeoutMs,
-        allowAutoTopicCreation: false,
-        retry: this.producerRetry,
-      });
-      producer.on(producer.events.REQUEST, this.countRequest);
-      this.counters.producersCreated++;
+      const producer = this.transactionalProducer(txnId);
       slot = { txnId, producer, connected: producer.connect(), current: undefined };
       this.slots.set(txnId, slot);
     }
@@ -405,6 +394,21 @@ export class KafkaTxnSink implements TxnSink {
       throw this.failure(error, txnId, 'connect');
     }
     return slot;
+  }
+
+  /** A new (unconnected) transactional producer of `txnId`, counted. */
+  private transactionalProducer(txnId: string): Producer {
+    const producer = this.kafka().producer({
+      transactionalId: txnId,
+      idempotent: true,
+      maxInFlightRequests: 1,
+      transactionTimeout: this.transactionTimeoutMs,
+      allowAutoTopicCreation: false,
+      retry: this.producerRetry,
+    });
+    producer.on(producer.events.REQUEST, this.countRequest);
+    this.counters.producersCreated++;
+    return producer;
   }
 
   /** Forgets the slot and disconnects its producer; its open transaction can then never commit. */
