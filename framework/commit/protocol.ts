@@ -113,6 +113,7 @@ export function outgoingRecords(task: TaskRef, seq: number, effects: BatchEffect
           topic: d.record.topic,
           partition: d.record.partition,
           offset: d.record.offset,
+          timestamp: d.record.timestamp,
           errorClass: d.error.name || d.error.constructor.name,
           errorMessage: `${d.operator}: ${d.error.message}`,
           ...errorCodeOf(d.error),

@@ -53,6 +53,8 @@ export const DEAD_LETTER_HEADERS = {
   errorClass: 'sluice-dlq-error-class',
   errorMessage: 'sluice-dlq-error',
   errorCode: 'sluice-dlq-error-code',
+  /** The record's own Kafka timestamp: dead-letter topics use broker append time (see managedTopicConfigs). */
+  timestamp: 'sluice-dlq-timestamp',
 } as const;
 
 /** Longest error message a dead-letter header keeps, in UTF-8 bytes; longer ones are cut and end in `…`. */
@@ -67,6 +69,8 @@ export interface DeadLetter {
   /** The error's class name, e.g. `SerdeError`. */
   readonly errorClass: string;
   readonly errorMessage: string;
+  /** The failed record's Kafka timestamp (epoch ms), which a replay restores. Absent in dead letters written before it was kept. */
+  readonly timestamp?: number;
   /** The SluiceError code, when the error had one. */
   readonly errorCode?: string;
 }
@@ -83,6 +87,7 @@ export function deadLetterHeaders(d: DeadLetter): RecordHeader[] {
     { name: h.errorMessage, value: truncateUtf8(d.errorMessage, DEAD_LETTER_MESSAGE_LIMIT) },
   ];
   if (d.errorCode !== undefined) headers.push(text(h.errorCode, nonEmpty(h.errorCode, d.errorCode)));
+  if (d.timestamp !== undefined) headers.push(text(h.timestamp, count(h.timestamp, d.timestamp)));
   return headers;
 }
 
@@ -100,7 +105,11 @@ export function readDeadLetter(headers: readonly RecordHeader[], place: ErrorPla
     errorClass: read.text(h.errorClass, true),
     errorMessage: read.text(h.errorMessage, false),
   };
-  return found.has(h.errorCode) ? { ...dead, errorCode: read.text(h.errorCode, true) } : dead;
+  return {
+    ...dead,
+    ...(found.has(h.errorCode) ? { errorCode: read.text(h.errorCode, true) } : {}),
+    ...(found.has(h.timestamp) ? { timestamp: read.count(h.timestamp) } : {}),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

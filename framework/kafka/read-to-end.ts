@@ -4,9 +4,10 @@
  * Used by the demo and the integration tests; not part of a stage's data path.
  */
 import { randomUUID } from 'node:crypto';
-import type { IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { SluiceError } from '../errors.js';
-import type { KafkaRecord, RecordHeader } from './record.js';
+import type { KafkaRecord } from './record.js';
+import { recordFromKafkajs } from './kafkajs-record.js';
 
 /** Options of readToEnd. */
 export interface ReadToEndOptions {
@@ -54,7 +55,7 @@ export async function readToEnd(kafka: Kafka, topic: string, options: ReadToEndO
       await consumer.run({
         eachBatch: async ({ batch }) => {
           const end = target.get(batch.partition);
-          for (const m of batch.messages) if (end !== undefined && BigInt(m.offset) <= end) records.push(toRecord(topic, batch.partition, m));
+          for (const m of batch.messages) if (end !== undefined && BigInt(m.offset) <= end) records.push(recordFromKafkajs(topic, batch.partition, m));
         },
       });
       await done;
@@ -69,26 +70,4 @@ export async function readToEnd(kafka: Kafka, topic: string, options: ReadToEndO
   }
 }
 
-function toRecord(topic: string, partition: number, m: KafkaMessage): KafkaRecord {
-  return {
-    topic,
-    partition,
-    offset: Number(m.offset),
-    timestamp: Number(m.timestamp),
-    // Bit 3 of the record batch attributes is the timestamp type.
-    timestampType: (m.attributes & 0b1000) !== 0 ? 'LOG_APPEND_TIME' : 'CREATE_TIME',
-    key: m.key,
-    value: m.value,
-    headers: toHeaders(m.headers),
-  };
-}
 
-function toHeaders(headers: IHeaders | undefined): RecordHeader[] {
-  const out: RecordHeader[] = [];
-  for (const [name, value] of Object.entries(headers ?? {})) {
-    for (const v of Array.isArray(value) ? value : [value]) {
-      if (v !== undefined) out.push({ name, value: Buffer.isBuffer(v) ? v : Buffer.from(v) });
-    }
-  }
-  return out;
-}

@@ -79,7 +79,8 @@ export function replayRecord(record: KafkaRecord, origin: DeadLetter): OutgoingR
   // is a new record with no task behind it (its provenance would make deduping readers drop it).
   const headers: RecordHeader[] = record.headers.filter((h) => !dropped.has(h.name));
   headers.push({ name: REPLAY_HEADER, value: Buffer.from(positionKey(record), 'utf8') });
-  return { topic: origin.topic, partition: origin.partition, key: record.key, value: record.value, headers, timestamp: record.timestamp };
+  // Dead-letter topics keep the broker's append time; the record's own timestamp travels in a header.
+  return { topic: origin.topic, partition: origin.partition, key: record.key, value: record.value, headers, timestamp: origin.timestamp ?? record.timestamp };
 }
 
 /** The marker record of one replay (pure). */

@@ -386,7 +386,9 @@ export class OperatorGraph {
 
 function lateHeaders(el: Element, watermark: number): RecordHeader[] {
   const h = (name: string, v: number | string): RecordHeader => ({ name, value: Buffer.from(String(v)) });
-  return [h(LATE_HEADERS.topic, el.origin.topic), h(LATE_HEADERS.partition, el.origin.partition), h(LATE_HEADERS.offset, el.origin.offset), h(LATE_HEADERS.watermark, watermark)];
+  // Late topics keep the broker's append time (a late record's event time is old by definition, so
+  // time-based retention could delete it at once); its event time travels in the event-time header.
+  return [h(LATE_HEADERS.topic, el.origin.topic), h(LATE_HEADERS.partition, el.origin.partition), h(LATE_HEADERS.offset, el.origin.offset), h(LATE_HEADERS.watermark, watermark), eventTimeHeader(el.timestamp)];
 }
 
 function checkTime(time: number): number {

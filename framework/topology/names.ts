@@ -44,11 +44,14 @@ export function needsEventTime(topology: { readonly stages: ReadonlyArray<{ read
 }
 
 /**
- * Configs Sluice creates a managed topic with. Internal (keyBy) topics take the broker's append
- * time as record timestamp: their records' event time travels in a header (EVENT_TIME_HEADER),
- * so replaying old data cannot make time-based retention delete records the next stage has not
- * read yet.
+ * Configs Sluice creates a managed topic with: every topic Sluice owns takes the broker's append
+ * time as record timestamp. Kafka's time-based retention deletes a segment once its newest
+ * record timestamp is older than retention.ms; with event times as timestamps, internal records
+ * of replayed old data, dead letters and late records (late by definition) could be deleted at
+ * the broker's next retention check, before anyone read them. Their event time travels in a
+ * header instead (EVENT_TIME_HEADER; dead letters: the dlq timestamp header). `role` is unused
+ * today: kept so a role can get its own configs.
  */
-export function managedTopicConfigs(role: string): Readonly<Record<string, string>> {
-  return role === 'internal' ? { 'message.timestamp.type': 'LogAppendTime' } : {};
+export function managedTopicConfigs(_role: string): Readonly<Record<string, string>> {
+  return { 'message.timestamp.type': 'LogAppendTime' };
 }

@@ -102,8 +102,10 @@ describe('exactly-once across broker restarts (graceful and SIGKILL) on Kafka an
     store = new DynamoCheckpointStore(testDynamo(), table);
     await createTable(testDynamo(), table);
     await createTopics(kafka, [
-      { topic: sourceTopic, partitions: PARTITIONS },
-      { topic: sinkTopic, partitions: PARTITIONS },
+      // The clicks carry event times of 2026-01-01, and sinks keep event time as timestamp: no
+      // time retention, or the broker's next retention check deletes them (see topologyTopicSpecs).
+      { topic: sourceTopic, partitions: PARTITIONS, configs: NO_RETENTION },
+      { topic: sinkTopic, partitions: PARTITIONS, configs: NO_RETENTION },
       { topic: markerTopic, partitions: 1 },
     ]);
     await prepareMarker(kafka);
@@ -453,7 +455,9 @@ function inputProducer(): Producer {
   return kafka.producer({ idempotent: true, maxInFlightRequests: 1, retry });
 }
 
-async function createTopics(kafka: Kafka, topics: Array<{ topic: string; partitions: number }>): Promise<void> {
+const NO_RETENTION = { 'retention.ms': '-1' } as const;
+
+async function createTopics(kafka: Kafka, topics: Array<{ topic: string; partitions: number; configs?: Readonly<Record<string, string>> }>): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {

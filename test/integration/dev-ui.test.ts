@@ -16,14 +16,13 @@ import { compile, count, json, pipeline, stageHandler, tumbling } from '../../fr
 import type { StagePorts, Topology } from '../../framework/index.js';
 import { DynamoCheckpointStore } from '../../framework/dynamodb/checkpoint-store.js';
 import { createTable, deleteTable } from '../../framework/dynamodb/table.js';
-import { ensureTopics } from '../../framework/kafka/admin.js';
 import { KafkaTxnSink } from '../../framework/kafka/txn-sink.js';
 import { LocalRun } from '../../framework/local/dev.js';
 import { inProcessInvoker } from '../../framework/local/esm/invoker.js';
 import { SnapshotCollector } from '../../framework/local/ui/collector.js';
 import { startDevUi, type DevUi } from '../../framework/local/ui/server.js';
 import { describeJson } from '../../framework/topology/describe.js';
-import { deleteTestTopics, testBrokers, testDynamo, testKafka, uniqueName } from '../support/infra.js';
+import { deleteTestTopics, testBrokers, testDynamo, testKafka, uniqueName, createTopologyTopics } from '../support/infra.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
@@ -83,7 +82,7 @@ describe('sluice dev --ui: the live view in headless Chromium', () => {
       // Retried like LocalRun does: a busy broker's metadata may lag the creation.
       for (let attempt = 1; ; attempt += 1) {
         try {
-          await ensureTopics(admin, topology.topics.map((t) => ({ topic: t.name, partitions: t.partitions })));
+          await createTopologyTopics(admin, topology);
           break;
         } catch (error) {
           const type = (error as { type?: unknown }).type;

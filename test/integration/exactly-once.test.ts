@@ -13,13 +13,12 @@ import type { Kafka, KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoCheckpointStore, DynamoMetrics } from '../../framework/dynamodb/checkpoint-store.js';
 import { createTable, deleteTable } from '../../framework/dynamodb/table.js';
-import { ensureTopics } from '../../framework/kafka/admin.js';
 import { isFencedError, KafkaTxnSink, newKafkaSinkCounters, ProducerFencedError, progressRecord } from '../../framework/kafka/txn-sink.js';
 import type { KafkaRecord } from '../../framework/kafka/record.js';
 import type { Topology } from '../../framework/topology/topology.js';
 import type { World } from '../support/fault-driver.js';
 import { clicksSeen, describeStats, faultSuiteConfig, formatFailures, measureHappyPath, runFaultSchedules, runningTotals, traceFromEnv } from '../support/fault-driver.js';
-import { createTestTopic, deleteTestTopics, readToEnd, testDynamo, testKafka, uniqueName } from '../support/infra.js';
+import { createTestTopic, createTopologyTopics, deleteTestTopics, readToEnd, testDynamo, testKafka, uniqueName } from '../support/infra.js';
 
 const config = faultSuiteConfig({ seed: 20_260_201, schedules: 8, soakSchedules: 60 });
 // A crashed zombie's open transaction holds read_committed readers back until the broker aborts
@@ -40,16 +39,7 @@ const realWorld: World = {
     const admin = kafka.admin();
     await admin.connect();
     try {
-      // kafkajs's wait for new topics' leaders sometimes fails with UNKNOWN_TOPIC_OR_PARTITION; creating again is harmless.
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await ensureTopics(admin, topology.topics.map((t) => ({ topic: t.name, partitions: t.partitions })));
-          break;
-        } catch (error) {
-          if (attempt >= 5) throw error;
-          await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
-        }
-      }
+      await createTopologyTopics(admin, topology);
     } finally {
       await admin.disconnect();
     }
@@ -63,6 +53,7 @@ const realWorld: World = {
       observer: new DynamoCheckpointStore(dynamo, table),
       readCommitted: (topic) => readCommittedExactly(topic),
       isFenced: (error) => error instanceof ProducerFencedError || isFencedError(error),
+      dumpLog: async (topic) => dumpRaw(await readRaw(topic)),
       close: async () => {
         await Promise.all(sinks.map((s) => s.close().catch(() => undefined)));
         await deleteTestTopics(kafka, topics);
@@ -162,6 +153,19 @@ async function readRaw(topic: string): Promise<Map<number, Map<number, RawMessag
     await admin.deleteGroups([groupId]).catch(() => undefined);
     await admin.disconnect();
   }
+}
+
+/** One line per record: partition, offset, producer id/epoch, transactional or not, control type, provenance. */
+function dumpRaw(raw: ReadonlyMap<number, ReadonlyMap<number, RawMessage>>): string {
+  const lines: string[] = [];
+  for (const [partition, part] of [...raw].sort(([a], [b]) => a - b)) {
+    for (const m of [...part.values()].sort((a, b) => Number(a.offset) - Number(b.offset))) {
+      const ctx = m.batchContext as (RawMessage['batchContext'] & { producerEpoch?: number }) | undefined;
+      const what = m.isControlRecord ? (m.key?.readInt16BE(2) === 1 ? 'COMMIT' : 'ABORT') : m.headers?.[SENTINEL_HEADER] ? 'sentinel' : (m.headers?.['sluice-src']?.toString() ?? '') + ' ' + (m.headers?.['sluice-seq']?.toString() ?? '') + ' ' + (m.value?.toString('utf8').slice(0, 80) ?? 'null');
+      lines.push(`  p${partition}@${m.offset} pid ${ctx?.producerId ?? '?'} epoch ${ctx?.producerEpoch ?? '?'} ${ctx?.inTransaction ? 'txn' : 'plain'} ${what}`);
+    }
+  }
+  return lines.join('\n');
 }
 
 /** The committed records (partition, then offset order), and how many are in undecided transactions. */

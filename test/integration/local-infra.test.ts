@@ -14,7 +14,7 @@ import { InfraError } from '../../framework/errors.js';
 import { createKafka } from '../../framework/kafka/client.js';
 import {
   DYNAMODB_LOCAL_VERSION,
-  KAFKA_VERSION,
+
   freePort,
   infraDown,
   infraStatus,
@@ -24,6 +24,7 @@ import {
 } from '../../framework/local/infra/index.js';
 import { commandLine, isAlive, readInstance, writeInstance } from '../../framework/local/infra/process.js';
 import { pidFileOf } from '../../framework/local/infra/service.js';
+import { kafkaVersionOf } from '../../framework/local/infra/kafka.js';
 import { testBrokers, testDynamoEndpoint } from '../support/infra.js';
 
 describe('the shared infrastructure', () => {
@@ -41,7 +42,7 @@ describe('the shared infrastructure', () => {
     expect(status.kafka).toMatchObject({
       state: 'up',
       pid: up.kafka.pid,
-      version: KAFKA_VERSION,
+      version: kafkaVersionOf(config),
       ports: [config.kafka.port, config.kafka.controllerPort],
     });
     expect(status.dynamodb).toMatchObject({ state: 'up', pid: up.dynamodb.pid, version: DYNAMODB_LOCAL_VERSION, ports: [config.dynamodb.port] });
@@ -68,7 +69,7 @@ describe('a private instance', () => {
       ...shared,
       home,
       runDir: join(home, 'infra'),
-      kafka: { port: await freePort(), controllerPort: await freePort() },
+      kafka: { ...shared.kafka, port: await freePort(), controllerPort: await freePort() },
       dynamodb: { port: await freePort() },
     };
     return config;

@@ -9,14 +9,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile, json, pipeline, stageHandler } from '../../framework/index.js';
 import type { Topology } from '../../framework/index.js';
 import { createTable, deleteTable } from '../../framework/dynamodb/table.js';
-import { ensureTopics } from '../../framework/kafka/admin.js';
 import { inProcessInvoker } from '../../framework/local/esm/invoker.js';
 import { EventSourceMapping } from '../../framework/local/esm/mapping.js';
 import { lambdaPorts } from '../../framework/runtime/lambda-ports.js';
 import { listDeadLetters, REPLAY_HEADER, replayDeadLetters, replayTopicName, showDeadLetter, type ReplayProgress } from '../../framework/ops/dlq.js';
 import { OpsError } from '../../framework/ops/errors.js';
 import { closeTarget, openTarget, type OpsTarget } from '../../framework/ops/target.js';
-import { readToEnd, testBrokers, testDynamo, testDynamoEndpoint, testKafka, uniqueName } from '../support/infra.js';
+import { readToEnd, testBrokers, testDynamo, testDynamoEndpoint, testKafka, uniqueName, createTopologyTopics } from '../support/infra.js';
 
 interface Order {
   readonly id: string;
@@ -54,7 +53,7 @@ describe('sluice dlq on a running stage', () => {
     await createTable(testDynamo(), table);
     const admin = kafka.admin();
     await admin.connect();
-    await ensureTopics(admin, topology.topics.map((t) => ({ topic: t.name, partitions: t.partitions })));
+    await createTopologyTopics(admin, topology);
     await admin.disconnect();
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();

@@ -14,7 +14,6 @@ import { compile, count, json, pipeline, stageHandler, string } from '../../fram
 import type { Topology } from '../../framework/index.js';
 import { checkpointKey, encodePending, keyAttributes } from '../../framework/dynamodb/layout.js';
 import { createTable, deleteTable } from '../../framework/dynamodb/table.js';
-import { ensureTopics } from '../../framework/kafka/admin.js';
 import { inProcessInvoker } from '../../framework/local/esm/invoker.js';
 import { EventSourceMapping } from '../../framework/local/esm/mapping.js';
 import { lambdaPorts } from '../../framework/runtime/lambda-ports.js';
@@ -25,7 +24,7 @@ import { readCheckpoints } from '../../framework/ops/stage-items.js';
 import { stageTasks } from '../../framework/ops/stages.js';
 import { getState } from '../../framework/ops/state-get.js';
 import { closeTarget, openTarget, type OpsTarget } from '../../framework/ops/target.js';
-import { testBrokers, testDynamo, testDynamoEndpoint, testKafka, uniqueName } from '../support/infra.js';
+import { testBrokers, testDynamo, testDynamoEndpoint, testKafka, uniqueName, createTopologyTopics } from '../support/infra.js';
 
 interface Click {
   readonly user: string;
@@ -60,7 +59,7 @@ describe('sluice state, savepoint and reset', () => {
     await createTable(testDynamo(), restored);
     const admin = kafka.admin();
     await admin.connect();
-    await ensureTopics(admin, topology.topics.map((t) => ({ topic: t.name, partitions: t.partitions })));
+    await createTopologyTopics(admin, topology);
     await admin.disconnect();
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();

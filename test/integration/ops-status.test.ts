@@ -15,7 +15,6 @@ import { compile, count, json, pipeline, stageHandler } from '../../framework/in
 import type { Topology } from '../../framework/index.js';
 import { checkpointKey, encodePending, keyAttributes } from '../../framework/dynamodb/layout.js';
 import { createTable, deleteTable } from '../../framework/dynamodb/table.js';
-import { ensureTopics } from '../../framework/kafka/admin.js';
 import { freePort } from '../../framework/local/infra/index.js';
 import { inProcessInvoker } from '../../framework/local/esm/invoker.js';
 import { EventSourceMapping } from '../../framework/local/esm/mapping.js';
@@ -23,7 +22,7 @@ import { lambdaPorts } from '../../framework/runtime/lambda-ports.js';
 import { OpsError } from '../../framework/ops/errors.js';
 import { assessStatus, collectStatus } from '../../framework/ops/status.js';
 import { closeTarget, openTarget, type OpsTarget } from '../../framework/ops/target.js';
-import { readToEnd, testBrokers, testDynamo, testDynamoEndpoint, testKafka, uniqueName } from '../support/infra.js';
+import { readToEnd, testBrokers, testDynamo, testDynamoEndpoint, testKafka, uniqueName, createTopologyTopics } from '../support/infra.js';
 
 interface Click {
   readonly user: string;
@@ -56,7 +55,7 @@ describe('sluice status on a pipeline run', () => {
     await createTable(testDynamo(), table);
     const admin = kafka.admin();
     await admin.connect();
-    await ensureTopics(admin, topology.topics.map((t) => ({ topic: t.name, partitions: t.partitions })));
+    await createTopologyTopics(admin, topology);
     await admin.disconnect();
     // Idempotent, so a retried send cannot write a record twice.
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });

@@ -8,13 +8,12 @@ import type { Kafka } from 'kafkajs';
 import { count, json, pipeline, compile, stageHandler } from '../../framework/index.js';
 import type { Topology } from '../../framework/index.js';
 import { createTable, deleteTable } from '../../framework/dynamodb/table.js';
-import { ensureTopics } from '../../framework/kafka/admin.js';
 import { partitionForKey } from '../../framework/kafka/partitioner.js';
 import { readDeadLetter, readProvenance } from '../../framework/kafka/provenance.js';
 import { EventSourceMapping } from '../../framework/local/esm/mapping.js';
 import { inProcessInvoker } from '../../framework/local/esm/invoker.js';
 import { lambdaPorts } from '../../framework/runtime/lambda-ports.js';
-import { readToEnd, testBrokers, testDynamo, testDynamoEndpoint, testKafka, uniqueName } from '../support/infra.js';
+import { readToEnd, testBrokers, testDynamo, testDynamoEndpoint, testKafka, uniqueName, createTopologyTopics } from '../support/infra.js';
 
 interface Click {
   readonly user: string;
@@ -47,7 +46,7 @@ describe('a two-stage pipeline on real Kafka and DynamoDB Local', () => {
     await createTable(testDynamo(), table);
     const admin = kafka.admin();
     await admin.connect();
-    await ensureTopics(admin, topology.topics.map((t) => ({ topic: t.name, partitions: t.partitions })));
+    await createTopologyTopics(admin, topology);
     await admin.disconnect();
     const producer = kafka.producer();
     await producer.connect();

@@ -16,6 +16,8 @@ import {
   ResolveError,
   type KafkaSinkCounters,
 } from '../../framework/kafka/txn-sink.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { endTxnRetryCount } from '../../framework/kafka/txn-retries.js';
 import { createTestTopic, deleteTestTopics, readToEnd, testKafka, uniqueName } from '../support/infra.js';
 
 const kafka = testKafka('sluice-test-txn-sink');
@@ -385,4 +387,50 @@ describe('fencing and back-to-back transactions', () => {
     await expect(left.commit()).rejects.toBeInstanceOf(ProducerFencedError);
     expect((await committed(topic)).map((r) => r.value?.toString())).toEqual(['next']);
   });
+});
+
+describe('a commit racing a fence of the same transactional id', () => {
+  /**
+   * A zombie's EndTxn and a new producer's InitProducerId (claim, or recovery's fence) meet at the
+   * coordinator. kafkajs sent EndTxn once, so the zombie could see CONCURRENT_TRANSACTIONS (4.x
+   * with transaction.version=2: the fence bumps the epoch only when its abort is appended) or
+   * UNKNOWN_SERVER_ERROR (an IllegalStateException of the broker, 3.9 and 4.x) instead of an
+   * answer. With EndTxn re-sent as the Java client does (kafka/txn-retries.ts), every commit
+   * either succeeds or is fenced, and the answer is what read_committed shows.
+   */
+  it('ends every time in a definite answer that matches what read_committed sees (60 rounds)', async () => {
+    const topic = await newTopic('sink-race');
+    const outcomes = { committed: 0, fenced: 0 };
+    const unexpected: string[] = [];
+    const expected: string[] = [];
+    const retriedBefore = endTxnRetryCount();
+    for (let round = 0; round < 60; round++) {
+      const id = uniqueName('sink-race');
+      const zombie = newSink();
+      const txn = await zombie.begin(id);
+      await txn.send([rec(topic, `r${round}`)]);
+      // The fencer is connected beforehand, so its transaction() is just FindCoordinator +
+      // InitProducerId; the two requests are started 0–3 ms apart, each way round.
+      const fencer = await rawProducer(kafka, id);
+      const lead = (round % 8) - 4; // < 0: the fence starts first
+      const fence = async (): Promise<void> => {
+        await sleep(Math.max(0, lead));
+        await (await fencer.transaction()).abort();
+      };
+      const commit = async (): Promise<void> => {
+        await sleep(Math.max(0, -lead));
+        await txn.commit();
+      };
+      const [committedOrNot] = await Promise.allSettled([commit(), fence()]);
+      if (committedOrNot.status === 'fulfilled') {
+        outcomes.committed++;
+        expected.push(`r${round}`);
+      } else if (committedOrNot.reason instanceof ProducerFencedError) outcomes.fenced++;
+      else unexpected.push(String(committedOrNot.reason));
+      await zombie.close();
+    }
+    console.log(`[txn-sink] commit vs fence: ${JSON.stringify(outcomes)}, EndTxn re-sent ${endTxnRetryCount() - retriedBefore} times`);
+    expect(unexpected).toEqual([]);
+    expect((await committed(topic)).map((r) => r.value?.toString())).toEqual(expected);
+  }, 180_000);
 });

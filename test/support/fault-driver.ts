@@ -22,6 +22,9 @@
  * and over kafkajs + DynamoDB Local in integration tests. Replay one schedule with SLUICE_SEED=<seed>;
  * SLUICE_SOAK=1 runs many more (see faultSuiteConfig).
  */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Checkpoint, CheckpointStore, CommitStep, KafkaTxn, TaskRef, TxnSink } from '../../framework/commit/ports.js';
 import { CheckpointConflict, SimulatedCrash } from '../../framework/commit/ports.js';
 import { json, pipeline, valueState } from '../../framework/index.js';
@@ -123,6 +126,8 @@ export interface WorldSession {
   isFenced(error: unknown): boolean;
   /** Releases every container's clients (zombies included) and whatever open() created. */
   close(): Promise<void>;
+  /** For traces of failing schedules: the raw log of `topic` (records, producers, markers), if the world can show it. */
+  dumpLog?(topic: string): Promise<string>;
 }
 
 /** Options of memoryWorld. */
@@ -215,6 +220,14 @@ export interface FaultScheduleOptions {
   readonly trace?: (line: string) => void;
 }
 
+/** SLUICE_TRACE=failing: the folder failing schedules' traces are written to (SLUICE_TRACE_DIR, default the OS temp dir). */
+function failingTraceDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.SLUICE_TRACE !== 'failing') return undefined;
+  const dir = env.SLUICE_TRACE_DIR ?? tmpdir();
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
 /** A tracer printing to stderr when SLUICE_TRACE=1, for replaying one seed. */
 export function traceFromEnv(env: NodeJS.ProcessEnv = process.env): ((line: string) => void) | undefined {
   return env.SLUICE_TRACE === '1' ? (line) => process.stderr.write(`${line}\n`) : undefined;
@@ -283,8 +296,17 @@ export interface FaultRunReport {
 /** Runs `schedules` seeded fault schedules of `scenario` in `world` and checks each against the oracle. */
 export async function runFaultSchedules(world: World, scenario: Scenario, options: FaultScheduleOptions): Promise<FaultRunReport> {
   const results: ScheduleResult[] = [];
+  const keep = failingTraceDir();
   for (let i = 0; i < options.schedules; i++) {
-    const result = await runSchedule(world, scenario, { ...options, seed: (options.seed + i) >>> 0 });
+    // SLUICE_TRACE=failing: trace every schedule into memory, keep only the failing ones' traces.
+    const lines: string[] = [];
+    const trace = options.trace ?? (keep === undefined ? undefined : (line: string) => void lines.push(`${new Date().toISOString()} ${line}`));
+    const result = await runSchedule(world, scenario, { ...options, ...(trace ? { trace } : {}), seed: (options.seed + i) >>> 0 });
+    if (keep !== undefined && result.violations.length > 0) {
+      const file = join(keep, `${scenario.name.replace(/[^\w.-]+/g, '_')}-${result.seed}-${Date.now()}.trace`);
+      writeFileSync(file, `${describeViolations(result.violations, 50)}\n\n${lines.join('\n')}\n`);
+      process.stderr.write(`trace of failing schedule ${result.seed}: ${file}\n`);
+    }
     options.onSchedule?.(result);
     results.push(result);
   }
@@ -382,6 +404,9 @@ async function runSchedule(world: World, scenario: Scenario, options: FaultSched
       await run.driveStage(stage, input, options);
     }
     await run.check(fed);
+    if (run.violations.length > 0 && run.trace && run.session.dumpLog) {
+      for (const topic of run.topology.topics.map((t) => t.name)) run.trace(`log of ${topic}:\n${await run.session.dumpLog(topic).catch((e: unknown) => describeError(e))}`);
+    }
   } catch (error) {
     run.violation('error', `the driver itself failed: ${describeError(error)}`);
   } finally {

@@ -7,7 +7,10 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Kafka } from 'kafkajs';
 import { inject } from 'vitest';
 import { createDynamoClient } from '../../framework/dynamodb/client.js';
-import { ensureTopics } from '../../framework/kafka/admin.js';
+import type { Admin } from 'kafkajs';
+import { ensureTopics, type TopicSpec } from '../../framework/kafka/admin.js';
+import { managedTopicConfigs } from '../../framework/topology/names.js';
+import type { Topology } from '../../framework/topology/topology.js';
 import { createKafka, type LogLevelName } from '../../framework/kafka/client.js';
 
 export { readToEnd } from '../../framework/kafka/read-to-end.js';
@@ -66,5 +69,30 @@ export async function deleteTestTopics(kafka: Kafka, topics: readonly string[]):
     await admin.deleteTopics({ topics: [...topics] }).catch(() => undefined);
   } finally {
     await admin.disconnect();
+  }
+}
+
+/**
+ * The topics of a topology as a deployment creates them: Sluice's own (managed) topics with
+ * managedTopicConfigs (broker append time), and the app's sources and sinks with time retention
+ * off. Test inputs carry event times of long ago (fixed dates, so schedules replay exactly), and
+ * sinks keep event time as the record timestamp, as in Kafka Streams and Flink: with the broker's
+ * 24 h retention their records would be deleted at the next retention check, as a user's would
+ * when replaying history into a topic with short retention (docs/exactly-once.md, "Retention").
+ */
+export function topologyTopicSpecs(topology: Topology): TopicSpec[] {
+  return topology.topics.map((t) => ({ topic: t.name, partitions: t.partitions, configs: t.managed ? managedTopicConfigs(t.role) : { 'retention.ms': '-1' } }));
+}
+
+/** Creates topologyTopicSpecs(topology), retrying kafkajs's occasional leader-wait failure. */
+export async function createTopologyTopics(admin: Admin, topology: Topology): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await ensureTopics(admin, topologyTopicSpecs(topology));
+      return;
+    } catch (error) {
+      if (attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
+    }
   }
 }

@@ -9,10 +9,11 @@
  * Lambda's provisioned mode allows.
  */
 import { randomUUID } from 'node:crypto';
-import type { Consumer, IHeaders, Kafka, KafkaMessage, Producer } from 'kafkajs';
+import type { Consumer, Kafka, Producer } from 'kafkajs';
 import { SluiceError } from '../../errors.js';
 import { encodeEvent } from '../../lambda/decode.js';
-import type { KafkaRecord, RecordHeader } from '../../kafka/record.js';
+import type { KafkaRecord } from '../../kafka/record.js';
+import { recordFromKafkajs } from '../../kafka/kafkajs-record.js';
 import type { Invoker } from './invoker.js';
 
 /** Settings of one mapping (one function × one topic). */
@@ -140,7 +141,7 @@ export class EventSourceMapping {
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 16,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        let records = batch.messages.map((m) => toRecord(batch.topic, batch.partition, m));
+        let records = batch.messages.map((m) => recordFromKafkajs(batch.topic, batch.partition, m));
         while (records.length > 0) {
           if (!isRunning() || isStale()) return;
           const handled = await this.submit(batch.partition, records, heartbeat, isRunning);
@@ -324,28 +325,6 @@ function recordJsonBytes(r: KafkaRecord): number {
   return 200 + r.topic.length + b64(r.key?.length ?? 0) + b64(r.value?.length ?? 0) + headers;
 }
 
-function toRecord(topic: string, partition: number, m: KafkaMessage): KafkaRecord {
-  return {
-    topic,
-    partition,
-    offset: Number(m.offset),
-    timestamp: Number(m.timestamp),
-    timestampType: 'CREATE_TIME',
-    key: m.key ?? null,
-    value: m.value ?? null,
-    headers: toHeaders(m.headers),
-  };
-}
 
-function toHeaders(headers: IHeaders | undefined): RecordHeader[] {
-  const out: RecordHeader[] = [];
-  for (const [name, v] of Object.entries(headers ?? {})) {
-    for (const one of Array.isArray(v) ? v : [v]) {
-      if (one === undefined) continue;
-      out.push({ name, value: Buffer.isBuffer(one) ? one : Buffer.from(one) });
-    }
-  }
-  return out;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -7,8 +7,18 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { InfraError } from '../../errors.js';
 
-/** Kafka broker version the jars and the docs are pinned to (see docs/local-infra.md). */
-export const KAFKA_VERSION = '3.9.2';
+/**
+ * Kafka broker versions Sluice is tested on (see docs/local-infra.md): the 4.1 line Amazon MSK
+ * offers for new clusters (the default), and 3.9, the last 3.x line. Any 3.x or 4.x version
+ * from Maven Central can be asked for with SLUICE_KAFKA_VERSION; these two run in CI.
+ */
+export const KAFKA_VERSIONS = ['4.1.1', '3.9.2'] as const;
+/** The broker version used unless SLUICE_KAFKA_VERSION says otherwise. */
+export const KAFKA_VERSION = '4.1.1';
+/** Major version of a Kafka version string (3 or 4 are supported). */
+export function kafkaMajor(version: string): number {
+  return Number(version.split('.')[0]);
+}
 /** DynamoDB Local version (com.amazonaws:DynamoDBLocal; 3.x is not fetchable from Maven Central). */
 export const DYNAMODB_LOCAL_VERSION = '2.6.1';
 
@@ -27,7 +37,19 @@ export interface InfraConfig {
   readonly runDir: string;
   /** The pom.xml that fetches the jars (ships with the framework). */
   readonly pomFile: string;
-  readonly kafka: { readonly port: number; readonly controllerPort: number };
+  readonly kafka: {
+    readonly port: number;
+    readonly controllerPort: number;
+    /** Broker version (SLUICE_KAFKA_VERSION, default KAFKA_VERSION). */
+    readonly version: string;
+    /**
+     * `transaction.version` feature the cluster is formatted with (SLUICE_KAFKA_TRANSACTION_VERSION);
+     * undefined = the version's default (4.x: 2, KIP-890's server-side defence; 3.9: 0).
+     */
+    readonly transactionVersion?: number | undefined;
+    /** Extra or overriding server.properties (tests: e.g. a retention check every second). */
+    readonly serverProperties?: Readonly<Record<string, string | number>>;
+  };
   readonly dynamodb: { readonly port: number };
 }
 
@@ -36,6 +58,12 @@ export const PORT_ENV = {
   kafka: 'SLUICE_KAFKA_PORT',
   kafkaController: 'SLUICE_KAFKA_CONTROLLER_PORT',
   dynamodb: 'SLUICE_DYNAMODB_PORT',
+} as const;
+
+/** Environment variables that choose the local broker's version and transaction protocol. */
+export const KAFKA_ENV = {
+  version: 'SLUICE_KAFKA_VERSION',
+  transactionVersion: 'SLUICE_KAFKA_TRANSACTION_VERSION',
 } as const;
 
 /** Root of the Sluice package itself (where infra/local/pom.xml is). */
@@ -52,6 +80,8 @@ export function loadInfraConfig(env: NodeJS.ProcessEnv = process.env, cwd: strin
     kafka: {
       port: readPort(env, PORT_ENV.kafka, 19092),
       controllerPort: readPort(env, PORT_ENV.kafkaController, 19093),
+      version: readKafkaVersion(env),
+      transactionVersion: readTransactionVersion(env),
     },
     dynamodb: { port: readPort(env, PORT_ENV.dynamodb, 18000) },
   };
@@ -92,4 +122,25 @@ function readPort(env: NodeJS.ProcessEnv, name: string, fallback: number): numbe
     throw new InfraError(`${name}=${raw} is not a TCP port`, `set ${name} to an integer between 1 and 65535`);
   }
   return port;
+}
+
+function readKafkaVersion(env: NodeJS.ProcessEnv): string {
+  const raw = env[KAFKA_ENV.version]?.trim();
+  if (!raw) return KAFKA_VERSION;
+  if (!/^[34]\.\d+\.\d+$/.test(raw)) {
+    throw new InfraError(
+      `${KAFKA_ENV.version}=${raw} is not a Kafka version Sluice can run (3.x.y or 4.x.y)`,
+      `use one of ${KAFKA_VERSIONS.join(', ')} (tested) or another 3.x/4.x release on Maven Central, or unset it for ${KAFKA_VERSION}`,
+    );
+  }
+  return raw;
+}
+
+function readTransactionVersion(env: NodeJS.ProcessEnv): number | undefined {
+  const raw = env[KAFKA_ENV.transactionVersion]?.trim();
+  if (!raw) return undefined;
+  if (raw !== '0' && raw !== '1' && raw !== '2') {
+    throw new InfraError(`${KAFKA_ENV.transactionVersion}=${raw}: the transaction.version feature is 0, 1 or 2`, `unset it to use the broker version's default`);
+  }
+  return Number(raw);
 }

@@ -34,7 +34,7 @@ export async function dynamodbHealthy(endpoint: string, timeoutMs: number): Prom
 export const dynamodbDriver: ServiceDriver = {
   name: 'dynamodb',
   title: 'DynamoDB Local',
-  version: DYNAMODB_LOCAL_VERSION,
+  version: () => DYNAMODB_LOCAL_VERSION,
   startupTimeoutMs: 60_000,
   ports: (config) => [{ port: config.dynamodb.port, what: 'DynamoDB Local', envVar: PORT_ENV.dynamodb }],
   healthy: (config, timeoutMs) => dynamodbHealthy(dynamodbEndpoint(config), timeoutMs),

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { InfraError } from '../../errors.js';
-import { DYNAMODB_LOCAL_VERSION, KAFKA_VERSION, type InfraConfig, type ServiceName } from './config.js';
+import { DYNAMODB_LOCAL_VERSION, kafkaMajor, type InfraConfig, type ServiceName } from './config.js';
 
 /** Name of the file that marks a jar folder as completely copied. */
 export const COMPLETE_MARKER = '.sluice-complete.json';
@@ -23,19 +23,18 @@ interface Product {
   readonly version: string;
 }
 
-const PRODUCTS: Record<ServiceName, Product> = {
-  kafka: { folder: `kafka-${KAFKA_VERSION}`, profile: 'kafka', versionProperty: 'kafka.version', version: KAFKA_VERSION },
-  dynamodb: {
-    folder: `dynamodb-local-${DYNAMODB_LOCAL_VERSION}`,
-    profile: 'dynamodb',
-    versionProperty: 'dynamodb.local.version',
-    version: DYNAMODB_LOCAL_VERSION,
-  },
-};
+/** What Maven fetches for a service under this config (Kafka 3.x and 4.x need different logging bindings). */
+function productOf(config: InfraConfig, service: ServiceName): Product {
+  if (service === 'dynamodb') {
+    return { folder: `dynamodb-local-${DYNAMODB_LOCAL_VERSION}`, profile: 'dynamodb', versionProperty: 'dynamodb.local.version', version: DYNAMODB_LOCAL_VERSION };
+  }
+  const version = config.kafka.version;
+  return { folder: `kafka-${version}`, profile: kafkaMajor(version) >= 4 ? 'kafka4' : 'kafka3', versionProperty: 'kafka.version', version };
+}
 
 /** The jar folder of a service (may not exist yet). */
 export function jarsDirOf(config: InfraConfig, service: ServiceName): string {
-  return join(config.jarsDir, PRODUCTS[service].folder);
+  return join(config.jarsDir, productOf(config, service).folder);
 }
 
 /** True if the service's jars were copied completely. */
@@ -54,7 +53,7 @@ export function jarsPresent(config: InfraConfig, service: ServiceName): boolean 
 export function ensureJars(config: InfraConfig, service: ServiceName, log: (line: string) => void = () => undefined): string {
   const dir = jarsDirOf(config, service);
   if (jarsPresent(config, service)) return dir;
-  const product = PRODUCTS[service];
+  const product = productOf(config, service);
   requireMaven();
   log(`fetching ${product.folder} jars from Maven Central into ${dir}`);
   mkdirSync(config.jarsDir, { recursive: true });

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createKafka } from '../../kafka/client.js';
-import { KAFKA_VERSION, PORT_ENV, kafkaBrokers, type InfraConfig } from './config.js';
+import { PORT_ENV, kafkaBrokers, kafkaMajor, type InfraConfig } from './config.js';
 import { ensureJars, requireJava } from './jars.js';
 import { rotateLog, runToLog, spawnDetached, type InstanceRecord } from './process.js';
 import { logFileOf, type LaunchOptions, type ServiceDriver } from './service.js';
@@ -20,6 +20,8 @@ export function kafkaPaths(config: InfraConfig): {
   serverProperties: string;
   log4jProperties: string;
   toolsLog4jProperties: string;
+  log4j2Properties: string;
+  toolsLog4j2Properties: string;
 } {
   const dir = join(config.runDir, 'kafka');
   return {
@@ -28,6 +30,8 @@ export function kafkaPaths(config: InfraConfig): {
     serverProperties: join(dir, 'server.properties'),
     log4jProperties: join(dir, 'log4j.properties'),
     toolsLog4jProperties: join(dir, 'tools-log4j.properties'),
+    log4j2Properties: join(dir, 'log4j2.properties'),
+    toolsLog4j2Properties: join(dir, 'tools-log4j2.properties'),
   };
 }
 
@@ -75,6 +79,7 @@ export function serverProperties(config: InfraConfig, dataDir: string): string {
     'num.io.threads': 4,
     'num.recovery.threads.per.data.dir': 1,
     'log.retention.hours': 24,
+    ...config.kafka.serverProperties,
   };
   return `${Object.entries(props)
     .map(([k, v]) => `${k}=${String(v)}`)
@@ -95,6 +100,28 @@ log4j.logger.kafka.log.UnifiedLog=WARN
 
 /** log4j config of the storage tool: warnings only, so a failed format shows its error, not a config dump. */
 export const KAFKA_TOOLS_LOG4J = KAFKA_LOG4J.replace('rootLogger=INFO', 'rootLogger=WARN');
+
+/** The same logging for Kafka 4.x, which logs through log4j 2 (properties syntax). */
+export const KAFKA_LOG4J2 = `status = warn
+appender.stdout.type = Console
+appender.stdout.name = STDOUT
+appender.stdout.layout.type = PatternLayout
+appender.stdout.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.stdout.ref = STDOUT
+${['kafka.request.logger', 'state.change.logger', 'kafka.log.LogCleaner', 'org.apache.kafka.storage.internals.log', 'kafka.log.UnifiedLog']
+  .map((name, i) => `logger.quiet${i}.name = ${name}\nlogger.quiet${i}.level = WARN`)
+  .join('\n')}
+`;
+
+/** log4j 2 config of the storage tool (warnings only). */
+export const KAFKA_TOOLS_LOG4J2 = KAFKA_LOG4J2.replace('rootLogger.level = INFO', 'rootLogger.level = WARN');
+
+/** The version string a broker started with this config records: the release, plus the transaction protocol when chosen. */
+export function kafkaVersionOf(config: InfraConfig): string {
+  const tv = config.kafka.transactionVersion;
+  return tv === undefined ? config.kafka.version : `${config.kafka.version} (transaction.version=${tv})`;
+}
 
 /** True if the broker answers DescribeCluster (with at least one broker) within timeoutMs. */
 export async function kafkaHealthy(brokers: readonly string[], timeoutMs: number): Promise<boolean> {
@@ -128,7 +155,7 @@ export async function kafkaHealthy(brokers: readonly string[], timeoutMs: number
 export const kafkaDriver: ServiceDriver = {
   name: 'kafka',
   title: 'Kafka',
-  version: KAFKA_VERSION,
+  version: kafkaVersionOf,
   startupTimeoutMs: 90_000,
   ports: (config) => [
     { port: config.kafka.port, what: 'Kafka', envVar: PORT_ENV.kafka },
@@ -177,8 +204,17 @@ async function launchKafka(config: InfraConfig, log: (line: string) => void, opt
   mkdirSync(paths.dataDir, { recursive: true });
   // Same contents as the previous start's files (same config), so a kept data dir fits them.
   writeFileSync(paths.serverProperties, serverProperties(config, paths.dataDir));
+  // Kafka 3.x logs through log4j 1 (reload4j), 4.x through log4j 2: each reads its own file.
+  const log4j2 = kafkaMajor(config.kafka.version) >= 4;
   writeFileSync(paths.log4jProperties, KAFKA_LOG4J);
   writeFileSync(paths.toolsLog4jProperties, KAFKA_TOOLS_LOG4J);
+  writeFileSync(paths.log4j2Properties, KAFKA_LOG4J2);
+  writeFileSync(paths.toolsLog4j2Properties, KAFKA_TOOLS_LOG4J2);
+  const logConfig = (tools: boolean): string =>
+    log4j2
+      ? `-Dlog4j2.configurationFile=file:${tools ? paths.toolsLog4j2Properties : paths.log4j2Properties}`
+      : `-Dlog4j.configuration=file:${tools ? paths.toolsLog4jProperties : paths.log4jProperties}`;
+  const features = config.kafka.transactionVersion === undefined ? [] : ['--feature', `transaction.version=${config.kafka.transactionVersion}`];
   const tag = `-Dsluice.instance=${join(config.runDir, 'kafka')}`;
   const classpath = ['-cp', join(jars, '*')];
   rotateLog(logFile);
@@ -189,18 +225,18 @@ async function launchKafka(config: InfraConfig, log: (line: string) => void, opt
   } else {
     await runToLog(
       java,
-      [...javaOpts(), `-Dlog4j.configuration=file:${paths.toolsLog4jProperties}`, ...classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', paths.serverProperties],
+      [...javaOpts(), logConfig(true), ...classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', paths.serverProperties, ...features],
       paths.dir,
       logFile,
       'kafka-storage format',
     );
   }
-  const jvm = [tag, ...javaOpts(), `-Dlog4j.configuration=file:${paths.log4jProperties}`, ...classpath];
+  const jvm = [tag, ...javaOpts(), logConfig(false), ...classpath];
   const pid = spawnDetached({ command: java, args: [...jvm, 'kafka.Kafka', paths.serverProperties], cwd: paths.dir, logFile });
   return {
     service: 'kafka',
     pid,
-    version: KAFKA_VERSION,
+    version: kafkaVersionOf(config),
     ports: [config.kafka.port, config.kafka.controllerPort],
     startedAt: new Date().toISOString(),
     tag,

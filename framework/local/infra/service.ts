@@ -24,7 +24,8 @@ export interface ServiceDriver {
   readonly name: ServiceName;
   /** Human name, e.g. "Kafka". */
   readonly title: string;
-  readonly version: string;
+  /** The version a start would run with this config. */
+  version(config: InfraConfig): string;
   /** How long a cold start may take before it counts as failed. */
   readonly startupTimeoutMs: number;
   ports(config: InfraConfig): PortClaim[];
@@ -115,13 +116,13 @@ export async function ensureRunning(
   const wantedPorts = driver.ports(config).map((c) => c.port);
   if (state.kind === 'running') {
     const { record } = state;
-    const sameShape = record.version === driver.version && samePorts(record.ports, wantedPorts);
+    const sameShape = record.version === driver.version(config) && samePorts(record.ports, wantedPorts);
     // A busy or just-started instance may need a moment; a wedged one gets restarted.
     if (sameShape && (await waitHealthy(driver, config, 10_000))) return { record, reused: true };
     log(
       sameShape
         ? `${driver.title} (pid ${record.pid}) is not answering; restarting it`
-        : `${driver.title} (pid ${record.pid}) runs ${record.version} on ports ${record.ports.join(',')}; restarting it as ${driver.version} on ${wantedPorts.join(',')}`,
+        : `${driver.title} (pid ${record.pid}) runs ${record.version} on ports ${record.ports.join(',')}; restarting it as ${driver.version(config)} on ${wantedPorts.join(',')}`,
     );
     await stopProcess(record.pid);
     removeInstance(pidFile);
@@ -164,7 +165,7 @@ async function start(driver: ServiceDriver, config: InfraConfig, timeoutMs: numb
   await assertPortsFree(driver.ports(config));
   const record = await driver.launch(config, log, launchOptions);
   writeInstance(pidFile, record);
-  log(`${driver.title} ${driver.version} starting (pid ${record.pid}), waiting until it answers`);
+  log(`${driver.title} ${driver.version(config)} starting (pid ${record.pid}), waiting until it answers`);
   await waitReady(driver, config, record, timeoutMs ?? driver.startupTimeoutMs);
   if (driver.warmUp) await driver.warmUp(config);
   return record;
@@ -212,7 +213,7 @@ export async function serviceStatus(driver: ServiceDriver, config: InfraConfig):
   return {
     service: driver.name,
     state: 'down',
-    version: driver.version,
+    version: driver.version(config),
     ports,
     logFile,
     ...(notes.length > 0 ? { note: notes.join('; ') } : {}),
