@@ -9,7 +9,7 @@
  * Counters are cumulative since the processor started; the parent takes differences between
  * phases. Invocation samples are sent once (each stats message carries those since the last).
  */
-import type { DynamoOperation } from '../../framework/dynamodb/checkpoint-store.js';
+import type { DynamoOperation } from '../../framework/dynamodb/metrics.js';
 
 /** One stage invocation as the emulated trigger made it. */
 export interface InvocationSample {
@@ -165,10 +165,10 @@ export function runProcessor(main: () => Promise<void>): void {
 
 /** A zeroed per-operation record. */
 export function zeroOps(): Record<DynamoOperation, number> {
-  return { GetItem: 0, BatchGetItem: 0, Query: 0, UpdateItem: 0, TransactWriteItems: 0 };
+  return { GetItem: 0, BatchGetItem: 0, Query: 0, PutItem: 0, UpdateItem: 0, DeleteItem: 0, TransactWriteItems: 0 };
 }
 
 /** DynamoDB operations that write (their units are write units). */
-export const WRITE_OPERATIONS: readonly DynamoOperation[] = ['UpdateItem', 'TransactWriteItems'];
+export const WRITE_OPERATIONS: readonly DynamoOperation[] = ['PutItem', 'UpdateItem', 'DeleteItem', 'TransactWriteItems'];
 /** DynamoDB operations that read. */
 export const READ_OPERATIONS: readonly DynamoOperation[] = ['GetItem', 'BatchGetItem', 'Query'];

@@ -24,7 +24,7 @@ import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
 import type { Kafka } from 'kafkajs';
 import { stageHandler } from '../../framework/index.js';
 import type { StagePorts } from '../../framework/index.js';
-import { DynamoCheckpointStore, DynamoMetrics, type DynamoOperation } from '../../framework/dynamodb/checkpoint-store.js';
+import { DynamoMetrics, DynamoTaskStore, type DynamoOperation } from '../../framework/dynamodb/task-store.js';
 import { createDynamoClient } from '../../framework/dynamodb/client.js';
 import { createTable } from '../../framework/dynamodb/table.js';
 import { createKafka } from '../../framework/kafka/client.js';
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     const kafka = countedKafka(createKafka({ brokers: cfg.brokers, clientId: `sluice-${topology.app}`, logLevel: 'nothing' }), count, 'function');
     const sink = new KafkaTxnSink(kafka, { transactionTimeoutMs: topology.settings.transactionTimeoutMs, counters: sinkCounters });
     sinks.push(sink);
-    return { store: new DynamoCheckpointStore(dynamo, cfg.table, { metrics }), sink };
+    return { store: new DynamoTaskStore(dynamo, cfg.table, { metrics }), sink };
   };
   const pool = inProcessInvoker(Object.fromEntries(topology.stages.map((s) => [s.name, () => stageHandler(topology, s.name, { connect })])));
   const controlTopics = new Set(topology.stages.map((s) => s.controlTopic));

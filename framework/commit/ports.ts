@@ -2,11 +2,16 @@
  * The ports the commit protocol talks through. The protocol (commit/protocol.ts) decides;
  * adapters (dynamodb/, kafka/, and the in-memory ones in testing/) do the I/O.
  *
- * Invariant kept by every adapter: a checkpoint write succeeds only if the checkpoint
- * still has the version the writer read, and bumps the version by one. That single
- * condition serialises every invocation of a task (data and control, live and zombie).
+ * Invariants kept by every TaskStore adapter:
+ * - a checkpoint write succeeds only if the checkpoint still has the version the writer read,
+ *   and bumps the version by one;
+ * - at most one batch record is ever written per sequence number (the first prepare of a seq
+ *   wins; a record slot only ever moves to higher seqs), so of any number of invocations of a
+ *   task (data and control, live and zombie) at most one prepares each batch.
  */
 import type { OutgoingRecord } from '../kafka/record.js';
+import type { StateEntry } from '../state/codec.js';
+import type { TimeState } from '../time/watermark.js';
 
 /** Identifies a task: one stage reading one partition of one input topic. */
 export interface TaskRef {
@@ -25,22 +30,22 @@ export interface ProgressPosition {
   readonly offset: number;
 }
 
-/** A batch that was prepared but whose Kafka transaction's outcome is not yet recorded. */
-export interface Pending {
+/**
+ * Where a task's snapshot is: its whole state as of batch `seq`, in `chunks` items of one bank
+ * (two banks alternate, so the snapshot in use is never overwritten by the next one).
+ */
+export interface SnapshotRef {
   readonly seq: number;
-  /** Input position after the batch. */
-  readonly nextOffset: number;
-  /** The transactional id whose transaction decides the batch. */
-  readonly txnId: string;
-  /** Where the batch's progress record went (exactly-once only). */
-  readonly progress: ProgressPosition | undefined;
-  /** Opaque protocol extras (e.g. watermarks) confirmed together with the batch. */
-  readonly extra: Readonly<Record<string, unknown>>;
-  /** When the batch was prepared (epoch ms), so tools can tell a stuck in-doubt batch. */
-  readonly since?: number;
+  readonly bank: 0 | 1;
+  /** 0 = the empty state. */
+  readonly chunks: number;
+  /** Random id every chunk of this snapshot carries (a chunk of another snapshot is never read as ours). */
+  readonly id: string;
+  /** Encoded bytes of the snapshot. */
+  readonly bytes: number;
 }
 
-/** A task's checkpoint item. */
+/** A task's checkpoint: small (DynamoDB bills an update at the whole item's size), written by confirm, abandon and compaction. */
 export interface Checkpoint {
   /** Bumped by every write; writes are conditional on it. 0 = never written. */
   readonly version: number;
@@ -50,33 +55,46 @@ export interface Checkpoint {
   readonly holes: readonly number[];
   /** First input offset not yet processed. -1 = nothing processed (take the batch as it comes). */
   readonly nextOffset: number;
-  readonly pending: Pending | undefined;
-  /** Opaque protocol extras (e.g. watermarks) as of the last committed batch. */
-  readonly extra: Readonly<Record<string, unknown>>;
+  /** The task's event time as of the last committed batch. */
+  readonly time: TimeState;
+  /** The task's state as of snapshot.seq; committed batch records after it bring it to committedSeq. */
+  readonly snapshot: SnapshotRef;
+  /** Encoded bytes of the committed batch records after the snapshot (what a cold start reads besides it). */
+  readonly deltaBytes: number;
 }
 
-/** Identifies one state item: a state name of one key (key bytes) in one stage. */
-export interface StateKey {
-  readonly key: Buffer;
-  readonly name: string;
+/**
+ * A prepared batch: one immutable record holding everything the batch changes in DynamoDB (its
+ * state changes, the new input position and event time). Writing it is the prepare; it counts
+ * once its seq is committed (the checkpoint's committedSeq reaches it and it is no hole).
+ */
+export interface BatchRecord {
+  readonly seq: number;
+  /** Input position after the batch. */
+  readonly nextOffset: number;
+  /** Event time after the batch. */
+  readonly time: TimeState;
+  /** The transactional id whose transaction decides the batch; undefined in at-least-once mode (no transaction). */
+  readonly txnId: string | undefined;
+  /** Where the batch's progress record went (exactly-once only). */
+  readonly progress: ProgressPosition | undefined;
+  /** When the batch was prepared (epoch ms), so another trigger can wait for it and tools can show a stuck one. */
+  readonly since: number;
+  /** Every state entry the batch changed, with its value after the batch (undefined = cleared). */
+  readonly changes: readonly StateEntry[];
+  /** Encoded bytes of `changes`. */
+  readonly changeBytes: number;
+  /** `changes` already encoded (codec.ts), when the writer has them: a store may write these bytes as they are. */
+  readonly encoded?: Buffer;
+  /** A snapshot of the task's state after this batch, written with it: confirming the batch makes it the task's snapshot. */
+  readonly snapshot: SnapshotRef | undefined;
 }
 
-/** A committed state value as read (already resolved through the staged/committed rule). */
+/** A committed state value. */
 export interface StateValue {
   readonly bytes: Buffer;
   /** Epoch ms after which the value counts as absent; undefined = never. */
   readonly expiresAt: number | undefined;
-}
-
-/** A change to one state item made by a batch. `value: undefined` clears it. */
-export interface StateWrite {
-  readonly key: Buffer;
-  readonly name: string;
-  readonly value: StateValue | undefined;
-  /** The committed value the batch started from (written alongside the staged one so aborts lose nothing). */
-  readonly previous: StateValue | undefined;
-  /** Set for timers: the item lives in the task's timer index instead of the key's state. */
-  readonly timer?: TimerRef;
 }
 
 /** When a timer fires: event time (watermark) or processing time (ticks). */
@@ -91,7 +109,7 @@ export interface TimerEntry extends TimerRef {
   readonly name: string;
 }
 
-/** Thrown when a checkpoint write finds another version: someone else owns the task now. */
+/** Thrown when a task write finds another invocation got there first: someone else owns the task now. */
 export class CheckpointConflict extends Error {
   constructor(readonly task: string, readonly expectedVersion: number) {
     super(`checkpoint of task ${task} changed under us (expected version ${expectedVersion}): another invocation owns the task`);
@@ -99,25 +117,55 @@ export class CheckpointConflict extends Error {
   }
 }
 
-/** DynamoDB side of the protocol: checkpoints and staged state. */
-export interface CheckpointStore {
-  /** Reads the task's checkpoint (strongly consistent); version 0 if none. */
-  read(task: TaskRef): Promise<Checkpoint>;
-  /** Reads committed state values of the given keys as seen from `checkpoint`; missing/expired keys are absent. */
-  loadState(task: TaskRef, keys: readonly StateKey[], checkpoint: Checkpoint): Promise<Map<string, StateValue>>;
+/** What a read of a task finds: its checkpoint, and the batch prepared after it if that is still undecided. */
+export interface TaskView {
+  readonly checkpoint: Checkpoint;
+  readonly pending: BatchRecord | undefined;
+}
+
+/** A task's committed state as loaded: the whole of it, or only what changed after a given batch. */
+export interface StateLoad {
+  /** Whole state (no `after`): live entries; after a batch: the changes of every committed batch after it, in order. */
+  readonly entries: readonly StateEntry[];
+  /** Batch records read. */
+  readonly records: number;
+}
+
+/** A snapshot to write: the task's whole state, encoded. */
+export interface SnapshotWrite {
+  readonly ref: SnapshotRef;
+  readonly chunks: readonly Buffer[];
   /**
-   * Step 3 (prepare): stage `writes` tagged with `pending.seq` and set `pending`, conditional on
-   * `expectedVersion`. Returns the new version. Throws CheckpointConflict.
+   * The checkpoint version the writer started from. A chunk place only takes chunks written from
+   * a later version than the chunk it holds (or the same snapshot again): a snapshot in use was
+   * written from an older version than any writer that knows it is in use, so it is never
+   * overwritten, and of two writers from one version only the first gets the bank.
    */
-  prepare(task: TaskRef, expectedVersion: number, pending: Pending, writes: readonly StateWrite[]): Promise<number>;
-  /** Step 5 (confirm) or recovery's promote: committedSeq = pending.seq, nextOffset = pending.nextOffset, pending cleared. */
-  confirm(task: TaskRef, expectedVersion: number, pending: Pending): Promise<number>;
-  /** Recovery's discard: pending.seq becomes a hole, pending cleared, input position unchanged. */
-  abandon(task: TaskRef, expectedVersion: number, pending: Pending): Promise<number>;
-  /** Committed timers of the task of `kind` due at or before `upTo`, in time order (one Query). */
-  dueTimers(task: TaskRef, kind: TimerRef['kind'], upTo: number, checkpoint: Checkpoint): Promise<TimerEntry[]>;
-  /** At-least-once: write state values directly and move the input position, one conditional write where possible. */
-  commitDirect(task: TaskRef, expectedVersion: number, seq: number, nextOffset: number, writes: readonly StateWrite[], extra: Readonly<Record<string, unknown>>): Promise<number>;
+  readonly baseVersion: number;
+}
+
+/** DynamoDB side of the protocol: checkpoints, batch records and snapshots of tasks. */
+export interface TaskStore {
+  /** Reads the task's checkpoint (strongly consistent; version 0 if none) and the record prepared after it, if any. */
+  read(task: TaskRef): Promise<TaskView>;
+  /**
+   * The committed state as of `checkpoint`: its snapshot plus every committed batch record after it;
+   * with `after`, only the changes of committed batches after that seq (a warm container catching up).
+   */
+  load(task: TaskRef, checkpoint: Checkpoint, after?: number): Promise<StateLoad>;
+  /**
+   * Prepare: writes `record`, unless its slot already holds this seq or a later one (then
+   * CheckpointConflict: another invocation prepared it).
+   */
+  prepare(task: TaskRef, record: BatchRecord): Promise<void>;
+  /** Writes the chunks of a snapshot to its bank (see SnapshotWrite.baseVersion); CheckpointConflict if a place is taken. */
+  writeSnapshot(task: TaskRef, snapshot: SnapshotWrite): Promise<void>;
+  /** Confirm (or recovery's promote): the checkpoint takes the record's seq, position, time and snapshot. Conditional on `from.version`. */
+  confirm(task: TaskRef, from: Checkpoint, record: BatchRecord): Promise<Checkpoint>;
+  /** Recovery's discard: the record's seq becomes a hole; position and state stay. Conditional on `from.version`. */
+  abandon(task: TaskRef, from: Checkpoint, record: BatchRecord): Promise<Checkpoint>;
+  /** Compaction outside a batch: makes a snapshot whose chunks were written the task's. Conditional on `from.version`. */
+  compact(task: TaskRef, from: Checkpoint, snapshot: SnapshotRef): Promise<Checkpoint>;
 }
 
 /** Offsets Kafka assigned to the records of one send, in the order given. */
@@ -169,12 +217,18 @@ export interface TxnSink {
 
 /** Where failures are injected in tests: named step boundaries of the protocol. */
 export type CommitStep =
+  /** A cold container loaded the task's state (snapshot and records), before processing. */
+  | 'after-restore'
   | 'before-send'
   | 'after-send'
+  /** The batch record is written; a snapshot of this batch (compaction) is not yet. */
+  | 'after-record'
   | 'after-prepare'
   | 'after-kafka-commit'
   | 'after-confirm'
-  | 'after-recovery-fence';
+  | 'after-recovery-fence'
+  /** A compaction outside a batch wrote its snapshot's chunks, not yet the checkpoint. */
+  | 'after-snapshot';
 
 /** Hook called at every step boundary; throwing from it simulates a crash there. */
 export type FaultHook = (step: CommitStep, task: TaskRef, seq: number) => void | Promise<void>;

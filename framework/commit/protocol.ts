@@ -1,30 +1,41 @@
 /**
- * The exactly-once commit protocol for one task and one batch (DESIGN §2).
+ * The exactly-once commit protocol of one task, as named phases (docs/exactly-once.md):
  *
- * Invariant: a batch's effects — output records, dead letters, state changes and the
- * new input position — become visible together or not at all, exactly once, however
- * often Lambda delivers, retries or duplicates the batch and however many zombie
- * invocations run. The Kafka transaction commit is the single decision point; the
- * checkpoint's version condition makes every other step safe to repeat or to lose.
+ *   take     claim the transactional id; read the checkpoint (a warm container that wrote it
+ *            last skips the read); wait briefly for the other trigger's just-prepared batch;
+ *            recover a pending batch (fence, ask Kafka, then confirm or abandon it)
+ *   open     the batch's sequence number and its Kafka transaction; outputs are sent into it
+ *   commit   marks and the progress record into the transaction → prepare: the batch record
+ *            (the batch's state changes, position and event time; at most one per seq, the
+ *            arbiter between racing invocations) and, when due, a snapshot of the task's state
+ *            → commit the Kafka transaction (the decision point) → confirm in the checkpoint
+ *   compact  outside a batch, when the ring of batch records would otherwise overwrite one that
+ *            is still needed
  *
- *   read checkpoint → (recover pending) → skip offsets < nextOffset → process →
- *   send in txn (+ progress record) → prepare (staged state + pending, conditional) →
- *   commit txn → confirm (committedSeq, nextOffset; conditional)
+ * Invariant: a batch's effects — output records, dead letters, marks, state changes and the new
+ * input position — become visible together or not at all, exactly once, however often Lambda
+ * delivers, retries or duplicates the batch and however many zombie invocations run. The Kafka
+ * commit decides; the record's slot lets only one invocation prepare each batch; the
+ * checkpoint's version condition serialises confirm, abandon and compaction. The protocol never
+ * calls into the runtime: the runtime drives the phases with plain data.
  */
 import type { KafkaRecord, OutgoingRecord } from '../kafka/record.js';
 import { deadLetterHeaders, provenanceHeaders } from '../kafka/provenance.js';
-import type { DeadLetter, StageOutputRecord } from '../runtime/element.js';
-import { EDGE_HEADER } from '../runtime/input.js';
-import type { Checkpoint, CheckpointStore, FaultHook, KafkaTxn, Pending, SentOffsets, StateWrite, TaskRef, TxnOutcome, TxnSink } from './ports.js';
-import { SimulatedCrash } from './ports.js';
-import { nextSeq } from '../state/staged.js';
-export { nextSeq } from '../state/staged.js';
 import { progressRecord } from '../kafka/progress.js';
 import { partitionForKey } from '../kafka/partitioner.js';
+import type { DeadLetter, StageOutputRecord } from '../runtime/element.js';
+import { EDGE_HEADER } from '../runtime/input.js';
+import type { StateEntry } from '../state/codec.js';
+import { encodeEntries } from '../state/codec.js';
+import { buildSnapshot } from '../state/committed.js';
+import type { TimeState } from '../time/watermark.js';
+import type { BatchRecord, Checkpoint, FaultHook, KafkaTxn, SentOffsets, SnapshotWrite, TaskRef, TaskStore, TxnOutcome, TxnSink } from './ports.js';
+import { SimulatedCrash } from './ports.js';
+import { DEFAULT_COMPACTION, nextBank, nextSeq, shouldCompact, type CompactionPolicy } from './checkpoint.js';
 
 /** Everything the protocol needs for one task. */
 export interface CommitDeps {
-  readonly store: CheckpointStore;
+  readonly store: TaskStore;
   readonly sink: TxnSink;
   readonly mode: 'exactly-once' | 'at-least-once';
   readonly progressTopic: string;
@@ -32,24 +43,12 @@ export interface CommitDeps {
   readonly fault?: FaultHook | undefined;
   /** The transactional ids writing a progress partition (see ResolveOptions.peers). */
   readonly progressPeers?: ((partition: number) => readonly string[]) | undefined;
-}
-
-/** The batch a task wants committed, built by the runtime from the operator results. */
-export interface BatchEffects {
-  readonly outputs: readonly StageOutputRecord[];
-  readonly deadLetters: readonly DeadLetter[];
-  readonly deadLetterTopic: string;
-  readonly stage: string;
-  readonly nextOffset: number;
-  readonly state: readonly StateWrite[];
-  readonly extra: Readonly<Record<string, unknown>>;
-  /** Transactional id to commit under (default: the task's data id). */
-  readonly txnId?: string;
-  /**
-   * Runs after the outputs were sent, with their offsets: returns more records for the same
-   * transaction (watermark marks, whose fences are those offsets) and the checkpoint extras.
-   */
-  readonly finish?: (sent: SentOffsets) => { readonly records: readonly OutgoingRecord[]; readonly extra: Readonly<Record<string, unknown>> };
+  /** When a batch also writes a snapshot (default DEFAULT_COMPACTION). */
+  readonly compaction?: CompactionPolicy | undefined;
+  /** How long a batch waits for a pending batch of the task's other trigger to finish before recovering it (ms). */
+  readonly pendingGraceMs?: number | undefined;
+  /** Random ids of snapshots (default crypto's UUID). */
+  readonly snapshotId?: (() => string) | undefined;
 }
 
 /** The transactional id of a task's data invocations. */
@@ -62,9 +61,8 @@ export function controlTxnIdOf(task: TaskRef): string {
   return `${txnIdOf(task)}.ctl`;
 }
 
-
 /** The records of a batch that are new to the task (input dedupe by nextOffset). */
-export function freshRecords(ckpt: Checkpoint, records: readonly KafkaRecord[]): KafkaRecord[] {
+export function freshRecords(ckpt: Pick<Checkpoint, 'nextOffset'>, records: readonly KafkaRecord[]): KafkaRecord[] {
   return ckpt.nextOffset < 0 ? [...records] : records.filter((r) => r.offset >= ckpt.nextOffset);
 }
 
@@ -74,30 +72,241 @@ export interface Recovery {
   readonly outcome: TxnOutcome;
 }
 
-/**
- * Resolves a pending batch left by a crashed or zombie invocation: fence its
- * transactional id, ask Kafka whether its progress record committed, then confirm or
- * abandon it in the checkpoint. Returns undefined when nothing was pending.
- */
-export async function recover(deps: CommitDeps, task: TaskRef, ckpt: Checkpoint): Promise<Recovery | undefined> {
-  const pending = ckpt.pending;
-  if (!pending) return undefined;
-  const outcome: TxnOutcome = pending.progress
-    ? await deps.sink.resolve(pending.txnId, pending.progress, task.id, pending.seq, { peers: deps.progressPeers?.(pending.progress.partition) ?? [] })
-    : 'aborted';
-  await deps.fault?.('after-recovery-fence', task, pending.seq);
-  if (outcome === 'committed') await deps.store.confirm(task, ckpt.version, pending);
-  else await deps.store.abandon(task, ckpt.version, pending);
-  return { seq: pending.seq, outcome };
+/** The task as a batch starts from it. */
+export interface TakenTask {
+  readonly checkpoint: Checkpoint;
+  /** Whether the checkpoint was read (false: the warm container's own, trusted until a write conflicts). */
+  readonly read: boolean;
+  readonly recovery: Recovery | undefined;
+  /** A pending batch this call promoted: a warm state that predates it must apply its changes. */
+  readonly promoted: BatchRecord | undefined;
 }
 
-/** Builds the records a batch writes, each with provenance headers (task, seq, index). */
-export function outgoingRecords(task: TaskRef, seq: number, effects: BatchEffects): OutgoingRecord[] {
+// --- take ----------------------------------------------------------------------------------------
+
+/**
+ * Phase 1. `warm` is the checkpoint this container wrote last for the task, if it holds the
+ * task's state: then nothing is read, and a write that finds the task moved on fails with
+ * CheckpointConflict (the runtime reruns the batch, reading).
+ */
+export async function takeTask(deps: CommitDeps, task: TaskRef, txnId: string, warm: Checkpoint | undefined): Promise<TakenTask> {
+  // First take over our transactional id (a no-op in a warm container): a crashed attempt's
+  // open transaction would otherwise hold back read_committed readers of its partitions until
+  // the broker's transaction timeout — our own recovery's read among them.
+  if (deps.mode === 'exactly-once') await deps.sink.claim(txnId);
+  if (warm) return { checkpoint: warm, read: false, recovery: undefined, promoted: undefined };
+  let view = await deps.store.read(task);
+  view = await awaitOtherTrigger(deps, task, view, txnId);
+  const pending = view.pending;
+  if (!pending) return { checkpoint: view.checkpoint, read: true, recovery: undefined, promoted: undefined };
+  const outcome: TxnOutcome =
+    pending.txnId === undefined
+      ? 'committed' // at-least-once: a record is written after its outputs were sent; keep it
+      : pending.progress
+        ? await deps.sink.resolve(pending.txnId, pending.progress, task.id, pending.seq, { peers: deps.progressPeers?.(pending.progress.partition) ?? [] })
+        : 'aborted';
+  await deps.fault?.('after-recovery-fence', task, pending.seq);
+  // An at-least-once record is kept whatever happened after it was written, but its snapshot may
+  // be half written (an exactly-once one commits in Kafka only after its snapshot is complete).
+  const promoted = pending.txnId === undefined ? { ...pending, snapshot: undefined } : pending;
+  const checkpoint = outcome === 'committed' ? await deps.store.confirm(task, view.checkpoint, promoted) : await deps.store.abandon(task, view.checkpoint, pending);
+  return { checkpoint, read: true, recovery: { seq: pending.seq, outcome }, promoted: outcome === 'committed' ? promoted : undefined };
+}
+
+/**
+ * A batch the other trigger of the task (data vs control) prepared moments ago is most likely
+ * about to commit: recovering it now would fence a live producer and waste its work. Wait a
+ * little (polling) for it to be decided; recover only if it is still pending `pendingGraceMs`
+ * after it was prepared. Waiting never affects what commits, only who does the work.
+ */
+async function awaitOtherTrigger(deps: CommitDeps, task: TaskRef, view: Awaited<ReturnType<TaskStore['read']>>, txnId: string): Promise<Awaited<ReturnType<TaskStore['read']>>> {
+  const pending = view.pending;
+  const grace = deps.pendingGraceMs ?? 0;
+  if (!pending || pending.txnId === txnId || grace <= 0) return view;
+  const deadline = pending.since + grace;
+  let latest = view;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    latest = await deps.store.read(task);
+    if (latest.pending?.seq !== pending.seq) return latest;
+  }
+  return latest;
+}
+
+// --- open ----------------------------------------------------------------------------------------
+
+/** A batch being written: its sequence number, and the sender of its records (into its transaction, exactly-once). */
+export interface OpenBatch {
+  readonly seq: number;
+  readonly txnId: string;
+  /** Records sent so far (their provenance indexes continue from here). */
+  readonly sentCount: number;
+  /** Sends records of the batch, adding provenance headers; resolves with their offsets. */
+  send(records: readonly OutgoingRecord[]): Promise<SentOffsets>;
+}
+
+/** Phase 2: the batch's seq and (exactly-once) its Kafka transaction. */
+export async function openBatch(deps: CommitDeps, task: TaskRef, ckpt: Checkpoint, txnId: string): Promise<OpenBatch & { readonly txn: KafkaTxn | undefined }> {
+  const seq = nextSeq(ckpt);
+  await deps.fault?.('before-send', task, seq);
+  return deps.mode === 'exactly-once' ? new TxnBatch(deps, task, seq, txnId, await deps.sink.begin(txnId)) : new DirectBatch(deps, task, seq, txnId);
+}
+
+class DirectBatch implements OpenBatch {
+  readonly txn = undefined;
+  sentCount = 0;
+
+  constructor(
+    private readonly deps: CommitDeps,
+    private readonly task: TaskRef,
+    readonly seq: number,
+    readonly txnId: string,
+  ) {}
+
+  async send(records: readonly OutgoingRecord[]): Promise<SentOffsets> {
+    const tagged = withProvenance(records, this.task, this.seq, this.sentCount);
+    this.sentCount += records.length;
+    return tagged.length > 0 ? this.deps.sink.sendDirect(tagged) : [];
+  }
+}
+
+class TxnBatch implements OpenBatch {
+  sentCount = 0;
+
+  constructor(
+    private readonly deps: CommitDeps,
+    private readonly task: TaskRef,
+    readonly seq: number,
+    readonly txnId: string,
+    public txn: KafkaTxn,
+  ) {}
+
+  async send(records: readonly OutgoingRecord[]): Promise<SentOffsets> {
+    const tagged = withProvenance(records, this.task, this.seq, this.sentCount);
+    const first = this.sentCount === 0;
+    this.sentCount += records.length;
+    try {
+      return await this.txn.send(tagged);
+    } catch (error) {
+      // A warm container's cached producer may have been fenced by another container that
+      // handled this task since. Before anything else was sent nothing is lost: start over once
+      // with a fresh producer. (Later the offsets of earlier sends are already in use.)
+      if (!first || (error as { code?: unknown }).code !== 'SLUICE_FENCED') {
+        if (!(error instanceof SimulatedCrash)) await this.txn.abort().catch(() => undefined);
+        throw error;
+      }
+      this.txn = await this.deps.sink.begin(this.txnId);
+      return this.txn.send(tagged);
+    }
+  }
+}
+
+// --- commit --------------------------------------------------------------------------------------
+
+/** What a batch commits besides what it already sent. */
+export interface BatchOutcome {
+  /**
+   * Records sent last, with the progress record: the batch's watermark marks (which need the
+   * offsets of its outputs, sent before), or its outputs themselves when it sends no marks.
+   */
+  readonly tail: readonly OutgoingRecord[];
+  readonly nextOffset: number;
+  readonly time: TimeState;
+  /** State entries the batch changed, with their values after it, as planned by planChanges. */
+  readonly changes: PlannedChanges;
+  /** The task's whole state after the batch, when planChanges said to snapshot with this batch. */
+  readonly snapshot: Iterable<StateEntry> | undefined;
+}
+
+/** A batch's state changes, encoded once, and whether the batch also writes a snapshot. */
+export interface PlannedChanges {
+  readonly entries: readonly StateEntry[];
+  readonly encoded: Buffer | undefined;
+  readonly snapshot: boolean;
+}
+
+/** Encodes a batch's changes and decides whether the batch also writes a snapshot (pure); stages without keyed state never do. */
+export function planChanges(deps: Pick<CommitDeps, 'compaction'>, ckpt: Checkpoint, seq: number, entries: readonly StateEntry[], keyed: boolean): PlannedChanges {
+  const encoded = entries.length === 0 ? undefined : encodeEntries(entries);
+  return { entries, encoded, snapshot: keyed && shouldCompact(ckpt, seq, encoded?.length ?? 0, deps.compaction ?? DEFAULT_COMPACTION) };
+}
+
+/**
+ * Phase 3: marks and progress record, prepare, Kafka commit, confirm. Returns the new checkpoint.
+ * Throws CheckpointConflict (another invocation prepared this batch, or moved the checkpoint) or
+ * whatever a port throws; before the prepare nothing of the batch is visible, after it a
+ * recovery decides the batch.
+ */
+export async function commitBatch(deps: CommitDeps, task: TaskRef, ckpt: Checkpoint, open: OpenBatch & { readonly txn: KafkaTxn | undefined }, outcome: BatchOutcome): Promise<Checkpoint> {
+  const { seq } = open;
+  let prepared = false;
+  try {
+    let progress: BatchRecord['progress'];
+    if (open.txn) {
+      const at = partitionForKey(Buffer.from(task.id), deps.progressPartitions);
+      const sent = await open.send([...outcome.tail, progressRecord(deps.progressTopic, at, task.id, seq, outcome.nextOffset)]);
+      progress = sent[sent.length - 1];
+    } else if (outcome.tail.length > 0) {
+      await open.send(outcome.tail);
+    }
+    await deps.fault?.('after-send', task, seq);
+    const snapshot: SnapshotWrite | undefined = outcome.snapshot ? buildSnapshot(outcome.snapshot, seq, nextBank(ckpt), (deps.snapshotId ?? randomId)(), ckpt.version) : undefined;
+    const record: BatchRecord = {
+      seq,
+      nextOffset: outcome.nextOffset,
+      time: outcome.time,
+      txnId: open.txn ? open.txnId : undefined,
+      progress,
+      since: Date.now(),
+      changes: outcome.changes.entries,
+      changeBytes: outcome.changes.encoded?.length ?? 0,
+      ...(outcome.changes.encoded ? { encoded: outcome.changes.encoded } : {}),
+      snapshot: snapshot?.ref,
+    };
+    await deps.store.prepare(task, record);
+    prepared = true;
+    await deps.fault?.('after-record', task, seq);
+    if (snapshot) await deps.store.writeSnapshot(task, snapshot);
+    await deps.fault?.('after-prepare', task, seq);
+    if (open.txn) await open.txn.commit();
+    await deps.fault?.('after-kafka-commit', task, seq);
+    const next = await deps.store.confirm(task, ckpt, record);
+    await deps.fault?.('after-confirm', task, seq);
+    return next;
+  } catch (error) {
+    // Before prepare the batch is ours to abort. After prepare, a recovery decides; aborting only
+    // makes the outcome "aborted" sooner and is harmless if the commit already happened (it
+    // fails). A simulated crash leaves everything as a dead process would: the transaction stays open.
+    if (!prepared && open.txn && !(error instanceof SimulatedCrash)) await open.txn.abort().catch(() => undefined);
+    throw error;
+  }
+}
+
+// --- compact -------------------------------------------------------------------------------------
+
+/** Compaction outside a batch: a snapshot of `entries` (the state as of ckpt.committedSeq) becomes the task's. */
+export async function compactTask(deps: CommitDeps, task: TaskRef, ckpt: Checkpoint, entries: Iterable<StateEntry>): Promise<Checkpoint> {
+  const snapshot = buildSnapshot(entries, ckpt.committedSeq, nextBank(ckpt), (deps.snapshotId ?? randomId)(), ckpt.version);
+  await deps.store.writeSnapshot(task, snapshot);
+  await deps.fault?.('after-snapshot', task, ckpt.committedSeq);
+  return deps.store.compact(task, ckpt, snapshot.ref);
+}
+
+// --- records -------------------------------------------------------------------------------------
+
+/** What a batch emits, as the runtime hands it over. */
+export interface BatchEmissions {
+  readonly outputs: readonly StageOutputRecord[];
+  readonly deadLetters: readonly DeadLetter[];
+  readonly deadLetterTopic: string;
+  readonly stage: string;
+}
+
+/** The records of a batch's outputs and dead letters (provenance is added when they are sent). */
+export function outgoingRecords(effects: BatchEmissions): OutgoingRecord[] {
   const out: OutgoingRecord[] = [];
-  let idx = 0;
   for (const o of effects.outputs) {
-    const headers = [...o.headers, ...provenanceHeaders({ task: task.id, seq, idx: idx++ })];
-    if (o.edge !== undefined) headers.push({ name: EDGE_HEADER, value: Buffer.from(String(o.edge)) });
+    const headers = o.edge === undefined ? [...o.headers] : [...o.headers, { name: EDGE_HEADER, value: Buffer.from(String(o.edge)) }];
     out.push({ topic: o.topic, ...(o.partition === undefined ? {} : { partition: o.partition }), key: o.key, value: o.value, headers, timestamp: o.timestamp });
   }
   for (const d of effects.deadLetters) {
@@ -118,88 +327,10 @@ export function outgoingRecords(task: TaskRef, seq: number, effects: BatchEffect
           errorMessage: `${d.operator}: ${d.error.message}`,
           ...errorCodeOf(d.error),
         }),
-        ...provenanceHeaders({ task: task.id, seq, idx: idx++ }),
       ],
     });
   }
   return out;
-}
-
-/** Result of committing one batch. */
-export interface CommitResult {
-  readonly seq: number;
-  readonly version: number;
-  readonly recordsWritten: number;
-}
-
-/**
- * Steps 2–5 for a batch processed against checkpoint `ckpt` (which has no pending batch).
- * Throws CheckpointConflict (another invocation owns the task) or whatever a port throws;
- * in every such case nothing of the batch is visible and the invocation must fail.
- */
-export async function commitBatch(deps: CommitDeps, task: TaskRef, ckpt: Checkpoint, effects: BatchEffects): Promise<CommitResult> {
-  const seq = nextSeq(ckpt);
-  const records = outgoingRecords(task, seq, effects);
-  await deps.fault?.('before-send', task, seq);
-  if (deps.mode === 'at-least-once') {
-    const sent = records.length > 0 ? await deps.sink.sendDirect(records) : [];
-    const finished = effects.finish?.(sent);
-    if (finished && finished.records.length > 0) await deps.sink.sendDirect(withProvenance(finished.records, task, seq, records.length));
-    await deps.fault?.('after-send', task, seq);
-    const version = await deps.store.commitDirect(task, ckpt.version, seq, effects.nextOffset, effects.state, finished?.extra ?? effects.extra);
-    await deps.fault?.('after-confirm', task, seq);
-    return { seq, version, recordsWritten: records.length };
-  }
-
-  const txnId = effects.txnId ?? txnIdOf(task);
-  const progressPartition = partitionForKey(Buffer.from(task.id), deps.progressPartitions);
-  const progress = progressRecord(deps.progressTopic, progressPartition, task.id, seq, effects.nextOffset);
-  let extra = effects.extra;
-  const open = async (): Promise<{ txn: KafkaTxn; sent: SentOffsets }> => {
-    const txn = await deps.sink.begin(txnId);
-    try {
-      if (!effects.finish) return { txn, sent: await txn.send([...records, progress]) };
-      // Marks need the offsets of this batch's outputs, so they go in a second send of the same transaction.
-      const first = records.length > 0 ? await txn.send(records) : [];
-      const finished = effects.finish(first);
-      extra = finished.extra;
-      const marks = withProvenance(finished.records, task, seq, records.length);
-      return { txn, sent: [...first, ...(await txn.send([...marks, progress]))] };
-    } catch (error) {
-      if (!(error instanceof SimulatedCrash)) await txn.abort().catch(() => undefined);
-      throw error;
-    }
-  };
-  let opened: { txn: KafkaTxn; sent: SentOffsets };
-  try {
-    opened = await open();
-  } catch (error) {
-    // A warm container's cached producer may have been fenced by another container that
-    // handled this task since; nothing was prepared, so start over once with a fresh producer.
-    if ((error as { code?: unknown }).code !== 'SLUICE_FENCED') throw error;
-    opened = await open();
-  }
-  const { txn, sent } = opened;
-  let prepared = false;
-  try {
-    const progressAt = sent[sent.length - 1]!;
-    await deps.fault?.('after-send', task, seq);
-    const pending: Pending = { seq, nextOffset: effects.nextOffset, txnId, progress: progressAt, extra, since: Date.now() };
-    const prepVersion = await deps.store.prepare(task, ckpt.version, pending, effects.state);
-    prepared = true;
-    await deps.fault?.('after-prepare', task, seq);
-    await txn.commit();
-    await deps.fault?.('after-kafka-commit', task, seq);
-    const version = await deps.store.confirm(task, prepVersion, pending);
-    await deps.fault?.('after-confirm', task, seq);
-    return { seq, version, recordsWritten: records.length };
-  } catch (error) {
-    // Before prepare the batch is ours to abort. After prepare, a recovery decides; abort only
-    // makes the outcome "aborted" sooner and is harmless if the commit already happened (it fails).
-    // A simulated crash leaves everything as a dead process would: the transaction stays open.
-    if (!prepared && !(error instanceof SimulatedCrash)) await txn.abort().catch(() => undefined);
-    throw error;
-  }
 }
 
 function errorCodeOf(error: Error): { errorCode?: string } {
@@ -207,7 +338,11 @@ function errorCodeOf(error: Error): { errorCode?: string } {
   return typeof code === 'string' ? { errorCode: code } : {};
 }
 
-/** Adds provenance headers to records written after the batch's outputs (marks), continuing their index. */
+/** Adds provenance headers (task, seq, index from `firstIdx`) to records of a batch. */
 function withProvenance(records: readonly OutgoingRecord[], task: TaskRef, seq: number, firstIdx: number): OutgoingRecord[] {
   return records.map((r, i) => ({ ...r, headers: [...r.headers, ...provenanceHeaders({ task: task.id, seq, idx: firstIdx + i })] }));
+}
+
+function randomId(): string {
+  return crypto.randomUUID();
 }

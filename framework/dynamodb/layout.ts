@@ -1,33 +1,31 @@
 /**
- * The single-table layout of an app's DynamoDB table, as pure functions: item keys, the
- * attribute encoding of checkpoints and state items, and the committed/staged rule.
+ * The single-table layout of an app's DynamoDB table, as pure functions: item keys and the
+ * attribute encoding of checkpoints, batch records and snapshot chunks (docs/state-layout.md).
+ * Every item of a task shares one partition key, so a task's data is together and never mixed
+ * with another task's. Attribute names are short: DynamoDB bills them as bytes of the item.
  *
- * Invariant kept: a state item's committed value is decided by `resolveCommitted` alone, from the
- * item and its task's checkpoint. A staged value (`sv`/`sx`, tagged `ss`) is committed iff `ss` is
- * a sequence number the checkpoint confirmed (`ss <= committedSeq` and not a hole); otherwise the
- * committed value is `v`. So the checkpoint flip is the only atomic write a batch needs, and the
- * staged value is promoted lazily by the next write of the item (which puts it in `v`).
- *
- * Items (table keys `pk` S hash, `sk` S range; TTL attribute `ttl`, epoch seconds):
- *
- *   checkpoint   pk `ckpt#<app>#<taskId>`                  sk `ckpt`
- *                version N, committedSeq N, holes L<N>, nextOffset N, extra S (JSON),
- *                pending M {seq N, nextOffset N, txnId S, progress M {topic, partition, offset}?, extra S},
+ *   checkpoint   pk `task#<app>#<taskId>`  sk `ckpt`
+ *                v N (version), c N (committedSeq), h L<N> (holes), o N (nextOffset), t S (time, JSON),
+ *                s S (snapshot ref, JSON), d N (bytes of records since the snapshot), st S (stage),
  *                w S (token of the last writer, to recognise our own write after a lost response)
- *   state        pk `state#<app>#<stage>#<base64url(key)>`  sk `<stateName>`
- *                p S (owning task id), v B / ve N (committed value, expiry epoch ms),
- *                sv B or sx BOOL / se N (staged value or staged clear, expiry), ss N (batch seq that staged),
- *                ttl N (only when every value in the item expires: the latest expiry, epoch s)
- *   timer        pk `timer#<app>#<taskId>`                  sk `<time, 15 digits zero-padded>#<...>`
- *                (reserved: due timers of a task are one Query `pk = :p AND sk <= :t`)
+ *   batch record pk `task#<app>#<taskId>`  sk `r#<seq mod 64, 2 digits>`
+ *                q N (seq), o N, t S, x S (txnId, absent in at-least-once), g S (progress position, JSON),
+ *                a N (prepared at, epoch ms), ch B (changes, state/codec.ts), cb N (their bytes),
+ *                s S (snapshot ref written with the batch, JSON), w S (token)
+ *   snapshot     pk `task#<app>#<taskId>`  sk `s#<bank>#<index, 4 digits>`
+ *                id S (snapshot id), q N (its batch seq), bv N (checkpoint version it was written from), i N (index), data B
  *
- * Sequence numbers are never reused: a hole stays a hole, so the batch after an abandoned one
- * takes `max(committedSeq, ...holes) + 1` (see `nextSeq`).
+ * Invariants the writes keep (task-store.ts): a record slot only takes a higher seq than it holds;
+ * a snapshot chunk only one written from a later checkpoint version; a checkpoint write only lands
+ * on the version it read.
  */
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { SluiceError } from '../errors.js';
-import { isCommittedSeq } from '../state/staged.js';
-import type { Checkpoint, Pending, ProgressPosition, StateValue, StateWrite, TimerEntry, TimerRef } from '../commit/ports.js';
+import type { BatchRecord, Checkpoint, ProgressPosition, SnapshotRef } from '../commit/ports.js';
+import { EMPTY_CHECKPOINT, slotOf } from '../commit/checkpoint.js';
+import { decodeEntries } from '../state/codec.js';
+import type { SnapshotChunk } from '../state/committed.js';
+import { INITIAL_TIME, type TimeState } from '../time/watermark.js';
 
 /** Names of the table's key and TTL attributes. */
 export const TABLE_ATTRIBUTES = { pk: 'pk', sk: 'sk', ttl: 'ttl' } as const;
@@ -41,87 +39,39 @@ export interface ItemKey {
   readonly sk: string;
 }
 
-/** DynamoDB's partition-key limit in bytes. */
-export const MAX_PARTITION_KEY_BYTES = 2048;
 /** DynamoDB's item-size limit in bytes (400 KB). */
 export const MAX_ITEM_BYTES = 400 * 1024;
 /** Sort key of every checkpoint item. */
 export const CHECKPOINT_SORT_KEY = 'ckpt';
+/** Sort-key prefix of batch records and of snapshot chunks. */
+export const RECORD_PREFIX = 'r#';
+export const CHUNK_PREFIX = 's#';
 
-/** A state item's layout could not hold what was asked (key too long, item too large). */
+/** A task's items could not hold what was asked (a batch's changes too large for one record). */
 export class StateLayoutError extends SluiceError {
   constructor(message: string, stage: string | undefined, hint: string) {
     super('SLUICE_STATE_LAYOUT', message, { stage }, hint);
   }
 }
 
+/** Partition key of every item of a task. */
+export function taskPartitionKey(app: string, taskId: string): string {
+  return `task#${app}#${taskId}`;
+}
+
 /** Key of a task's checkpoint item. */
 export function checkpointKey(app: string, taskId: string): ItemKey {
-  return { pk: `ckpt#${app}#${taskId}`, sk: CHECKPOINT_SORT_KEY };
+  return { pk: taskPartitionKey(app, taskId), sk: CHECKPOINT_SORT_KEY };
 }
 
-/** Key of one state item (a state name of one key in one stage); throws if the key is too long for DynamoDB. */
-export function stateItemKey(app: string, stage: string, key: Buffer, name: string): ItemKey {
-  const pk = `state#${app}#${stage}#${key.toString('base64url')}`;
-  const bytes = Buffer.byteLength(pk, 'utf8');
-  if (bytes > MAX_PARTITION_KEY_BYTES) {
-    throw new StateLayoutError(
-      `state key of ${key.length} bytes makes a partition key of ${bytes} bytes, over DynamoDB's ${MAX_PARTITION_KEY_BYTES}`,
-      stage,
-      `keep keys of stage "${stage}" under about ${maxKeyBytes(app, stage)} bytes (e.g. key by a hash of the long value)`,
-    );
-  }
-  return { pk, sk: name };
+/** Key of the ring slot holding batch `seq`'s record. */
+export function recordKey(app: string, taskId: string, seq: number): ItemKey {
+  return { pk: taskPartitionKey(app, taskId), sk: `${RECORD_PREFIX}${String(slotOf(seq)).padStart(2, '0')}` };
 }
 
-/** Partition key of a task's timers: a task's due timers are one Query `sk <= :t` on it. */
-export function timerPartitionKey(app: string, taskId: string): string {
-  return `timer#${app}#${taskId}`;
-}
-
-/** Timer times are shifted by this so every safe integer (also before 1970) sorts as a fixed-width string. */
-const TIME_OFFSET = BigInt(Number.MAX_SAFE_INTEGER);
-const TIME_DIGITS = 17;
-
-function encodeTime(time: number): string {
-  return (BigInt(time) + TIME_OFFSET).toString().padStart(TIME_DIGITS, '0');
-}
-
-/** Sort-key prefix of a task's timers of one kind. */
-export function timerKindPrefix(kind: TimerRef['kind']): string {
-  return `${kind === 'event' ? 'e' : 'p'}#`;
-}
-
-/** Sort key of one timer: kind, fixed-width time, key, operator name — ordered by time within a kind. */
-export function timerSortKey(timer: TimerRef, key: Buffer, name: string): string {
-  if (!Number.isSafeInteger(timer.time)) {
-    throw new StateLayoutError(`timer time ${timer.time} is not an integer of epoch ms`, undefined, 'timers fire at whole epoch milliseconds');
-  }
-  return `${timerKindPrefix(timer.kind)}${encodeTime(timer.time)}#${key.toString('base64url')}#${name}`;
-}
-
-/** The upper bound of the sort keys of timers due at or before `upTo`. */
-export function timerUpperBound(kind: TimerRef['kind'], upTo: number): string {
-  const t = Math.max(-Number.MAX_SAFE_INTEGER, Math.min(Math.floor(upTo), Number.MAX_SAFE_INTEGER));
-  return `${timerKindPrefix(kind)}${encodeTime(t)}#~`;
-}
-
-/** Reads a timer back from its sort key. */
-export function parseTimerSortKey(sk: string): TimerEntry {
-  const [kind, time, key, ...name] = sk.split('#');
-  return { kind: kind === 'e' ? 'event' : 'processing', time: Number(BigInt(time ?? '0') - TIME_OFFSET), key: Buffer.from(key ?? '', 'base64url'), name: name.join('#') };
-}
-
-/** The item key a write goes to: the key's state item, or the task's timer index for timers. */
-export function writeItemKey(writer: WriterRef, write: StateWrite): ItemKey {
-  return write.timer
-    ? { pk: timerPartitionKey(writer.app, writer.taskId), sk: timerSortKey(write.timer, write.key, write.name) }
-    : stateItemKey(writer.app, writer.stage, write.key, write.name);
-}
-
-/** The key of a state value in the map `loadState` returns. */
-export function stateMapKey(key: Buffer, name: string): string {
-  return `${key.toString('base64')}\u0000${name}`;
+/** Key of chunk `index` of snapshot bank `bank`. */
+export function chunkKey(app: string, taskId: string, bank: 0 | 1, index: number): ItemKey {
+  return { pk: taskPartitionKey(app, taskId), sk: `${CHUNK_PREFIX}${bank}#${String(index).padStart(4, '0')}` };
 }
 
 /** The DynamoDB attribute map of an item key. */
@@ -129,182 +79,94 @@ export function keyAttributes(key: ItemKey): Item {
   return { pk: { S: key.pk }, sk: { S: key.sk } };
 }
 
-export { nextSeq } from '../state/staged.js';
+// --- checkpoint ----------------------------------------------------------------------------------
 
-// ---------------------------------------------------------------------------------------------
-// Checkpoints
+/** A checkpoint as an item (with its key and the writer's token). */
+export function encodeCheckpoint(app: string, taskId: string, stage: string, c: Checkpoint, token: string): Item {
+  return {
+    ...keyAttributes(checkpointKey(app, taskId)),
+    v: { N: String(c.version) },
+    c: { N: String(c.committedSeq) },
+    h: { L: c.holes.map((n) => ({ N: String(n) })) },
+    o: { N: String(c.nextOffset) },
+    t: { S: JSON.stringify(c.time) },
+    s: { S: JSON.stringify(c.snapshot) },
+    d: { N: String(c.deltaBytes) },
+    st: { S: stage },
+    w: { S: token },
+  };
+}
 
-/** The checkpoint of a task that never wrote one. */
-export const EMPTY_CHECKPOINT: Checkpoint = Object.freeze({
-  version: 0,
-  committedSeq: 0,
-  holes: Object.freeze([]) as readonly number[],
-  nextOffset: -1,
-  pending: undefined,
-  extra: Object.freeze({}),
-});
-
-/** Decodes a checkpoint item; `undefined` (no item) is the empty checkpoint. */
+/** A checkpoint from its item; the empty checkpoint when there is none. */
 export function decodeCheckpoint(item: Item | undefined): Checkpoint {
-  if (item === undefined) return EMPTY_CHECKPOINT;
-  const pending = item['pending']?.M;
+  if (!item) return EMPTY_CHECKPOINT;
   return {
-    version: num(item['version']) ?? 0,
-    committedSeq: num(item['committedSeq']) ?? 0,
-    holes: (item['holes']?.L ?? []).map((h) => num(h) ?? 0),
-    nextOffset: num(item['nextOffset']) ?? -1,
-    pending: pending === undefined ? undefined : decodePending(pending),
-    extra: parseExtra(item['extra']?.S),
+    version: num(item['v']) ?? 0,
+    committedSeq: num(item['c']) ?? 0,
+    holes: (item['h']?.L ?? []).map((v) => Number(v.N)),
+    nextOffset: num(item['o']) ?? -1,
+    time: timeOf(item['t']),
+    snapshot: json<SnapshotRef>(item['s']) ?? EMPTY_CHECKPOINT.snapshot,
+    deltaBytes: num(item['d']) ?? 0,
   };
 }
 
-/** Encodes `pending` as a map attribute. */
-export function encodePending(pending: Pending): AttributeValue {
-  const m: Item = {
-    seq: { N: String(pending.seq) },
-    nextOffset: { N: String(pending.nextOffset) },
-    txnId: { S: pending.txnId },
-    extra: { S: JSON.stringify(pending.extra) },
+// --- batch records -------------------------------------------------------------------------------
+
+/** A batch record as an item; `changes` are the record's encoded changes (or none). */
+export function encodeRecord(app: string, taskId: string, r: BatchRecord, changes: Buffer | undefined, token: string): Item {
+  const item: Item = {
+    ...keyAttributes(recordKey(app, taskId, r.seq)),
+    q: { N: String(r.seq) },
+    o: { N: String(r.nextOffset) },
+    t: { S: JSON.stringify(r.time) },
+    a: { N: String(r.since) },
+    cb: { N: String(r.changeBytes) },
+    w: { S: token },
   };
-  if (pending.since !== undefined) m['since'] = { N: String(pending.since) };
-  if (pending.progress !== undefined) {
-    m['progress'] = {
-      M: {
-        topic: { S: pending.progress.topic },
-        partition: { N: String(pending.progress.partition) },
-        offset: { N: String(pending.progress.offset) },
-      },
-    };
-  }
-  return { M: m };
-}
-
-function decodePending(m: Item): Pending {
-  const progress = m['progress']?.M;
-  return {
-    seq: num(m['seq']) ?? 0,
-    nextOffset: num(m['nextOffset']) ?? -1,
-    txnId: m['txnId']?.S ?? '',
-    progress: progress === undefined ? undefined : decodeProgress(progress),
-    extra: parseExtra(m['extra']?.S),
-    ...(m['since'] ? { since: num(m['since']) } : {}),
-  };
-}
-
-function decodeProgress(m: Item): ProgressPosition {
-  return { topic: m['topic']?.S ?? '', partition: num(m['partition']) ?? 0, offset: num(m['offset']) ?? 0 };
-}
-
-function parseExtra(json: string | undefined): Readonly<Record<string, unknown>> {
-  if (json === undefined || json === '') return {};
-  return JSON.parse(json) as Record<string, unknown>;
-}
-
-// ---------------------------------------------------------------------------------------------
-// State items
-
-/** A decoded state item: the committed value and the staged one, as stored. */
-export interface StateItem {
-  /** Owning task id. */
-  readonly p: string | undefined;
-  readonly v: Buffer | undefined;
-  readonly ve: number | undefined;
-  readonly sv: Buffer | undefined;
-  /** True if the staged change is a clear. */
-  readonly sx: boolean;
-  readonly se: number | undefined;
-  /** Seq of the batch that staged `sv`/`sx`; undefined = nothing staged. */
-  readonly ss: number | undefined;
-}
-
-/** Decodes a state item's value attributes. */
-export function decodeStateItem(item: Item): StateItem {
-  return {
-    p: item['p']?.S,
-    v: bin(item['v']),
-    ve: num(item['ve']),
-    sv: bin(item['sv']),
-    sx: item['sx']?.BOOL === true,
-    se: num(item['se']),
-    ss: num(item['ss']),
-  };
-}
-
-/** The part of a checkpoint the committed/staged rule needs. */
-export type CommitView = Pick<Checkpoint, 'committedSeq' | 'holes'>;
-
-/**
- * THE committed/staged rule: the staged value is the committed one iff its batch was confirmed
- * (`ss <= committedSeq` and `ss` is not a hole; a pending seq is always above committedSeq);
- * otherwise `v` is. A staged clear is absent; a value with `expiresAt <= now` is absent.
- */
-export function resolveCommitted(item: StateItem, checkpoint: CommitView, now: number): StateValue | undefined {
-  const stagedCommitted = item.ss !== undefined && isCommittedSeq(item.ss, checkpoint);
-  let value: StateValue | undefined;
-  if (stagedCommitted) {
-    value = item.sx || item.sv === undefined ? undefined : { bytes: item.sv, expiresAt: item.se };
-  } else {
-    value = item.v === undefined ? undefined : { bytes: item.v, expiresAt: item.ve };
-  }
-  if (value !== undefined && value.expiresAt !== undefined && value.expiresAt <= now) return undefined;
-  return value;
-}
-
-/** How a write is stored: staged under a batch seq (exactly-once) or directly as committed (at-least-once). */
-export type WriteMode = { readonly staged: number } | 'direct';
-
-/** Who writes: the app, stage and task a state write belongs to. */
-export interface WriterRef {
-  readonly app: string;
-  readonly stage: string;
-  readonly taskId: string;
-}
-
-/** The whole state item a write puts, or `undefined` when the item holds nothing any more (delete it). */
-export function encodeStateItem(writer: WriterRef, write: StateWrite, mode: WriteMode): Item | undefined {
-  const key = writeItemKey(writer, write);
-  const item: Item = { ...keyAttributes(key), p: { S: writer.taskId } };
-  // Expiries of the values the item keeps; `null` = one of them never expires.
-  const expiries: Array<number | null> = [];
-  const committed = mode === 'direct' ? write.value : write.previous;
-  if (committed !== undefined) {
-    item['v'] = { B: committed.bytes };
-    if (committed.expiresAt !== undefined) item['ve'] = { N: String(committed.expiresAt) };
-    expiries.push(committed.expiresAt ?? null);
-  }
-  if (mode !== 'direct') {
-    if (write.value === undefined) {
-      // Nothing committed to keep and a clear staged: the item may simply go.
-      if (committed === undefined) return undefined;
-      item['sx'] = { BOOL: true };
-    } else {
-      item['sv'] = { B: write.value.bytes };
-      if (write.value.expiresAt !== undefined) item['se'] = { N: String(write.value.expiresAt) };
-      expiries.push(write.value.expiresAt ?? null);
-    }
-    item['ss'] = { N: String(mode.staged) };
-  } else if (committed === undefined) {
-    return undefined;
-  }
-  const ttl = ttlOf(expiries);
-  if (ttl !== undefined) item[TABLE_ATTRIBUTES.ttl] = { N: String(ttl) };
-  const size = itemSize(item);
-  if (size > MAX_ITEM_BYTES) {
+  if (r.txnId !== undefined) item['x'] = { S: r.txnId };
+  if (r.progress) item['g'] = { S: JSON.stringify(r.progress) };
+  if (changes && changes.length > 0) item['ch'] = { B: changes };
+  if (r.snapshot) item['s'] = { S: JSON.stringify(r.snapshot) };
+  if (itemSize(item) > MAX_ITEM_BYTES) {
     throw new StateLayoutError(
-      `state "${write.name}" of a key is ${size} bytes as a DynamoDB item, over the ${MAX_ITEM_BYTES}-byte limit`,
-      writer.stage,
-      'a staged item holds the previous and the new value: keep one value under about 190 KB (List/Map state is one item)',
+      `the state changes of batch ${r.seq} of task ${taskId} take ${changes?.length ?? 0} bytes encoded, more than one DynamoDB item holds (400 KB)`,
+      undefined,
+      'lower the stage\'s batch size, or keep less state per key (the changes of one batch are one item)',
     );
   }
   return item;
 }
 
-/** The TTL (epoch seconds) of an item keeping values with these expiries (epoch ms; null = never); undefined = none. */
-export function ttlOf(expiries: ReadonlyArray<number | null>): number | undefined {
-  if (expiries.length === 0 || expiries.some((e) => e === null)) return undefined;
-  // Round up: DynamoDB must never delete an item before its last value expired.
-  return Math.ceil(Math.max(...(expiries as number[])) / 1000);
+/** A batch record from its item. */
+export function decodeRecord(item: Item): BatchRecord {
+  const ch = bin(item['ch']);
+  return {
+    seq: num(item['q']) ?? 0,
+    nextOffset: num(item['o']) ?? -1,
+    time: timeOf(item['t']),
+    txnId: item['x']?.S,
+    progress: json<ProgressPosition>(item['g']),
+    since: num(item['a']) ?? 0,
+    changes: ch ? decodeEntries(ch) : [],
+    changeBytes: num(item['cb']) ?? 0,
+    snapshot: json<SnapshotRef>(item['s']),
+  };
 }
+
+// --- snapshot chunks -----------------------------------------------------------------------------
+
+/** A snapshot chunk as an item. */
+export function encodeChunk(app: string, taskId: string, ref: SnapshotRef, baseVersion: number, index: number, data: Buffer): Item {
+  return { ...keyAttributes(chunkKey(app, taskId, ref.bank, index)), id: { S: ref.id }, q: { N: String(ref.seq) }, bv: { N: String(baseVersion) }, i: { N: String(index) }, data: { B: data } };
+}
+
+/** A snapshot chunk from its item. */
+export function decodeChunk(item: Item): SnapshotChunk {
+  return { id: item['id']?.S ?? '', baseVersion: num(item['bv']) ?? -1, seq: num(item['q']) ?? -1, index: num(item['i']) ?? -1, data: bin(item['data']) ?? Buffer.alloc(0) };
+}
+
+// --- sizes ---------------------------------------------------------------------------------------
 
 /**
  * Size of an item as DynamoDB counts it for limits and capacity (attribute names plus values),
@@ -314,6 +176,16 @@ export function itemSize(item: Item): number {
   let size = 0;
   for (const [name, value] of Object.entries(item)) size += Buffer.byteLength(name, 'utf8') + valueSize(value);
   return size;
+}
+
+/** Write units of putting an item: 1 per started KB (DynamoDB bills the larger of the old and new item; ours are alike in size). */
+export function writeUnits(item: Item): number {
+  return Math.max(1, Math.ceil(itemSize(item) / 1024));
+}
+
+/** Read units of a strongly consistent read of an item: 1 per started 4 KB (1 for a missing item). */
+export function readUnits(item: Item | undefined): number {
+  return item === undefined ? 1 : Math.max(1, Math.ceil(itemSize(item) / 4096));
 }
 
 function valueSize(value: AttributeValue): number {
@@ -329,9 +201,13 @@ function valueSize(value: AttributeValue): number {
   return 0;
 }
 
-function maxKeyBytes(app: string, stage: string): number {
-  const prefix = Buffer.byteLength(`state#${app}#${stage}#`, 'utf8');
-  return Math.floor(((MAX_PARTITION_KEY_BYTES - prefix) * 3) / 4);
+function timeOf(value: AttributeValue | undefined): TimeState {
+  const t = json<Partial<TimeState>>(value);
+  return t ? { ...INITIAL_TIME, ...t } : INITIAL_TIME;
+}
+
+function json<T>(value: AttributeValue | undefined): T | undefined {
+  return value?.S === undefined ? undefined : (JSON.parse(value.S) as T);
 }
 
 function num(value: AttributeValue | undefined): number | undefined {

@@ -6,19 +6,20 @@
  * - Refused while any affected task has a pending batch (its outcome decides the position).
  * - The new position must lie within the partition's retained log [low, end]; `earliest`/`latest`
  *   are low and end; a timestamp is the first offset whose record time is ≥ it (end if none).
- * - committedSeq and holes are kept (sequence numbers never go backwards); the version is bumped,
- *   so warm containers drop their caches and batches in flight fail their commit.
- * - `state: 'keep'` keeps keyed state and timers; `'clear'` deletes the affected tasks' state
- *   items and timers. The checkpoint's extras (event time: watermarks, fences of what the task
- *   wrote downstream) are kept either way: see extraAfterReset.
+ * - Each task is rebased (DynamoTaskStore.rebase): a fresh snapshot of its state — kept, or
+ *   empty with `state: 'clear'` — as of a batch number a whole ring above any used, so batch
+ *   numbers never go backwards and no batch record written before (a zombie's included) is read
+ *   again; the version is bumped, so warm containers reload and batches in flight fail their
+ *   commit. The task's event time (watermarks, fences of what it wrote downstream) is kept
+ *   either way: see timeAfterReset.
  * - The checkpoint only filters what the trigger delivers: moving forward skips records,
  *   moving back needs the trigger to deliver them again. Pass `consumerGroup` to move the
  *   trigger's consumer-group offsets too (the group must have no active member).
  */
-import type { TaskRef } from '../commit/ports.js';
+import type { TimeState } from '../time/watermark.js';
 import { OpsError } from './errors.js';
 import { offsetsAtTimestamp, topicLogs, type PartitionLog } from './offsets.js';
-import { assertNoPending, deleteItems, itemKeyOf, queryTimerItems, readCheckpoints, scanStateItems, writeCheckpoints, type StoredCheckpoint } from './stage-items.js';
+import { assertNoPending, loadTaskState, readCheckpoints, rebaseTasks, type StoredCheckpoint } from './stage-items.js';
 import { requireStage, stageTasks } from './stages.js';
 import { checkTable, connectAdmin, describe, type OpsTarget } from './target.js';
 
@@ -51,20 +52,21 @@ export interface ResetMove {
 /** What reset did (or would do, with dryRun). */
 export interface ResetResult {
   readonly moves: readonly ResetMove[];
+  /** State entries dropped (state: 'clear'). */
   readonly deletedItems: number;
   readonly consumerGroup: string | undefined;
   readonly dryRun: boolean;
 }
 
 /**
- * The checkpoint extras after a reset (pure). Kept as they are, whatever happens to the state:
- * they hold event time (framework/time), whose watermark must never decrease and whose fences
- * say what the task already wrote downstream, so dropping them could let a watermark overtake
- * data. Records read again after a rewind are therefore judged against the kept watermark
- * (late ones go to the late topic). The extension point for event time to decide otherwise.
+ * The task's event time after a reset (pure). Kept as it is, whatever happens to the state: its
+ * watermark must never decrease and its fences say what the task already wrote downstream, so
+ * dropping them could let a watermark overtake data. Records read again after a rewind are
+ * therefore judged against the kept watermark (late ones go to the late topic). The extension
+ * point for event time to decide otherwise.
  */
-export function extraAfterReset(extra: Readonly<Record<string, unknown>>, _state: ResetOptions['state']): Readonly<Record<string, unknown>> {
-  return extra;
+export function timeAfterReset(time: TimeState, _state: ResetOptions['state']): TimeState {
+  return time;
 }
 
 /** The new position of each task (pure); throws OpsError for a position outside the retained log. */
@@ -127,32 +129,21 @@ export async function resetStage(target: OpsTarget, stageName: string, options: 
     moves = planReset(stage.name, inputs, options.to);
     if (options.dryRun) return { moves, deletedItems: 0, consumerGroup: options.consumerGroup, dryRun: true };
 
-    // Checkpoints first: the version bump fences any batch of these tasks still in flight.
     const byTask = new Map(stored.map((s) => [s.task.id, s]));
-    await writeCheckpoints(
-      table,
-      moves.map((m) => {
-        const s = byTask.get(m.task)!;
-        return { task: s.task, expectedVersion: s.checkpoint.version, committedSeq: s.checkpoint.committedSeq, holes: s.checkpoint.holes, nextOffset: m.to, extra: extraAfterReset(s.checkpoint.extra, options.state) };
-      }),
-      stage.name,
-    );
     let deletedItems = 0;
-    if (options.state === 'clear') deletedItems = await clearState(target, stage.name, tasks);
+    const rebases = [];
+    for (const m of moves) {
+      const s = byTask.get(m.task)!;
+      const kept = await loadTaskState(table, s);
+      if (options.state === 'clear') deletedItems += kept.length;
+      rebases.push({ stored: s, entries: options.state === 'clear' ? [] : kept, nextOffset: m.to, time: timeAfterReset(s.checkpoint.time, options.state) });
+    }
+    await rebaseTasks(table, rebases, stage.name);
     if (options.consumerGroup !== undefined) await moveGroup(admin, stage.name, options.consumerGroup, moves);
     return { moves, deletedItems, consumerGroup: options.consumerGroup, dryRun: false };
   } finally {
     await admin.disconnect().catch(() => undefined);
   }
-}
-
-/** Deletes the state items and timers owned by `tasks`; returns how many. */
-async function clearState(target: OpsTarget, stage: string, tasks: readonly TaskRef[]): Promise<number> {
-  const table = { client: target.dynamo, table: target.table };
-  const ids = new Set(tasks.map((t) => t.id));
-  const state = (await scanStateItems(table, target.topology.app, stage)).filter((i) => ids.has(i['p']?.S ?? ''));
-  const timers = (await Promise.all(tasks.map((t) => queryTimerItems(table, target.topology.app, t.id)))).flat();
-  return deleteItems(table, [...state, ...timers].map(itemKeyOf));
 }
 
 async function moveGroup(admin: Awaited<ReturnType<typeof connectAdmin>>, stage: string, groupId: string, moves: readonly ResetMove[]): Promise<void> {

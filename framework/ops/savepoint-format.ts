@@ -1,19 +1,23 @@
 /**
- * The savepoint file: JSON lines, a header first, then one line per checkpoint, state value and
- * timer of one stage. Values are the committed ones (the staged/committed rule already applied),
- * bytes in base64. The header counts every kind of line, so a cut-off file is refused on import.
+ * The savepoint file: JSON lines, a header first, then one line per checkpoint and committed
+ * state value of one stage, bytes in base64. The header counts every kind of line, so a cut-off
+ * file is refused on import.
  *
- *   {"format":"sluice-savepoint","version":1,"app":"clicks","stage":"by-user","exportedAt":"…","tasks":["by-user.0",…],"counts":{"checkpoint":4,"state":120,"timer":0}}
- *   {"type":"checkpoint","task":"by-user.0","exists":true,"committedSeq":17,"holes":[],"nextOffset":812,"extra":{}}
+ *   {"format":"sluice-savepoint","version":2,"app":"clicks","stage":"by-user","exportedAt":"…","tasks":["by-user.0",…],"counts":{"checkpoint":4,"state":120,"timer":0}}
+ *   {"type":"checkpoint","task":"by-user.0","exists":true,"committedSeq":17,"holes":[],"nextOffset":812,"time":{…}}
  *   {"type":"state","task":"by-user.0","key":"ImFubiI=","name":"count","value":"NDI=","expiresAt":1767225600000}
- *   {"type":"timer","task":"by-user.0","sk":"e#…","value":"…"}
+ *
+ * Version 2 (state v2, docs/state-layout.md) has no timer lines: a window's timers follow from its
+ * state and a process operator's timers are a state entry of their own. Version 1 files (per-key
+ * items) still import: their checkpoints carry event time in `extra.time`, and their timer lines
+ * become timer-set entries (process operators) or are dropped (windows: derived again).
  */
 import { OpsError } from './errors.js';
 
 /** Format name in the header. */
 export const SAVEPOINT_FORMAT = 'sluice-savepoint';
-/** The format version this code writes and the newest it reads. */
-export const SAVEPOINT_VERSION = 1;
+/** The format version this code writes; it reads this one and version 1. */
+export const SAVEPOINT_VERSION = 2;
 
 /** The first line. */
 export interface SavepointHeader {
@@ -36,7 +40,10 @@ export interface SavepointCheckpoint {
   readonly committedSeq: number;
   readonly holes: readonly number[];
   readonly nextOffset: number;
-  readonly extra: Readonly<Record<string, unknown>>;
+  /** The task's event time (version 2). */
+  readonly time?: Readonly<Record<string, unknown>>;
+  /** Version 1: protocol extras, event time in `extra.time`. */
+  readonly extra?: Readonly<Record<string, unknown>>;
 }
 
 /** One committed state value. */
@@ -113,8 +120,11 @@ export function parseSavepoint(text: string, file: string): Savepoint {
     const expiresOk = l['expiresAt'] === undefined || int(l['expiresAt']);
     switch (l['type']) {
       case 'checkpoint':
-        if (!int(l['committedSeq']) || !int(l['nextOffset']) || !Array.isArray(l['holes']) || !l['holes'].every(int) || typeof l['exists'] !== 'boolean' || typeof l['extra'] !== 'object' || l['extra'] === null) {
-          throw bad(n, 'a checkpoint needs exists, committedSeq, holes, nextOffset and extra');
+        if (!int(l['committedSeq']) || !int(l['nextOffset']) || !Array.isArray(l['holes']) || !l['holes'].every(int) || typeof l['exists'] !== 'boolean') {
+          throw bad(n, 'a checkpoint needs exists, committedSeq, holes and nextOffset');
+        }
+        if (version === 1 ? typeof l['extra'] !== 'object' || l['extra'] === null : l['time'] !== undefined && (typeof l['time'] !== 'object' || l['time'] === null)) {
+          throw bad(n, version === 1 ? 'a version-1 checkpoint needs extra' : 'a checkpoint\'s time must be an object');
         }
         checkpoints.push(l as unknown as SavepointCheckpoint);
         return;
@@ -123,6 +133,7 @@ export function parseSavepoint(text: string, file: string): Savepoint {
         state.push(l as unknown as SavepointState);
         return;
       case 'timer':
+        if (version > 1) throw bad(n, 'timer lines exist only in version-1 savepoints');
         if (!str(l['sk']) || typeof l['value'] !== 'string' || !expiresOk) throw bad(n, 'a timer line needs sk and value');
         timers.push(l as unknown as SavepointTimer);
         return;

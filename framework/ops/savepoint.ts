@@ -1,37 +1,26 @@
 /**
- * `sluice savepoint export|import`: a stage's checkpoints and committed state (keyed state and
- * timers) to and from a JSON-lines file (savepoint-format.ts).
+ * `sluice savepoint export|import`: a stage's checkpoints and committed state to and from a
+ * JSON-lines file (savepoint-format.ts).
  *
  * Rules:
  * - Both refuse while any task of the stage has a pending batch: its outcome is not known yet.
- * - Export is a consistent cut: checkpoints are read before and after the items; if any version
+ * - Export is a consistent cut: checkpoints are read before and after the state; if any version
  *   moved (a batch committed meanwhile) it reads again, and gives up after a few tries.
- * - Import refuses a stage that has any checkpoint or state unless `force`; with `force` it
- *   deletes the stage's state and timers first. Imported values are written as committed
- *   (nothing staged), then every checkpoint in transactions conditional on the versions read.
- * - Batch sequence numbers never go backwards: an imported checkpoint's committedSeq is the
- *   larger of the file's and the one already used in this table, so provenance (task, seq, idx)
- *   of new outputs never repeats one already written.
+ * - Import refuses a stage that has any checkpoint unless `force`. Each task is rebased
+ *   (DynamoTaskStore.rebase): its state becomes the file's, as a fresh snapshot, and its position
+ *   the file's, conditional on the version read.
+ * - Batch sequence numbers never go backwards: a rebase puts a task a whole ring above every
+ *   number already used in this table, so provenance (task, seq, idx) of new outputs never repeats
+ *   one already written, and no batch record written before is read again.
  * - The stage's triggers should be disabled while importing: the conditional checkpoint writes
- *   fence batches in flight, but cannot keep a new batch from reading half-imported state.
+ *   fence batches in flight, but cannot keep a zombie's outputs from landing in Kafka.
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import type { Checkpoint } from '../commit/ports.js';
-import { decodeStateItem, nextSeq, resolveCommitted, stateItemKey, timerPartitionKey, ttlOf, type Item, type ItemKey } from '../dynamodb/layout.js';
+import type { StateEntry } from '../state/codec.js';
+import { INITIAL_TIME, type TimeState } from '../time/watermark.js';
 import { OpsError } from './errors.js';
 import { parseSavepoint, savepointLines, type Savepoint, type SavepointCheckpoint, type SavepointState, type SavepointTimer } from './savepoint-format.js';
-import {
-  assertNoPending,
-  deleteItems,
-  itemKeyOf,
-  putItems,
-  queryTimerItems,
-  readCheckpoints,
-  scanStateItems,
-  writeCheckpoints,
-  type StoredCheckpoint,
-  type TableRef,
-} from './stage-items.js';
+import { assertNoPending, loadTaskState, readCheckpoints, rebaseTasks, type StoredCheckpoint, type TableRef } from './stage-items.js';
 import { requireStage, stageTasks } from './stages.js';
 import { checkTable, type OpsTarget } from './target.js';
 
@@ -55,34 +44,20 @@ export async function readSavepoint(target: OpsTarget, stageName: string, now: (
   for (let attempt = 1; attempt <= CUT_ATTEMPTS; attempt++) {
     const before = await readCheckpoints(table, tasks);
     assertNoPending(before, stage.name, 'export a savepoint');
-    const stateItems = await scanStateItems(table, topology.app, stage.name);
-    const timerItems = (await Promise.all(tasks.map(async (t) => (await queryTimerItems(table, topology.app, t.id)).map((item) => ({ task: t, item }))))).flat();
+    const state: SavepointState[] = [];
+    for (const s of before) {
+      for (const e of await loadTaskState(table, s)) {
+        if (!e.value) continue;
+        state.push({ type: 'state', task: s.task.id, key: e.key.toString('base64'), name: e.name, value: e.value.bytes.toString('base64'), ...(e.value.expiresAt !== undefined ? { expiresAt: e.value.expiresAt } : {}) });
+      }
+    }
     const after = await readCheckpoints(table, tasks);
     if (after.some((a, i) => a.checkpoint.version !== before[i]!.checkpoint.version)) continue;
-    const byTask = new Map(after.map((s) => [s.task.id, s.checkpoint]));
-    const at = now();
-    const state: SavepointState[] = [];
-    for (const item of stateItems) {
-      const owner = item['p']?.S ?? '';
-      const ckpt = byTask.get(owner);
-      if (!ckpt) {
-        throw new OpsError('SLUICE_OPS_SAVEPOINT', `state item ${item['pk']?.S}/${item['sk']?.S} belongs to task "${owner}", which stage ${stage.name} does not have`, { stage: stage.name }, 'the partition count changed since the state was written; such state cannot be exported');
-      }
-      const value = resolveCommitted(decodeStateItem(item), ckpt, at);
-      if (value === undefined) continue;
-      state.push({ type: 'state', task: owner, key: keyOfStatePk(item['pk']?.S ?? '', topology.app, stage.name), name: item['sk']?.S ?? '', value: value.bytes.toString('base64'), ...(value.expiresAt !== undefined ? { expiresAt: value.expiresAt } : {}) });
-    }
-    const timers: SavepointTimer[] = [];
-    for (const { task, item } of timerItems) {
-      const value = resolveCommitted(decodeStateItem(item), byTask.get(task.id)!, at);
-      if (value === undefined) continue;
-      timers.push({ type: 'timer', task: task.id, sk: item['sk']?.S ?? '', value: value.bytes.toString('base64'), ...(value.expiresAt !== undefined ? { expiresAt: value.expiresAt } : {}) });
-    }
     return {
-      header: { format: 'sluice-savepoint', version: 1, app: topology.app, stage: stage.name, exportedAt: new Date(at).toISOString(), tasks: tasks.map((t) => t.id), counts: { checkpoint: after.length, state: state.length, timer: timers.length } },
+      header: { format: 'sluice-savepoint', version: 2, app: topology.app, stage: stage.name, exportedAt: new Date(now()).toISOString(), tasks: tasks.map((t) => t.id), counts: { checkpoint: after.length, state: state.length, timer: 0 } },
       checkpoints: after.map((s) => toLine(s)),
       state,
-      timers,
+      timers: [],
     };
   }
   throw new OpsError('SLUICE_OPS_CONFLICT', `stage ${stage.name} kept committing batches while the savepoint was read (${CUT_ATTEMPTS} tries)`, { stage: stage.name }, 'disable the stage\'s triggers (or wait for a quiet moment) and export again');
@@ -146,66 +121,65 @@ export async function importSavepointData(target: OpsTarget, stageName: string, 
   await checkTable(target);
   const current = await readCheckpoints(table, tasks);
   assertNoPending(current, stage.name, 'import a savepoint');
-  const stateItems = await scanStateItems(table, topology.app, stage.name);
-  const timerItems = (await Promise.all(tasks.map((t) => queryTimerItems(table, topology.app, t.id)))).flat();
-  const occupied = current.filter((c) => c.exists).length;
-  if (!options.force && (occupied > 0 || stateItems.length > 0 || timerItems.length > 0)) {
+  const occupied = current.filter((c) => c.exists);
+  if (!options.force && occupied.length > 0) {
     throw new OpsError(
       'SLUICE_OPS_NOT_EMPTY',
-      `stage ${stage.name} is not empty: ${occupied} checkpoint(s), ${stateItems.length} state item(s), ${timerItems.length} timer(s)`,
+      `stage ${stage.name} is not empty: ${occupied.length} task(s) have a checkpoint (${occupied.map((c) => c.task.id).join(', ')})`,
       { stage: stage.name },
-      'import into a fresh stage, or pass --force to replace its checkpoints and delete its state and timers',
+      'import into a fresh stage, or pass --force to replace its checkpoints and state',
     );
   }
-  const deleted = await deleteItems(table, [...stateItems, ...timerItems].map(itemKeyOf), (d, t) => options.onProgress?.('delete', d, t));
-  await putItems(table, [
-    ...sp.state.map((s) => committedItem(stateItemKey(topology.app, stage.name, Buffer.from(s.key, 'base64'), s.name), s.task, s)),
-    ...sp.timers.map((t) => committedItem({ pk: timerPartitionKey(topology.app, t.task), sk: t.sk }, t.task, t)),
-  ], (d, t) => options.onProgress?.('write', d, t));
+  const entries = new Map<string, StateEntry[]>(tasks.map((t) => [t.id, []]));
+  for (const s of sp.state) entries.get(s.task)!.push({ key: Buffer.from(s.key, 'base64'), name: s.name, value: { bytes: Buffer.from(s.value, 'base64'), expiresAt: s.expiresAt } });
+  for (const e of timerEntriesOfV1(sp.timers)) entries.get(e.task)!.push(e.entry);
   const lines = new Map(sp.checkpoints.map((c) => [c.task, c]));
-  await writeCheckpoints(
+  let written = 0;
+  await rebaseTasks(
     table,
     current.map((c) => {
       const line = lines.get(c.task.id);
-      return {
-        task: c.task,
-        expectedVersion: c.checkpoint.version,
-        committedSeq: Math.max(line?.committedSeq ?? 0, ...(line?.holes ?? []), lastUsedSeq(c.checkpoint)),
-        // Every staged value of the stage is gone (deleted or never there) and imported values
-        // are committed outright, so no hole can matter any more.
-        holes: [],
-        nextOffset: line?.nextOffset ?? -1,
-        extra: line?.extra ?? {},
-      };
+      const own = entries.get(c.task.id) ?? [];
+      written += own.length;
+      options.onProgress?.('write', written, sp.state.length);
+      return { stored: c, entries: own, nextOffset: line?.nextOffset ?? -1, time: timeOfLine(line) };
     }),
     stage.name,
   );
-  return { tasks: tasks.length, state: sp.state.length, timers: sp.timers.length, deleted, fromApp: sp.header.app === topology.app ? undefined : sp.header.app };
+  return { tasks: tasks.length, state: sp.state.length, timers: sp.timers.length, deleted: 0, fromApp: sp.header.app === topology.app ? undefined : sp.header.app };
 }
 
-/** The highest batch seq a task has used (committed, abandoned or pending); 0 if none (pure). */
-export function lastUsedSeq(checkpoint: Checkpoint): number {
-  return nextSeq(checkpoint) - 1;
+/** A checkpoint line's event time: `time` (version 2) or `extra.time` (version 1). */
+function timeOfLine(line: SavepointCheckpoint | undefined): TimeState {
+  const t = (line?.time ?? (line?.extra?.['time'] as Readonly<Record<string, unknown>> | undefined)) as Partial<TimeState> | undefined;
+  return t ? { ...INITIAL_TIME, ...t } : INITIAL_TIME;
 }
 
-/** A state or timer item holding `value` as committed, owned by `task` (pure). */
-export function committedItem(key: ItemKey, task: string, value: { value: string; expiresAt?: number }): Item {
-  const item: Item = { pk: { S: key.pk }, sk: { S: key.sk }, p: { S: task }, v: { B: Buffer.from(value.value, 'base64') } };
-  if (value.expiresAt !== undefined) item['ve'] = { N: String(value.expiresAt) };
-  const ttl = ttlOf([value.expiresAt ?? null]);
-  if (ttl !== undefined) item['ttl'] = { N: String(ttl) };
-  return item;
+/**
+ * Version-1 timer lines as state entries (pure): a process operator's timers (`process-<node>`)
+ * become its timer set (time/task-timers.ts); a window's timers are dropped, as they follow from
+ * the window's state. The sort key is `<e|p>#<time + 2^53 − 1, 17 digits>#<base64url key>#<name>`.
+ */
+export function timerEntriesOfV1(timers: readonly SavepointTimer[]): Array<{ task: string; entry: StateEntry }> {
+  const sets = new Map<string, { task: string; key: Buffer; name: string; e: number[]; p: number[] }>();
+  for (const t of timers) {
+    const [kind, time, key, ...rest] = t.sk.split('#');
+    const name = rest.join('#');
+    if (!name.startsWith('process-')) continue;
+    const id = `${t.task}\u0000${key}\u0000${name}`;
+    const set = sets.get(id) ?? { task: t.task, key: Buffer.from(key ?? '', 'base64url'), name, e: [], p: [] };
+    (kind === 'e' ? set.e : set.p).push(Number(BigInt(time ?? '0') - BigInt(Number.MAX_SAFE_INTEGER)));
+    sets.set(id, set);
+  }
+  return [...sets.values()].map((s) => ({
+    task: s.task,
+    entry: { key: s.key, name: s.name, value: { bytes: Buffer.from(JSON.stringify({ e: s.e.sort((a, b) => a - b), p: s.p.sort((a, b) => a - b) })), expiresAt: undefined } },
+  }));
 }
 
 function toLine(s: StoredCheckpoint): SavepointCheckpoint {
   const c = s.checkpoint;
-  return { type: 'checkpoint', task: s.task.id, exists: s.exists, committedSeq: c.committedSeq, holes: [...c.holes], nextOffset: c.nextOffset, extra: c.extra };
-}
-
-/** The base64 key bytes of a state item's partition key. */
-function keyOfStatePk(pk: string, app: string, stage: string): string {
-  const prefix = stateItemKey(app, stage, Buffer.alloc(0), 'prefix').pk;
-  return Buffer.from(pk.slice(prefix.length), 'base64url').toString('base64');
+  return { type: 'checkpoint', task: s.task.id, exists: s.exists, committedSeq: c.committedSeq, holes: [...c.holes], nextOffset: c.nextOffset, time: c.time as unknown as Readonly<Record<string, unknown>> };
 }
 
 function tableOf(target: OpsTarget): TableRef {

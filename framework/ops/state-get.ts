@@ -1,13 +1,13 @@
 /**
  * `sluice state get`: one key's committed state, read the way queryable state reads it
- * (readCommittedState: the committed/staged rule, strongly consistent), decoded with the
- * state's serde.
+ * (readState: the owning task's snapshot and committed batch records, strongly consistent),
+ * decoded with the state's serde.
  */
 import { partitionForKey } from '../kafka/partitioner.js';
 import { json } from '../serde/index.js';
 import type { Serde } from '../serde/serde.js';
 import type { StateDescriptor } from '../state/descriptors.js';
-import { readCommittedState } from '../state/query.js';
+import { readState } from '../state/query.js';
 import type { Stage } from '../topology/topology.js';
 import { OpsError } from './errors.js';
 import { requireStage, stageTasks } from './stages.js';
@@ -76,7 +76,7 @@ export async function getState(target: OpsTarget, stageName: string, keyArg: str
   const descriptor = stateDescriptor(stage, options.state);
   const key = keyBytes(stage, keyArg, options.format ?? 'json');
   await checkTable(target);
-  const bytes = await readCommittedState({ client: target.dynamo, table: target.table, app: target.topology.app, stage: stage.name }, key, descriptor.name);
+  const bytes = await readState({ client: target.dynamo, table: target.table, topology: target.topology }, stage.name, key, descriptor.name);
   const serde = (descriptor.options.serde ?? json()) as Serde<unknown>;
   const input = stage.inputs.length === 1 ? stage.inputs[0] : undefined;
   const task = input ? stageTasks(target.topology, stage)[partitionForKey(key, input.partitions)]?.id : undefined;

@@ -4,7 +4,7 @@
  * I/O (Kafka offsets, DynamoDB checkpoints); judging them is the pure `assessStatus`, so what
  * "needs attention" means is one tested function.
  */
-import { timeStateOf } from '../time/watermark.js';
+import type { TimeState } from '../time/watermark.js';
 import { MIN_WATERMARK } from '../time/control.js';
 import type { Stage } from '../topology/topology.js';
 import { topicLogs, type PartitionLog } from './offsets.js';
@@ -104,10 +104,9 @@ export interface PipelineStatus {
   readonly attention: readonly string[];
 }
 
-/** Reads the watermark and idle flag out of a checkpoint's `extra` (null before the task knew any event time). */
-export function eventTimeOf(extra: Readonly<Record<string, unknown>>): EventTimeStatus {
-  if (extra['time'] === undefined) return { watermark: null, idle: null };
-  const t = timeStateOf(extra);
+/** The watermark and idle flag of a task's event time (null before the task knew any event time). */
+export function eventTimeOf(t: TimeState): EventTimeStatus {
+  if (t.wm === MIN_WATERMARK && t.now === MIN_WATERMARK) return { watermark: null, idle: null };
   return { watermark: t.wm === MIN_WATERMARK ? null : t.wm, idle: t.idle };
 }
 
@@ -153,13 +152,14 @@ function assessTask(t: TaskFacts, now: number, pendingTimeoutMs: number, maxLag:
     if (maxLag !== undefined && lag > maxLag) attention.push(`task ${task.id}: lag ${lag} is over --max-lag ${maxLag}`);
   }
   let pending: PendingStatus | null = null;
-  if (checkpoint.pending) {
-    const since = t.stored.pendingSince ?? null;
-    const ageMs = since === null ? null : Math.max(0, now - since);
-    pending = { seq: checkpoint.pending.seq, txnId: checkpoint.pending.txnId, since, ageMs };
-    if (ageMs !== null && ageMs > pendingTimeoutMs) {
+  const record = t.stored.pending;
+  if (record) {
+    const since = record.since;
+    const ageMs = Math.max(0, now - since);
+    pending = { seq: record.seq, txnId: record.txnId ?? '(at-least-once)', since, ageMs };
+    if (ageMs > pendingTimeoutMs) {
       attention.push(
-        `task ${task.id}: batch ${checkpoint.pending.seq} has been pending for ${formatDuration(ageMs)}, longer than the transaction timeout (${formatDuration(pendingTimeoutMs)}): its invocation died and nothing retried it; the next invocation of the task resolves it`,
+        `task ${task.id}: batch ${record.seq} has been pending for ${formatDuration(ageMs)}, longer than the transaction timeout (${formatDuration(pendingTimeoutMs)}): its invocation died and nothing retried it; the next invocation of the task resolves it`,
       );
     }
   }
@@ -174,7 +174,7 @@ function assessTask(t: TaskFacts, now: number, pendingTimeoutMs: number, maxLag:
     version: checkpoint.version,
     holes: checkpoint.holes.length,
     pending,
-    ...eventTimeOf(checkpoint.extra),
+    ...eventTimeOf(checkpoint.time),
     attention,
   };
 }

@@ -4,15 +4,15 @@
  * fails the invocation fails, so Lambda retries the whole batch — tasks that had already
  * committed skip their records by the checkpoint's nextOffset, so nothing doubles.
  */
-import type { CheckpointStore, FaultHook, TxnSink } from '../commit/ports.js';
-import { CheckpointConflict } from '../commit/ports.js';
+import type { FaultHook, TaskStore, TxnSink } from '../commit/ports.js';
+import type { CompactionPolicy } from '../commit/checkpoint.js';
 import type { Pipeline } from '../dsl/pipeline.js';
 import { ConfigError, SluiceError } from '../errors.js';
 import { decodeEvent } from '../lambda/decode.js';
 import type { Stage, Topology } from '../topology/topology.js';
 import { compile } from '../topology/compile.js';
 import type { TaskReport, WarmTask } from './task.js';
-import { runControl, runTask, taskRef } from './task.js';
+import { lostRace, runControl, runTask, taskRef } from './task.js';
 import { controlTxnIdOf, txnIdOf } from '../commit/protocol.js';
 import { partitionForKey } from '../kafka/partitioner.js';
 import type { Logger } from '@aws-lambda-powertools/logger';
@@ -22,7 +22,7 @@ import { defaultStageLogger, logInvocation, logInvocationFailure } from '../ops/
 
 /** The adapters a stage runs with; the Lambda default builds Kafka and DynamoDB ones from the environment. */
 export interface StagePorts {
-  readonly store: CheckpointStore;
+  readonly store: TaskStore;
   readonly sink: TxnSink;
 }
 
@@ -52,6 +52,8 @@ export interface StageHandlerOptions {
    * less than this long ago, to commit, before recovering it (default 1000 ms; 0: recover at once).
    */
   readonly pendingGraceMs?: number;
+  /** When a batch also writes a snapshot of the task's state (default: every 32 batches, or once the records since the last outweigh it). */
+  readonly compaction?: CompactionPolicy;
 }
 
 /** What one invocation did. */
@@ -131,6 +133,7 @@ export function stageHandler(source: Pipeline | Topology, stageName: string, opt
       now,
       warm,
       pendingGraceMs: options.pendingGraceMs ?? DEFAULT_PENDING_GRACE_MS,
+      compaction: options.compaction,
     };
     // Check every batch before starting any task, so a misrouted event writes nothing
     // (and no task is left running after the invocation has failed).
@@ -192,8 +195,7 @@ async function rerunRaces(run: () => Promise<TaskReport>, retries: number): Prom
       const report = await run();
       return attempt === 0 ? report : { ...report, reruns: attempt };
     } catch (error) {
-      const race = error instanceof CheckpointConflict || (error instanceof SluiceError && error.code === 'SLUICE_FENCED');
-      if (!race || attempt >= retries) throw error;
+      if (!lostRace(error) || attempt >= retries) throw error;
       await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
     }
   }

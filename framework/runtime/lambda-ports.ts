@@ -5,7 +5,7 @@
  *   SLUICE_KAFKA_BROKERS     comma-separated brokers (default: the event's bootstrapServers)
  *   SLUICE_DYNAMODB_ENDPOINT DynamoDB endpoint override (DynamoDB Local)
  */
-import { DynamoCheckpointStore } from '../dynamodb/checkpoint-store.js';
+import { DynamoTaskStore } from '../dynamodb/task-store.js';
 import { createDynamoClient } from '../dynamodb/client.js';
 import { ConfigError } from '../errors.js';
 import { createKafka } from '../kafka/client.js';
@@ -37,7 +37,7 @@ export function lambdaPorts(source: Pipeline | Topology, options: LambdaPortsOpt
     const kafka = createKafka({ brokers, clientId: `sluice-${topology.app}`, ...(await kafkaAuthFromEnv(env)) });
     const dynamo = createDynamoClient(endpoint ? { endpoint } : {});
     return {
-      store: new DynamoCheckpointStore(dynamo, table),
+      store: new DynamoTaskStore(dynamo, table),
       sink: new KafkaTxnSink(kafka, { transactionTimeoutMs: topology.settings.transactionTimeoutMs }),
     };
   };

@@ -12,15 +12,15 @@ import { SluiceError } from '../errors.js';
 import { partitionForKey } from '../kafka/partitioner.js';
 import type { KafkaRecord, RecordHeader } from '../kafka/record.js';
 import type { TimerEntry } from '../commit/ports.js';
-import type { KeyedStateCache } from '../state/keyed-state.js';
-import type { TimerBuffer } from '../state/timers.js';
+import type { TaskState } from '../state/task-state.js';
+import type { TaskTimers } from '../time/task-timers.js';
 import type { ValueStateDescriptor } from '../state/descriptors.js';
 import type { Stage, Topology } from '../topology/topology.js';
 import { windowStateName } from '../topology/names.js';
 import { eventTimeHeader } from './input.js';
 import { describeNode } from '../topology/compile.js';
 import { onElement, onEventTime, onProcessingTime } from '../time/window-operator.js';
-import type { KeyWindowsState, TimerChanges, WindowFiring } from '../time/window-operator.js';
+import type { KeyWindowsState, WindowFiring } from '../time/window-operator.js';
 import type { DeadLetter, Element, StageOutputRecord } from './element.js';
 
 /** A user function failed on a record and the pipeline says `onError: 'fail'`. */
@@ -67,8 +67,8 @@ export class OperatorGraph {
     private readonly topology: Topology,
     private readonly stage: Stage,
     private readonly rawOf: (origin: Element['origin']) => KafkaRecord | undefined,
-    private readonly state: KeyedStateCache | undefined,
-    private readonly timers: TimerBuffer,
+    private readonly state: TaskState | undefined,
+    private readonly timers: TaskTimers | undefined,
     private readonly time: OperatorTime,
   ) {
     this.partitionsOf = new Map(topology.topics.map((t) => [t.name, t.partitions]));
@@ -89,7 +89,10 @@ export class OperatorGraph {
 
   /** Fires one due timer: the window or process node that owns it reacts, its output flows on. */
   async fireTimer(timer: TimerEntry, key: unknown): Promise<void> {
-    this.timers.fire(timer);
+    // A user timer leaves its set as it fires, and stays gone even if onTimer throws (it is
+    // dead-lettered once, not fired again every batch).
+    this.timers?.fire(timer);
+    this.state?.commitRecord();
     const origin = { topic: this.stage.controlTopic, partition: -1, offset: -1 };
     const base: Element = { value: undefined, key, keyBytes: timer.key, timestamp: timer.time, origin };
     const node = this.stage.nodes.map((id) => this.node(id)).find((n) => (n.kind === 'window' && windowStateName(n.id) === timer.name) || (n.kind === 'process' && processTimerName(n.id) === timer.name));
@@ -99,9 +102,8 @@ export class OperatorGraph {
         const access = this.windowState(node, timer.key);
         const fn = timer.kind === 'event' ? onEventTime : onProcessingTime;
         const res = fn(node.spec, access.get(), timer.time, this.time.watermark, key);
-        this.saveWindows(node, timer.key, access, res.state, res.timers);
+        this.saveWindows(node, timer.key, access, res.state);
         this.state.commitRecord();
-        this.timers.commitRecord();
         await this.deliver(node.id, this.firingElements(base, res.firings));
       } else if (node.kind === 'process' && node.onTimer) {
         const emitted: Element[] = [];
@@ -116,15 +118,18 @@ export class OperatorGraph {
         };
         await node.onTimer(timer.time, ctx);
         this.state.commitRecord();
-        this.timers.commitRecord();
         await this.deliver(node.id, emitted);
         for (const [tag, el] of side) for (const c of this.sideConsumers.get(node.id)?.get(tag) ?? []) await this.deliver(c, [el]);
       }
     } catch (error) {
-      this.state.rollbackRecord();
-      this.timers.rollbackRecord();
+      this.rollbackRecord();
       this.fail(base, `onTimer(${describeNode(node)})`, error);
     }
+  }
+
+  /** Undoes the current record's state changes, and the timers derived from them. */
+  private rollbackRecord(): void {
+    for (const e of this.state?.rollbackRecord() ?? []) this.timers?.refresh(e.key, e.name);
   }
 
   private node(id: NodeId): PlanNode {
@@ -153,15 +158,15 @@ export class OperatorGraph {
   private timerService(node: NodeId, key: Buffer): TimerService {
     const name = processTimerName(node);
     const owner = this.node(node);
-    const register = (f: () => void): void => {
-      // A timer nobody handles would sit in DynamoDB forever.
-      if (owner.kind === 'process' && !owner.onTimer) {
+    const timers = this.timers;
+    const register = (f: (timers: TaskTimers) => void): void => {
+      // A timer nobody handles would stay in the task's state forever.
+      if ((owner.kind === 'process' && !owner.onTimer) || !timers) {
         throw new SluiceError('SLUICE_TIMER_WITHOUT_HANDLER', 'process registers a timer but declares no onTimer', { stage: this.stage.name }, 'pass { onTimer } in process(fn, options)');
       }
-      f();
+      f(timers);
     };
     const t = this.time;
-    const timers = this.timers;
     return {
       get watermark() {
         return t.watermark;
@@ -169,10 +174,10 @@ export class OperatorGraph {
       get processingTime() {
         return t.processingTime;
       },
-      registerEventTimeTimer: (time) => register(() => timers.set({ kind: 'event', time: checkTime(time), key, name })),
-      registerProcessingTimeTimer: (time) => register(() => timers.set({ kind: 'processing', time: checkTime(time), key, name })),
-      deleteEventTimeTimer: (time) => timers.delete({ kind: 'event', time: checkTime(time), key, name }),
-      deleteProcessingTimeTimer: (time) => timers.delete({ kind: 'processing', time: checkTime(time), key, name }),
+      registerEventTimeTimer: (time) => register((ts) => ts.register({ kind: 'event', time: checkTime(time), key, name })),
+      registerProcessingTimeTimer: (time) => register((ts) => ts.register({ kind: 'processing', time: checkTime(time), key, name })),
+      deleteEventTimeTimer: (time) => timers?.unregister({ kind: 'event', time: checkTime(time), key, name }),
+      deleteProcessingTimeTimer: (time) => timers?.unregister({ kind: 'processing', time: checkTime(time), key, name }),
     };
   }
 
@@ -182,13 +187,10 @@ export class OperatorGraph {
     return { get: () => vs.get(), set: (v) => (v === undefined ? vs.clear() : vs.set(v)) };
   }
 
-  private saveWindows(node: WindowNode, key: Buffer, access: { set(v: KeyWindowsState | undefined): void }, next: KeyWindowsState | undefined, changes: TimerChanges): void {
+  /** Stores a key's window state; its timers follow from it (TimerService derives them). */
+  private saveWindows(node: WindowNode, key: Buffer, access: { set(v: KeyWindowsState | undefined): void }, next: KeyWindowsState | undefined): void {
     access.set(next);
-    const name = windowStateName(node.id);
-    for (const time of changes.setEventTime) this.timers.set({ kind: 'event', time, key, name });
-    for (const time of changes.deleteEventTime) this.timers.delete({ kind: 'event', time, key, name });
-    for (const time of changes.setProcessingTime) this.timers.set({ kind: 'processing', time, key, name });
-    for (const time of changes.deleteProcessingTime) this.timers.delete({ kind: 'processing', time, key, name });
+    this.timers?.refresh(key, windowStateName(node.id));
   }
 
   private firingElements(base: Element, firings: ReadonlyArray<WindowFiring<unknown>>): Element[] {
@@ -332,13 +334,11 @@ export class OperatorGraph {
         }
       } catch (e) {
         // The record is dead-lettered whole: none of its state or timer changes may stay.
-        state?.rollbackRecord();
-        this.timers.rollbackRecord();
+        this.rollbackRecord();
         this.fail(el, label, e);
         continue;
       }
       state?.commitRecord();
-      this.timers.commitRecord();
       out.push(...emitted);
       for (const [tag, s] of sideEmitted) side.set(tag, [...(side.get(tag) ?? []), s]);
     }
@@ -356,7 +356,7 @@ export class OperatorGraph {
         if (!this.state || !el.keyBytes) throw new SluiceError('SLUICE_STATE_UNKEYED', 'window got a record without a key', { stage: this.stage.name, ...el.origin });
         const access = this.windowState(node, el.keyBytes);
         const res = onElement(node.spec, access.get(), el.value, el.timestamp, this.time.watermark, this.time.processingTime, el.key);
-        this.saveWindows(node, el.keyBytes, access, res.state, res.timers);
+        this.saveWindows(node, el.keyBytes, access, res.state);
         if (res.late) {
           // Never dropped: the record goes to the late topic with where it came from.
           this.outputs.push({
@@ -372,13 +372,11 @@ export class OperatorGraph {
         }
         out.push(...this.firingElements(el, res.firings));
       } catch (e) {
-        this.state?.rollbackRecord();
-        this.timers.rollbackRecord();
+        this.rollbackRecord();
         this.fail(el, label, e);
         continue;
       }
       this.state?.commitRecord();
-      this.timers.commitRecord();
     }
     return out;
   }

@@ -1,30 +1,35 @@
 /**
  * One task (stage × input partition) processing one batch. Data flows one way:
- * checkpoint → (recover) → dedupe → decode → prefetch state → operators → advance event
- * time → fire due timers → marks for downstream → commit.
  *
- * Two kinds of batch reach a task: data records (from its input topic) and control
- * records (from its control topic: watermark marks from upstream tasks, ticks). Both
- * update the same checkpoint, serialised by its version condition; control batches commit
- * under their own transactional id so the two triggers do not fence each other.
- * Warm containers keep a task's state cache while the checkpoint version shows nobody
- * else wrote in between.
+ *   take the task (commit/) → state: keep, catch up or load → dedupe → decode → operators →
+ *   event time → fire due timers → send outputs → marks for downstream (pure) → commit
+ *
+ * Two kinds of batch reach a task: data records (from its input topic) and control records (from
+ * its control topic: watermark marks from upstream tasks, ticks). Both commit through the same
+ * checkpoint; control batches under their own transactional id so the two triggers do not fence
+ * each other. A warm container keeps the task's whole state between batches and trusts the
+ * checkpoint it wrote last: its next batch reads nothing, and if another invocation moved the
+ * task on meanwhile, its prepare or confirm fails, and the rerun reads and catches up.
  */
-import type { Checkpoint, SentOffsets, TaskRef, TimerEntry } from '../commit/ports.js';
+import type { Checkpoint, TaskRef, TimerEntry } from '../commit/ports.js';
+import { CheckpointConflict, SimulatedCrash } from '../commit/ports.js';
 import type { CommitDeps, Recovery } from '../commit/protocol.js';
-import { commitBatch, controlTxnIdOf, freshRecords, recover, txnIdOf } from '../commit/protocol.js';
+import { commitBatch, compactTask, controlTxnIdOf, freshRecords, openBatch, outgoingRecords, planChanges, takeTask, txnIdOf } from '../commit/protocol.js';
+import { DEFAULT_COMPACTION, mustCompactFirst, nextSeq } from '../commit/checkpoint.js';
 import type { SourceNode } from '../dsl/plan.js';
-import type { KafkaRecord, OutgoingRecord } from '../kafka/record.js';
-import { KeyedStateCache } from '../state/keyed-state.js';
-import { TimerBuffer } from '../state/timers.js';
-import { controlRecord, decodeControl } from '../time/control.js';
+import type { KafkaRecord } from '../kafka/record.js';
+import { TaskState } from '../state/task-state.js';
+import { decodeControl } from '../time/control.js';
+import { marksAfterSend } from '../time/marks.js';
+import { TaskTimers, userTimerTimes, type TimerSource } from '../time/task-timers.js';
 import type { TimeState } from '../time/watermark.js';
-import { applyPosition, combine, fenceFor, observeSourceData, observeSourceTick, receiveMark, recordWritten, shouldSend, timeStateOf } from '../time/watermark.js';
+import { applyPosition, combine, observeSourceData, observeSourceTick, receiveMark, shouldSend } from '../time/watermark.js';
+import { timersOf, type KeyWindowsState } from '../time/window-operator.js';
 import type { Stage, StageInput, Topology } from '../topology/topology.js';
-import { needsEventTime, taskIdOf } from '../topology/names.js';
+import { needsEventTime, taskIdOf, windowStateName } from '../topology/names.js';
 import type { Element } from './element.js';
 import { readInput } from './input.js';
-import { OperatorGraph } from './operators.js';
+import { OperatorGraph, processTimerName } from './operators.js';
 
 /** The task of `stage` reading `topic`/`partition`. */
 export function taskRef(topology: Topology, stage: Stage, topic: string, partition: number): TaskRef {
@@ -48,44 +53,28 @@ export interface TaskReport {
   /** Batch sequence number committed, undefined when nothing needed committing. */
   readonly seq: number | undefined;
   readonly recovery: Recovery | undefined;
+  /** How the task's state was had: kept warm, caught up from batch records, or loaded whole (keyed stages). */
+  readonly state?: 'warm' | 'caught-up' | 'loaded';
+  /** Whether the batch also wrote a snapshot of the task's state. */
+  readonly snapshot?: boolean;
   /** Times the batch ran again in this invocation after losing a race for the task (set only when it did). */
   readonly reruns?: number;
 }
 
-/** A warm container's memory of a task: the checkpoint version it last wrote and the state cache then. */
+/** A warm container's memory of a task: the checkpoint it last wrote or read, and the task's state as of it. */
 export interface WarmTask {
-  version: number;
-  cache: KeyedStateCache | undefined;
+  readonly checkpoint: Checkpoint;
+  readonly state: TaskState | undefined;
+  readonly timers: TaskTimers | undefined;
+  /** False after a failure: the next batch reads the checkpoint (and catches the state up) first. */
+  readonly trusted: boolean;
 }
 
 /** Ports and clocks a task runs with. */
 export type TaskDeps = CommitDeps & {
   readonly now: () => number;
   readonly warm: Map<string, WarmTask>;
-  /** How long a batch waits for a pending batch of the task's other trigger to finish before recovering it (ms). */
-  readonly pendingGraceMs?: number;
 };
-
-/**
- * A batch the other trigger of the task (data vs control) prepared moments ago is most likely
- * about to commit: recovering it now would fence a live producer, fail that invocation, and
- * waste its work. Wait a little (polling the checkpoint) for it to be confirmed; recover only
- * if it is still pending after `pendingGraceMs` since its prepare. Waiting never affects what
- * commits, only who does the work.
- */
-async function awaitOtherTrigger(deps: TaskDeps, task: TaskRef, ckpt: Checkpoint, txnId: string): Promise<Checkpoint> {
-  const pending = ckpt.pending;
-  const grace = deps.pendingGraceMs ?? 0;
-  if (!pending || pending.txnId === txnId || grace <= 0) return ckpt;
-  const deadline = (pending.since ?? 0) + grace;
-  let latest = ckpt;
-  while (Date.now() < deadline) {
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    latest = await deps.store.read(task);
-    if (latest.pending?.seq !== pending.seq) return latest;
-  }
-  return latest;
-}
 
 /** Runs one batch of data records of one task. */
 export function runTask(topology: Topology, stage: Stage, input: StageInput, partition: number, records: readonly KafkaRecord[], deps: TaskDeps): Promise<TaskReport> {
@@ -108,46 +97,115 @@ async function runBatch(
 ): Promise<TaskReport> {
   const task = taskRef(topology, stage, input.topic, partition);
   const txnId = kind === 'control' ? controlTxnIdOf(task) : txnIdOf(task);
-  // First take over our transactional id (a no-op in a warm container): a crashed attempt's
-  // open transaction would otherwise hold back read_committed readers of its partitions until
-  // the broker's transaction timeout — among them our own recovery of a batch the other
-  // trigger left pending, whose progress partition it may share (a deadlock until the timeout).
-  // A retry that finds nothing left to commit would never fence it either.
-  if (deps.mode === 'exactly-once') await deps.sink.claim(txnId);
-  let ckpt: Checkpoint = await awaitOtherTrigger(deps, task, await deps.store.read(task), txnId);
-  const recovery = await recover(deps, task, ckpt);
-  if (recovery) ckpt = await deps.store.read(task);
-
-  const fresh = kind === 'data' ? freshRecords(ckpt, records) : [...records];
-  const time0 = timeStateOf(ckpt.extra);
-  const base = { task: task.id, kind, received: records.length, duplicates: records.length - fresh.length, recovery };
-  if (fresh.length === 0) return { ...base, processed: 0, outputs: 0, deadLetters: 0, timersFired: 0, watermark: time0.wm, seq: undefined };
-
   const warm = deps.warm.get(task.id);
-  const cache = stage.keyed ? (warm && warm.version === ckpt.version && warm.cache ? warm.cache : new KeyedStateCache(stage.name, stage.state, deps.now)) : undefined;
+  // Until the batch is done the task has no trustworthy warm memory: a crash leaves none.
   deps.warm.delete(task.id);
+  const taken = await takeTask(deps, task, txnId, warm?.trusted ? warm.checkpoint : undefined);
+  let ckpt = taken.checkpoint;
+  const { state, timers, how } = await taskState(topology, stage, task, deps, warm, ckpt, taken.read);
+  try {
+    if (how === 'loaded') await deps.fault?.('after-restore', task, ckpt.committedSeq);
+    // A snapshot is due before this batch can be prepared (the ring would overwrite a record still
+    // needed); or a cold start just loaded more records than a snapshot is due after: write it now,
+    // so the next cold start reads less.
+    const policy = deps.compaction ?? DEFAULT_COMPACTION;
+    const seq = nextSeq(ckpt);
+    if (state && (mustCompactFirst(ckpt, seq, policy) || (how === 'loaded' && seq - 1 - ckpt.snapshot.seq >= policy.everyBatches))) {
+      ckpt = await compactTask(deps, task, ckpt, state.entries());
+    }
+    const report = await processBatch(topology, stage, input, task, txnId, records, deps, kind, ckpt, state, timers);
+    const checkpoint = report.checkpoint ?? ckpt;
+    deps.warm.set(task.id, { checkpoint, state, timers, trusted: true });
+    return { ...report.report, recovery: taken.recovery, ...(state ? { state: how } : {}) };
+  } catch (error) {
+    if (!(error instanceof SimulatedCrash)) {
+      // The batch's changes are not (known to be) committed: back to the state as of `ckpt`,
+      // which the next batch verifies by reading the checkpoint.
+      if (state) for (const e of state.rollbackBatch()) timers?.refresh(e.key, e.name);
+      deps.warm.set(task.id, { checkpoint: ckpt, state, timers, trusted: false });
+    }
+    throw error;
+  }
+}
+
+/**
+ * The task's state as of `ckpt`: the warm container's own if it is current, caught up with the
+ * batch records committed since, or loaded whole (snapshot + records).
+ */
+async function taskState(
+  topology: Topology,
+  stage: Stage,
+  task: TaskRef,
+  deps: TaskDeps,
+  warm: WarmTask | undefined,
+  ckpt: Checkpoint,
+  read: boolean,
+): Promise<{ state: TaskState | undefined; timers: TaskTimers | undefined; how: 'warm' | 'caught-up' | 'loaded' }> {
+  if (!stage.keyed) return { state: undefined, timers: undefined, how: 'warm' };
+  const from = warm?.checkpoint.committedSeq;
+  if (warm?.state && from !== undefined) {
+    if (!read || from === ckpt.committedSeq) return { state: warm.state, timers: warm.timers, how: 'warm' };
+    if (from < ckpt.committedSeq && from >= ckpt.snapshot.seq) {
+      const load = await deps.store.load(task, ckpt, from);
+      warm.state.apply(load.entries);
+      warm.timers?.rebuild();
+      return { state: warm.state, timers: warm.timers, how: 'caught-up' };
+    }
+  }
+  const load = await deps.store.load(task, ckpt);
+  const state = TaskState.fromEntries(stage.name, stage.state, deps.now, load.entries);
+  const sources = timerSourcesOf(topology, stage);
+  return { state, timers: sources.length > 0 ? new TaskTimers(sources, state) : undefined, how: 'loaded' };
+}
+
+/** The timers of a stage's operators: window timers from window state, user timers from their timer sets. */
+export function timerSourcesOf(topology: Topology, stage: Stage): TimerSource[] {
+  const out: TimerSource[] = [];
+  for (const id of stage.nodes) {
+    const node = topology.nodes.get(id)!;
+    if (node.kind === 'window') {
+      const spec = node.spec;
+      out.push({ name: windowStateName(id), kind: 'window', derive: (bytes) => timersOf(spec, JSON.parse(bytes.toString('utf8')) as KeyWindowsState) });
+    } else if (node.kind === 'process' && node.onTimer) {
+      out.push({ name: processTimerName(id), kind: 'user', derive: userTimerTimes });
+    }
+  }
+  return out;
+}
+
+/** Steps from dedupe to commit, on a task whose checkpoint and state are current. */
+async function processBatch(
+  topology: Topology,
+  stage: Stage,
+  input: StageInput,
+  task: TaskRef,
+  txnId: string,
+  records: readonly KafkaRecord[],
+  deps: TaskDeps,
+  kind: 'data' | 'control',
+  ckpt: Checkpoint,
+  state: TaskState | undefined,
+  timers: TaskTimers | undefined,
+): Promise<{ report: Omit<TaskReport, 'recovery'>; checkpoint: Checkpoint | undefined }> {
+  const fresh = kind === 'data' ? freshRecords(ckpt, records) : [...records];
+  const time0 = ckpt.time;
+  const base = { task: task.id, kind, received: records.length, duplicates: records.length - fresh.length };
+  if (fresh.length === 0) return { report: { ...base, processed: 0, outputs: 0, deadLetters: 0, timersFired: 0, watermark: time0.wm, seq: undefined }, checkpoint: undefined };
 
   const now = Math.max(deps.now(), time0.now);
   const source = input.kind === 'source' ? (topology.nodes.get(input.entry) as SourceNode) : undefined;
-  const timers = new TimerBuffer();
+  timers?.startBatch();
   const opTime = { watermark: time0.wm, processingTime: now };
   const byOffset = new Map(fresh.map((r) => [r.offset, r]));
-  const graph = new OperatorGraph(topology, stage, (o) => (o.topic === input.topic ? byOffset.get(o.offset) : undefined), cache, timers, opTime);
-  const loadKeys = async (keys: Iterable<Buffer>): Promise<void> => {
-    if (!cache) return;
-    const missing = cache.missing(keys);
-    if (missing.length > 0) cache.load(missing, await deps.store.loadState(task, missing, ckpt));
-  };
+  const graph = new OperatorGraph(topology, stage, (o) => (o.topic === input.topic ? byOffset.get(o.offset) : undefined), state, timers, opTime);
 
+  // Records, and what they do to event time.
   let time: TimeState = time0;
   let nextOffset = ckpt.nextOffset;
   let ignoredControl = 0;
   if (kind === 'data') {
     const decoded = readInput(topology, stage.name, input, fresh);
     for (const d of decoded.deadLetters) graph.deadLetters.push(d);
-    const keys = new Map<string, Buffer>();
-    for (const els of decoded.byEntry.values()) for (const el of els) if (el.keyBytes) keys.set(el.keyBytes.toString('base64'), el.keyBytes);
-    await loadKeys(keys.values());
     for (const [entry, elements] of decoded.byEntry) await graph.run(entry, elements);
     nextOffset = fresh[fresh.length - 1]!.offset + 1;
     if (source) {
@@ -168,80 +226,57 @@ async function runBatch(
   }
   if (!source) time = combine(time, stage.upstreamTasks);
 
-  // Event time advanced (or processing time moved): fire the timers that came due.
+  // Event time advanced (or processing time moved): fire the timers that came due, in order.
   let timersFired = 0;
-  if (stage.eventTime && cache) {
+  if (timers) {
     opTime.watermark = time.wm;
     opTime.processingTime = Math.max(now, time.now);
-    const keyOf = (t: TimerEntry): unknown => (input.keySerde ? input.keySerde.deserialize(t.key, { topic: input.topic, partition }) : undefined);
-    for (const [timerKind, upTo, before] of [
-      ['event', time.wm, time0.wm],
-      ['processing', opTime.processingTime, time0.now],
+    const keyOf = (t: TimerEntry): unknown => (input.keySerde ? input.keySerde.deserialize(t.key, { topic: input.topic, partition: task.partition }) : undefined);
+    for (const [timerKind, upTo] of [
+      ['event', time.wm],
+      ['processing', opTime.processingTime],
     ] as const) {
-      let due = upTo > before ? (await deps.store.dueTimers(task, timerKind, upTo, ckpt)).filter((t) => !timers.isDeleted(t)) : [];
-      for (;;) {
-        const all = dedupeTimers([...due, ...timers.dueInBatch(timerKind, upTo)]).filter((t) => !timers.isDeleted(t));
-        if (all.length === 0) break;
-        await loadKeys(all.map((t) => t.key));
-        for (const t of all) {
+      for (let due = timers.due(timerKind, upTo); due.length > 0; due = timers.due(timerKind, upTo)) {
+        for (const t of due) {
           await graph.fireTimer(t, keyOf(t));
           timersFired += 1;
         }
-        due = [];
       }
     }
   }
 
   const downstreamNeedsTime = stage.downstream.some((d) => needsEventTime(topology, d));
-  const downstreamTopics = new Set(stage.outputs.filter((o) => o.kind === 'repartition').map((o) => o.topic));
   const interval = source ? topology.settings.watermarkIntervalMs : 0;
-  const finish = (sent: SentOffsets): { records: OutgoingRecord[]; extra: Record<string, unknown> } => {
-    let t = recordWritten(time, sent.filter((o) => downstreamTopics.has(o.topic)));
-    const marks: OutgoingRecord[] = [];
-    if (shouldSend(t, t.now, interval)) {
-      for (const out of stage.outputs) {
-        if (out.kind !== 'repartition') continue;
-        const target = topology.stages.find((s) => s.name === out.toStage)!;
-        const partitions = topology.topics.find((x) => x.name === target.controlTopic)!.partitions;
-        for (let p = 0; p < partitions; p += 1) {
-          marks.push(controlRecord(target.controlTopic, p, { kind: 'watermark', from: task.id, watermark: t.wm, fence: fenceFor(t, out.topic, p), idle: t.idle }));
-        }
-      }
-      t = { ...t, sentWm: t.wm, sentIdle: t.idle, sentAt: t.now };
-    }
-    return { records: marks, extra: { ...ckpt.extra, time: t } };
-  };
-
-  const stateWrites = [...(cache ? cache.changes() : []), ...timers.writes()];
   const report = { ...base, processed: fresh.length - ignoredControl, outputs: graph.outputs.length, deadLetters: graph.deadLetters.length, timersFired, watermark: time.wm };
   const nothingToCommit =
     kind === 'control' &&
     graph.outputs.length === 0 &&
     graph.deadLetters.length === 0 &&
-    stateWrites.length === 0 &&
+    !state?.changed &&
     sameTime(time, time0) &&
     !(downstreamNeedsTime && shouldSend(time, time.now, interval));
-  if (nothingToCommit) {
-    // Ticks and repeated marks that change nothing cost one checkpoint read and no write.
-    if (cache) deps.warm.set(task.id, { version: ckpt.version, cache });
-    return { ...report, seq: undefined };
-  }
+  // Ticks and repeated marks that change nothing cost no write.
+  if (nothingToCommit) return { report: { ...report, seq: undefined }, checkpoint: undefined };
 
-  const committed = await commitBatch(deps, task, ckpt, {
-    outputs: graph.outputs,
-    deadLetters: graph.deadLetters,
-    deadLetterTopic: stage.deadLetterTopic,
-    stage: stage.name,
+  const open = await openBatch(deps, task, ckpt, txnId);
+  const emitted = outgoingRecords({ outputs: graph.outputs, deadLetters: graph.deadLetters, deadLetterTopic: stage.deadLetterTopic, stage: stage.name });
+  // Marks are fenced by the offsets of the outputs, so those go first; without marks, one send.
+  let tail = emitted;
+  let timeAfter = time;
+  if (downstreamNeedsTime) {
+    const sent = emitted.length > 0 ? await open.send(emitted) : [];
+    ({ marks: tail, time: timeAfter } = marksAfterSend(topology, stage, task.id, time, sent, interval));
+  }
+  const changes = planChanges(deps, ckpt, open.seq, state?.changes() ?? [], state !== undefined);
+  const checkpoint = await commitBatch(deps, task, ckpt, open, {
+    tail,
     nextOffset,
-    state: stateWrites,
-    extra: { ...ckpt.extra, time },
-    // Marks need this batch's output offsets (a second send); stages whose downstream has no event time skip it.
-    ...(downstreamNeedsTime ? { finish } : {}),
-    txnId,
+    time: timeAfter,
+    changes,
+    snapshot: changes.snapshot && state ? state.entries() : undefined,
   });
-  if (cache) cache.markCommitted();
-  deps.warm.set(task.id, { version: committed.version, cache });
-  return { ...report, seq: committed.seq };
+  state?.markCommitted();
+  return { report: { ...report, seq: open.seq, ...(state ? { snapshot: changes.snapshot } : {}) }, checkpoint };
 }
 
 /** Whether two time states differ only in processing time (not worth a checkpoint write). */
@@ -249,8 +284,7 @@ function sameTime(a: TimeState, b: TimeState): boolean {
   return JSON.stringify({ ...a, now: 0 }) === JSON.stringify({ ...b, now: 0 });
 }
 
-function dedupeTimers(timers: readonly TimerEntry[]): TimerEntry[] {
-  const seen = new Map<string, TimerEntry>();
-  for (const t of timers) seen.set(`${t.kind}\u0000${t.time}\u0000${t.key.toString('base64')}\u0000${t.name}`, t);
-  return [...seen.values()].sort((a, b) => a.time - b.time);
+/** Whether an error means the task lost a race to another invocation (rerun the batch). */
+export function lostRace(error: unknown): boolean {
+  return error instanceof CheckpointConflict || (error as { code?: unknown } | undefined)?.code === 'SLUICE_FENCED';
 }

@@ -1,43 +1,43 @@
 /**
- * Queryable state: reads a key's committed state from outside the pipeline (dashboards, APIs,
- * tests), honouring the committed/staged rule, so a reader never sees a value whose batch
- * was not (or will never be) committed.
- *
- * Why reading the item and then its task's checkpoint is consistent: a staged value tagged
- * `ss` counts only once the checkpoint says batch `ss` was confirmed; if the checkpoint is read
- * later than the item it can only know more, and a batch it calls confirmed was committed. Read
- * earlier, it may call a newer staged value uncommitted, and then `v` (the value that batch
- * started from) is a committed value too; so with a known task both reads run in parallel.
+ * Queryable state: a key's committed state read from outside the pipeline (dashboards, APIs,
+ * tools), as the task that owns the key would load it (state/committed.ts): the task's snapshot
+ * and its committed batch records, strongly consistent. A batch that is prepared but not yet
+ * committed is never seen. The read loads the owning task's whole state: fine for lookups and
+ * tools, not for a serving path with many reads per second (serve those from the pipeline's
+ * own output topic or a table it maintains).
  */
-import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { checkpointKey, decodeCheckpoint, decodeStateItem, keyAttributes, resolveCommitted, stateItemKey, type CommitView } from '../dynamodb/layout.js';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoTaskStore } from '../dynamodb/task-store.js';
+import { ConfigError } from '../errors.js';
+import { partitionForKey } from '../kafka/partitioner.js';
+import { taskIdOf } from '../topology/names.js';
+import type { Topology } from '../topology/topology.js';
+import { stateMapKey } from './task-state.js';
 
 /** Where the state lives. */
 export interface StateQueryTarget {
   readonly client: DynamoDBClient;
   readonly table: string;
-  readonly app: string;
-  readonly stage: string;
-  /** The task owning the key (`<stage>.<partition>`), if known; otherwise taken from the item. */
-  readonly taskId?: string;
+  readonly topology: Topology;
   /** Clock for expiry, epoch ms; default Date.now. */
   readonly now?: () => number;
 }
 
-/** The committed bytes of one state of one key (strongly consistent reads), or undefined if absent or expired. */
-export async function readCommittedState(target: StateQueryTarget, key: Buffer, stateName: string): Promise<Buffer | undefined> {
-  const { client, table, app, stage } = target;
-  const readCheckpoint = (taskId: string) =>
-    client
-      .send(new GetItemCommand({ TableName: table, Key: keyAttributes(checkpointKey(app, taskId)), ConsistentRead: true }))
-      .then((out) => decodeCheckpoint(out.Item));
-  const [got, known] = await Promise.all([
-    client.send(new GetItemCommand({ TableName: table, Key: keyAttributes(stateItemKey(app, stage, key, stateName)), ConsistentRead: true })),
-    target.taskId === undefined ? undefined : readCheckpoint(target.taskId),
-  ]);
-  if (got.Item === undefined) return undefined;
-  const item = decodeStateItem(got.Item);
-  // Nothing staged: `v` is committed whatever the checkpoint says, so no checkpoint is needed.
-  const checkpoint: CommitView = item.ss === undefined ? { committedSeq: 0, holes: [] } : (known ?? (await readCheckpoint(item.p ?? '')));
-  return resolveCommitted(item, checkpoint, (target.now ?? Date.now)())?.bytes;
+/** The committed bytes of state `name` of `key` in `stage`, or undefined if absent or expired. */
+export async function readState(target: StateQueryTarget, stageName: string, key: Buffer, name: string): Promise<Buffer | undefined> {
+  const stage = target.topology.stages.find((s) => s.name === stageName);
+  if (!stage) throw new ConfigError(`pipeline "${target.topology.app}" has no stage "${stageName}"`, { stage: stageName }, `stages: ${target.topology.stages.map((s) => s.name).join(', ')}`);
+  const store = new DynamoTaskStore(target.client, target.table, target.now ? { now: target.now } : {});
+  const wanted = stateMapKey(key, name);
+  // The key's partition of each input (a keyed stage's inputs are partitioned alike): its task holds it.
+  for (const input of stage.inputs) {
+    const partition = partitionForKey(key, input.partitions);
+    const task = { app: target.topology.app, stage: stage.name, topic: input.topic, partition, id: taskIdOf(stage.name, stage.inputs.length, input.topic, partition) };
+    const { checkpoint } = await store.read(task);
+    if (checkpoint.version === 0) continue;
+    const load = await store.load(task, checkpoint);
+    const entry = load.entries.find((e) => stateMapKey(e.key, e.name) === wanted);
+    if (entry?.value) return entry.value.bytes;
+  }
+  return undefined;
 }

@@ -12,6 +12,7 @@ import type { KafkaRecord, RecordHeader } from '../kafka/record.js';
 import type { Serde } from '../serde/serde.js';
 import { json } from '../serde/index.js';
 import type { StateDescriptor } from '../state/descriptors.js';
+import { stateMapKey } from '../state/task-state.js';
 import type { Stage, Topology } from '../topology/topology.js';
 import { compile } from '../topology/compile.js';
 import type { TaskReport, WarmTask } from '../runtime/task.js';
@@ -182,8 +183,7 @@ export class StageHarness {
 
   /** The task's watermark (event time) as committed. */
   currentWatermark(partition = 0): number {
-    const time = this.checkpoint(partition).extra['time'] as { wm?: number } | undefined;
-    return time?.wm ?? Number.NEGATIVE_INFINITY;
+    return this.checkpoint(partition).time.wm;
   }
 
   private deps(): TaskDeps {
@@ -236,7 +236,8 @@ export class StageHarness {
     const keyBytes = Buffer.isBuffer(key) ? key : (input.keySerde ?? json()).serialize(key)!;
     const d = typeof descriptor === 'string' ? this.stage.state.find((s) => s.name === descriptor) : descriptor;
     if (!d) throw new ConfigError(`stage "${this.stage.name}" declares no state "${String(descriptor)}"`, { stage: this.stage.name });
-    const v = this.store.committed(this.topology.app, this.stage.name, keyBytes, d.name);
+    const task = taskRef(this.topology, this.stage, input.topic, partitionForKey(keyBytes, input.partitions));
+    const v = this.store.committedState(task).get(stateMapKey(keyBytes, d.name));
     return v ? ((d.options.serde ?? json()) as Serde<T>).deserialize(v.bytes) : undefined;
   }
 

@@ -1,149 +1,142 @@
 /**
- * An in-memory CheckpointStore with DynamoDB's semantics where the protocol relies on
- * them (conditional writes on the checkpoint version, staged values, holes). For the
- * unit-test harness and protocol tests; integration tests use the DynamoDB adapter.
+ * An in-memory TaskStore with DynamoDB's semantics where the protocol relies on them: the
+ * checkpoint's version condition, ring slots that only move to higher seqs, snapshot chunks that
+ * only move to later snapshots. Which state is committed is decided by state/committed.ts, as for
+ * the DynamoDB store. For the unit-test harness and protocol tests; integration tests use the
+ * DynamoDB adapter.
  */
-import type { Checkpoint, CheckpointStore, Pending, StateKey, StateValue, StateWrite, TaskRef, TimerEntry, TimerRef } from '../commit/ports.js';
-import { parseTimerSortKey, timerSortKey } from '../dynamodb/layout.js';
+import type { BatchRecord, Checkpoint, SnapshotRef, SnapshotWrite, StateLoad, StateValue, TaskRef, TaskStore, TaskView } from '../commit/ports.js';
 import { CheckpointConflict } from '../commit/ports.js';
-import type { StagedItem } from '../state/staged.js';
-import { committedValue } from '../state/staged.js';
-import { stateMapKey } from '../state/keyed-state.js';
+import { abandoned, compacted, confirmed, EMPTY_CHECKPOINT, nextSeq, slotOf } from '../commit/checkpoint.js';
+import { committedState, type SnapshotChunk } from '../state/committed.js';
+import { stateMapKey } from '../state/task-state.js';
+import { encodeEntries } from '../state/codec.js';
 
-interface StoredItem extends StagedItem {
-  readonly owner: string;
+/** Requests by operation, like the DynamoDB adapter's metrics. */
+export type MemoryStoreRequests = Record<'read' | 'load' | 'prepare' | 'writeSnapshot' | 'confirm' | 'abandon' | 'compact', number>;
+
+interface TaskItems {
+  checkpoint: Checkpoint;
+  readonly slots: Map<number, BatchRecord>;
+  /** `<bank>/<index>` → chunk. */
+  readonly chunks: Map<string, SnapshotChunk>;
 }
 
-const EMPTY: Checkpoint = { version: 0, committedSeq: 0, holes: [], nextOffset: -1, pending: undefined, extra: {} };
-
-/** Checkpoints and state in memory; shared by every simulated container of a test. */
-export class MemoryCheckpointStore implements CheckpointStore {
-  private readonly checkpoints = new Map<string, Checkpoint>();
-  private readonly items = new Map<string, StoredItem>();
-  /** Requests by operation, like the DynamoDB adapter's metrics. */
-  readonly requests: Record<'read' | 'loadState' | 'dueTimers' | 'prepare' | 'confirm' | 'abandon' | 'commitDirect', number> = {
-    read: 0,
-    dueTimers: 0,
-    loadState: 0,
-    prepare: 0,
-    confirm: 0,
-    abandon: 0,
-    commitDirect: 0,
-  };
+/** Checkpoints, batch records and snapshots in memory; shared by every simulated container of a test. */
+export class MemoryCheckpointStore implements TaskStore {
+  private readonly tasks = new Map<string, TaskItems>();
+  readonly requests: MemoryStoreRequests = { read: 0, load: 0, prepare: 0, writeSnapshot: 0, confirm: 0, abandon: 0, compact: 0 };
 
   constructor(private readonly now: () => number = Date.now) {}
 
-  async read(task: TaskRef): Promise<Checkpoint> {
+  async read(task: TaskRef): Promise<TaskView> {
     this.requests.read += 1;
-    return this.checkpoints.get(ckptKey(task)) ?? EMPTY;
+    const t = this.items(task);
+    const seq = nextSeq(t.checkpoint);
+    const record = t.slots.get(slotOf(seq));
+    return { checkpoint: t.checkpoint, pending: record?.seq === seq ? record : undefined };
   }
 
-  async loadState(task: TaskRef, keys: readonly StateKey[], ckpt: Checkpoint): Promise<Map<string, StateValue>> {
-    this.requests.loadState += 1;
-    const out = new Map<string, StateValue>();
-    for (const { key, name } of keys) {
-      const item = this.items.get(itemKey(task.app, task.stage, key, name));
-      const v = item ? committedValue(item, ckpt, this.now()) : undefined;
-      if (v) out.set(stateMapKey(key, name), v);
-    }
-    return out;
+  async load(task: TaskRef, checkpoint: Checkpoint, after?: number): Promise<StateLoad> {
+    this.requests.load += 1;
+    const t = this.items(task);
+    const records = new Map([...t.slots.values()].map((r) => [r.seq, r]));
+    return committedState(task.id, checkpoint, [...t.chunks.values()], records, this.now(), after);
   }
 
-  async dueTimers(task: TaskRef, kind: TimerRef['kind'], upTo: number, ckpt: Checkpoint): Promise<TimerEntry[]> {
-    this.requests.dueTimers += 1;
-    const prefix = `timer\u0000${task.app}\u0000${task.id}\u0000`;
-    const out: TimerEntry[] = [];
-    for (const [k, item] of this.items) {
-      if (!k.startsWith(prefix)) continue;
-      const timer = parseTimerSortKey(k.slice(prefix.length));
-      if (timer.kind === kind && timer.time <= upTo && committedValue(item, ckpt, this.now())) out.push(timer);
-    }
-    return out.sort((a, b) => a.time - b.time);
-  }
-
-  async prepare(task: TaskRef, expectedVersion: number, pending: Pending, writes: readonly StateWrite[]): Promise<number> {
+  async prepare(task: TaskRef, record: BatchRecord): Promise<void> {
     this.requests.prepare += 1;
-    const ckpt = this.expect(task, expectedVersion);
-    for (const w of writes) {
-      this.items.set(writeKey(task, w), {
-        owner: task.id,
-        committed: w.previous,
-        staged: w.value ?? 'clear',
-        stagedSeq: pending.seq,
-      });
-    }
-    return this.put(task, { ...ckpt, pending });
+    const t = this.items(task);
+    const slot = slotOf(record.seq);
+    const held = t.slots.get(slot);
+    if (held && held.seq >= record.seq) throw new CheckpointConflict(task.id, t.checkpoint.version);
+    t.slots.set(slot, record);
   }
 
-  async confirm(task: TaskRef, expectedVersion: number, pending: Pending): Promise<number> {
+  async writeSnapshot(task: TaskRef, snapshot: SnapshotWrite): Promise<void> {
+    this.requests.writeSnapshot += 1;
+    const t = this.items(task);
+    snapshot.chunks.forEach((data, index) => {
+      const at = `${snapshot.ref.bank}/${index}`;
+      const old = t.chunks.get(at);
+      const mayWrite = !old || old.baseVersion < snapshot.baseVersion || (old.baseVersion === snapshot.baseVersion && old.id === snapshot.ref.id);
+      if (!mayWrite) throw new CheckpointConflict(task.id, snapshot.baseVersion);
+      t.chunks.set(at, { id: snapshot.ref.id, baseVersion: snapshot.baseVersion, seq: snapshot.ref.seq, index, data });
+    });
+  }
+
+  async confirm(task: TaskRef, from: Checkpoint, record: BatchRecord): Promise<Checkpoint> {
     this.requests.confirm += 1;
-    const ckpt = this.expect(task, expectedVersion);
-    return this.put(task, { ...ckpt, committedSeq: pending.seq, nextOffset: pending.nextOffset, extra: pending.extra, pending: undefined });
+    return this.write(task, from, confirmed(from, record));
   }
 
-  async abandon(task: TaskRef, expectedVersion: number, pending: Pending): Promise<number> {
+  async abandon(task: TaskRef, from: Checkpoint, record: BatchRecord): Promise<Checkpoint> {
     this.requests.abandon += 1;
-    const ckpt = this.expect(task, expectedVersion);
-    return this.put(task, { ...ckpt, holes: [...ckpt.holes, pending.seq], pending: undefined });
+    return this.write(task, from, abandoned(from, record));
   }
 
-  async commitDirect(
-    task: TaskRef,
-    expectedVersion: number,
-    seq: number,
-    nextOffset: number,
-    writes: readonly StateWrite[],
-    extra: Readonly<Record<string, unknown>>,
-  ): Promise<number> {
-    this.requests.commitDirect += 1;
-    const ckpt = this.expect(task, expectedVersion);
-    for (const w of writes) {
-      this.items.set(writeKey(task, w), { owner: task.id, committed: w.value, staged: undefined, stagedSeq: undefined });
-    }
-    return this.put(task, { ...ckpt, committedSeq: seq, nextOffset, extra });
+  async compact(task: TaskRef, from: Checkpoint, snapshot: SnapshotRef): Promise<Checkpoint> {
+    this.requests.compact += 1;
+    return this.write(task, from, compacted(from, snapshot));
   }
 
-  /** The committed value of a state item as an outside reader sees it (queryable state). */
-  committed(app: string, stage: string, key: Buffer, name: string): StateValue | undefined {
-    const item = this.items.get(itemKey(app, stage, key, name));
-    if (!item) return undefined;
-    const ckpt = [...this.checkpoints.entries()].find(([k]) => k === `${app}\u0000${item.owner}`)?.[1] ?? EMPTY;
-    return committedValue(item, ckpt, this.now());
+  /**
+   * Writes a record into its slot whatever the slot holds, as a store without the prepare's
+   * arbiter would (only for tests that switch that guarantee off and watch the checker fail).
+   */
+  overwriteRecord(task: TaskRef, record: BatchRecord): void {
+    this.items(task).slots.set(slotOf(record.seq), record);
   }
 
-  /** Every state item of a stage as committed now, for assertions. */
-  committedItems(app: string, stage: string): Array<{ key: Buffer; name: string; value: StateValue }> {
-    const prefix = `${app}\u0000${stage}\u0000`;
-    const out: Array<{ key: Buffer; name: string; value: StateValue }> = [];
-    for (const k of this.items.keys()) {
-      if (!k.startsWith(prefix)) continue;
-      const [keyB64, name] = k.slice(prefix.length).split('\u0000') as [string, string];
-      const key = Buffer.from(keyB64, 'base64');
-      const value = this.committed(app, stage, key, name);
-      if (value) out.push({ key, name, value });
-    }
-    return out;
+  /** The committed state of a task as an outside reader sees it (queryable state), by `stateMapKey`. */
+  committedState(task: TaskRef): Map<string, StateValue> {
+    const t = this.items(task);
+    const records = new Map([...t.slots.values()].map((r) => [r.seq, r]));
+    const load = committedState(task.id, t.checkpoint, [...t.chunks.values()], records, this.now());
+    return new Map(load.entries.flatMap((e) => (e.value ? [[stateMapKey(e.key, e.name), e.value] as const] : [])));
   }
 
   /** The raw checkpoint of a task, for assertions. */
   checkpoint(task: Pick<TaskRef, 'app' | 'id'>): Checkpoint {
-    return this.checkpoints.get(`${task.app}\u0000${task.id}`) ?? EMPTY;
+    return this.tasks.get(taskKey(task))?.checkpoint ?? EMPTY_CHECKPOINT;
   }
 
-  private expect(task: TaskRef, version: number): Checkpoint {
-    const ckpt = this.checkpoints.get(ckptKey(task)) ?? EMPTY;
-    if (ckpt.version !== version) throw new CheckpointConflict(task.id, version);
-    return ckpt;
+  /** Bytes the task's batch records and snapshot take (what DynamoDB would bill for them to be written once). */
+  storedBytes(task: Pick<TaskRef, 'app' | 'id'>): { records: number; snapshot: number } {
+    const t = this.tasks.get(taskKey(task));
+    if (!t) return { records: 0, snapshot: 0 };
+    return {
+      records: [...t.slots.values()].reduce((n, r) => n + r.changeBytes, 0),
+      snapshot: [...t.chunks.values()].reduce((n, c) => n + c.data.length, 0),
+    };
   }
 
-  private put(task: TaskRef, ckpt: Checkpoint): number {
-    const next = { ...ckpt, version: ckpt.version + 1 };
-    this.checkpoints.set(ckptKey(task), next);
-    return next.version;
+  /** Overwrites a task's raw items (tools and tests: a savepoint import, a corrupted store). */
+  replace(task: TaskRef, checkpoint: Checkpoint, entries: Parameters<typeof encodeEntries>[0]): void {
+    const data = encodeEntries(entries);
+    this.tasks.set(taskKey(task), {
+      checkpoint,
+      slots: new Map(),
+      chunks: new Map([[`${checkpoint.snapshot.bank}/0`, { id: checkpoint.snapshot.id, baseVersion: checkpoint.version, seq: checkpoint.snapshot.seq, index: 0, data }]]),
+    });
+  }
+
+  private items(task: Pick<TaskRef, 'app' | 'id'>): TaskItems {
+    let t = this.tasks.get(taskKey(task));
+    if (!t) this.tasks.set(taskKey(task), (t = { checkpoint: EMPTY_CHECKPOINT, slots: new Map(), chunks: new Map() }));
+    return t;
+  }
+
+  private expect(task: TaskRef, version: number): TaskItems {
+    const t = this.items(task);
+    if (t.checkpoint.version !== version) throw new CheckpointConflict(task.id, version);
+    return t;
+  }
+
+  private write(task: TaskRef, from: Checkpoint, next: Checkpoint): Checkpoint {
+    this.expect(task, from.version).checkpoint = next;
+    return next;
   }
 }
 
-const ckptKey = (task: Pick<TaskRef, 'app' | 'id'>): string => `${task.app}\u0000${task.id}`;
-const writeKey = (task: TaskRef, w: StateWrite): string =>
-  w.timer ? `timer\u0000${task.app}\u0000${task.id}\u0000${timerSortKey(w.timer, w.key, w.name)}` : itemKey(task.app, task.stage, w.key, w.name);
-const itemKey = (app: string, stage: string, key: Buffer, name: string): string => `${app}\u0000${stage}\u0000${key.toString('base64')}\u0000${name}`;
+const taskKey = (task: Pick<TaskRef, 'app' | 'id'>): string => `${task.app}\u0000${task.id}`;

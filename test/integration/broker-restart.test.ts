@@ -16,7 +16,7 @@
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Checkpoint, TaskRef } from '../../framework/commit/ports.js';
-import { DynamoCheckpointStore, stateMapKey } from '../../framework/dynamodb/checkpoint-store.js';
+import { DynamoTaskStore, stateMapKey } from '../../framework/dynamodb/checkpoint-store.js';
 import { createTable, deleteTable } from '../../framework/dynamodb/table.js';
 import { InvocationFailedError, stageHandler } from '../../framework/index.js';
 import type { InvocationReport, KafkaHandler, StagePorts } from '../../framework/index.js';
@@ -90,7 +90,7 @@ describe('exactly-once across broker restarts (graceful and SIGKILL) on Kafka an
   const restarts: Restart[] = [];
   const sinks: KafkaTxnSink[] = [];
   let kafka: Kafka;
-  let store: DynamoCheckpointStore;
+  let store: DynamoTaskStore;
   let run: LocalRun | undefined;
   let input: Array<Fed<Click>> = [];
   let ranMs = 0;
@@ -99,7 +99,7 @@ describe('exactly-once across broker restarts (graceful and SIGKILL) on Kafka an
 
   beforeAll(async () => {
     kafka = testKafka(app);
-    store = new DynamoCheckpointStore(testDynamo(), table);
+    store = new DynamoTaskStore(testDynamo(), table);
     await createTable(testDynamo(), table);
     await createTopics(kafka, [
       // The clicks carry event times of 2026-01-01, and sinks keep event time as timestamp: no
@@ -254,7 +254,7 @@ describe('exactly-once across broker restarts (graceful and SIGKILL) on Kafka an
     const connect = (): StagePorts => {
       const sink = new KafkaTxnSink(testKafka(`${app}-c${sinks.length}`), { transactionTimeoutMs: topology.settings.transactionTimeoutMs });
       sinks.push(sink);
-      return { store: new DynamoCheckpointStore(testDynamo(), table), sink };
+      return { store: new DynamoTaskStore(testDynamo(), table), sink };
     };
     const idle = new Map<string, KafkaHandler[]>(topology.stages.map((s) => [s.name, []]));
     return {

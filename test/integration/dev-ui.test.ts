@@ -14,7 +14,7 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile, count, json, pipeline, stageHandler, tumbling } from '../../framework/index.js';
 import type { StagePorts, Topology } from '../../framework/index.js';
-import { DynamoCheckpointStore } from '../../framework/dynamodb/checkpoint-store.js';
+import { DynamoTaskStore } from '../../framework/dynamodb/task-store.js';
 import { createTable, deleteTable } from '../../framework/dynamodb/table.js';
 import { KafkaTxnSink } from '../../framework/kafka/txn-sink.js';
 import { LocalRun } from '../../framework/local/dev.js';
@@ -98,7 +98,7 @@ describe('sluice dev --ui: the live view in headless Chromium', () => {
     // What lambdaPorts builds in a Lambda container, with the test's quiet kafkajs client.
     const connect = (): StagePorts => {
       const p: StagePorts = {
-        store: new DynamoCheckpointStore(testDynamo(), table),
+        store: new DynamoTaskStore(testDynamo(), table),
         sink: new KafkaTxnSink(testKafka(`${app}-c${ports.length}`), { transactionTimeoutMs: topology.settings.transactionTimeoutMs }),
       };
       ports.push(p);

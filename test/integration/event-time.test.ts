@@ -22,7 +22,7 @@ import { compile, count, InvocationFailedError, json, pipeline, stageHandler, su
 import type { Duration, InvocationReport, KafkaHandler, StagePorts, Topology } from '../../framework/index.js';
 import type { FaultHook, CommitStep } from '../../framework/commit/ports.js';
 import { SimulatedCrash } from '../../framework/commit/ports.js';
-import { DynamoCheckpointStore } from '../../framework/dynamodb/checkpoint-store.js';
+import { DynamoTaskStore } from '../../framework/dynamodb/task-store.js';
 import { createTable, deleteTable } from '../../framework/dynamodb/table.js';
 import { ensureTopics } from '../../framework/kafka/admin.js';
 import { readProvenance } from '../../framework/kafka/provenance.js';
@@ -92,7 +92,7 @@ class Rig {
     readonly sinkTopic: string,
     readonly table: string,
     readonly kafka: Kafka,
-    readonly store: DynamoCheckpointStore,
+    readonly store: DynamoTaskStore,
   ) {}
 
   static async start(options: RigOptions): Promise<Rig> {
@@ -122,7 +122,7 @@ class Rig {
     } finally {
       await admin.disconnect();
     }
-    const rig = new Rig(app, topology, sourceTopic, sinkTopic, table, kafka, new DynamoCheckpointStore(testDynamo(), table));
+    const rig = new Rig(app, topology, sourceTopic, sinkTopic, table, kafka, new DynamoTaskStore(testDynamo(), table));
     rig.run = new LocalRun({
       topology,
       kafka,
@@ -142,7 +142,7 @@ class Rig {
     // SLUICE_TEST_KAFKA_LOG is set: retried transient errors are logged at ERROR by kafkajs).
     const connect = (): StagePorts => {
       const ports: StagePorts = {
-        store: new DynamoCheckpointStore(testDynamo(), this.table),
+        store: new DynamoTaskStore(testDynamo(), this.table),
         sink: new KafkaTxnSink(testKafka(`${this.app}-c${this.ports.length}`), { transactionTimeoutMs: this.topology.settings.transactionTimeoutMs }),
       };
       this.ports.push(ports);

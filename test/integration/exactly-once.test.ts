@@ -1,6 +1,6 @@
 /**
  * Exactly-once, proven by fault injection against an oracle, over the real adapters: kafkajs
- * KafkaTxnSink on the local broker and DynamoCheckpointStore on DynamoDB Local. The schedules
+ * KafkaTxnSink on the local broker and DynamoTaskStore on DynamoDB Local. The schedules
  * are the unit suite's (test/support/fault-driver.ts), fewer and smaller, since every crash
  * leaves a real zombie producer and every recovery fences and reads the progress topic.
  *
@@ -11,7 +11,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoCheckpointStore, DynamoMetrics } from '../../framework/dynamodb/checkpoint-store.js';
+import { DynamoMetrics, DynamoTaskStore } from '../../framework/dynamodb/task-store.js';
 import { createTable, deleteTable } from '../../framework/dynamodb/table.js';
 import { isFencedError, KafkaTxnSink, newKafkaSinkCounters, ProducerFencedError, progressRecord } from '../../framework/kafka/txn-sink.js';
 import type { KafkaRecord } from '../../framework/kafka/record.js';
@@ -32,7 +32,7 @@ const table = uniqueName('sluice-test-eo');
 const dynamoMetrics = new DynamoMetrics();
 const kafkaCounters = newKafkaSinkCounters();
 
-/** The real world: a KafkaTxnSink and a DynamoCheckpointStore per container, one table, topics per schedule. */
+/** The real world: a KafkaTxnSink and a DynamoTaskStore per container, one table, topics per schedule. */
 const realWorld: World = {
   async open(topology: Topology) {
     const topics = topology.topics.map((t) => t.name);
@@ -48,9 +48,9 @@ const realWorld: World = {
       container: () => {
         const sink = new KafkaTxnSink(kafka, { transactionTimeoutMs: topology.settings.transactionTimeoutMs, counters: kafkaCounters, resolveTimeoutMs: 60_000 });
         sinks.push(sink);
-        return { store: new DynamoCheckpointStore(dynamo, table, { metrics: dynamoMetrics }), sink };
+        return { store: new DynamoTaskStore(dynamo, table, { metrics: dynamoMetrics }), sink };
       },
-      observer: new DynamoCheckpointStore(dynamo, table),
+      observer: new DynamoTaskStore(dynamo, table),
       readCommitted: (topic) => readCommittedExactly(topic),
       isFenced: (error) => error instanceof ProducerFencedError || isFencedError(error),
       dumpLog: async (topic) => dumpRaw(await readRaw(topic)),

@@ -25,7 +25,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Checkpoint, CheckpointStore, CommitStep, KafkaTxn, TaskRef, TxnSink } from '../../framework/commit/ports.js';
+import type { Checkpoint, CommitStep, KafkaTxn, TaskRef, TaskStore, TxnSink } from '../../framework/commit/ports.js';
 import { CheckpointConflict, SimulatedCrash } from '../../framework/commit/ports.js';
 import { json, pipeline, valueState } from '../../framework/index.js';
 import type { PipelineOptions } from '../../framework/index.js';
@@ -36,7 +36,7 @@ import { encodeEvent } from '../../framework/lambda/decode.js';
 import type { InvocationReport, KafkaHandler, StagePorts } from '../../framework/runtime/handler.js';
 import { InvocationFailedError, stageHandler } from '../../framework/runtime/handler.js';
 import { taskRef } from '../../framework/runtime/task.js';
-import { stateMapKey } from '../../framework/state/keyed-state.js';
+import { stateMapKey } from '../../framework/state/task-state.js';
 import { MemoryFencedError, MemoryKafka, MemoryTxnSink } from '../../framework/testing/memory-kafka.js';
 import { MemoryCheckpointStore } from '../../framework/testing/memory-store.js';
 import { compile } from '../../framework/topology/compile.js';
@@ -119,7 +119,7 @@ export interface WorldSession {
   /** The adapters of a new container: new producers (older ones become zombies), the same state. */
   container(): StagePorts | Promise<StagePorts>;
   /** What the checker reads checkpoints and state through: never faulted, never counted. */
-  readonly observer: CheckpointStore;
+  readonly observer: TaskStore;
   /** Every record of `topic` a read_committed consumer sees, partitions ascending, offsets ascending. */
   readCommitted(topic: string): Promise<KafkaRecord[]>;
   /** Whether an error says a producer was fenced by a newer one (an allowed way to lose a race). */
@@ -170,7 +170,7 @@ export function memoryWorld(options: MemoryWorldOptions = {}): World {
 // --- schedules -----------------------------------------------------------------------------------
 
 /** Every step the protocol announces to its fault hook. */
-export const COMMIT_STEPS: readonly CommitStep[] = ['before-send', 'after-send', 'after-prepare', 'after-kafka-commit', 'after-confirm', 'after-recovery-fence'];
+export const COMMIT_STEPS: readonly CommitStep[] = ['after-restore', 'before-send', 'after-send', 'after-record', 'after-prepare', 'after-kafka-commit', 'after-confirm', 'after-recovery-fence', 'after-snapshot'];
 
 /** How often each fault happens. Probabilities are per invocation unless said otherwise. */
 export interface FaultMix {
@@ -573,7 +573,7 @@ class ScheduleRun {
       const batch = batches[i]!;
       const last = batch[batch.length - 1]!;
       const task = taskRef(this.topology, stage, last.topic, last.partition);
-      const ckpt = await this.session.observer.read(task);
+      const { checkpoint: ckpt } = await this.session.observer.read(task);
       if (ckpt.nextOffset <= last.offset) {
         this.violation('behind', `task ${task.id}: an invocation with offsets ${batch[0]!.offset}..${last.offset} succeeded, but the checkpoint's nextOffset is ${ckpt.nextOffset}`);
       }
@@ -640,14 +640,13 @@ class ScheduleRun {
       const tasks = new Map<string, { task: TaskRef; ckpt: Checkpoint }>();
       for (const partition of new Set(input.map((r) => r.partition))) {
         const task = taskRef(this.topology, stage, stage.inputs[0]!.topic, partition);
-        const ckpt = await this.session.observer.read(task);
+        const { checkpoint: ckpt, pending } = await this.session.observer.read(task);
         tasks.set(task.id, { task, ckpt });
-        if (ckpt.pending) this.violation('pending', `task ${task.id}: batch ${ckpt.pending.seq} is still pending after the final redelivery`);
+        if (pending) this.violation('pending', `task ${task.id}: batch ${pending.seq} is still pending after the final redelivery`);
         if (stage.keyed && stage.state.length > 0) {
-          const keys = new Map(input.filter((r) => r.partition === partition && r.key).map((r) => [r.key!.toString('base64'), r.key!]));
-          const wanted = [...keys.values()].flatMap((key) => stage.state.map((d) => ({ key, name: d.name })));
-          const values = await this.session.observer.loadState(task, wanted, ckpt);
-          for (const [k, v] of values) state.set(`${stage.name}\u0000${k}`, v.bytes);
+          // The task's whole committed state, as a cold start would load it (snapshot + records).
+          const load = await this.session.observer.load(task, ckpt);
+          for (const e of load.entries) if (e.value) state.set(`${stage.name}\u0000${stateMapKey(e.key, e.name)}`, e.value.bytes);
         }
       }
       // At-least-once keeps no progress records and lets a failed batch's outputs stay visible
@@ -794,6 +793,9 @@ class Container {
     this.handler = stageHandler(run.topology, stage.name, {
       ports: { store: this.faultyStore(ports.store), sink: this.faultySink(ports.sink) },
       fault: (step, task, seq) => this.step(step, task, seq),
+      // Snapshots every few batches (and so compactions outside batches after failures), so
+      // crashes land in them too.
+      compaction: { everyBatches: 3, minBytes: 512 },
     });
   }
 
@@ -854,17 +856,17 @@ class Container {
     return result;
   }
 
-  private faultyStore(inner: CheckpointStore): CheckpointStore {
-    const write = (name: string, task: TaskRef, version: number, seq: number, run: () => Promise<number>): Promise<number> =>
+  private faultyStore(inner: TaskStore): TaskStore {
+    const write = <T>(name: string, task: TaskRef, version: number, seq: number, run: () => Promise<T>): Promise<T> =>
       this.call('store', name, `${task.id} v${version} seq ${seq}`, run, WRITES, () => new CheckpointConflict(task.id, version));
     return {
       read: (task) => this.call('store', 'read', task.id, () => inner.read(task), READS),
-      loadState: (task, keys, ckpt) => this.call('store', 'loadState', `${task.id} ${keys.length} keys`, () => inner.loadState(task, keys, ckpt), READS),
-      dueTimers: (task, kind, upTo, ckpt) => this.call('store', 'dueTimers', `${task.id} ${kind} ≤ ${upTo}`, () => inner.dueTimers(task, kind, upTo, ckpt), READS),
-      prepare: (task, v, pending, writes) => write('prepare', task, v, pending.seq, () => inner.prepare(task, v, pending, writes)),
-      confirm: (task, v, pending) => write('confirm', task, v, pending.seq, () => inner.confirm(task, v, pending)),
-      abandon: (task, v, pending) => write('abandon', task, v, pending.seq, () => inner.abandon(task, v, pending)),
-      commitDirect: (task, v, seq, next, writes, extra) => write('commitDirect', task, v, seq, () => inner.commitDirect(task, v, seq, next, writes, extra)),
+      load: (task, ckpt, after) => this.call('store', 'load', `${task.id} v${ckpt.version}${after === undefined ? '' : ` after ${after}`}`, () => inner.load(task, ckpt, after), READS),
+      prepare: (task, record) => write('prepare', task, -1, record.seq, () => inner.prepare(task, record)),
+      writeSnapshot: (task, snapshot) => write('writeSnapshot', task, -1, snapshot.ref.seq, () => inner.writeSnapshot(task, snapshot)),
+      confirm: (task, from, record) => write('confirm', task, from.version, record.seq, () => inner.confirm(task, from, record)),
+      abandon: (task, from, record) => write('abandon', task, from.version, record.seq, () => inner.abandon(task, from, record)),
+      compact: (task, from, snapshot) => write('compact', task, from.version, snapshot.seq, () => inner.compact(task, from, snapshot)),
     };
   }
 

@@ -8,7 +8,8 @@
  * Soak (many schedules from a random seed): SLUICE_SOAK=1 npx vitest run --project unit test/unit/exactly-once.test.ts
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { CheckpointConflict, type CheckpointStore, type TxnSink } from '../../framework/commit/ports.js';
+import { CheckpointConflict, type TaskStore, type TxnSink } from '../../framework/commit/ports.js';
+import type { MemoryCheckpointStore } from '../../framework/testing/memory-store.js';
 import { parseProgress } from '../../framework/kafka/progress.js';
 import type { MemoryTxnSink } from '../../framework/testing/memory-kafka.js';
 import type { FaultRunReport, Scenario } from '../support/fault-driver.js';
@@ -86,8 +87,8 @@ describe(`at-least-once under faults, in memory: ${runs}`, () => {
 });
 
 describe('the checker fails when a guarantee is switched off', () => {
-  it('reports lost updates in at-least-once mode when a losing invocation\'s state writes land anyway (unfenced writes)', async () => {
-    const world = memoryWorld({ wrap: (ports) => ({ ...ports, store: unfencedDirectWrites(ports.store) }) });
+  it('reports lost updates in at-least-once mode when a losing invocation\'s batch record lands anyway (no arbiter)', async () => {
+    const world = memoryWorld({ wrap: (ports) => ({ ...ports, store: unfencedRecords(ports.store) }) });
     const report = await runFaultSchedules(world, clicksSeen({ users: 300, partitions: 2 }), {
       seed: 19,
       schedules: 5,
@@ -136,16 +137,15 @@ describe('the checker fails when a guarantee is switched off', () => {
 });
 
 describe('cost of a fault-free batch', () => {
-  it('the keyed stage: read + loadState + prepare + confirm (4 store requests) cold, 3 with a warm cache; begin + send + commit in Kafka', async () => {
-    // One user per partition, so the second batch finds its key in the warm cache.
+  it('the keyed stage: read + load + prepare + confirm cold; a warm container reads nothing: prepare + confirm; begin + send + commit in Kafka', async () => {
     const costs = await measureHappyPath(memoryWorld(), runningTotals('keyed', { users: 3 }), { seed: 3, batches: 2, batchSize: 4 });
     console.log(`per batch of the keyed stage: cold ${JSON.stringify(costs[0])}, warm ${JSON.stringify(costs[1])}`);
     // sink.claim is a map lookup once the container holds the transactional id (one fence when cold).
-    expect(costs[0]).toEqual({ 'sink.claim': 1, 'store.read': 1, 'store.loadState': 1, 'store.prepare': 1, 'store.confirm': 1, 'sink.begin': 1, 'sink.send': 1, 'sink.commit': 1 });
-    expect(costs[1]).toEqual({ 'sink.claim': 1, 'store.read': 1, 'store.prepare': 1, 'store.confirm': 1, 'sink.begin': 1, 'sink.send': 1, 'sink.commit': 1 });
+    expect(costs[0]).toEqual({ 'sink.claim': 1, 'store.read': 1, 'store.load': 1, 'store.prepare': 1, 'store.confirm': 1, 'sink.begin': 1, 'sink.send': 1, 'sink.commit': 1 });
+    expect(costs[1]).toEqual({ 'sink.claim': 1, 'store.prepare': 1, 'store.confirm': 1, 'sink.begin': 1, 'sink.send': 1, 'sink.commit': 1 });
   });
 
-  it('the stateless source stage: read + prepare + confirm (3 store requests); begin + send + commit in Kafka', async () => {
+  it('the stateless source stage: read + prepare + confirm cold; begin + send + commit in Kafka', async () => {
     const costs = await measureHappyPath(memoryWorld(), runningTotals('repartition'), { seed: 3, batches: 1, batchSize: 4 });
     console.log(`per batch of the source stage: ${JSON.stringify(costs[0])}`);
     expect(costs[0]).toEqual({ 'sink.claim': 1, 'store.read': 1, 'store.prepare': 1, 'store.confirm': 1, 'sink.begin': 1, 'sink.send': 1, 'sink.commit': 1 });
@@ -154,41 +154,43 @@ describe('cost of a fault-free batch', () => {
 
 // --- broken ports: each switches one guarantee off ------------------------------------------------
 
-/** A store that reads every checkpoint as if no input had been processed: no input dedupe. */
-function forgettingPosition(store: CheckpointStore): CheckpointStore {
+/** A store that reads and writes every checkpoint as if no input had been processed: no input dedupe. */
+function forgettingPosition(store: TaskStore): TaskStore {
+  const forget = <T extends { nextOffset: number }>(c: T): T => ({ ...c, nextOffset: -1 });
   return {
-    read: async (task) => ({ ...(await store.read(task)), nextOffset: -1 }),
-    loadState: (task, keys, ckpt) => store.loadState(task, keys, ckpt),
-    dueTimers: (task, kind, upTo, ckpt) => store.dueTimers(task, kind, upTo, ckpt),
-    prepare: (task, v, pending, writes) => store.prepare(task, v, pending, writes),
-    confirm: (task, v, pending) => store.confirm(task, v, pending),
-    abandon: (task, v, pending) => store.abandon(task, v, pending),
-    commitDirect: (task, v, seq, next, writes, extra) => store.commitDirect(task, v, seq, next, writes, extra),
+    read: async (task) => {
+      const view = await store.read(task);
+      return { ...view, checkpoint: forget(view.checkpoint) };
+    },
+    load: (task, ckpt, after) => store.load(task, ckpt, after),
+    prepare: (task, record) => store.prepare(task, record),
+    writeSnapshot: (task, snapshot) => store.writeSnapshot(task, snapshot),
+    confirm: async (task, from, record) => forget(await store.confirm(task, from, record)),
+    abandon: async (task, from, record) => forget(await store.abandon(task, from, record)),
+    compact: async (task, from, snapshot) => forget(await store.compact(task, from, snapshot)),
   };
 }
 
 /**
- * A store whose at-least-once writes land even when the checkpoint condition fails, as plain
- * BatchWriteItem chunks before a conditional checkpoint update would (the position stays).
+ * A store whose prepare writes the batch record even when another invocation already prepared
+ * that batch (no arbiter): the loser's record, computed from older state, replaces the winner's.
  */
-function unfencedDirectWrites(store: CheckpointStore): CheckpointStore {
+function unfencedRecords(store: TaskStore): TaskStore {
   return {
     read: (task) => store.read(task),
-    loadState: (task, keys, ckpt) => store.loadState(task, keys, ckpt),
-    dueTimers: (task, kind, upTo, ckpt) => store.dueTimers(task, kind, upTo, ckpt),
-    prepare: (task, v, pending, writes) => store.prepare(task, v, pending, writes),
-    confirm: (task, v, pending) => store.confirm(task, v, pending),
-    abandon: (task, v, pending) => store.abandon(task, v, pending),
-    commitDirect: async (task, v, seq, next, writes, extra) => {
+    load: (task, ckpt, after) => store.load(task, ckpt, after),
+    prepare: async (task, record) => {
       try {
-        return await store.commitDirect(task, v, seq, next, writes, extra);
+        await store.prepare(task, record);
       } catch (error) {
         if (!(error instanceof CheckpointConflict)) throw error;
-        const now = await store.read(task);
-        await store.commitDirect(task, now.version, now.committedSeq, now.nextOffset, writes, now.extra);
-        throw error;
+        (store as MemoryCheckpointStore).overwriteRecord(task, record);
       }
     },
+    writeSnapshot: (task, snapshot) => store.writeSnapshot(task, snapshot),
+    confirm: (task, from, record) => store.confirm(task, from, record),
+    abandon: (task, from, record) => store.abandon(task, from, record),
+    compact: (task, from, snapshot) => store.compact(task, from, snapshot),
   };
 }
 

@@ -224,7 +224,7 @@ export class SnapshotCollector {
     for (const s of stored) {
       const task = this.tasks.get(s.task.id);
       if (!task || !s.exists) continue;
-      const time = eventTimeOf(s.checkpoint.extra);
+      const time = eventTimeOf(s.checkpoint.time);
       task.checkpoint = { nextOffset: s.checkpoint.nextOffset, watermark: time.watermark, idle: time.idle };
     }
   }
