@@ -94,7 +94,10 @@ export async function takeTask(deps: CommitDeps, task: TaskRef, txnId: string, w
   // open transaction would otherwise hold back read_committed readers of its partitions until
   // the broker's transaction timeout — our own recovery's read among them.
   if (deps.mode === 'exactly-once') await deps.sink.claim(txnId);
-  if (warm) return { checkpoint: warm, read: false, recovery: undefined, promoted: undefined };
+  // At-least-once sends its outputs before anything can conflict, so a stale warm container would
+  // emit outputs computed from stale state: it reads first. Exactly-once outputs of a stale
+  // attempt are aborted with its transaction.
+  if (warm && deps.mode === 'exactly-once') return { checkpoint: warm, read: false, recovery: undefined, promoted: undefined };
   let view = await deps.store.read(task);
   view = await awaitOtherTrigger(deps, task, view, txnId);
   const pending = view.pending;

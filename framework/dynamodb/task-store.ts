@@ -42,7 +42,8 @@ import {
   type Item,
   type ItemKey,
 } from './layout.js';
-import { DynamoMetrics, type DynamoOperation } from './metrics.js';
+import type { DynamoMetrics} from './metrics.js';
+import { type DynamoOperation } from './metrics.js';
 
 export { DynamoMetrics, type DynamoOperation } from './metrics.js';
 

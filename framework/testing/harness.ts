@@ -12,11 +12,13 @@ import type { KafkaRecord, RecordHeader } from '../kafka/record.js';
 import type { Serde } from '../serde/serde.js';
 import { json } from '../serde/index.js';
 import type { StateDescriptor } from '../state/descriptors.js';
-import { stateMapKey } from '../state/task-state.js';
+import { parseStateMapKey, stateMapKey, TaskState } from '../state/task-state.js';
+import { TaskTimers } from '../time/task-timers.js';
+import type { TimerEntry, TimerRef } from '../commit/ports.js';
 import type { Stage, Topology } from '../topology/topology.js';
 import { compile } from '../topology/compile.js';
 import type { TaskReport, WarmTask } from '../runtime/task.js';
-import { runControl, runTask, taskRef } from '../runtime/task.js';
+import { runControl, runTask, taskRef, timerSourcesOf } from '../runtime/task.js';
 import type { TaskDeps } from '../runtime/task.js';
 import { encodeControl } from '../time/control.js';
 import type { ControlRecord } from '../time/control.js';
@@ -239,6 +241,15 @@ export class StageHarness {
     const task = taskRef(this.topology, this.stage, input.topic, partitionForKey(keyBytes, input.partitions));
     const v = this.store.committedState(task).get(stateMapKey(keyBytes, d.name));
     return v ? ((d.options.serde ?? json()) as Serde<T>).deserialize(v.bytes) : undefined;
+  }
+
+  /** The timers of the task reading `partition` (of the stage's first input) as committed: derived from its committed state, as a cold start would. */
+  committedTimers(partition = 0, kind?: TimerRef['kind']): TimerEntry[] {
+    const task = taskRef(this.topology, this.stage, this.stage.inputs[0]!.topic, partition);
+    const entries = [...this.store.committedState(task)].map(([id, value]) => ({ ...parseStateMapKey(id), value }));
+    const timers = new TaskTimers(timerSourcesOf(this.topology, this.stage), TaskState.fromEntries(this.stage.name, this.stage.state, () => this.clock, entries));
+    const all = [...timers.due('event', Number.MAX_SAFE_INTEGER), ...timers.due('processing', Number.MAX_SAFE_INTEGER)];
+    return kind === undefined ? all : all.filter((t) => t.kind === kind);
   }
 
   /** The checkpoint of the task reading `partition` of the stage's first input. */

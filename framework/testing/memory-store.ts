@@ -16,6 +16,7 @@ import { encodeEntries } from '../state/codec.js';
 export type MemoryStoreRequests = Record<'read' | 'load' | 'prepare' | 'writeSnapshot' | 'confirm' | 'abandon' | 'compact', number>;
 
 interface TaskItems {
+  readonly task: Pick<TaskRef, 'app' | 'stage' | 'id'>;
   checkpoint: Checkpoint;
   readonly slots: Map<number, BatchRecord>;
   /** `<bank>/<index>` → chunk. */
@@ -96,6 +97,19 @@ export class MemoryCheckpointStore implements TaskStore {
     return new Map(load.entries.flatMap((e) => (e.value ? [[stateMapKey(e.key, e.name), e.value] as const] : [])));
   }
 
+  /** Every committed state entry of every task of a stage, for assertions (tasks ascending, then entries as loaded). */
+  committedItems(app: string, stage: string): Array<{ key: Buffer; name: string; value: StateValue }> {
+    const out: Array<{ key: Buffer; name: string; value: StateValue }> = [];
+    const tasks = [...this.tasks.values()].filter((t) => t.task.app === app && t.task.stage === stage).sort((a, b) => (a.task.id < b.task.id ? -1 : 1));
+    for (const t of tasks) {
+      const records = new Map([...t.slots.values()].map((r) => [r.seq, r]));
+      const load = committedState(t.task.id, t.checkpoint, [...t.chunks.values()], records, this.now());
+      const entries = load.entries.flatMap((e) => (e.value ? [{ key: e.key, name: e.name, value: e.value }] : []));
+      out.push(...entries.sort((a, b) => Buffer.compare(a.key, b.key) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
+    }
+    return out;
+  }
+
   /** The raw checkpoint of a task, for assertions. */
   checkpoint(task: Pick<TaskRef, 'app' | 'id'>): Checkpoint {
     return this.tasks.get(taskKey(task))?.checkpoint ?? EMPTY_CHECKPOINT;
@@ -115,15 +129,16 @@ export class MemoryCheckpointStore implements TaskStore {
   replace(task: TaskRef, checkpoint: Checkpoint, entries: Parameters<typeof encodeEntries>[0]): void {
     const data = encodeEntries(entries);
     this.tasks.set(taskKey(task), {
+      task: { app: task.app, stage: task.stage, id: task.id },
       checkpoint,
       slots: new Map(),
       chunks: new Map([[`${checkpoint.snapshot.bank}/0`, { id: checkpoint.snapshot.id, baseVersion: checkpoint.version, seq: checkpoint.snapshot.seq, index: 0, data }]]),
     });
   }
 
-  private items(task: Pick<TaskRef, 'app' | 'id'>): TaskItems {
+  private items(task: TaskRef): TaskItems {
     let t = this.tasks.get(taskKey(task));
-    if (!t) this.tasks.set(taskKey(task), (t = { checkpoint: EMPTY_CHECKPOINT, slots: new Map(), chunks: new Map() }));
+    if (!t) this.tasks.set(taskKey(task), (t = { task: { app: task.app, stage: task.stage, id: task.id }, checkpoint: EMPTY_CHECKPOINT, slots: new Map(), chunks: new Map() }));
     return t;
   }
 

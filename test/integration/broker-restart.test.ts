@@ -15,8 +15,9 @@
  */
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Checkpoint, TaskRef } from '../../framework/commit/ports.js';
-import { DynamoTaskStore, stateMapKey } from '../../framework/dynamodb/checkpoint-store.js';
+import type { BatchRecord, Checkpoint, TaskRef } from '../../framework/commit/ports.js';
+import { DynamoTaskStore } from '../../framework/dynamodb/task-store.js';
+import { stateMapKey } from '../../framework/state/task-state.js';
 import { createTable, deleteTable } from '../../framework/dynamodb/table.js';
 import { InvocationFailedError, stageHandler } from '../../framework/index.js';
 import type { InvocationReport, KafkaHandler, StagePorts } from '../../framework/index.js';
@@ -228,8 +229,8 @@ describe('exactly-once across broker restarts (graceful and SIGKILL) on Kafka an
       if (p) byTask.set(p.task, [...(byTask.get(p.task) ?? []), p]);
     }
     const problems: string[] = [];
-    for (const { task, ckpt } of await checkpoints()) {
-      if (ckpt.pending) problems.push(`${task.id}: batch ${ckpt.pending.seq} still pending`);
+    for (const { task, ckpt, pending } of await checkpoints()) {
+      if (pending) problems.push(`${task.id}: batch ${pending.seq} still pending`);
       const committed = Array.from({ length: ckpt.committedSeq }, (_, i) => i + 1).filter((s) => !ckpt.holes.includes(s));
       const seen = (byTask.get(task.id) ?? []).map((p) => p.seq);
       if (JSON.stringify([...seen].sort((a, b) => a - b)) !== JSON.stringify(committed)) {
@@ -302,8 +303,8 @@ describe('exactly-once across broker restarts (graceful and SIGKILL) on Kafka an
     const stageOf = (name: string) => topology.stages.find((s) => s.name === name)!;
     const caughtUp = async (stage: string, topic: string, ends: ReadonlyMap<number, number>): Promise<boolean> => {
       for (const [partition, end] of ends) {
-        const ckpt = await store.read(taskRef(topology, stageOf(stage), topic, partition));
-        if (ckpt.nextOffset < end || ckpt.pending) return false;
+        const { checkpoint: ckpt, pending } = await store.read(taskRef(topology, stageOf(stage), topic, partition));
+        if (ckpt.nextOffset < end || pending) return false;
       }
       return true;
     };
@@ -315,13 +316,14 @@ describe('exactly-once across broker restarts (graceful and SIGKILL) on Kafka an
   }
 
   /** Every data task and its checkpoint. */
-  async function checkpoints(): Promise<Array<{ task: TaskRef; ckpt: Checkpoint }>> {
-    const out: Array<{ task: TaskRef; ckpt: Checkpoint }> = [];
+  async function checkpoints(): Promise<Array<{ task: TaskRef; ckpt: Checkpoint; pending: BatchRecord | undefined }>> {
+    const out: Array<{ task: TaskRef; ckpt: Checkpoint; pending: BatchRecord | undefined }> = [];
     for (const stage of topology.stages) {
       const input = stage.inputs[0]!;
       for (let p = 0; p < input.partitions; p += 1) {
         const task = taskRef(topology, stage, input.topic, p);
-        out.push({ task, ckpt: await store.read(task) });
+        const view = await store.read(task);
+        out.push({ task, ckpt: view.checkpoint, pending: view.pending });
       }
     }
     return out;
@@ -340,8 +342,9 @@ describe('exactly-once across broker restarts (graceful and SIGKILL) on Kafka an
     for (const user of new Set(input.map((f) => f.value.user))) state.set(user, undefined);
     for (const [partition, keys] of keysByPartition) {
       const task = taskRef(topology, stage, internalTopic, partition);
-      const ckpt = await store.read(task);
-      const values = await store.loadState(task, [...keys.values()].map((key) => ({ key, name: 'totals' })), ckpt);
+      const { checkpoint } = await store.read(task);
+      const load = await store.load(task, checkpoint);
+      const values = new Map(load.entries.map((e) => [stateMapKey(e.key, e.name), e.value]));
       for (const key of keys.values()) {
         const value = values.get(stateMapKey(key, 'totals'));
         state.set(JSON.parse(key.toString('utf8')) as string, value ? (JSON.parse(value.bytes.toString('utf8')) as Totals) : undefined);

@@ -33,7 +33,6 @@ import { LocalRun } from '../../framework/local/dev.js';
 import { inProcessInvoker, type Invoker } from '../../framework/local/esm/invoker.js';
 import { LATE_HEADERS } from '../../framework/runtime/operators.js';
 import { taskRef } from '../../framework/runtime/task.js';
-import { timeStateOf } from '../../framework/time/watermark.js';
 import { tumbling } from '../../framework/time/windows.js';
 import { COMMIT_STEPS, Rng } from '../support/fault-driver.js';
 import type { EventTimeSpec, Ev, Expectation, Phase, RegionWindowResult, Sent, UserWindowResult } from '../support/event-time-oracle.js';
@@ -202,9 +201,8 @@ class Rig {
     const input = stage.inputs[0]!;
     return Promise.all(
       Array.from({ length: input.partitions }, async (_, p) => {
-        const c = await this.store.read(taskRef(this.topology, stage, input.topic, p));
-        const t = timeStateOf(c.extra);
-        return { nextOffset: c.nextOffset, wm: t.wm, idle: t.idle, pending: c.pending !== undefined };
+        const { checkpoint: c, pending } = await this.store.read(taskRef(this.topology, stage, input.topic, p));
+        return { nextOffset: c.nextOffset, wm: c.time.wm, idle: c.time.idle, pending: pending !== undefined };
       }),
     );
   }

@@ -7,12 +7,12 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile, count, json, pipeline, stageHandler, string } from '../../framework/index.js';
 import type { Topology } from '../../framework/index.js';
-import { checkpointKey, encodePending, keyAttributes } from '../../framework/dynamodb/layout.js';
+import { RING_SLOTS } from '../../framework/commit/checkpoint.js';
+import { DynamoTaskStore } from '../../framework/dynamodb/task-store.js';
 import { createTable, deleteTable } from '../../framework/dynamodb/table.js';
 import { inProcessInvoker } from '../../framework/local/esm/invoker.js';
 import { EventSourceMapping } from '../../framework/local/esm/mapping.js';
@@ -24,7 +24,7 @@ import { readCheckpoints } from '../../framework/ops/stage-items.js';
 import { stageTasks } from '../../framework/ops/stages.js';
 import { getState } from '../../framework/ops/state-get.js';
 import { closeTarget, openTarget, type OpsTarget } from '../../framework/ops/target.js';
-import { testBrokers, testDynamo, testDynamoEndpoint, testKafka, uniqueName, createTopologyTopics } from '../support/infra.js';
+import { createTopologyTopics, discardPending, leavePending, testBrokers, testDynamo, testDynamoEndpoint, testKafka, uniqueName } from '../support/infra.js';
 
 interface Click {
   readonly user: string;
@@ -137,13 +137,14 @@ describe('sluice state, savepoint and reset', () => {
     const [task] = await readCheckpoints({ client: target.dynamo, table }, stageTasks(topology, byUser));
     const file = join(mkdtempSync(join(tmpdir(), 'sluice-sp-')), 'x.jsonl');
     await exportSavepoint(target, 'by-user', file);
-    await setPending(task!.task.id, task!.checkpoint.version, true);
+    const store = new DynamoTaskStore(testDynamo(), table);
+    const pending = await leavePending(store, task!.task, Date.now());
     try {
       await expect(exportSavepoint(target, 'by-user', file)).rejects.toMatchObject({ code: 'SLUICE_OPS_PENDING' });
       await expect(importSavepoint(target, 'by-user', file, { force: true })).rejects.toMatchObject({ code: 'SLUICE_OPS_PENDING' });
-      await expect(resetStage(target, 'by-user', { to: { offset: 'earliest' }, state: 'keep' })).rejects.toMatchObject({ code: 'SLUICE_OPS_PENDING', message: expect.stringContaining(`task ${task!.task.id} has pending batch 99`) as string });
+      await expect(resetStage(target, 'by-user', { to: { offset: 'earliest' }, state: 'keep' })).rejects.toMatchObject({ code: 'SLUICE_OPS_PENDING', message: expect.stringContaining(`task ${task!.task.id} has pending batch ${pending.seq}`) as string });
     } finally {
-      await setPending(task!.task.id, task!.checkpoint.version + 1, false);
+      await discardPending(store, task!.task);
     }
   });
 
@@ -166,8 +167,8 @@ describe('sluice state, savepoint and reset', () => {
 
     const reset = await readCheckpoints({ client: target.dynamo, table }, tasks);
     expect(reset.map((c) => c.checkpoint.nextOffset)).toEqual([0, 0]);
-    // Sequence numbers never go back; the version moves so warm caches are dropped.
-    expect(reset.map((c) => c.checkpoint.committedSeq)).toEqual(before.map((c) => c.checkpoint.committedSeq));
+    // Sequence numbers never go back (a rebase jumps a whole ring); the version moves so warm containers reload.
+    expect(reset.map((c) => c.checkpoint.committedSeq)).toEqual(before.map((c) => c.checkpoint.committedSeq + RING_SLOTS));
     expect(reset.map((c) => c.checkpoint.version)).toEqual(before.map((c) => c.checkpoint.version + 1));
     expect((await getState(target, 'by-user', '"ann"')).bytes).toBeUndefined();
 
@@ -176,17 +177,3 @@ describe('sluice state, savepoint and reset', () => {
   });
 });
 
-/** Sets or removes a pending batch on a checkpoint, as a crashed invocation would leave it. */
-async function setPending(taskId: string, version: number, on: boolean): Promise<void> {
-  const pending = encodePending({ seq: 99, nextOffset: 1_000, txnId: `${app}.${taskId}`, progress: undefined, extra: {} });
-  await testDynamo().send(
-    new UpdateItemCommand({
-      TableName: table,
-      Key: keyAttributes(checkpointKey(app, taskId)),
-      UpdateExpression: on ? 'SET #pending = :pending, #version = :next' : 'REMOVE #pending SET #version = :next',
-      ConditionExpression: '#version = :version',
-      ExpressionAttributeNames: { '#pending': 'pending', '#version': 'version' },
-      ExpressionAttributeValues: { ...(on ? { ':pending': pending } : {}), ':version': { N: String(version) }, ':next': { N: String(version + 1) } },
-    }),
-  );
-}

@@ -6,14 +6,13 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { Command } from 'commander';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { registerStatusCommand } from '../../framework/cli/status.js';
 import { compile, count, json, pipeline, stageHandler } from '../../framework/index.js';
 import type { Topology } from '../../framework/index.js';
-import { checkpointKey, encodePending, keyAttributes } from '../../framework/dynamodb/layout.js';
+import { DynamoTaskStore } from '../../framework/dynamodb/task-store.js';
 import { createTable, deleteTable } from '../../framework/dynamodb/table.js';
 import { freePort } from '../../framework/local/infra/index.js';
 import { inProcessInvoker } from '../../framework/local/esm/invoker.js';
@@ -22,7 +21,7 @@ import { lambdaPorts } from '../../framework/runtime/lambda-ports.js';
 import { OpsError } from '../../framework/ops/errors.js';
 import { assessStatus, collectStatus } from '../../framework/ops/status.js';
 import { closeTarget, openTarget, type OpsTarget } from '../../framework/ops/target.js';
-import { readToEnd, testBrokers, testDynamo, testDynamoEndpoint, testKafka, uniqueName, createTopologyTopics } from '../support/infra.js';
+import { createTopologyTopics, discardPending, leavePending, readToEnd, testBrokers, testDynamo, testDynamoEndpoint, testKafka, uniqueName } from '../support/infra.js';
 
 interface Click {
   readonly user: string;
@@ -113,15 +112,16 @@ describe('sluice status on a pipeline run', () => {
   it('flags a batch left pending longer than the transaction timeout', async () => {
     const task = (await collectStatus(target, 'by-user')).stages[0]!.tasks.find((t) => t.stored.exists)!.stored;
     const since = Date.now() - 10 * 60_000;
-    await injectPending(task.task.app, task.task.id, task.checkpoint.version, since);
+    const store = new DynamoTaskStore(testDynamo(), table);
+    const pending = await leavePending(store, task.task, since);
     try {
       const status = assessStatus(await collectStatus(target, 'by-user'));
       const row = status.stages[0]!.tasks.find((t) => t.task === task.task.id)!;
-      expect(row.pending).toMatchObject({ seq: 99, since });
+      expect(row.pending).toMatchObject({ seq: pending.seq, since });
       expect(row.pending!.ageMs).toBeGreaterThanOrEqual(10 * 60_000);
-      expect(status.attention).toEqual([expect.stringMatching(new RegExp(`^task ${task.task.id.replace('.', '\\.')}: batch 99 has been pending for 10m`)) as string]);
+      expect(status.attention).toEqual([expect.stringMatching(new RegExp(`^task ${task.task.id.replace('.', '\\.')}: batch ${pending.seq} has been pending for 10m`)) as string]);
     } finally {
-      await clearPending(task.task.app, task.task.id, task.checkpoint.version + 1);
+      await discardPending(store, task.task);
     }
   });
 
@@ -185,30 +185,3 @@ describe('sluice status on a pipeline run', () => {
   });
 });
 
-/** Leaves a pending batch on a checkpoint, as a crashed invocation would (plus the proposed `since`). */
-async function injectPending(app: string, taskId: string, version: number, since: number): Promise<void> {
-  const pending = encodePending({ seq: 99, nextOffset: 1_000, txnId: `${app}.${taskId}`, progress: undefined, extra: {} });
-  await testDynamo().send(
-    new UpdateItemCommand({
-      TableName: table,
-      Key: keyAttributes(checkpointKey(app, taskId)),
-      UpdateExpression: 'SET #pending = :pending, #version = :next',
-      ConditionExpression: '#version = :version',
-      ExpressionAttributeNames: { '#pending': 'pending', '#version': 'version' },
-      ExpressionAttributeValues: { ':pending': { M: { ...pending.M, since: { N: String(since) } } }, ':version': { N: String(version) }, ':next': { N: String(version + 1) } },
-    }),
-  );
-}
-
-async function clearPending(app: string, taskId: string, version: number): Promise<void> {
-  await testDynamo().send(
-    new UpdateItemCommand({
-      TableName: table,
-      Key: keyAttributes(checkpointKey(app, taskId)),
-      UpdateExpression: 'REMOVE #pending SET #version = :next',
-      ConditionExpression: '#version = :version',
-      ExpressionAttributeNames: { '#pending': 'pending', '#version': 'version' },
-      ExpressionAttributeValues: { ':version': { N: String(version) }, ':next': { N: String(version + 1) } },
-    }),
-  );
-}

@@ -27,6 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Checkpoint, CommitStep, KafkaTxn, TaskRef, TaskStore, TxnSink } from '../../framework/commit/ports.js';
 import { CheckpointConflict, SimulatedCrash } from '../../framework/commit/ports.js';
+import type { CompactionPolicy } from '../../framework/commit/checkpoint.js';
 import { json, pipeline, valueState } from '../../framework/index.js';
 import type { PipelineOptions } from '../../framework/index.js';
 import { readProvenance } from '../../framework/kafka/provenance.js';
@@ -218,6 +219,8 @@ export interface FaultScheduleOptions {
   readonly onSchedule?: (result: ScheduleResult) => void;
   /** Receives a line per invocation, step and port call: what a replayed seed did (see traceFromEnv). */
   readonly trace?: (line: string) => void;
+  /** When batches snapshot the task's state (default: every other batch). */
+  readonly compaction?: CompactionPolicy;
 }
 
 /** SLUICE_TRACE=failing: the folder failing schedules' traces are written to (SLUICE_TRACE_DIR, default the OS temp dir). */
@@ -451,6 +454,7 @@ class ScheduleRun {
     readonly faults: FaultMix,
     readonly trace: ((line: string) => void) | undefined,
     readonly jitterMs: number,
+    readonly compaction: CompactionPolicy | undefined,
   ) {}
 
   static async start(world: World, scenario: Scenario, options: FaultScheduleOptions): Promise<ScheduleRun> {
@@ -459,7 +463,10 @@ class ScheduleRun {
     const app = `${scenario.app}-${(options.seed >>> 0).toString(36)}-${Math.floor(Math.random() * 36 ** 4).toString(36)}`;
     const topology = scenario.topology(app);
     options.trace?.(`schedule ${options.seed} of ${scenario.name}: app ${app}`);
-    return new ScheduleRun(scenario, rng, topology, await world.open(topology), { ...DEFAULT_FAULTS, ...options.faults }, options.trace, world.jitterMs ?? 0);
+    // Fault schedules snapshot every other batch (so crashes land in snapshots and in compactions
+    // outside batches); a happy-path measurement uses the default policy.
+    const compaction = options.faults === NO_FAULTS ? undefined : (options.compaction ?? { everyBatches: 2, minBytes: 512 });
+    return new ScheduleRun(scenario, rng, topology, await world.open(topology), { ...DEFAULT_FAULTS, ...options.faults }, options.trace, world.jitterMs ?? 0, compaction);
   }
 
   /** A jittered invocation's pause: a few yields, and up to the world's jitterMs of sleep. */
@@ -793,9 +800,7 @@ class Container {
     this.handler = stageHandler(run.topology, stage.name, {
       ports: { store: this.faultyStore(ports.store), sink: this.faultySink(ports.sink) },
       fault: (step, task, seq) => this.step(step, task, seq),
-      // Snapshots every few batches (and so compactions outside batches after failures), so
-      // crashes land in them too.
-      compaction: { everyBatches: 3, minBytes: 512 },
+      compaction: run.compaction,
     });
   }
 

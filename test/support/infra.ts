@@ -11,6 +11,8 @@ import type { Admin } from 'kafkajs';
 import { ensureTopics, type TopicSpec } from '../../framework/kafka/admin.js';
 import { managedTopicConfigs } from '../../framework/topology/names.js';
 import type { Topology } from '../../framework/topology/topology.js';
+import type { BatchRecord, TaskRef, TaskStore } from '../../framework/commit/ports.js';
+import { nextSeq } from '../../framework/commit/checkpoint.js';
 import { createKafka, type LogLevelName } from '../../framework/kafka/client.js';
 
 export { readToEnd } from '../../framework/kafka/read-to-end.js';
@@ -95,4 +97,21 @@ export async function createTopologyTopics(admin: Admin, topology: Topology): Pr
       await new Promise((resolve) => setTimeout(resolve, 200 * attempt));
     }
   }
+}
+
+/**
+ * Leaves a prepared, undecided batch on a task, as an invocation that crashed after its prepare
+ * would: a batch record at the task's next sequence number (`since`: when it was "prepared").
+ */
+export async function leavePending(store: TaskStore, task: TaskRef, since: number): Promise<BatchRecord> {
+  const { checkpoint } = await store.read(task);
+  const record: BatchRecord = { seq: nextSeq(checkpoint), nextOffset: 1_000, time: checkpoint.time, txnId: `${task.app}.${task.id}`, progress: undefined, since, changes: [], changeBytes: 0, snapshot: undefined };
+  await store.prepare(task, record);
+  return record;
+}
+
+/** Settles what leavePending left: the batch is abandoned (its seq becomes a hole), as recovery would. */
+export async function discardPending(store: TaskStore, task: TaskRef): Promise<void> {
+  const view = await store.read(task);
+  if (view.pending) await store.abandon(task, view.checkpoint, view.pending);
 }

@@ -195,38 +195,39 @@ describe('a crash mid-window', () => {
 });
 
 describe('a control batch that changes nothing', () => {
-  it('a repeated tick writes no checkpoint and costs one checkpoint read', async () => {
+  // In a warm container (the harness is one) the task's checkpoint and state are known: nothing is read either.
+  it('a repeated tick writes nothing and reads nothing', async () => {
     const h = counts();
     await h.send([click('ann', 1)]);
     await h.tick();
     const before = { ...h.store.requests };
     const [report] = await h.tick();
     expect(report).toMatchObject({ seq: undefined, timersFired: 0 });
-    expect(h.store.requests).toEqual({ ...before, read: before.read + 1 });
+    expect(h.store.requests).toEqual(before);
   });
 
-  it('a tick at a later processing time also queries the due processing-time timers, and writes nothing', async () => {
+  it('a tick at a later processing time finds no due timer in the task\'s state, and writes nothing', async () => {
     const h = counts();
     await h.send([click('ann', 1)]);
     h.advanceClock(1_000);
     const before = { ...h.store.requests };
     await h.tick();
     await h.tick();
-    expect(h.store.requests).toEqual({ ...before, read: before.read + 2, dueTimers: before.dueTimers + 2 });
+    expect(h.store.requests).toEqual(before);
   });
 
-  it('a repeated mark writes no checkpoint and costs one checkpoint read', async () => {
+  it('a repeated mark writes nothing and reads nothing', async () => {
     const h = counts();
     await h.send([click('ann', 1)]);
     await h.watermark(5);
     const before = { ...h.store.requests };
     const [report] = await h.watermark(5);
     expect(report).toMatchObject({ seq: undefined, timersFired: 0 });
-    expect(h.store.requests).toEqual({ ...before, read: before.read + 1 });
+    expect(h.store.requests).toEqual(before);
     expect(h.kafka.counts.transactions).toBe(2);
   });
 
-  it('a repeated tick at a source task writes no checkpoint and costs one checkpoint read', async () => {
+  it('a repeated tick at a source task writes nothing and reads nothing', async () => {
     const p = pipeline('shop', { partitions: 1 });
     p.source('clicks', { serde: json<Click>(), eventTime: (c) => c.at })
       .keyBy((c) => c.user, { name: 'user' })
@@ -239,6 +240,6 @@ describe('a control batch that changes nothing', () => {
     const before = { ...h.store.requests };
     const [report] = await h.tick();
     expect(report).toMatchObject({ seq: undefined });
-    expect(h.store.requests).toEqual({ ...before, read: before.read + 1 });
+    expect(h.store.requests).toEqual(before);
   });
 });

@@ -41,7 +41,7 @@ function clicks(options: { sourcePartitions?: number; pipeline?: PipelineOptions
 
 /** The marks committed to `by-user`'s control topic, as [control partition, mark]. */
 const marks = (h: StageHarness) => h.outputs(CONTROL).map((o) => [o.partition, o.value]);
-const timeOf = (h: StageHarness, partition = 0) => h.checkpoint(partition).extra['time'] as TimeState;
+const timeOf = (h: StageHarness, partition = 0): TimeState => h.checkpoint(partition).time;
 /** The `by-user` input partition the key of `user` goes to. */
 const partitionOf = (user: string) => partitionForKey(json<string>().serialize(user)!, 2);
 

@@ -5,7 +5,6 @@ import { describe, expect, it } from 'vitest';
 import { json, pipeline, valueState } from '../../../framework/index.js';
 import type { KeyedProcessFunction } from '../../../framework/index.js';
 import type { KeyedProcessOptions } from '../../../framework/dsl/stream.js';
-import { taskRef } from '../../../framework/runtime/task.js';
 import { stageHarness } from '../../../framework/testing/index.js';
 import type { StageHarness } from '../../../framework/testing/index.js';
 
@@ -49,8 +48,7 @@ function timers(): StageHarness {
 }
 
 const emitted = (h: StageHarness) => h.outputs<string>('out').map((o) => o.value);
-const committedTimers = (h: StageHarness, kind: 'event' | 'processing') =>
-  h.store.dueTimers(taskRef(h.topology, h.stage, h.stage.inputs[0]!.topic, 0), kind, Number.MAX_SAFE_INTEGER, h.checkpoint());
+const committedTimers = async (h: StageHarness, kind: 'event' | 'processing') => Promise.resolve(h.committedTimers(0, kind));
 
 describe('an event-time timer', () => {
   it('fires through onTimer when the watermark reaches it', async () => {
@@ -87,7 +85,7 @@ describe('an event-time timer', () => {
     expect(emitted(h)).toEqual(['ann event 15']);
   });
 
-  it('is stored per task until it fires', async () => {
+  it('is kept with the key\'s state until it fires', async () => {
     const h = timers();
     await h.send([cmd('ann', 'event', 15)]);
     expect((await committedTimers(h, 'event')).map((t) => [t.kind, t.time, t.key.toString(), t.name])).toEqual([['event', 15, '"ann"', 'process-2']]);

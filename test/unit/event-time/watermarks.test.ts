@@ -35,7 +35,7 @@ function byUser(sourcePartitions: number, partitions = 1): StageHarness {
 }
 
 const results = (h: StageHarness) => h.outputs<WindowResult<string, number>>('out').map((o) => o.value);
-const timeOf = (h: StageHarness, partition = 0) => h.checkpoint(partition).extra['time'] as TimeState;
+const timeOf = (h: StageHarness, partition = 0): TimeState => h.checkpoint(partition).time;
 const mark = (from: string, watermark: number, fence: number, idle = false): WatermarkMark => ({ kind: 'watermark', from, watermark, fence, idle });
 
 describe('the watermark of a downstream task', () => {

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { TaskRef } from '../../../framework/commit/ports.js';
-import { EMPTY_CHECKPOINT } from '../../../framework/dynamodb/layout.js';
-import { extraAfterReset, planReset } from '../../../framework/ops/reset.js';
+import { EMPTY_CHECKPOINT } from '../../../framework/commit/checkpoint.js';
+import { planReset, timeAfterReset } from '../../../framework/ops/reset.js';
 import type { StoredCheckpoint } from '../../../framework/ops/stage-items.js';
 
 const task = (partition: number): TaskRef => ({ app: 'shop', stage: 'orders', topic: 'orders', partition, id: `orders.${partition}` });
-const stored = (partition: number, nextOffset: number): StoredCheckpoint => ({ task: task(partition), exists: true, checkpoint: { ...EMPTY_CHECKPOINT, version: 2, nextOffset }, pendingSince: undefined });
+const stored = (partition: number, nextOffset: number): StoredCheckpoint => ({ task: task(partition), exists: true, checkpoint: { ...EMPTY_CHECKPOINT, version: 2, nextOffset }, pending: undefined });
 const tasks = [
   { stored: stored(0, 50), log: { partition: 0, low: 10, high: 60 }, atTimestamp: 33 },
   { stored: stored(1, -1), log: { partition: 1, low: 0, high: 8 }, atTimestamp: 8 },
@@ -31,10 +31,10 @@ describe('planReset', () => {
   });
 });
 
-describe('extraAfterReset', () => {
-  it('keeps the extras (event time) whether state is kept or cleared', () => {
-    const extra = { time: { wm: 5, written: { 'shop.by-user.in': { '0': 12 } } } };
-    expect(extraAfterReset(extra, 'keep')).toEqual(extra);
-    expect(extraAfterReset(extra, 'clear')).toEqual(extra);
+describe('timeAfterReset', () => {
+  it('keeps the event time (watermark, fences of what was written downstream) whether state is kept or cleared', () => {
+    const time = { ...EMPTY_CHECKPOINT.time, wm: 5, written: { 'shop.by-user.in': { '0': 12 } } };
+    expect(timeAfterReset(time, 'keep')).toEqual(time);
+    expect(timeAfterReset(time, 'clear')).toEqual(time);
   });
 });

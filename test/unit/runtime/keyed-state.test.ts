@@ -220,7 +220,7 @@ describe('warm state cache', () => {
     h.restartContainer();
     await h.send([keyed(order('ann', 1))]);
     expect(values(h.outputs('out'))).toEqual([1, 2]);
-    expect(h.store.requests.loadState).toBe(2);
+    expect(h.store.requests.load).toBe(2);
   });
 
   it('is reused while this container wrote the checkpoint last', async () => {
@@ -228,7 +228,7 @@ describe('warm state cache', () => {
     await h.send([keyed(order('ann', 1))]);
     await h.send([keyed(order('ann', 1))]);
     expect(values(h.outputs('out'))).toEqual([1, 2]);
-    expect(h.store.requests.loadState).toBe(1);
+    expect(h.store.requests.load).toBe(1);
   });
 
   /** Two containers of one stage: each has its own producers and warm caches; Kafka and the store are shared. */
