@@ -26,6 +26,7 @@ import {
 } from '../../../framework/dynamodb/layout.js';
 import { encodeEntries, type StateEntry } from '../../../framework/state/codec.js';
 import { INITIAL_TIME, type TimeState } from '../../../framework/time/watermark.js';
+import { CAMPAIGNS } from '../../../functions/ysb/campaigns.js';
 
 const TOKEN = '00000000-0000-4000-8000-000000000000';
 const TIME: TimeState = {
@@ -222,15 +223,20 @@ describe('item sizes and capacity units', () => {
     expect(readUnits({ data: { B: Buffer.alloc(350 * 1024) } })).toBe(88);
   });
 
-  it('bill a batch record of a YSB task\'s 25 window changes at one write unit', () => {
-    const changes: StateEntry[] = Array.from({ length: 25 }, (_, i) => ({
-      key: Buffer.from(`3f2a6b1c-${String(i).padStart(4, '0')}-4a1b-9c2d-5e6f7a8b9c0d`),
+  it('bill a batch record of a YSB counts task (25 campaign windows, two upstream tasks) at two write units', () => {
+    const start = 1_700_000_000_000;
+    const changes: StateEntry[] = CAMPAIGNS.slice(0, 25).map((c, i) => ({
+      key: Buffer.from(c.campaign_id),
       name: 'window-3',
-      value: { bytes: Buffer.from(JSON.stringify({ windows: [{ start: 1_700_000_000_000, end: 1_700_000_010_000, acc: 40 + i, count: 40 + i, sinceFiring: 40 + i, fired: false, earlyTimer: null }] })), expiresAt: undefined },
+      value: { bytes: Buffer.from(JSON.stringify({ windows: [{ start, end: start + 10_000, acc: 40 + i, count: 40 + i, sinceFiring: 40 + i, fired: false, earlyTimer: null }] })), expiresAt: undefined },
     }));
+    const time: TimeState = { ...INITIAL_TIME, wm: start + 9_000, now: start + 9_500, since: start, up: { 'views.0': { wm: start + 9_000, idle: false, queue: [] }, 'views.1': { wm: start + 9_100, idle: false, queue: [] } } };
     const encoded = encodeEntries(changes);
-    const item = encodeRecord('ysb', 'counts.3', record({ changes, changeBytes: encoded.length }), encoded, TOKEN);
-    expect(itemSize(item)).toBeLessThanOrEqual(1_024);
-    expect(writeUnits(item)).toBe(1);
+    const item = encodeRecord('ysb', 'counts.3', record({ changes, changeBytes: encoded.length, time, nextOffset: 123_456 }), encoded, TOKEN);
+    // Measured: 880 bytes of changes + 333 bytes of time state (JSON) + keys and attributes = 1,367 bytes.
+    expect(Buffer.byteLength(item['t']!.S!)).toBe(333);
+    expect(itemSize(item)).toBeGreaterThan(1_024);
+    expect(itemSize(item)).toBeLessThanOrEqual(2_048);
+    expect(writeUnits(item)).toBe(2);
   });
 });
