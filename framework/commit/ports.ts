@@ -148,6 +148,8 @@ export interface SnapshotWrite {
 export interface TaskStore {
   /** Reads the task's checkpoint (strongly consistent; version 0 if none) and the record prepared after it, if any. */
   read(task: TaskRef): Promise<TaskView>;
+  /** Reads only the checkpoint (strongly consistent; version 0 if none): what a warm container checks its memory against. */
+  readCheckpoint(task: TaskRef): Promise<Checkpoint>;
   /**
    * The committed state as of `checkpoint`: its snapshot plus every committed batch record after it;
    * with `after`, only the changes of committed batches after that seq (a warm container catching up).

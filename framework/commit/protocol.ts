@@ -85,19 +85,22 @@ export interface TakenTask {
 // --- take ----------------------------------------------------------------------------------------
 
 /**
- * Phase 1. `warm` is the checkpoint this container wrote last for the task, if it holds the
- * task's state: then nothing is read, and a write that finds the task moved on fails with
- * CheckpointConflict (the runtime reruns the batch, reading).
+ * Phase 1. `warm` is the checkpoint this container wrote (or read) last for the task, if it holds
+ * the task's state: then only the checkpoint is read, and if its version is the one this
+ * container knows, nothing changed since and the container's memory (state, event time,
+ * position) is current. A batch could otherwise decide to write nothing (a tick, redelivered
+ * records) on stale memory, and no write would ever correct it. Otherwise (or cold) the record
+ * after the checkpoint is read too, and a pending batch is recovered.
  */
 export async function takeTask(deps: CommitDeps, task: TaskRef, txnId: string, warm: Checkpoint | undefined): Promise<TakenTask> {
   // First take over our transactional id (a no-op in a warm container): a crashed attempt's
   // open transaction would otherwise hold back read_committed readers of its partitions until
   // the broker's transaction timeout — our own recovery's read among them.
   if (deps.mode === 'exactly-once') await deps.sink.claim(txnId);
-  // At-least-once sends its outputs before anything can conflict, so a stale warm container would
-  // emit outputs computed from stale state: it reads first. Exactly-once outputs of a stale
-  // attempt are aborted with its transaction.
-  if (warm && deps.mode === 'exactly-once') return { checkpoint: warm, read: false, recovery: undefined, promoted: undefined };
+  if (warm) {
+    const current = await deps.store.readCheckpoint(task);
+    if (current.version === warm.version) return { checkpoint: warm, read: false, recovery: undefined, promoted: undefined };
+  }
   let view = await deps.store.read(task);
   view = await awaitOtherTrigger(deps, task, view, txnId);
   const pending = view.pending;

@@ -87,9 +87,26 @@ export class DynamoTaskStore implements TaskStore {
     this.metrics = options.metrics;
   }
 
+  /**
+   * The checkpoint (one consistent GetItem). A task without one is checked once more for a
+   * checkpoint of the layout Sluice 0.1 wrote, so a table from before state v2 is never read as
+   * empty (its state would be lost without a word).
+   */
+  async readCheckpoint(task: TaskRef): Promise<Checkpoint> {
+    const item = await this.get(task, checkpointKey(task.app, task.id));
+    if (!item && (await this.get(task, legacyCheckpointKey(task.app, task.id)))) {
+      throw new DynamoStoreError(
+        `task ${task.id} has state in the per-key layout of Sluice 0.1 (table ${this.table}), which this version does not read`,
+        task,
+        'export a savepoint with Sluice 0.1 (`sluice savepoint export`), then import it with this version into a new table (`sluice savepoint import`): version-1 savepoints import',
+      );
+    }
+    return decodeCheckpoint(item);
+  }
+
   /** The checkpoint, then the record slot of the batch after it (two consistent GetItems). */
   async read(task: TaskRef): Promise<TaskView> {
-    const checkpoint = decodeCheckpoint(await this.get(task, checkpointKey(task.app, task.id)));
+    const checkpoint = await this.readCheckpoint(task);
     const seq = nextSeq(checkpoint);
     const item = await this.get(task, recordKey(task.app, task.id, seq));
     const record = item ? decodeRecord(item) : undefined;
@@ -268,6 +285,11 @@ export class DynamoTaskStore implements TaskStore {
     const message = err instanceof Error ? err.message : String(err);
     return new DynamoStoreError(`DynamoDB ${op} on table ${this.table} failed for task ${task.id}: ${name}: ${message}`, task, hintFor(name, this.table), err);
   }
+}
+
+/** Where Sluice 0.1 kept a task's checkpoint (layout v1: per-key staged items). */
+function legacyCheckpointKey(app: string, taskId: string): ItemKey {
+  return { pk: `ckpt#${app}#${taskId}`, sk: 'ckpt' };
 }
 
 function hintFor(errorName: string, table: string): string {

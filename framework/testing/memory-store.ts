@@ -13,7 +13,7 @@ import { stateMapKey } from '../state/task-state.js';
 import { encodeEntries } from '../state/codec.js';
 
 /** Requests by operation, like the DynamoDB adapter's metrics. */
-export type MemoryStoreRequests = Record<'read' | 'load' | 'prepare' | 'writeSnapshot' | 'confirm' | 'abandon' | 'compact', number>;
+export type MemoryStoreRequests = Record<'read' | 'readCheckpoint' | 'load' | 'prepare' | 'writeSnapshot' | 'confirm' | 'abandon' | 'compact', number>;
 
 interface TaskItems {
   readonly task: Pick<TaskRef, 'app' | 'stage' | 'id'>;
@@ -26,7 +26,7 @@ interface TaskItems {
 /** Checkpoints, batch records and snapshots in memory; shared by every simulated container of a test. */
 export class MemoryCheckpointStore implements TaskStore {
   private readonly tasks = new Map<string, TaskItems>();
-  readonly requests: MemoryStoreRequests = { read: 0, load: 0, prepare: 0, writeSnapshot: 0, confirm: 0, abandon: 0, compact: 0 };
+  readonly requests: MemoryStoreRequests = { read: 0, readCheckpoint: 0, load: 0, prepare: 0, writeSnapshot: 0, confirm: 0, abandon: 0, compact: 0 };
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -36,6 +36,11 @@ export class MemoryCheckpointStore implements TaskStore {
     const seq = nextSeq(t.checkpoint);
     const record = t.slots.get(slotOf(seq));
     return { checkpoint: t.checkpoint, pending: record?.seq === seq ? record : undefined };
+  }
+
+  async readCheckpoint(task: TaskRef): Promise<Checkpoint> {
+    this.requests.readCheckpoint += 1;
+    return this.items(task).checkpoint;
   }
 
   async load(task: TaskRef, checkpoint: Checkpoint, after?: number): Promise<StateLoad> {

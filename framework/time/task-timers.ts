@@ -126,6 +126,7 @@ export class TaskTimers {
     const current = this.state.get(timer.key, timer.name);
     const set = current ? decodeSet(current.bytes) : { e: [], p: [] };
     const next: TimerSet = timer.kind === 'event' ? { e: edit(set.e), p: set.p } : { e: set.e, p: edit(set.p) };
+    if (next.e.length === set.e.length && next.p.length === set.p.length) return; // already so: no change of state
     this.state.put(timer.key, timer.name, next.e.length + next.p.length === 0 ? undefined : { bytes: Buffer.from(JSON.stringify(next)), expiresAt: undefined });
     this.refresh(timer.key, timer.name);
   }

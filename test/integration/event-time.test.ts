@@ -217,9 +217,13 @@ class Rig {
     await waitUntil(`source tasks read offsets ${this.produced.join(', ')}`, timeoutMs, async () => (await this.checkpoints('events')).every((c, p) => c.nextOffset >= this.produced[p]!));
     for (const stage of options.region ? ['by-user', 'by-region'] : ['by-user']) {
       const ends = lastOffsets(await readToEnd(this.kafka, `${this.app}.${stage}.in`, { isolation: 'read_committed' }));
+      let last: unknown;
       await waitUntil(`${stage} tasks read to ${JSON.stringify(Object.fromEntries(ends))} with watermark ≥ ${watermark - BASE} (+BASE)`, timeoutMs, async () => {
         const cs = await this.checkpoints(stage);
+        last = cs.map((c) => ({ ...c, wm: c.wm - BASE }));
         return cs.every((c, p) => c.nextOffset >= (ends.get(p) ?? -1) + 1 && c.wm >= watermark);
+      }).catch((error: unknown) => {
+        throw new Error(`${error instanceof Error ? error.message : String(error)}; last seen: ${JSON.stringify(last)}; invocations: ${this.log.slice(-30).map((i) => `${i.stage} ${i.kind} p${i.partitions.join(',')} ${i.records} rec ${i.error ? `FAILED ${String(i.error).slice(0, 160)}` : `ok ${JSON.stringify(i.report?.tasks.map((t) => [t.task, t.seq, t.watermark - BASE, t.recovery?.outcome]))}`}`).join(' | ')}`);
       });
     }
   }

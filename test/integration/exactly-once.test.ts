@@ -230,7 +230,7 @@ describe(`exactly-once under faults, on Kafka and DynamoDB Local: ${config.sched
     if (!config.replay) expect(report.stats.zombiePairs).toBeGreaterThan(0);
   }, 300_000);
 
-  it('a fault-free batch of the keyed stage costs 4 store calls cold and 3 warm; the DynamoDB and Kafka requests behind them', async () => {
+  it('a fault-free batch of the keyed stage costs 4 store calls cold (read, load, prepare, confirm) and 3 warm (readCheckpoint, prepare, confirm); the DynamoDB and Kafka requests behind them', async () => {
     const meter = (): Record<string, number> => ({
       ...Object.fromEntries(Object.entries(dynamoMetrics.requests).map(([op, n]) => [`dynamodb.${op}`, n])),
       'kafka.requests': kafkaCounters.requests,
@@ -240,6 +240,9 @@ describe(`exactly-once under faults, on Kafka and DynamoDB Local: ${config.sched
     costs.forEach((c, i) => console.log(`batch ${i + 1}: ${JSON.stringify(c)}`));
     const storeCalls = (c: Readonly<Record<string, number>>): number => Object.entries(c).filter(([k]) => k.startsWith('store.')).reduce((n, [, v]) => n + v, 0);
     expect(costs.map(storeCalls)).toEqual([4, 3, 3]);
+    // Warm: one GetItem (the checkpoint's version), one PutItem (the batch record), one PutItem (the checkpoint).
+    expect(costs[2]).toMatchObject({ 'dynamodb.GetItem': 1, 'dynamodb.PutItem': 2 });
+    expect(costs[2]!['dynamodb.BatchGetItem'] ?? 0).toBe(0);
     expect(costs[2]).toMatchObject({ 'sink.begin': 1, 'sink.send': 1, 'sink.commit': 1 });
   }, 120_000);
 });

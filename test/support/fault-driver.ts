@@ -866,6 +866,7 @@ class Container {
       this.call('store', name, `${task.id} v${version} seq ${seq}`, run, WRITES, () => new CheckpointConflict(task.id, version));
     return {
       read: (task) => this.call('store', 'read', task.id, () => inner.read(task), READS),
+      readCheckpoint: (task) => this.call('store', 'readCheckpoint', task.id, () => inner.readCheckpoint(task), READS),
       load: (task, ckpt, after) => this.call('store', 'load', `${task.id} v${ckpt.version}${after === undefined ? '' : ` after ${after}`}`, () => inner.load(task, ckpt, after), READS),
       prepare: (task, record) => write('prepare', task, -1, record.seq, () => inner.prepare(task, record)),
       writeSnapshot: (task, snapshot) => write('writeSnapshot', task, -1, snapshot.ref.seq, () => inner.writeSnapshot(task, snapshot)),
