@@ -101,9 +101,12 @@ export function rebased(ckpt: Checkpoint, snapshot: SnapshotRef, nextOffset: num
   return { version: ckpt.version + 1, committedSeq: snapshot.seq, holes: [], nextOffset, time, snapshot, deltaBytes: 0 };
 }
 
-/** The batch number a rebase puts the task at (see rebased). */
-export function rebaseSeq(ckpt: Checkpoint): number {
-  return nextSeq(ckpt) - 1 + RING_SLOTS;
+/**
+ * The batch number a rebase puts the task at (see rebased), at least `atLeast` (a savepoint's).
+ * A task that never wrote (version 0) has no records and no zombie: no jump is needed.
+ */
+export function rebaseSeq(ckpt: Checkpoint, atLeast = 0): number {
+  return Math.max(atLeast, ckpt.version === 0 ? 0 : nextSeq(ckpt) - 1 + RING_SLOTS);
 }
 
 /** Whether batch `seq`, whose changes encode to `changeBytes`, should carry a snapshot of the state after it. */

@@ -168,11 +168,12 @@ export class DynamoTaskStore implements TaskStore {
 
   /**
    * For tools (reset, savepoint import): the task's state becomes `entries` and its input
-   * position `nextOffset`, from a fresh snapshot a ring above every batch number used (see
-   * rebased). Conditional on `from.version`; CheckpointConflict if the task moved meanwhile.
+   * position `nextOffset`, from a fresh snapshot a ring above every batch number used, and at
+   * least `atLeastSeq` (see rebased). Conditional on `from.version`; CheckpointConflict if the
+   * task moved meanwhile.
    */
-  async rebase(task: TaskRef, from: Checkpoint, entries: Iterable<StateEntry>, nextOffset: number, time: TimeState): Promise<Checkpoint> {
-    const snapshot = buildSnapshot(entries, rebaseSeq(from), nextBank(from), randomUUID(), from.version);
+  async rebase(task: TaskRef, from: Checkpoint, entries: Iterable<StateEntry>, nextOffset: number, time: TimeState, atLeastSeq = 0): Promise<Checkpoint> {
+    const snapshot = buildSnapshot(entries, rebaseSeq(from, atLeastSeq), nextBank(from), randomUUID(), from.version);
     await this.writeSnapshot(task, snapshot);
     return this.writeCheckpoint(task, from, rebased(from, snapshot.ref, nextOffset, time));
   }

@@ -75,7 +75,7 @@ export interface ImportResult {
   readonly tasks: number;
   readonly state: number;
   readonly timers: number;
-  /** Items of the stage deleted first (with `force`). */
+  /** State entries the import replaced (with `force`). */
   readonly deleted: number;
   /** The app the savepoint came from, when it is not this one. */
   readonly fromApp: string | undefined;
@@ -134,6 +134,8 @@ export async function importSavepointData(target: OpsTarget, stageName: string, 
   for (const s of sp.state) entries.get(s.task)!.push({ key: Buffer.from(s.key, 'base64'), name: s.name, value: { bytes: Buffer.from(s.value, 'base64'), expiresAt: s.expiresAt } });
   for (const e of timerEntriesOfV1(sp.timers)) entries.get(e.task)!.push(e.entry);
   const lines = new Map(sp.checkpoints.map((c) => [c.task, c]));
+  let deleted = 0;
+  if (options.force) for (const c of occupied) deleted += (await loadTaskState(table, c)).length;
   let written = 0;
   await rebaseTasks(
     table,
@@ -142,11 +144,11 @@ export async function importSavepointData(target: OpsTarget, stageName: string, 
       const own = entries.get(c.task.id) ?? [];
       written += own.length;
       options.onProgress?.('write', written, sp.state.length);
-      return { stored: c, entries: own, nextOffset: line?.nextOffset ?? -1, time: timeOfLine(line) };
+      return { stored: c, entries: own, nextOffset: line?.nextOffset ?? -1, time: timeOfLine(line), atLeastSeq: Math.max(line?.committedSeq ?? 0, ...(line?.holes ?? [])) };
     }),
     stage.name,
   );
-  return { tasks: tasks.length, state: sp.state.length, timers: sp.timers.length, deleted: 0, fromApp: sp.header.app === topology.app ? undefined : sp.header.app };
+  return { tasks: tasks.length, state: sp.state.length, timers: sp.timers.length, deleted, fromApp: sp.header.app === topology.app ? undefined : sp.header.app };
 }
 
 /** A checkpoint line's event time: `time` (version 2) or `extra.time` (version 1). */

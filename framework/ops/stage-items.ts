@@ -75,6 +75,8 @@ export interface Rebase {
   readonly entries: Iterable<StateEntry>;
   readonly nextOffset: number;
   readonly time: TimeState;
+  /** The batch number to be at, at least (a savepoint's committedSeq). */
+  readonly atLeastSeq?: number;
 }
 
 /**
@@ -86,7 +88,7 @@ export async function rebaseTasks(t: TableRef, rebases: readonly Rebase[], stage
   const out: Checkpoint[] = [];
   for (const [i, r] of rebases.entries()) {
     try {
-      out.push(await store.rebase(r.stored.task, r.stored.checkpoint, r.entries, r.nextOffset, r.time));
+      out.push(await store.rebase(r.stored.task, r.stored.checkpoint, r.entries, r.nextOffset, r.time, r.atLeastSeq ?? 0));
     } catch (err) {
       if (err instanceof CheckpointConflict) {
         throw new OpsError(

@@ -115,8 +115,26 @@ export class EventSourceMapping {
     }
   }
 
-  /** Starts polling. */
+  /**
+   * Starts polling. Lambda's poller keeps trying while the cluster cannot take a consumer yet (a
+   * group coordinator still loading after a broker restart): so does this, with a fresh consumer.
+   */
   async start(): Promise<void> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.startOnce();
+      } catch (error) {
+        const retriable = (error as { retriable?: unknown }).retriable === true || /coordinator|not available|loading/i.test(String((error as Error).message));
+        await this.consumer?.disconnect().catch(() => undefined);
+        this.consumer = undefined;
+        this.running = false;
+        if (!retriable || attempt >= 10) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, 200 * 2 ** attempt)));
+      }
+    }
+  }
+
+  private async startOnce(): Promise<void> {
     const o = this.options;
     const groupId = o.groupId ?? `sluice-esm-${o.functionName}-${o.topic}`;
     const consumer = o.kafka.consumer({
