@@ -17,8 +17,24 @@ export interface ReadToEndOptions {
   readonly timeoutMs?: number;
 }
 
-/** All records of the topic, in offset order per partition (partitions ascending). */
+/**
+ * All records of the topic, in offset order per partition (partitions ascending). A read whose
+ * consumer crashed on a retriable error (a group coordinator still loading after a broker
+ * restart) is done again with a fresh consumer, a few times: the read has no side effects.
+ */
 export async function readToEnd(kafka: Kafka, topic: string, options: ReadToEndOptions): Promise<KafkaRecord[]> {
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      return await readOnce(kafka, topic, options);
+    } catch (error) {
+      const retriable = (error as { retriable?: unknown }).retriable === true || (error as { name?: unknown }).name === 'KafkaJSNumberOfRetriesExceeded';
+      if (!retriable || attempt >= 5) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+    }
+  }
+}
+
+async function readOnce(kafka: Kafka, topic: string, options: ReadToEndOptions): Promise<KafkaRecord[]> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const admin = kafka.admin();
   await admin.connect();
@@ -32,7 +48,8 @@ export async function readToEnd(kafka: Kafka, topic: string, options: ReadToEndO
     if (remaining.size === 0) return [];
     const target = new Map(remaining);
     const records: KafkaRecord[] = [];
-    const consumer = kafka.consumer({ groupId, readUncommitted: options.isolation === 'read_uncommitted', maxWaitTimeInMs: 100 });
+    // No restart of its own after a crash (kafkajs would restart it behind our back): the read fails and is done again.
+    const consumer = kafka.consumer({ groupId, readUncommitted: options.isolation === 'read_uncommitted', maxWaitTimeInMs: 100, retry: { restartOnFailure: () => Promise.resolve(false) } });
     let settle: (error?: Error) => void = () => undefined;
     const done = new Promise<void>((resolve, reject) => {
       settle = (error) => (error ? reject(error) : resolve());

@@ -7,6 +7,7 @@
 import {
   DeleteItemCommand,
   GetItemCommand,
+  PutItemCommand,
   type DynamoDBClient,
   type PutItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
@@ -143,7 +144,8 @@ const sortKeyOf = (input: PutItemCommandInput): string | undefined => input.Item
 describe('read', () => {
   it('finds the empty checkpoint and no pending batch for a task that never wrote', async () => {
     expect(await store.read(newTask())).toEqual({ checkpoint: EMPTY_CHECKPOINT, pending: undefined });
-    expect(metrics.requests.GetItem).toBe(2);
+    // The checkpoint, the checkpoint Sluice 0.1 would have written (a v1 table is refused, not read as empty), the slot.
+    expect(metrics.requests.GetItem).toBe(3);
   });
 
   it('finds the record prepared at the next seq as pending, as it was written', async () => {
@@ -587,5 +589,13 @@ describe('errors', () => {
     expect(error).toBeInstanceOf(DynamoStoreError);
     expect(error).toMatchObject({ code: 'SLUICE_DYNAMODB', place: { stage: 'count', partition: 2 } });
     expect((error as Error).message).toMatch(/GetItem on table sluice-missing-.* failed for task count\.2: ResourceNotFoundException.*createTable/);
+  });
+});
+
+describe('a table written by Sluice 0.1 (per-key layout)', () => {
+  it('is refused with an error naming the task and the way out (a savepoint), not read as empty', async () => {
+    const task = newTask();
+    await dynamo.send(new PutItemCommand({ TableName: table, Item: { pk: { S: `ckpt#${task.app}#${task.id}` }, sk: { S: 'ckpt' }, version: { N: '3' } } }));
+    await expect(store.read(task)).rejects.toMatchObject({ code: 'SLUICE_DYNAMODB', message: expect.stringContaining(`task ${task.id} has state in the per-key layout of Sluice 0.1`) as string });
   });
 });

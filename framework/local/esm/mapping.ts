@@ -96,6 +96,10 @@ export interface MappingStats {
 export class EventSourceMapping {
   readonly stats: MappingStats = { invocations: 0, failures: 0, records: 0, skippedBatches: 0 };
   private consumer: Consumer | undefined;
+  /** A restart after the consumer crashed, and why it could not restart, if it could not. */
+  private restarting: Promise<void> | undefined;
+  private failure: unknown;
+  private stopped = false;
   private producer: Producer | undefined;
   /** Per partition: the offset up to which the log was consumed (incl. transaction markers). */
   private readonly covered = new Map<number, number>();
@@ -135,6 +139,7 @@ export class EventSourceMapping {
   }
 
   private async startOnce(): Promise<void> {
+    if (this.stopped) return;
     const o = this.options;
     const groupId = o.groupId ?? `sluice-esm-${o.functionName}-${o.topic}`;
     const consumer = o.kafka.consumer({
@@ -143,10 +148,19 @@ export class EventSourceMapping {
       maxWaitTimeInMs: o.batchingWindowMs ?? 500,
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
-      // Explicit timing, as Lambda's poller would ride out a broker restart (kafkajs shortens its defaults under NODE_ENV=test).
-      retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 30_000, factor: 0.2, multiplier: 2 },
+      // Explicit timing, as Lambda's poller would ride out a broker restart (kafkajs shortens its
+      // defaults under NODE_ENV=test). After a crash this mapping restarts with a fresh consumer
+      // itself: kafkajs's own restart leaves a failed restart as an unhandled rejection.
+      retry: { retries: 10, initialRetryTime: 300, maxRetryTime: 30_000, factor: 0.2, multiplier: 2, restartOnFailure: () => Promise.resolve(false) },
     });
     this.consumer = consumer;
+    consumer.on(consumer.events.CRASH, () => {
+      if (this.consumer !== consumer || !this.running || this.stopped) return;
+      this.running = false;
+      this.restarting = this.start().catch((error: unknown) => {
+        this.failure = error;
+      });
+    });
     consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
       const p = e.payload as { topic: string; partition: number; lastOffset: string };
       if (p.topic === o.topic) this.covered.set(p.partition, Math.max(this.covered.get(p.partition) ?? 0, Number(p.lastOffset) + 1));
@@ -182,6 +196,7 @@ export class EventSourceMapping {
       const ends = await admin.fetchTopicOffsets(this.options.topic);
       const deadline = Date.now() + timeoutMs;
       for (;;) {
+        if (this.failure !== undefined) throw new SluiceError('SLUICE_ESM_STOPPED', `mapping of ${this.options.functionName} on ${this.options.topic} could not restart its consumer: ${String(this.failure)}`, { topic: this.options.topic }, 'is the broker up?');
         const behind = ends.filter((p) => Number(p.high) > Number(p.low) && (this.covered.get(p.partition) ?? 0) < Number(p.high));
         if (behind.length === 0) return;
         if (Date.now() > deadline) {
@@ -196,7 +211,9 @@ export class EventSourceMapping {
 
   /** Stops polling; an in-flight invocation finishes first. */
   async stop(): Promise<void> {
+    this.stopped = true;
     this.running = false;
+    await this.restarting;
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.flushTimer = undefined;
     for (const w of this.waiting.splice(0)) w.done(0);

@@ -162,7 +162,12 @@ describe('rebase', () => {
   it('puts the task a whole ring above the last seq it used', () => {
     expect(rebaseSeq(ckpt({ committedSeq: 10 }))).toBe(10 + RING_SLOTS);
     expect(rebaseSeq(ckpt({ committedSeq: 10, holes: [11, 12] }))).toBe(12 + RING_SLOTS);
-    expect(rebaseSeq(EMPTY_CHECKPOINT)).toBe(RING_SLOTS);
+  });
+
+  it('does not jump for a task that never wrote (no record, no zombie), and honours a floor (a savepoint\'s seq)', () => {
+    expect(rebaseSeq(EMPTY_CHECKPOINT)).toBe(0);
+    expect(rebaseSeq(EMPTY_CHECKPOINT, 17)).toBe(17);
+    expect(rebaseSeq(ckpt({ committedSeq: 10 }), 200)).toBe(200);
   });
 
   it('puts every seq used so far, and the one a stale writer would take next, at or below the new snapshot', () => {
