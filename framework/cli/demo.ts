@@ -27,6 +27,7 @@ import { SluiceError } from '../errors.js';
 import { ensureTopics } from '../kafka/admin.js';
 import { createKafka } from '../kafka/client.js';
 import { readToEnd } from '../kafka/read-to-end.js';
+import { packageRoot } from '../local/infra/config.js';
 import { infraUp } from '../local/infra/index.js';
 import { LocalRun } from '../local/dev.js';
 import { inProcessInvoker } from '../local/esm/invoker.js';
@@ -39,6 +40,8 @@ import { runGenerator, type GeneratorResult } from '../../functions/ysb/generato
 import { verifyCounts, windowStartOf, type Verification } from '../../functions/ysb/oracle.js';
 import { ALLOWED_LATENESS_MS, WINDOW_MS, ysbPipeline, type CampaignCount, type CampaignView } from '../../functions/ysb/pipeline.js';
 import { cleanupApp, clock, closableConnect, exitWhenDone, prepareApp } from './dev.js';
+import { deployToLocalstack, type LocalstackDeployment } from './localstack-target.js';
+import { parseTarget, type Target } from './target.js';
 
 /** How many records each transaction writes. */
 export interface SmokeOptions {
@@ -67,6 +70,11 @@ export interface YsbDemoOptions {
   readonly skew: number;
   /** Keep the demo's topics, table and consumer groups. */
   readonly keep: boolean;
+  /**
+   * Where the state lives: `local` (DynamoDB Local) or `localstack` (the YSB service's stack —
+   * table, roles, bucket — created by CloudFormation on LocalStack, the table used by the stages).
+   */
+  readonly target?: Target;
 }
 
 /** Adds the `demo` command to the program. */
@@ -80,6 +88,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--jitter <ms>', 'out-of-orderness of event times, ms (above 2000 some records may be late)', parseWhole, 1_500)
     .option('--skew <s>', 'Zipf exponent of campaign popularity (0 = uniform)', parseSkew, 1)
     .option('--keep', 'keep the demo topics, table and consumer groups', false)
+    .option('--target <where>', 'local: state in DynamoDB Local; localstack: deploy the YSB stack\'s table, roles and bucket to LocalStack through CloudFormation and keep the state there', parseTarget, 'local')
     .option('--smoke', 'instead: the transactional Kafka + conditional DynamoDB smoke flow', false)
     .option('--committed <n>', '--smoke: records in the committed transaction', parseCount, 5)
     .option('--aborted <n>', '--smoke: records in the aborted transaction', parseCount, 3)
@@ -111,31 +120,49 @@ export async function runYsbDemo(opts: YsbDemoOptions): Promise<Verification> {
   // part of the protocol); failures that matter still surface as errors.
   process.env.KAFKAJS_LOG_LEVEL ??= 'NOTHING';
   const say = (label: string, text: string): void => console.log(`  ${label.padEnd(9)} ${text}`);
-  console.log('Sluice demo: the Yahoo Streaming Benchmark, exactly once, on local Kafka + DynamoDB Local\n');
-  const infra = await infraUp({ log: (line) => say('infra', line) });
-  say('kafka', `Kafka ${infra.kafka.version} at ${infra.kafka.brokers.join(',')} (pid ${infra.kafka.pid}${infra.kafka.reused ? ', already running' : ''})`);
-  say('dynamodb', `DynamoDB Local ${infra.dynamodb.version} at ${infra.dynamodb.endpoint} (pid ${infra.dynamodb.pid}${infra.dynamodb.reused ? ', already running' : ''})`);
+  const onLocalstack = opts.target === 'localstack';
+  console.log(`Sluice demo: the Yahoo Streaming Benchmark, exactly once, on local Kafka + ${onLocalstack ? 'LocalStack (stack by CloudFormation, state in its DynamoDB)' : 'DynamoDB Local'}\n`);
+  const infra = await infraUp({ services: ['kafka', onLocalstack ? 'localstack' : 'dynamodb'], log: (line) => say('infra', line) });
+  const kafkaInfo = infra.kafka!;
+  say('kafka', `Kafka ${kafkaInfo.version} at ${kafkaInfo.brokers.join(',')} (pid ${kafkaInfo.pid}${kafkaInfo.reused ? ', already running' : ''})`);
+  if (infra.dynamodb) say('dynamodb', `DynamoDB Local ${infra.dynamodb.version} at ${infra.dynamodb.endpoint} (pid ${infra.dynamodb.pid}${infra.dynamodb.reused ? ', already running' : ''})`);
+  if (infra.localstack) say('localstack', `LocalStack ${infra.localstack.version} at ${infra.localstack.endpoint} (pid ${infra.localstack.pid}${infra.localstack.reused ? ', already running' : ''})`);
 
-  const app = `ysb-demo-${randomBytes(3).toString('hex')}`;
-  const table = `${app}-state`;
+  const id = randomBytes(3).toString('hex');
+  const app = `ysb-demo-${id}`;
+  let table = `${app}-state`;
+  let dynamodbEndpoint = infra.dynamodb?.endpoint ?? '';
+  let deployment: LocalstackDeployment | undefined;
+  if (infra.localstack) {
+    // The repository's serverless.yml packaged for this app, its stateful part created on LocalStack.
+    deployment = await deployToLocalstack({
+      endpoint: infra.localstack.endpoint,
+      serviceDir: packageRoot,
+      stage: `demo-${id}`,
+      env: { SLUICE_YSB_APP: app, SLUICE_YSB_SOURCE_TOPIC: `${app}-ad-events`, SLUICE_KAFKA_BROKERS: kafkaInfo.brokers.join(',') },
+      log: (line) => say('deploy', line),
+    });
+    table = deployment.table;
+    dynamodbEndpoint = deployment.endpoint;
+  }
   const groupPrefix = `sluice-local-${app}`;
   const topology = compile(ysbPipeline({ app, sourceTopic: `${app}-ad-events`, sinkTopic: `${app}-campaign-counts` }).plan());
   const [source] = topology.topics.filter((t) => t.role === 'source');
   const [sink] = topology.topics.filter((t) => t.role === 'sink');
   const lateTopic = topology.topics.find((t) => t.role === 'late')!.name;
-  const kafka = createKafka({ brokers: infra.kafka.brokers, clientId: `sluice-demo-${app}`, logLevel: 'nothing' });
-  const dynamo = createDynamoClient({ endpoint: infra.dynamodb.endpoint });
+  const kafka = createKafka({ brokers: kafkaInfo.brokers, clientId: `sluice-demo-${app}`, logLevel: 'nothing' });
+  const dynamo = createDynamoClient({ endpoint: dynamodbEndpoint });
   await prepareApp(kafka, dynamo, topology, table);
   say('app', `${app}: ${source!.name} ×${source!.partitions} → [views] keep views, join campaign → keyBy campaign ×4 → [counts] 10 s windows → ${sink!.name}`);
   say('state', `DynamoDB table ${table}; every stage commits through Kafka transactions + a conditional checkpoint`);
 
-  const ports = closableConnect(lambdaPorts(topology, { table, brokers: infra.kafka.brokers, dynamodbEndpoint: infra.dynamodb.endpoint }));
+  const ports = closableConnect(lambdaPorts(topology, { table, brokers: kafkaInfo.brokers, dynamodbEndpoint }));
   const handlers = Object.fromEntries(topology.stages.map((s) => [s.name, () => stageHandler(topology, s.name, { connect: ports.connect })]));
   const monitor = new PipelineMonitor(topology);
   const run = new LocalRun({
     topology,
     kafka,
-    brokers: infra.kafka.brokers,
+    brokers: kafkaInfo.brokers,
     invoker: monitor.invoker(inProcessInvoker(handlers)),
     onInvocation: monitor.onInvocation,
     groupPrefix,
@@ -188,12 +215,16 @@ export async function runYsbDemo(opts: YsbDemoOptions): Promise<Verification> {
   } finally {
     await run.stop();
     await ports.close();
-    if (!opts.keep) await cleanupApp(kafka, dynamo, topology, table, groupPrefix).catch((e: unknown) => say('cleanup', `failed: ${e instanceof Error ? e.message : String(e)}`));
+    if (!opts.keep) {
+      await cleanupApp(kafka, dynamo, topology, table, groupPrefix).catch((e: unknown) => say('cleanup', `failed: ${e instanceof Error ? e.message : String(e)}`));
+      await deployment?.remove().catch((e: unknown) => say('cleanup', `stack ${deployment?.stack.name}: ${e instanceof Error ? e.message : String(e)}`));
+    }
     dynamo.destroy();
   }
-  const kept = opts.keep ? `kept topics ${app}*, table ${table} and consumer groups ${groupPrefix}-* (--keep)` : "the demo's topics, table and consumer groups were deleted";
+  const stack = deployment ? ` and LocalStack stack ${deployment.stack.name}` : '';
+  const kept = opts.keep ? `kept topics ${app}*, table ${table}${stack} and consumer groups ${groupPrefix}-* (--keep)` : `the demo's topics, table${stack} and consumer groups were deleted`;
   console.log(`\nDone in ${((Date.now() - began) / 1000).toFixed(1)} s; ${kept}.`);
-  console.log('Local Kafka and DynamoDB Local keep running: `npx sluice infra status`, stop them with `npx sluice infra down`.');
+  console.log(`Local Kafka and ${onLocalstack ? 'LocalStack' : 'DynamoDB Local'} keep running: \`npx sluice infra status\`, stop them with \`npx sluice infra down\`.`);
   if (!verdict.ok) {
     throw new SluiceError('SLUICE_DEMO_FAILED', 'the committed window counts differ from the oracle', {}, 'see the ✗ lines above');
   }

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { InfraError } from '../errors.js';
-import { withLock } from './infra/lock.js';
+import { withFileLock } from './infra/lock.js';
 import { runToLog } from './infra/process.js';
 
 /** A tool to install: what pip installs, pinned, and optionally a constraints file for its dependencies. */
@@ -27,6 +27,8 @@ export interface PythonToolSpec {
   readonly constraintsFile?: string;
   /** Oldest Python the tool runs on, as [major, minor]. */
   readonly minPython: readonly [number, number];
+  /** Newest Python its pins were resolved for, if they only hold up to one. */
+  readonly maxPython?: readonly [number, number];
 }
 
 /** An installed tool: its venv and the interpreter inside it. */
@@ -48,9 +50,12 @@ const COMPLETE_MARKER = '.sluice-complete.json';
 /** pip with a cold cache downloads a few hundred MB for LocalStack on a slow mirror. */
 const INSTALL_TIMEOUT_MS = 900_000;
 
+/** Installs in flight in this process, by venv: a second caller waits for the first. */
+const installing = new Map<string, Promise<PythonTool>>();
+
 /** Installs the tool unless its venv is already complete; returns where it is. */
 export async function ensurePythonTool(spec: PythonToolSpec, log: (line: string) => void = () => undefined, env: NodeJS.ProcessEnv = process.env): Promise<PythonTool> {
-  const python = findPython(spec.minPython, env);
+  const python = findPython(spec.minPython, env, spec.maxPython);
   const key = createHash('sha256')
     .update(JSON.stringify({ requirements: spec.requirements, python: python.version }))
     .update(spec.constraintsFile ? readFileSync(spec.constraintsFile) : '')
@@ -61,7 +66,21 @@ export async function ensurePythonTool(spec: PythonToolSpec, log: (line: string)
   const venvPython = join(venv, 'bin', 'python');
   if (existsSync(join(venv, COMPLETE_MARKER))) return { venv, python: venvPython, installed: false };
   mkdirSync(cache, { recursive: true });
-  return withLock(join(cache, `${spec.name}.lock`), INSTALL_TIMEOUT_MS, async () => {
+  const pending = installing.get(venv);
+  if (pending) return pending;
+  const install = installVenv(spec, python, cache, venv, key, log);
+  installing.set(venv, install);
+  try {
+    return await install;
+  } finally {
+    installing.delete(venv);
+  }
+}
+
+/** Builds the venv under a file lock, so two processes never build the same one at once. */
+function installVenv(spec: PythonToolSpec, python: PythonInterpreter, cache: string, venv: string, key: string, log: (line: string) => void): Promise<PythonTool> {
+  const venvPython = join(venv, 'bin', 'python');
+  return withFileLock(join(cache, `${spec.name}.lock`), INSTALL_TIMEOUT_MS, async () => {
     // Another process may have finished it while we waited for the lock.
     if (existsSync(join(venv, COMPLETE_MARKER))) return { venv, python: venvPython, installed: false };
     rmSync(venv, { recursive: true, force: true });
@@ -91,13 +110,14 @@ export interface PythonInterpreter {
 }
 
 /**
- * The newest Python ≥ min it can find: `$SLUICE_PYTHON` if set, else `python3.N` on PATH for
- * N from 14 down, pyenv's versions, then `python3`.
+ * The newest Python from `min` up to `max` it can find: `$SLUICE_PYTHON` if set, else
+ * `python3.N` on PATH from the newest N down, pyenv's versions, then `python3`.
  */
-export function findPython(min: readonly [number, number], env: NodeJS.ProcessEnv = process.env): PythonInterpreter {
+export function findPython(min: readonly [number, number], env: NodeJS.ProcessEnv = process.env, max: readonly [number, number] = [3, 14]): PythonInterpreter {
+  const fits = (v: readonly [number, number]): boolean => compare(v, min) >= 0 && compare(v, max) <= 0;
   const candidates: string[] = [];
   if (env.SLUICE_PYTHON) candidates.push(env.SLUICE_PYTHON);
-  for (let minor = 14; minor >= min[1]; minor -= 1) candidates.push(`python${min[0]}.${minor}`);
+  for (let minor = max[1]; minor >= min[1]; minor -= 1) candidates.push(`python${min[0]}.${minor}`);
   const pyenv = join(env.PYENV_ROOT ?? join(homedir(), '.pyenv'), 'versions');
   if (existsSync(pyenv)) {
     const versions = readdirSync(pyenv).filter((v) => /^\d+\.\d+\.\d+$/.test(v)).sort(compareVersions).reverse();
@@ -109,11 +129,11 @@ export function findPython(min: readonly [number, number], env: NodeJS.ProcessEn
     const version = pythonVersion(candidate);
     if (version === undefined) continue;
     seen.push(`${candidate} (${version.join('.')})`);
-    if (version[0] > min[0] || (version[0] === min[0] && version[1] >= min[1])) return { path: candidate, version };
+    if (fits(version)) return { path: candidate, version };
     if (candidate === env.SLUICE_PYTHON) break;
   }
   throw new InfraError(
-    `no Python ${min.join('.')} or newer found${seen.length > 0 ? `; found ${seen.join(', ')}` : ''}`,
+    `no Python ${min.join('.')} to ${max.join('.')} found${seen.length > 0 ? `; found ${seen.join(', ')}` : ''}`,
     `install Python ${min.join('.')}+ (Debian: apt-get install python3; or pyenv install ${min.join('.')}) or point SLUICE_PYTHON at one`,
   );
 }
@@ -123,6 +143,10 @@ function pythonVersion(command: string): [number, number] | undefined {
   if (r.error || r.status !== 0) return undefined;
   const m = /^(\d+)\.(\d+)$/.exec(r.stdout.trim());
   return m ? [Number(m[1]), Number(m[2])] : undefined;
+}
+
+function compare(a: readonly [number, number], b: readonly [number, number]): number {
+  return a[0] !== b[0] ? a[0] - b[0] : a[1] - b[1];
 }
 
 function compareVersions(a: string, b: string): number {
