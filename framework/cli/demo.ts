@@ -110,11 +110,24 @@ export function registerDemoCommand(program: Command): void {
     });
 }
 
+/** What a demo run did: the verdict, and where its app lived (with `keep`, still there until `remove`). */
+export interface YsbDemoResult {
+  readonly verdict: Verification;
+  readonly app: string;
+  readonly table: string;
+  /** The DynamoDB endpoint the stages used (DynamoDB Local or LocalStack). */
+  readonly dynamodbEndpoint: string;
+  /** The LocalStack stack, with `--target localstack`. */
+  readonly stack: string | undefined;
+  /** Deletes the topics, consumer groups, table and stack (already done unless `keep`). */
+  remove(): Promise<void>;
+}
+
 /**
  * Runs the YSB example end to end on the local infrastructure and checks it against the oracle,
  * printing as it goes. Throws SluiceError (exit code 1) unless every window count is exact.
  */
-export async function runYsbDemo(opts: YsbDemoOptions): Promise<Verification> {
+export async function runYsbDemo(opts: YsbDemoOptions): Promise<YsbDemoResult> {
   const began = Date.now();
   // kafkajs logs every retried transient error at ERROR (a fenced producer after a lost race is
   // part of the protocol); failures that matter still surface as errors.
@@ -158,6 +171,15 @@ export async function runYsbDemo(opts: YsbDemoOptions): Promise<Verification> {
 
   const ports = closableConnect(lambdaPorts(topology, { table, brokers: kafkaInfo.brokers, dynamodbEndpoint }));
   const handlers = Object.fromEntries(topology.stages.map((s) => [s.name, () => stageHandler(topology, s.name, { connect: ports.connect })]));
+  const remove = async (): Promise<void> => {
+    const client = createDynamoClient({ endpoint: dynamodbEndpoint });
+    try {
+      await cleanupApp(kafka, client, topology, table, groupPrefix);
+    } finally {
+      client.destroy();
+    }
+    await deployment?.remove();
+  };
   const monitor = new PipelineMonitor(topology);
   const run = new LocalRun({
     topology,
@@ -215,11 +237,8 @@ export async function runYsbDemo(opts: YsbDemoOptions): Promise<Verification> {
   } finally {
     await run.stop();
     await ports.close();
-    if (!opts.keep) {
-      await cleanupApp(kafka, dynamo, topology, table, groupPrefix).catch((e: unknown) => say('cleanup', `failed: ${e instanceof Error ? e.message : String(e)}`));
-      await deployment?.remove().catch((e: unknown) => say('cleanup', `stack ${deployment?.stack.name}: ${e instanceof Error ? e.message : String(e)}`));
-    }
     dynamo.destroy();
+    if (!opts.keep) await remove().catch((e: unknown) => say('cleanup', `failed: ${e instanceof Error ? e.message : String(e)}`));
   }
   const stack = deployment ? ` and LocalStack stack ${deployment.stack.name}` : '';
   const kept = opts.keep ? `kept topics ${app}*, table ${table}${stack} and consumer groups ${groupPrefix}-* (--keep)` : `the demo's topics, table${stack} and consumer groups were deleted`;
@@ -228,7 +247,7 @@ export async function runYsbDemo(opts: YsbDemoOptions): Promise<Verification> {
   if (!verdict.ok) {
     throw new SluiceError('SLUICE_DEMO_FAILED', 'the committed window counts differ from the oracle', {}, 'see the ✗ lines above');
   }
-  return verdict;
+  return { verdict, app, table, dynamodbEndpoint, stack: deployment?.stack.name, remove };
 }
 
 function progressLine(stats: readonly StageStatus[]): string {

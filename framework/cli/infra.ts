@@ -92,9 +92,10 @@ export function registerInfraCommands(program: Command): void {
 
   infra
     .command('fetch')
-    .description('download the Kafka and DynamoDB Local jars from Maven Central (needs mvn) without starting anything')
-    .action(() => {
-      const dirs = infraFetch({ log: progress });
+    .description('download the Kafka and DynamoDB Local jars from Maven Central (needs mvn), and LocalStack from PyPI when named, without starting anything')
+    .addArgument(servicesArgument('kafka and dynamodb'))
+    .action(async (services: ServiceName[]) => {
+      const dirs = await infraFetch({ log: progress, services: services.length > 0 ? services : SERVICES });
       for (const [service, dir] of Object.entries(dirs)) console.log(`${service.padEnd(9)} ${dir}`);
     });
 }

@@ -15,7 +15,7 @@ import { deleteTable } from '../dynamodb/table.js';
 import { InfraError } from '../errors.js';
 import { packageService } from '../deploy/package-service.js';
 import { resourceStack, type CfnTemplate } from '../deploy/resource-stack.js';
-import { createStack, deleteStack, localstackCloudFormation, type DeployedStack } from '../local/localstack-stack.js';
+import { createStack, deleteStack, existingStack, localstackCloudFormation, type DeployedStack } from '../local/localstack-stack.js';
 
 /** What was deployed to LocalStack. */
 export interface LocalstackDeployment {
@@ -27,6 +27,8 @@ export interface LocalstackDeployment {
   readonly created: Readonly<Record<string, string>>;
   /** Logical ids left out because they need Lambda. */
   readonly leftOut: readonly string[];
+  /** True when a complete stack of that name was already there and is used as it is. */
+  readonly reused: boolean;
   /** Deletes the stack and the table it retains. */
   remove(): Promise<void>;
 }
@@ -57,8 +59,10 @@ export async function deployToLocalstack(opts: LocalstackDeployOptions): Promise
     const stack = resourceStack(template);
     const created = Object.fromEntries(Object.entries(stack.template.Resources).map(([id, r]) => [id, r.Type]));
     const cfn = localstackCloudFormation(opts.endpoint);
-    log(`CloudFormation stack ${stackName}: ${Object.keys(created).length} resources (${summary(created)}); left out, needing Lambda: ${stack.removed.length}`);
-    const deployed = await createStack(cfn, stackName, JSON.stringify(stack.template));
+    const existing = await existingStack(cfn, stackName);
+    if (existing) log(`CloudFormation stack ${stackName} exists: using it as it is (sluice infra down localstack starts from empty)`);
+    else log(`CloudFormation stack ${stackName}: ${Object.keys(created).length} resources (${summary(created)}); left out, needing Lambda: ${stack.removed.length}`);
+    const deployed = existing ?? (await createStack(cfn, stackName, JSON.stringify(stack.template)));
     const table = deployed.outputs['SluiceTableName'];
     if (!table) throw new InfraError(`stack ${stackName} has no SluiceTableName output`, 'is the Sluice plugin in the service\'s plugins?');
     return {
@@ -67,6 +71,7 @@ export async function deployToLocalstack(opts: LocalstackDeployOptions): Promise
       table,
       created,
       leftOut: stack.removed,
+      reused: existing !== undefined,
       remove: async () => {
         await deleteStack(cfn, stackName).catch(() => undefined);
         const dynamo = createDynamoClient({ endpoint: opts.endpoint });

@@ -49,6 +49,19 @@ export async function createStack(client: CloudFormationClient, name: string, te
   return { name, outputs };
 }
 
+/** The stack if it exists and was created (or updated) completely; undefined otherwise. */
+export async function existingStack(client: CloudFormationClient, name: string): Promise<DeployedStack | undefined> {
+  try {
+    const described = await client.send(new DescribeStacksCommand({ StackName: name }));
+    const stack = described.Stacks?.[0];
+    if (!stack || !['CREATE_COMPLETE', 'UPDATE_COMPLETE'].includes(stack.StackStatus ?? '')) return undefined;
+    return { name, outputs: Object.fromEntries((stack.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? ''])) };
+  } catch {
+    // CloudFormation answers "does not exist" with a ValidationError.
+    return undefined;
+  }
+}
+
 /** Deletes the stack and waits until it is gone (retained resources stay). */
 export async function deleteStack(client: CloudFormationClient, name: string, timeoutSeconds = 120): Promise<void> {
   await client.send(new DeleteStackCommand({ StackName: name }));

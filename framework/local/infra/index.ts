@@ -10,7 +10,8 @@ import { ALL_SERVICES, dynamodbEndpoint, kafkaBrokers, loadInfraConfig, localsta
 import { dynamodbDriver } from './dynamodb.js';
 import { ensureJars, requireJava } from './jars.js';
 import { kafkaDriver } from './kafka.js';
-import { localstackDriver } from './localstack.js';
+import { LOCALSTACK_TOOL, localstackDriver } from './localstack.js';
+import { ensurePythonTool } from '../python-tools.js';
 import { withLock } from './lock.js';
 import { tailFile } from './process.js';
 import {
@@ -208,11 +209,19 @@ export function infraLogFile(which: ServiceName, opts: InfraOptions = {}): strin
   return logFileOf(opts.config ?? loadInfraConfig(), which);
 }
 
-/** Fetches the jars of the services (default both) into the cache; returns their folders. */
-export function infraFetch(opts: InfraOptions & { services?: readonly ServiceName[] } = {}): Record<string, string> {
+/**
+ * Fetches what the services (default Kafka and DynamoDB Local) run from into the caches, without
+ * starting them: the Maven jars, and for LocalStack also its Python venv. Returns their folders.
+ */
+export async function infraFetch(opts: InfraOptions & { services?: readonly ServiceName[] } = {}): Promise<Record<string, string>> {
   const config = opts.config ?? loadInfraConfig();
   const services = opts.services ?? SERVICES;
-  return Object.fromEntries(services.map((s) => [s, ensureJars(config, s, opts.log)]));
+  const out: Record<string, string> = {};
+  for (const s of services) {
+    out[s] = ensureJars(config, s, opts.log);
+    if (s === 'localstack') out[s] = (await ensurePythonTool(LOCALSTACK_TOOL, opts.log)).venv;
+  }
+  return out;
 }
 
 function lockFile(config: InfraConfig): string {
