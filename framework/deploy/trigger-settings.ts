@@ -19,9 +19,10 @@ export interface SourcePosition {
 
 /**
  * Provisioned mode: pollers kept ready (billed per event-poller-unit hour) instead of Lambda's
- * on-demand scaling. `pollerGroup` names the group of triggers that share pollers:
- * `stage` (default: a stage's data and control triggers share), `app` (every trigger of the
- * deployment), `none` (each trigger its own), or any other name, used as given.
+ * on-demand scaling. `pollerGroup` names the group of triggers that share event poller units:
+ * `app` (default: every trigger of the deployment, so each stage's data and control triggers and
+ * all stages share; AWS suggests grouping by application), `stage` (one group per stage: its data
+ * and control triggers), `none` (each trigger its own units), or any other name, used as given.
  */
 export interface ProvisionedSettings {
   readonly minimumPollers: number;
@@ -157,9 +158,9 @@ function provisioned(raw: unknown, field: string): ProvisionedSettings {
   if (maximumPollers !== undefined && maximumPollers < minimumPollers) {
     throw new ConfigError(`${field}.maximumPollers (${maximumPollers}) is below minimumPollers (${minimumPollers})`, { field: `${field}.maximumPollers` });
   }
-  const pollerGroup = p['pollerGroup'] === undefined ? 'stage' : requiredString(p['pollerGroup'], `${field}.pollerGroup`, 'stage, app, none, or a group name');
+  const pollerGroup = p['pollerGroup'] === undefined ? 'app' : requiredString(p['pollerGroup'], `${field}.pollerGroup`, 'app, stage, none, or a group name');
   if (!POLLER_GROUP_NAME.test(pollerGroup)) {
-    throw new ConfigError(`${field}.pollerGroup: ${JSON.stringify(pollerGroup)} is not a poller group name`, { field: `${field}.pollerGroup` }, 'use stage, app, none, or up to 128 letters, digits, - and _');
+    throw new ConfigError(`${field}.pollerGroup: ${JSON.stringify(pollerGroup)} is not a poller group name`, { field: `${field}.pollerGroup` }, 'use app, stage, none, or up to 128 letters, digits, - and _');
   }
   return { minimumPollers, maximumPollers, pollerGroup };
 }

@@ -181,8 +181,21 @@ describe('starting positions', () => {
 });
 
 describe('provisioned mode', () => {
-  it('keeps pollers for every trigger, a stage\'s data and control triggers in one poller group, at most one poller per partition', () => {
+  it('keeps pollers for every trigger, all triggers of the deployment in one poller group, at most one poller per partition', () => {
     const d = deploy({ kafka: msk, provisioned: { minimumPollers: 1 } });
+    expect(new Set(mappings(d).map(([, p]) => (p['ProvisionedPollerConfig'] as { PollerGroupName: string }).PollerGroupName))).toEqual(new Set(['shop-svc-prod']));
+    expect(mappings(d, 'ByDashorderLambdaFunction').map(([, p]) => p['ProvisionedPollerConfig'])).toEqual([
+      { MinimumPollers: 1, MaximumPollers: 8, PollerGroupName: 'shop-svc-prod' },
+      { MinimumPollers: 1, MaximumPollers: 8, PollerGroupName: 'shop-svc-prod' },
+    ]);
+    expect(mappings(d, 'OrdersLambdaFunction').map(([, p]) => p['ProvisionedPollerConfig'])).toEqual([
+      { MinimumPollers: 1, MaximumPollers: 6, PollerGroupName: 'shop-svc-prod' },
+      { MinimumPollers: 1, MaximumPollers: 6, PollerGroupName: 'shop-svc-prod' },
+    ]);
+  });
+
+  it('groups a stage\'s data and control triggers, and only those, with pollerGroup: stage', () => {
+    const d = deploy({ kafka: msk, provisioned: { minimumPollers: 1, pollerGroup: 'stage' } });
     expect(mappings(d, 'ByDashorderLambdaFunction').map(([, p]) => p['ProvisionedPollerConfig'])).toEqual([
       { MinimumPollers: 1, MaximumPollers: 8, PollerGroupName: 'shop-svc-prod-by-order' },
       { MinimumPollers: 1, MaximumPollers: 8, PollerGroupName: 'shop-svc-prod-by-order' },
@@ -193,9 +206,9 @@ describe('provisioned mode', () => {
     ]);
   });
 
-  it('groups every trigger of the deployment with pollerGroup: app, and none with pollerGroup: none', () => {
-    const app = deploy({ kafka: msk, provisioned: { pollerGroup: 'app', maximumPollers: 2 } });
-    expect(new Set(mappings(app).map(([, p]) => JSON.stringify(p['ProvisionedPollerConfig'])))).toEqual(new Set([JSON.stringify({ MinimumPollers: 1, MaximumPollers: 2, PollerGroupName: 'shop-svc-prod' })]));
+  it('gives each trigger pollers of its own with pollerGroup: none, and uses any other name as given', () => {
+    const named = deploy({ kafka: msk, provisioned: { pollerGroup: 'shop_pollers', maximumPollers: 2 } });
+    expect(new Set(mappings(named).map(([, p]) => JSON.stringify(p['ProvisionedPollerConfig'])))).toEqual(new Set([JSON.stringify({ MinimumPollers: 1, MaximumPollers: 2, PollerGroupName: 'shop_pollers' })]));
     const none = deploy({ kafka: msk, provisioned: { pollerGroup: 'none', maximumPollers: 2 } });
     expect(mappings(none).map(([, p]) => p['ProvisionedPollerConfig'])).toEqual(Array(6).fill({ MinimumPollers: 1, MaximumPollers: 2 }));
   });
