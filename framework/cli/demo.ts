@@ -6,27 +6,16 @@
  * until event time has passed the last window, and checks every committed per-campaign window
  * count against the oracle. Exits non-zero on any difference.
  *
- * `sluice demo --smoke` is the earlier smoke test of the two guarantees Sluice builds on:
- *   1. Kafka transactions: a read_committed reader sees committed records and never aborted ones.
- *   2. DynamoDB conditional writes: a write guarded by a condition happens at most once.
+ * With `--target localstack` the state lives on LocalStack instead, in the table of the YSB
+ * service's stack (localstack-target.ts). `sluice demo --smoke` is in smoke-demo.ts.
  */
 import { randomBytes } from 'node:crypto';
-import {
-  ConditionalCheckFailedException,
-  CreateTableCommand,
-  DeleteTableCommand,
-  GetItemCommand,
-  PutItemCommand,
-  waitUntilTableExists,
-  type DynamoDBClient,
-} from '@aws-sdk/client-dynamodb';
 import { InvalidArgumentError, type Command } from 'commander';
-import type { Kafka, RecordMetadata } from 'kafkajs';
 import { createDynamoClient } from '../dynamodb/client.js';
 import { SluiceError } from '../errors.js';
-import { ensureTopics } from '../kafka/admin.js';
 import { createKafka } from '../kafka/client.js';
 import { readToEnd } from '../kafka/read-to-end.js';
+import { packageRoot } from '../local/infra/config.js';
 import { infraUp } from '../local/infra/index.js';
 import { LocalRun } from '../local/dev.js';
 import { inProcessInvoker } from '../local/esm/invoker.js';
@@ -39,20 +28,9 @@ import { runGenerator, type GeneratorResult } from '../../functions/ysb/generato
 import { verifyCounts, windowStartOf, type Verification } from '../../functions/ysb/oracle.js';
 import { ALLOWED_LATENESS_MS, WINDOW_MS, ysbPipeline, type CampaignCount, type CampaignView } from '../../functions/ysb/pipeline.js';
 import { cleanupApp, clock, closableConnect, exitWhenDone, prepareApp } from './dev.js';
-
-/** How many records each transaction writes. */
-export interface SmokeOptions {
-  readonly committed: number;
-  readonly aborted: number;
-  /** Keep the demo's topic and table afterwards (for poking at them). */
-  readonly keep: boolean;
-}
-
-/** One verified expectation. */
-interface Check {
-  readonly ok: boolean;
-  readonly what: string;
-}
+import { deployToLocalstack, type LocalstackDeployment } from './localstack-target.js';
+import { runSmokeDemo, type SmokeOptions } from './smoke-demo.js';
+import { parseTarget, type Target } from './target.js';
 
 /** Options of the YSB demo. */
 export interface YsbDemoOptions {
@@ -67,6 +45,11 @@ export interface YsbDemoOptions {
   readonly skew: number;
   /** Keep the demo's topics, table and consumer groups. */
   readonly keep: boolean;
+  /**
+   * Where the state lives: `local` (DynamoDB Local) or `localstack` (the YSB service's stack —
+   * table, roles, bucket — created by CloudFormation on LocalStack, the table used by the stages).
+   */
+  readonly target?: Target;
 }
 
 /** Adds the `demo` command to the program. */
@@ -80,6 +63,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--jitter <ms>', 'out-of-orderness of event times, ms (above 2000 some records may be late)', parseWhole, 1_500)
     .option('--skew <s>', 'Zipf exponent of campaign popularity (0 = uniform)', parseSkew, 1)
     .option('--keep', 'keep the demo topics, table and consumer groups', false)
+    .option('--target <where>', 'local: state in DynamoDB Local; localstack: deploy the YSB stack\'s table, roles and bucket to LocalStack through CloudFormation and keep the state there', parseTarget, 'local')
     .option('--smoke', 'instead: the transactional Kafka + conditional DynamoDB smoke flow', false)
     .option('--committed <n>', '--smoke: records in the committed transaction', parseCount, 5)
     .option('--aborted <n>', '--smoke: records in the aborted transaction', parseCount, 3)
@@ -101,41 +85,81 @@ export function registerDemoCommand(program: Command): void {
     });
 }
 
+/** What a demo run did: the verdict, and where its app lived (with `keep`, still there until `remove`). */
+export interface YsbDemoResult {
+  readonly verdict: Verification;
+  readonly app: string;
+  readonly table: string;
+  /** The DynamoDB endpoint the stages used (DynamoDB Local or LocalStack). */
+  readonly dynamodbEndpoint: string;
+  /** The LocalStack stack, with `--target localstack`. */
+  readonly stack: string | undefined;
+  /** Deletes the topics, consumer groups, table and stack (already done unless `keep`). */
+  remove(): Promise<void>;
+}
+
 /**
  * Runs the YSB example end to end on the local infrastructure and checks it against the oracle,
  * printing as it goes. Throws SluiceError (exit code 1) unless every window count is exact.
  */
-export async function runYsbDemo(opts: YsbDemoOptions): Promise<Verification> {
+export async function runYsbDemo(opts: YsbDemoOptions): Promise<YsbDemoResult> {
   const began = Date.now();
   // kafkajs logs every retried transient error at ERROR (a fenced producer after a lost race is
   // part of the protocol); failures that matter still surface as errors.
   process.env.KAFKAJS_LOG_LEVEL ??= 'NOTHING';
   const say = (label: string, text: string): void => console.log(`  ${label.padEnd(9)} ${text}`);
-  console.log('Sluice demo: the Yahoo Streaming Benchmark, exactly once, on local Kafka + DynamoDB Local\n');
-  const infra = await infraUp({ log: (line) => say('infra', line) });
-  say('kafka', `Kafka ${infra.kafka.version} at ${infra.kafka.brokers.join(',')} (pid ${infra.kafka.pid}${infra.kafka.reused ? ', already running' : ''})`);
-  say('dynamodb', `DynamoDB Local ${infra.dynamodb.version} at ${infra.dynamodb.endpoint} (pid ${infra.dynamodb.pid}${infra.dynamodb.reused ? ', already running' : ''})`);
+  const onLocalstack = opts.target === 'localstack';
+  console.log(`Sluice demo: the Yahoo Streaming Benchmark, exactly once, on local Kafka + ${onLocalstack ? 'LocalStack (stack by CloudFormation, state in its DynamoDB)' : 'DynamoDB Local'}\n`);
+  const infra = await infraUp({ services: ['kafka', onLocalstack ? 'localstack' : 'dynamodb'], log: (line) => say('infra', line) });
+  const kafkaInfo = infra.kafka!;
+  say('kafka', `Kafka ${kafkaInfo.version} at ${kafkaInfo.brokers.join(',')} (pid ${kafkaInfo.pid}${kafkaInfo.reused ? ', already running' : ''})`);
+  if (infra.dynamodb) say('dynamodb', `DynamoDB Local ${infra.dynamodb.version} at ${infra.dynamodb.endpoint} (pid ${infra.dynamodb.pid}${infra.dynamodb.reused ? ', already running' : ''})`);
+  if (infra.localstack) say('localstack', `LocalStack ${infra.localstack.version} at ${infra.localstack.endpoint} (pid ${infra.localstack.pid}${infra.localstack.reused ? ', already running' : ''})`);
 
-  const app = `ysb-demo-${randomBytes(3).toString('hex')}`;
-  const table = `${app}-state`;
+  const id = randomBytes(3).toString('hex');
+  const app = `ysb-demo-${id}`;
+  let table = `${app}-state`;
+  let dynamodbEndpoint = infra.dynamodb?.endpoint ?? '';
+  let deployment: LocalstackDeployment | undefined;
+  if (infra.localstack) {
+    // The repository's serverless.yml packaged for this app, its stateful part created on LocalStack.
+    deployment = await deployToLocalstack({
+      endpoint: infra.localstack.endpoint,
+      serviceDir: packageRoot,
+      stage: `demo-${id}`,
+      env: { SLUICE_YSB_APP: app, SLUICE_YSB_SOURCE_TOPIC: `${app}-ad-events`, SLUICE_KAFKA_BROKERS: kafkaInfo.brokers.join(',') },
+      log: (line) => say('deploy', line),
+    });
+    table = deployment.table;
+    dynamodbEndpoint = deployment.endpoint;
+  }
   const groupPrefix = `sluice-local-${app}`;
   const topology = compile(ysbPipeline({ app, sourceTopic: `${app}-ad-events`, sinkTopic: `${app}-campaign-counts` }).plan());
   const [source] = topology.topics.filter((t) => t.role === 'source');
   const [sink] = topology.topics.filter((t) => t.role === 'sink');
   const lateTopic = topology.topics.find((t) => t.role === 'late')!.name;
-  const kafka = createKafka({ brokers: infra.kafka.brokers, clientId: `sluice-demo-${app}`, logLevel: 'nothing' });
-  const dynamo = createDynamoClient({ endpoint: infra.dynamodb.endpoint });
+  const kafka = createKafka({ brokers: kafkaInfo.brokers, clientId: `sluice-demo-${app}`, logLevel: 'nothing' });
+  const dynamo = createDynamoClient({ endpoint: dynamodbEndpoint });
   await prepareApp(kafka, dynamo, topology, table);
   say('app', `${app}: ${source!.name} ×${source!.partitions} → [views] keep views, join campaign → keyBy campaign ×4 → [counts] 10 s windows → ${sink!.name}`);
   say('state', `DynamoDB table ${table}; every stage commits through Kafka transactions + a conditional checkpoint`);
 
-  const ports = closableConnect(lambdaPorts(topology, { table, brokers: infra.kafka.brokers, dynamodbEndpoint: infra.dynamodb.endpoint }));
+  const ports = closableConnect(lambdaPorts(topology, { table, brokers: kafkaInfo.brokers, dynamodbEndpoint }));
   const handlers = Object.fromEntries(topology.stages.map((s) => [s.name, () => stageHandler(topology, s.name, { connect: ports.connect })]));
+  const remove = async (): Promise<void> => {
+    const client = createDynamoClient({ endpoint: dynamodbEndpoint });
+    try {
+      await cleanupApp(kafka, client, topology, table, groupPrefix);
+    } finally {
+      client.destroy();
+    }
+    await deployment?.remove();
+  };
   const monitor = new PipelineMonitor(topology);
   const run = new LocalRun({
     topology,
     kafka,
-    brokers: infra.kafka.brokers,
+    brokers: kafkaInfo.brokers,
     invoker: monitor.invoker(inProcessInvoker(handlers)),
     onInvocation: monitor.onInvocation,
     groupPrefix,
@@ -188,16 +212,17 @@ export async function runYsbDemo(opts: YsbDemoOptions): Promise<Verification> {
   } finally {
     await run.stop();
     await ports.close();
-    if (!opts.keep) await cleanupApp(kafka, dynamo, topology, table, groupPrefix).catch((e: unknown) => say('cleanup', `failed: ${e instanceof Error ? e.message : String(e)}`));
     dynamo.destroy();
+    if (!opts.keep) await remove().catch((e: unknown) => say('cleanup', `failed: ${e instanceof Error ? e.message : String(e)}`));
   }
-  const kept = opts.keep ? `kept topics ${app}*, table ${table} and consumer groups ${groupPrefix}-* (--keep)` : "the demo's topics, table and consumer groups were deleted";
+  const stack = deployment ? ` and LocalStack stack ${deployment.stack.name}` : '';
+  const kept = opts.keep ? `kept topics ${app}*, table ${table}${stack} and consumer groups ${groupPrefix}-* (--keep)` : `the demo's topics, table${stack} and consumer groups were deleted`;
   console.log(`\nDone in ${((Date.now() - began) / 1000).toFixed(1)} s; ${kept}.`);
-  console.log('Local Kafka and DynamoDB Local keep running: `npx sluice infra status`, stop them with `npx sluice infra down`.');
+  console.log(`Local Kafka and ${onLocalstack ? 'LocalStack' : 'DynamoDB Local'} keep running: \`npx sluice infra status\`, stop them with \`npx sluice infra down\`.`);
   if (!verdict.ok) {
     throw new SluiceError('SLUICE_DEMO_FAILED', 'the committed window counts differ from the oracle', {}, 'see the ✗ lines above');
   }
-  return verdict;
+  return { verdict, app, table, dynamodbEndpoint, stack: deployment?.stack.name, remove };
 }
 
 function progressLine(stats: readonly StageStatus[]): string {
@@ -250,129 +275,6 @@ function parseSkew(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError('expected a number ≥ 0');
   return n;
-}
-
-/** Runs the smoke flow, printing as it goes; returns the checks (the caller decides the exit code). */
-export async function runSmokeDemo(opts: SmokeOptions): Promise<Check[]> {
-  const say = (label: string, text: string): void => console.log(`  ${label.padEnd(9)} ${text}`);
-  console.log('Sluice smoke demo');
-  const infra = await infraUp({ log: (line) => say('infra', line) });
-  say('kafka', `Kafka ${infra.kafka.version} at ${infra.kafka.brokers.join(',')} (pid ${infra.kafka.pid})`);
-  say('dynamodb', `DynamoDB Local ${infra.dynamodb.version} at ${infra.dynamodb.endpoint} (pid ${infra.dynamodb.pid})`);
-
-  const name = `sluice-demo-${randomBytes(4).toString('hex')}`;
-  // kafkajs logs every retried transient error (coordinator moves, kafkajs#1315); failures still throw.
-  const kafka = createKafka({ brokers: infra.kafka.brokers, clientId: 'sluice-demo', logLevel: 'nothing' });
-  const dynamo = createDynamoClient({ endpoint: infra.dynamodb.endpoint });
-  const checks: Check[] = [];
-  const check = (ok: boolean, what: string): void => {
-    checks.push({ ok, what });
-    console.log(`  ${ok ? '✓' : '✗'} ${what}`);
-  };
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    await ensureTopics(admin, [{ topic: name, partitions: 1 }]);
-    say('topic', `${name} (1 partition)`);
-    const { committedOffsets, abortedOffsets } = await writeTransactions(kafka, name, opts);
-    say('commit', `transaction 1 wrote ${opts.committed} records at offsets ${range(committedOffsets)} and committed`);
-    say('abort', `transaction 2 wrote ${opts.aborted} records at offsets ${range(abortedOffsets)} and aborted`);
-    const [end] = await admin.fetchTopicOffsets(name);
-    say('log', `high watermark ${end?.high ?? '?'}: ${opts.committed + opts.aborted} records + 2 transaction markers`);
-
-    const committedView = await readToEnd(kafka, name, { isolation: 'read_committed' });
-    const seen = committedView.map((r) => r.value?.toString() ?? '');
-    const expected = Array.from({ length: opts.committed }, (_, i) => `committed-${i}`);
-    check(
-      JSON.stringify(seen) === JSON.stringify(expected),
-      `read_committed consumer saw ${seen.length} records (offsets ${range(committedView.map((r) => r.offset))}): exactly the committed ones, in order`,
-    );
-    check(!seen.some((v) => v.startsWith('aborted-')), 'no aborted record was visible to the read_committed consumer');
-    const rawView = await readToEnd(kafka, name, { isolation: 'read_uncommitted' });
-    check(
-      rawView.length === opts.committed + opts.aborted,
-      `read_uncommitted consumer saw ${rawView.length} records: the aborted ones are in the log, only hidden from committed readers`,
-    );
-
-    await createTable(dynamo, name);
-    say('table', `${name} (key pk)`);
-    check(await putOnce(dynamo, name, seen.length), `conditional put of counter=${seen.length} (attribute_not_exists) succeeded`);
-    check(!(await putOnce(dynamo, name, seen.length)), 'the same conditional put again was rejected (ConditionalCheckFailed): the effect happened once');
-    const stored = await dynamo.send(new GetItemCommand({ TableName: name, Key: { pk: { S: 'committed-count' } }, ConsistentRead: true }));
-    const count = Number(stored.Item?.count?.N);
-    check(count === opts.committed, `counter reads back ${count}, expected ${opts.committed}`);
-  } finally {
-    if (!opts.keep) {
-      await admin.deleteTopics({ topics: [name] }).catch(() => undefined);
-      await dynamo.send(new DeleteTableCommand({ TableName: name })).catch(() => undefined);
-    }
-    await admin.disconnect();
-    dynamo.destroy();
-  }
-  return checks;
-}
-
-async function writeTransactions(
-  kafka: Kafka,
-  topic: string,
-  opts: SmokeOptions,
-): Promise<{ committedOffsets: number[]; abortedOffsets: number[] }> {
-  const producer = kafka.producer({ transactionalId: `${topic}-producer`, idempotent: true, maxInFlightRequests: 1 });
-  await producer.connect();
-  try {
-    const committed = await producer.transaction();
-    const c = await committed.send({ topic, messages: messages('committed', opts.committed) });
-    await committed.commit();
-    const aborted = await producer.transaction();
-    const a = await aborted.send({ topic, messages: messages('aborted', opts.aborted) });
-    await aborted.abort();
-    return { committedOffsets: offsets(c, opts.committed), abortedOffsets: offsets(a, opts.aborted) };
-  } finally {
-    await producer.disconnect();
-  }
-}
-
-function messages(kind: string, n: number): { key: string; value: string }[] {
-  return Array.from({ length: n }, (_, i) => ({ key: `k${i}`, value: `${kind}-${i}` }));
-}
-
-// One send to one partition comes back as one base offset; the batch's records follow it.
-function offsets(meta: RecordMetadata[], n: number): number[] {
-  const base = Number(meta[0]?.baseOffset ?? NaN);
-  return Array.from({ length: n }, (_, i) => base + i);
-}
-
-async function createTable(dynamo: DynamoDBClient, table: string): Promise<void> {
-  await dynamo.send(
-    new CreateTableCommand({
-      TableName: table,
-      AttributeDefinitions: [{ AttributeName: 'pk', AttributeType: 'S' }],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  await waitUntilTableExists({ client: dynamo, minDelay: 1, maxWaitTime: 30 }, { TableName: table });
-}
-
-async function putOnce(dynamo: DynamoDBClient, table: string, count: number): Promise<boolean> {
-  try {
-    await dynamo.send(
-      new PutItemCommand({
-        TableName: table,
-        Item: { pk: { S: 'committed-count' }, count: { N: String(count) } },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
-    return true;
-  } catch (e) {
-    if (e instanceof ConditionalCheckFailedException) return false;
-    throw e;
-  }
-}
-
-function range(offsets: readonly number[]): string {
-  if (offsets.length === 0) return '(none)';
-  return offsets.length === 1 ? String(offsets[0]) : `${offsets[0]}-${offsets[offsets.length - 1]}`;
 }
 
 function parseCount(value: string): number {

@@ -17,6 +17,7 @@ import type { Invoker } from '../local/esm/invoker.js';
 import { inProcessInvoker } from '../local/esm/invoker.js';
 import { lambdaApiInvoker } from '../local/esm/lambda-api-invoker.js';
 import { infraUp, type InfraInfo } from '../local/infra/index.js';
+import type { ServiceName } from '../local/infra/config.js';
 import type { StageStatus } from '../local/monitor.js';
 import { PipelineMonitor } from '../local/monitor.js';
 import { SnapshotCollector } from '../local/ui/collector.js';
@@ -26,6 +27,8 @@ import { stageHandler, type StagePorts } from '../runtime/handler.js';
 import { lambdaPorts } from '../runtime/lambda-ports.js';
 import type { Topology } from '../topology/topology.js';
 import { managedTopicConfigs } from '../topology/names.js';
+import { deployToLocalstack } from './localstack-target.js';
+import { parseTarget, type Target } from './target.js';
 
 /** The pipeline `sluice dev` runs when none is named. */
 export const DEFAULT_PIPELINE = 'functions/ysb/pipeline.ts#ysb';
@@ -47,6 +50,11 @@ interface DevOptions {
   readonly verbose?: boolean;
   /** `--ui` alone: true (the default port); `--ui <port>`: that port (0: any free one). */
   readonly ui?: boolean | number;
+  /** Where the state lives: DynamoDB Local, or the service's stack on LocalStack. */
+  readonly target: Target;
+  /** `--target localstack`: the Serverless service to deploy (its directory) and its `--stage`. */
+  readonly service: string;
+  readonly stage: string;
 }
 
 /** Adds the `dev` command to the program. */
@@ -68,6 +76,9 @@ export function registerDevCommand(program: Command): void {
     .option('--duration <seconds>', 'stop after this many seconds (default: run until Ctrl-C)', parsePositive)
     .option('--verbose', 'show kafkajs logs')
     .option('--ui [port]', `also serve a live view in the browser on 127.0.0.1 (port default ${DEFAULT_DEV_UI_PORT}; 0: any free port)`, parsePort)
+    .option('--target <where>', 'local: state in DynamoDB Local; localstack: create the service\'s table, roles and bucket on LocalStack through CloudFormation and keep the state there', parseTarget, 'local')
+    .option('--service <dir>', '--target localstack: directory of the serverless.yml to deploy', '.')
+    .option('--stage <stage>', '--target localstack: the Serverless --stage (names the stack and its table)', 'local')
     .action(async (opts: DevOptions) => {
       try {
         await runDev(opts);
@@ -83,12 +94,25 @@ async function runDev(opts: DevOptions): Promise<void> {
   if (!opts.verbose) process.env.KAFKAJS_LOG_LEVEL ??= 'NOTHING';
   const topology = await loadTopology(opts.pipeline);
   const brokersFlag = opts.brokers ?? process.env.SLUICE_KAFKA_BROKERS;
-  const endpointFlag = opts.dynamodbEndpoint ?? process.env.SLUICE_DYNAMODB_ENDPOINT;
-  const needed = [...(brokersFlag ? [] : (['kafka'] as const)), ...(endpointFlag ? [] : (['dynamodb'] as const))];
+  const onLocalstack = opts.target === 'localstack';
+  const endpointFlag = onLocalstack ? undefined : (opts.dynamodbEndpoint ?? process.env.SLUICE_DYNAMODB_ENDPOINT);
+  const needed: ServiceName[] = [...(brokersFlag ? [] : (['kafka'] as const)), ...(endpointFlag ? [] : ([onLocalstack ? 'localstack' : 'dynamodb'] as const))];
   const infra: Partial<InfraInfo> = needed.length > 0 ? await infraUp({ services: needed, log: (line) => console.error(`  infra     ${line}`) }) : {};
   const brokers = brokersFlag ? brokersFlag.split(',').filter(Boolean) : (infra.kafka?.brokers ?? []);
-  const dynamodbEndpoint = endpointFlag ?? infra.dynamodb?.endpoint ?? '';
-  const table = opts.table ?? process.env.SLUICE_TABLE ?? `sluice-dev-${topology.app}`;
+  let dynamodbEndpoint = endpointFlag ?? infra.dynamodb?.endpoint ?? '';
+  let table = opts.table ?? process.env.SLUICE_TABLE ?? `sluice-dev-${topology.app}`;
+  if (infra.localstack) {
+    // The service's own stack: the table (and roles, bucket) the plugin generates, made by CloudFormation.
+    const deployment = await deployToLocalstack({
+      endpoint: infra.localstack.endpoint,
+      serviceDir: opts.service,
+      stage: opts.stage,
+      env: { SLUICE_KAFKA_BROKERS: brokers.join(',') },
+      log: (line) => console.error(`  localstack ${line}`),
+    });
+    dynamodbEndpoint = deployment.endpoint;
+    table = deployment.table;
+  }
   const groupPrefix = opts.groupPrefix ?? `sluice-local-${topology.app}`;
 
   const kafka = createKafka({ brokers, clientId: `sluice-dev-${topology.app}` });
@@ -128,7 +152,7 @@ async function runDev(opts: DevOptions): Promise<void> {
 
   console.log(`sluice dev: ${topology.app} (${topology.stages.map((s) => s.name).join(' → ')})`);
   console.log(`  kafka     ${brokers.join(',')}`);
-  console.log(`  dynamodb  ${dynamodbEndpoint}, table ${table}`);
+  console.log(`  dynamodb  ${dynamodbEndpoint}${onLocalstack ? ' (LocalStack)' : ''}, table ${table}`);
   console.log(`  invoker   ${opts.invoker === 'lambda-api' ? `Lambda Invoke API at ${opts.endpoint}, functions ${opts.functionName}` : 'in-process handlers'}`);
   const sources = topology.topics.filter((t) => t.role === 'source').map((t) => `${t.name} ×${t.partitions}`);
   const sinks = topology.topics.filter((t) => t.role === 'sink').map((t) => t.name);

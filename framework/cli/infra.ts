@@ -5,6 +5,7 @@
 import { spawn } from 'node:child_process';
 import { Argument, InvalidArgumentError, type Command } from 'commander';
 import {
+  ALL_SERVICES,
   SERVICES,
   infraDown,
   infraFetch,
@@ -17,16 +18,16 @@ import {
 } from '../local/infra/index.js';
 
 const progress = (line: string): void => console.error(`  ${line}`);
-const servicesArgument = (): Argument => new Argument('[services...]', 'kafka and/or dynamodb (default: both)').choices(SERVICES);
+const servicesArgument = (defaults: string): Argument => new Argument('[services...]', `kafka, dynamodb and/or localstack (default: ${defaults})`).choices(ALL_SERVICES);
 
 /** Adds the `infra` command family to the program. */
 export function registerInfraCommands(program: Command): void {
-  const infra = program.command('infra').description('run the local Kafka broker and DynamoDB Local (from Maven jars, no Docker)');
+  const infra = program.command('infra').description('run the local Kafka broker and DynamoDB Local (from Maven jars, no Docker), and LocalStack on request (from PyPI)');
 
   infra
     .command('up')
     .description('start the services, or reuse them if they are already running and healthy')
-    .addArgument(servicesArgument())
+    .addArgument(servicesArgument('kafka and dynamodb'))
     .option('--timeout <seconds>', 'startup timeout per service', parsePositive)
     .option('--json', 'print the result as JSON')
     .action(async (services: ServiceName[], opts: { timeout?: number; json?: boolean }) => {
@@ -44,14 +45,18 @@ export function registerInfraCommands(program: Command): void {
         const d = info.dynamodb;
         console.log(`dynamodb  up  ${d.endpoint}  pid ${d.pid}  DynamoDB Local ${d.version}  ${d.reused ? '(already running)' : '(started)'}`);
       }
+      if (info.localstack) {
+        const l = info.localstack;
+        console.log(`localstack up ${l.endpoint}  pid ${l.pid}  localstack-core ${l.version}  ${l.reused ? '(already running)' : '(started)'}`);
+      }
     });
 
   infra
     .command('down')
     .description('stop the services started from this project')
-    .addArgument(servicesArgument())
+    .addArgument(servicesArgument('all'))
     .action(async (services: ServiceName[]) => {
-      const outcomes = await infraDown({ services: services.length > 0 ? services : SERVICES });
+      const outcomes = await infraDown({ services: services.length > 0 ? services : ALL_SERVICES });
       for (const [service, outcome] of Object.entries(outcomes)) console.log(`${service.padEnd(9)} ${outcome}`);
     });
 
@@ -68,7 +73,7 @@ export function registerInfraCommands(program: Command): void {
   infra
     .command('logs')
     .description('show the last lines of a service log')
-    .addArgument(new Argument('[service]', 'kafka or dynamodb (default: both)').choices(SERVICES))
+    .addArgument(new Argument('[service]', 'kafka, dynamodb or localstack (default: kafka and dynamodb)').choices(ALL_SERVICES))
     .option('-n, --lines <count>', 'how many lines', parsePositive, 100)
     .option('-f, --follow', 'keep printing new lines (tail -f)')
     .action(async (service: ServiceName | undefined, opts: { lines: number; follow?: boolean }) => {
@@ -87,9 +92,10 @@ export function registerInfraCommands(program: Command): void {
 
   infra
     .command('fetch')
-    .description('download the Kafka and DynamoDB Local jars from Maven Central (needs mvn) without starting anything')
-    .action(() => {
-      const dirs = infraFetch({ log: progress });
+    .description('download the Kafka and DynamoDB Local jars from Maven Central (needs mvn), and LocalStack from PyPI when named, without starting anything')
+    .addArgument(servicesArgument('kafka and dynamodb'))
+    .action(async (services: ServiceName[]) => {
+      const dirs = await infraFetch({ log: progress, services: services.length > 0 ? services : SERVICES });
       for (const [service, dir] of Object.entries(dirs)) console.log(`${service.padEnd(9)} ${dir}`);
     });
 }

@@ -8,6 +8,7 @@ import { registerDemoCommand } from './demo.js';
 import { registerDevCommand } from './dev.js';
 import { registerDlqCommands } from './dlq.js';
 import { registerInfraCommands } from './infra.js';
+import { registerLintTemplateCommand } from './lint-template.js';
 import { registerResetCommand } from './reset.js';
 import { registerSavepointCommands } from './savepoint.js';
 import { registerStateCommands } from './state.js';
@@ -33,6 +34,7 @@ registerStateCommands(program);
 registerSavepointCommands(program);
 registerResetCommand(program);
 registerTopicsCommands(program);
+registerLintTemplateCommand(program);
 
 try {
   await program.parseAsync(process.argv);

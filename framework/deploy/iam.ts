@@ -41,7 +41,11 @@ export interface Access {
   readonly leadingKeys: readonly string[];
 }
 
-/** DynamoDB actions the runtime uses (no Scan: see the invariant above). */
+/**
+ * DynamoDB actions the runtime uses (no Scan: see the invariant above). TransactWriteItems is
+ * not an IAM action: each item of a transaction is authorised as its own PutItem, UpdateItem,
+ * DeleteItem or ConditionCheckItem, which is also what lets LeadingKeys hold per item.
+ */
 export const DYNAMODB_ACTIONS = [
   'dynamodb:GetItem',
   'dynamodb:BatchGetItem',
@@ -49,7 +53,6 @@ export const DYNAMODB_ACTIONS = [
   'dynamodb:PutItem',
   'dynamodb:UpdateItem',
   'dynamodb:DeleteItem',
-  'dynamodb:TransactWriteItems',
   'dynamodb:ConditionCheckItem',
 ] as const;
 
@@ -202,6 +205,29 @@ export function mskStatements(cluster: MskClusterRef, access: Access, options: {
 /** Reading the Kafka secrets (SCRAM credentials, client certificate, root CA). */
 export function secretsStatement(secretArns: readonly string[]): PolicyStatement {
   return { Sid: 'KafkaSecrets', Effect: 'Allow', Action: ['secretsmanager:GetSecretValue'], Resource: [...secretArns] };
+}
+
+/**
+ * What Lambda needs, with the function's role, to write a batch it gave up on to the trigger's
+ * on-failure destination (AWS Lambda guide, "Capturing discarded batches"): SQS SendMessage,
+ * SNS Publish, S3 PutObject + ListBucket, or, for `kafka://<topic>` on MSK with IAM access
+ * control, WriteData on that topic. A self-managed cluster's destination topic is authorised by
+ * its ACLs, which IAM cannot grant.
+ */
+export function onFailureStatements(destination: string, cluster: MskClusterRef | undefined): PolicyStatement[] {
+  const sid = 'OnFailureDestination';
+  if (destination.startsWith('kafka://')) {
+    if (cluster === undefined) return [];
+    const topic = destination.slice('kafka://'.length);
+    return [{ Sid: sid, Effect: 'Allow', Action: ['kafka-cluster:Connect', 'kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'], Resource: [mskArn(cluster, 'cluster'), mskArn(cluster, 'topic', topic)] }];
+  }
+  const service = destination.split(':')[2];
+  if (service === 'sqs') return [{ Sid: sid, Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: destination }];
+  if (service === 'sns') return [{ Sid: sid, Effect: 'Allow', Action: ['sns:Publish'], Resource: destination }];
+  return [
+    { Sid: sid, Effect: 'Allow', Action: ['s3:PutObject'], Resource: `${destination}/*` },
+    { Sid: `${sid}Bucket`, Effect: 'Allow', Action: ['s3:ListBucket'], Resource: destination },
+  ];
 }
 
 /** ENI management for an ESM or a function in a VPC (EC2 does not scope these by resource). */

@@ -3,26 +3,31 @@
  * functions and CloudFormation resources of an app. No I/O; the plugin only merges the result
  * into the service and bundles the handlers.
  *
- * Per stage: one function (handler `functions/<app>/<stage>.handler` unless mapped), one
- * `msk`/`kafka` event per data input topic and one for its control topic, and its own IAM role
- * (Serverless v3 has one `provider.iam` for all functions, so each stage's role is a resource
- * and the function points at it). Per app: the DynamoDB table and, unless turned off, the ticker.
+ * Per stage: one function (handler `functions/<app>/<stage>.handler` unless mapped), one Kafka
+ * trigger (`AWS::Lambda::EventSourceMapping`, event-source-mappings.ts) per data input topic and
+ * one for its control topic, and its own IAM role (Serverless v3 has one `provider.iam` for all
+ * functions, so each stage's role is a resource and the function points at it). Per app: the
+ * DynamoDB table and, unless turned off, the ticker.
  */
 import { ConfigError } from '../errors.js';
 import type { Stage, Topology } from '../topology/topology.js';
+import type { EventSourceMapping, TriggerSpec } from './event-source-mappings.js';
+import { normalizedFunctionName, stageMappings } from './event-source-mappings.js';
 import type { Access, CfnValue, PolicyStatement } from './iam.js';
 import {
-  consumerGroupId,
   dynamoStatement,
   logStatement,
   mskEsmStatement,
   mskStatements,
+  onFailureStatements,
   secretsStatement,
   stageAccess,
   tickerAccess,
   vpcStatement,
 } from './iam.js';
-import type { DeploySettings, MskSettings, SelfManagedSettings, VpcSettings } from './settings.js';
+import type { DeploySettings, VpcSettings } from './settings.js';
+import type { OnFailureSettings } from './trigger-settings.js';
+import { sourceStart, stageTriggers } from './trigger-settings.js';
 import type { TopicsManifest } from './topics.js';
 import { topicsManifest } from './topics.js';
 
@@ -46,11 +51,6 @@ export interface DeployContext {
   readonly stage: string;
 }
 
-/** A Kafka event of a function, as Serverless's `msk` / `kafka` events take it. */
-export type KafkaEvent =
-  | { readonly msk: Readonly<Record<string, CfnValue>> & { readonly topic: string } }
-  | { readonly kafka: Readonly<Record<string, CfnValue>> & { readonly topic: string } };
-
 /** A scheduled event (the ticker). */
 export interface ScheduleEvent {
   readonly schedule: { readonly rate: readonly string[] };
@@ -64,10 +64,15 @@ export interface FunctionSpec {
   /** Seconds. */
   readonly timeout: number;
   readonly memorySize?: number;
-  /** Logical id of its IAM role in `resources`. */
-  readonly role: string;
+  /**
+   * Its IAM role's ARN, as `Fn::Sub` of the role resource: a plain logical id or `Fn::GetAtt`
+   * would make Serverless add a `DependsOn` on the role that the reference already implies
+   * (cfn-lint W3005).
+   */
+  readonly role: CfnValue;
   readonly environment: Readonly<Record<string, CfnValue>>;
-  readonly events: ReadonlyArray<KafkaEvent | ScheduleEvent>;
+  /** The ticker's schedule; stages have none (their Kafka triggers are resources). */
+  readonly events: readonly ScheduleEvent[];
   readonly vpc?: { readonly subnetIds: readonly string[]; readonly securityGroupIds: readonly string[] };
 }
 
@@ -75,6 +80,7 @@ export interface FunctionSpec {
 export interface CfnResource {
   readonly Type: string;
   readonly Properties: Readonly<Record<string, unknown>>;
+  readonly DependsOn?: readonly string[];
   readonly DeletionPolicy?: string;
   readonly UpdateReplacePolicy?: string;
 }
@@ -82,7 +88,7 @@ export interface CfnResource {
 /** Everything the plugin adds to the service. */
 export interface Deployment {
   readonly functions: Readonly<Record<string, FunctionSpec>>;
-  readonly resources: Readonly<Record<string, CfnResource>>;
+  readonly resources: Readonly<Record<string, CfnResource | EventSourceMapping>>;
   readonly outputs: Readonly<Record<string, { readonly Description: string; readonly Value: CfnValue }>>;
   /** Topics to create before the first deploy (`sluice topics create`). */
   readonly topics: TopicsManifest;
@@ -92,25 +98,27 @@ export interface Deployment {
 export function buildDeployment(topology: Topology, settings: DeploySettings, context: DeployContext): Deployment {
   checkNames(topology, settings, context);
   const functions: Record<string, FunctionSpec> = {};
-  const resources: Record<string, CfnResource> = { [TABLE_LOGICAL_ID]: tableResource(settings, context) };
+  const resources: Record<string, CfnResource | EventSourceMapping> = { [TABLE_LOGICAL_ID]: tableResource(settings, context) };
   const tableArn = { 'Fn::GetAtt': [TABLE_LOGICAL_ID, 'Arn'] };
 
   for (const stage of topology.stages) {
     const name = functionName(context, stage.name);
     const access = stageAccess(topology, stage);
     const role = roleLogicalId(stage.name);
+    const triggers = stageTriggers(settings.triggers, stage.name);
     functions[stage.name] = {
       name,
       handler: settings.handlers[stage.name] ?? `functions/${topology.app}/${stage.name}.handler`,
       runtime: RUNTIME,
       timeout: Math.ceil(topology.settings.functionTimeoutMs / 1000),
-      ...(settings.memorySize !== undefined ? { memorySize: settings.memorySize } : {}),
-      role,
+      ...(triggers.memorySize !== undefined ? { memorySize: triggers.memorySize } : {}),
+      role: roleArn(role),
       environment: { ...kafkaEnvironment(settings), SLUICE_APP: topology.app, SLUICE_STAGE: stage.name, SLUICE_TABLE: { Ref: TABLE_LOGICAL_ID } },
-      events: stageEvents(topology, stage, settings),
+      events: [],
       ...functionVpc(settings),
     };
-    resources[role] = roleResource(stage.name, roleStatements(name, access, settings, tableArn, true));
+    resources[role] = roleResource(stage.name, roleStatements(name, access, settings, tableArn, triggers.onFailure));
+    Object.assign(resources, stageMappings(settings.kafka, topology, stage, triggerSpecs(topology, stage, settings), context));
   }
 
   if (settings.ticker) {
@@ -125,7 +133,7 @@ export function buildDeployment(topology: Topology, settings: DeploySettings, co
       runtime: RUNTIME,
       timeout: durationSeconds + 30,
       memorySize: TICKER_MEMORY_MB,
-      role,
+      role: roleArn(role),
       environment: {
         ...kafkaEnvironment(settings),
         SLUICE_KAFKA_BROKERS: tickerBrokers(settings).join(','),
@@ -136,7 +144,7 @@ export function buildDeployment(topology: Topology, settings: DeploySettings, co
       events: [{ schedule: { rate: [`rate(${ticker.rate})`] } }],
       ...functionVpc(settings),
     };
-    resources[role] = roleResource(TICKER_FUNCTION, roleStatements(name, tickerAccess(topology), settings, tableArn, false));
+    resources[role] = roleResource(TICKER_FUNCTION, roleStatements(name, tickerAccess(topology), settings, tableArn, undefined, false));
   }
 
   return {
@@ -154,8 +162,12 @@ export function functionName(context: DeployContext, key: string): string {
 
 /** Logical id of a function's role: `SluiceRole` + the key as Serverless normalises names (`by-user` → `ByDashuser`). */
 export function roleLogicalId(key: string): string {
-  const normalized = key.replace(/-/g, 'Dash').replace(/_/g, 'Underscore');
-  return `SluiceRole${normalized.charAt(0).toUpperCase()}${normalized.slice(1)}`;
+  return `SluiceRole${normalizedFunctionName(key)}`;
+}
+
+/** A role's ARN as a function's `role`; see FunctionSpec.role. */
+export function roleArn(roleLogicalId: string): CfnValue {
+  return { 'Fn::Sub': `\${${roleLogicalId}.Arn}` };
 }
 
 /**
@@ -188,42 +200,22 @@ export function kafkaEnvironment(settings: DeploySettings): Record<string, strin
   return env;
 }
 
-/** The stage's ESMs: each data input topic, then its control topic. */
-function stageEvents(topology: Topology, stage: Stage, settings: DeploySettings): KafkaEvent[] {
+/** The stage's triggers: each data input topic, then its control topic. */
+function triggerSpecs(topology: Topology, stage: Stage, settings: DeploySettings): TriggerSpec[] {
+  const triggers = stageTriggers(settings.triggers, stage.name);
+  const partitions = (topic: string): number => topology.topics.find((t) => t.name === topic)?.partitions ?? 1;
   const topics = [...stage.inputs.map((i) => ({ topic: i.topic, source: i.kind === 'source' })), { topic: stage.controlTopic, source: false }];
-  return topics.map(({ topic, source }) => {
-    const common: Record<string, CfnValue> = {
-      topic,
-      // Topics Sluice writes must be read from their start: records written before the ESM
-      // existed belong to the pipeline too. Only external sources may start at LATEST.
-      startingPosition: source ? settings.startingPosition : 'TRIM_HORIZON',
-      consumerGroupId: consumerGroupId(topology.app, stage.name, topic),
-      ...(settings.batchSize !== undefined ? { batchSize: settings.batchSize } : {}),
-      ...(settings.maximumBatchingWindow !== undefined ? { maximumBatchingWindow: settings.maximumBatchingWindow } : {}),
-    };
-    return settings.kafka.type === 'msk' ? { msk: mskEvent(settings.kafka, common, topic) } : { kafka: selfManagedEvent(settings.kafka, common, topic) };
-  });
+  return topics.map(({ topic, source }) => ({
+    topic,
+    partitions: partitions(topic),
+    // Topics Sluice writes must be read from their start: records written before the trigger
+    // existed belong to the pipeline too. Only external sources may start elsewhere.
+    start: source ? sourceStart(settings.triggers, topic) : { startingPosition: 'TRIM_HORIZON' },
+    settings: triggers,
+  }));
 }
 
-function mskEvent(k: MskSettings, common: Record<string, CfnValue>, topic: string): Record<string, CfnValue> & { topic: string } {
-  return { ...common, topic, arn: k.clusterArn, ...(k.auth.saslScram512 !== undefined ? { saslScram512: k.auth.saslScram512 } : {}) };
-}
-
-function selfManagedEvent(k: SelfManagedSettings, common: Record<string, CfnValue>, topic: string): Record<string, CfnValue> & { topic: string } {
-  const { saslScram512, saslScram256, mtls, rootCa, vpc } = k.auth;
-  const access: Record<string, string[]> = {};
-  if (saslScram512 !== undefined) access['saslScram512Auth'] = [saslScram512];
-  if (saslScram256 !== undefined) access['saslScram256Auth'] = [saslScram256];
-  if (mtls !== undefined) access['clientCertificateTlsAuth'] = [mtls];
-  if (rootCa !== undefined) access['serverRootCaCertificate'] = [rootCa];
-  if (vpc !== undefined) {
-    access['vpcSubnet'] = [...vpc.subnetIds];
-    access['vpcSecurityGroup'] = [...vpc.securityGroupIds];
-  }
-  return { ...common, topic, bootstrapServers: [...k.bootstrapServers], accessConfigurations: access };
-}
-
-function roleStatements(fn: string, access: Access, settings: DeploySettings, tableArn: CfnValue, esm: boolean): PolicyStatement[] {
+function roleStatements(fn: string, access: Access, settings: DeploySettings, tableArn: CfnValue, onFailure: OnFailureSettings | undefined, esm = true): PolicyStatement[] {
   const statements = [logStatement(fn)];
   if (access.leadingKeys.length > 0) statements.push(dynamoStatement(tableArn, access.leadingKeys));
   const k = settings.kafka;
@@ -236,6 +228,7 @@ function roleStatements(fn: string, access: Access, settings: DeploySettings, ta
     for (const arn of [k.auth.saslScram512, k.auth.saslScram256, k.auth.mtls, k.auth.rootCa]) if (arn !== undefined) secrets.push(arn);
   }
   if (secrets.length > 0) statements.push(secretsStatement(secrets));
+  if (onFailure) statements.push(...onFailureStatements(onFailure.destination, k.type === 'msk' ? k.cluster : undefined));
   // MSK ESMs always poll from inside the cluster's VPC; self-managed ones when given a VPC;
   // functions themselves when attached to one.
   if ((esm && k.type === 'msk') || vpcOf(settings) !== undefined) statements.push(vpcStatement());
@@ -304,6 +297,32 @@ function checkNames(topology: Topology, settings: DeploySettings, context: Deplo
     if (!stages.has(stage)) {
       const field = `custom.sluice.handlers.${stage}`;
       throw new ConfigError(`${field}: pipeline "${topology.app}" has no stage "${stage}"`, { field }, `stages: ${[...stages].join(', ')}`);
+    }
+  }
+  for (const stage of Object.keys(settings.triggers.stages)) {
+    if (!stages.has(stage)) {
+      const field = `custom.sluice.stages.${stage}`;
+      throw new ConfigError(`${field}: pipeline "${topology.app}" has no stage "${stage}"`, { field }, `stages: ${[...stages].join(', ')}`);
+    }
+  }
+  const sources = new Set(topology.stages.flatMap((s) => s.inputs.filter((i) => i.kind === 'source').map((i) => i.topic)));
+  for (const topic of Object.keys(settings.triggers.sources)) {
+    if (!sources.has(topic)) {
+      const field = `custom.sluice.sources.${topic}`;
+      throw new ConfigError(
+        `${field}: "${topic}" is not a source topic of pipeline "${topology.app}"`,
+        { field },
+        `sources: ${[...sources].join(', ')} (topics Sluice writes are always read from their start)`,
+      );
+    }
+  }
+  for (const stage of stages) {
+    const triggers = stageTriggers(settings.triggers, stage);
+    // Lambda's Kafka retry controls exist only for provisioned pollers.
+    if (triggers.onFailure?.maximumRetryAttempts !== undefined && !triggers.provisioned) {
+      const own = settings.triggers.stages[stage]?.onFailure;
+      const field = own ? `custom.sluice.stages.${stage}.onFailure.maximumRetryAttempts` : 'custom.sluice.onFailure.maximumRetryAttempts';
+      throw new ConfigError(`${field} needs provisioned mode, which stage "${stage}" does not use`, { stage, field }, 'set custom.sluice.provisioned (or stages.<stage>.provisioned), or drop maximumRetryAttempts');
     }
   }
   if (settings.ticker && stages.has(TICKER_FUNCTION)) {

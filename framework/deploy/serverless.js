@@ -4,6 +4,7 @@
 // tsx and loads the plugin itself (serverless-plugin.ts) on the first hook, asynchronously —
 // a top-level await here would make require() of this module fail.
 import { register } from 'tsx/esm/api';
+import { require as tsxRequire } from 'tsx/cjs/api';
 
 /** Lifecycle hook → SluicePlugin method. */
 const HOOKS = {
@@ -21,9 +22,22 @@ function loadPlugin() {
   return loading;
 }
 
+/**
+ * Declares `custom.sluice` to the framework's config validation. Serverless validates once, after
+ * constructing the plugins and before any hook, so this must happen here, synchronously: tsx's
+ * CommonJS loader reads the schema module (plain data) without the asynchronous ESM hooks.
+ */
+function declareSchema(serverless) {
+  const handler = serverless.configSchemaHandler;
+  if (!handler || typeof handler.defineCustomProperties !== 'function') return;
+  const { CUSTOM_PROPERTIES } = tsxRequire('./config-schema.ts', import.meta.url);
+  handler.defineCustomProperties(CUSTOM_PROPERTIES);
+}
+
 /** Sluice's Serverless plugin: one function per stage, its IAM role, the table, bundles. */
 export default class SluiceServerlessPlugin {
   constructor(serverless, options, utils) {
+    declareSchema(serverless);
     let plugin;
     const run = (method) => async () => {
       const { SluicePlugin } = await loadPlugin();

@@ -4,6 +4,9 @@
  * so `serverless package` fails before anything is generated.
  */
 import { ConfigError } from '../errors.js';
+import { bool, known, object, optionalInt, requiredString, stringList } from './config-checks.js';
+import type { TriggersSettings } from './trigger-settings.js';
+import { parseTriggerSettings, TRIGGER_KEYS } from './trigger-settings.js';
 
 /** Where the VPC-attached parts run: subnets and security groups. */
 export interface VpcSettings {
@@ -49,9 +52,6 @@ export interface MskClusterRef {
   readonly uuid: string;
 }
 
-/** Starting positions the ESM supports (AT_TIMESTAMP needs a timestamp the plugin does not take). */
-export type StartingPosition = 'TRIM_HORIZON' | 'LATEST';
-
 /** The ticker that writes processing-time ticks into source stages' control topics. */
 export interface TickerSettings {
   /** EventBridge schedule rate, e.g. `1 minute`. */
@@ -70,17 +70,16 @@ export interface DeploySettings {
   readonly handlers: Readonly<Record<string, string>>;
   readonly kafka: MskSettings | SelfManagedSettings;
   readonly table: { readonly name: string | undefined; readonly pointInTimeRecovery: boolean; readonly retain: boolean };
-  readonly batchSize: number | undefined;
-  readonly maximumBatchingWindow: number | undefined;
-  /** Where source-topic ESMs start; internal and control topics always start at TRIM_HORIZON. */
-  readonly startingPosition: StartingPosition;
-  readonly memorySize: number | undefined;
+  /** Batching, provisioned pollers, on-failure destinations, starting positions, memory: per stage and source. */
+  readonly triggers: TriggersSettings;
   /** `undefined` when the ticker is turned off (`ticker: false`). */
   readonly ticker: TickerSettings | undefined;
   readonly topics: { readonly replicationFactor: number | undefined; readonly configs: Readonly<Record<string, string>> };
 }
 
 const ROOT = 'custom.sluice';
+/** Every key `custom.sluice` may have (config-schema.ts declares the same to Serverless). */
+export const ROOT_KEYS: readonly string[] = ['pipeline', 'handlers', 'kafka', 'table', 'ticker', 'topics', ...TRIGGER_KEYS];
 
 /** MSK cluster ARNs: `arn:<partition>:kafka:<region>:<account>:cluster/<name>/<uuid>`. */
 const CLUSTER_ARN = /^arn:(aws[a-z-]*):kafka:([a-z0-9-]+):(\d{12}):cluster\/([A-Za-z0-9-]+)\/([A-Za-z0-9-]+)$/;
@@ -97,16 +96,13 @@ export function parseDeploySettings(raw: unknown): DeploySettings {
     throw new ConfigError(`${ROOT} is missing`, { field: ROOT }, "add custom.sluice with at least `pipeline: <module>#<export>` and `kafka`");
   }
   const root = object(raw, ROOT);
-  known(root, ROOT, ['pipeline', 'handlers', 'kafka', 'table', 'batchSize', 'maximumBatchingWindow', 'startingPosition', 'memorySize', 'ticker', 'topics']);
+  known(root, ROOT, ROOT_KEYS);
   return {
     pipeline: pipelineRef(root['pipeline']),
     handlers: handlers(root['handlers']),
     kafka: kafka(root['kafka']),
     table: table(root['table']),
-    batchSize: optionalInt(root['batchSize'], `${ROOT}.batchSize`, 1, 10_000),
-    maximumBatchingWindow: optionalInt(root['maximumBatchingWindow'], `${ROOT}.maximumBatchingWindow`, 0, 300),
-    startingPosition: startingPosition(root['startingPosition']),
-    memorySize: optionalInt(root['memorySize'], `${ROOT}.memorySize`, 128, 10_240),
+    triggers: parseTriggerSettings(root, ROOT),
     ticker: ticker(root['ticker']),
     topics: topics(root['topics']),
   };
@@ -169,6 +165,7 @@ function kafka(raw: unknown): MskSettings | SelfManagedSettings {
   }
   if (type === 'self-managed') {
     known(k, field, ['type', 'bootstrapServers', 'tls', 'auth']);
+    const bootstrapServers = servers(k['bootstrapServers'], `${field}.bootstrapServers`);
     const auth = k['auth'] === undefined ? {} : object(k['auth'], `${field}.auth`);
     known(auth, `${field}.auth`, ['saslScram512', 'saslScram256', 'mtls', 'rootCa', 'vpc']);
     const parsed = {
@@ -186,7 +183,17 @@ function kafka(raw: unknown): MskSettings | SelfManagedSettings {
     if (!tls && (parsed.mtls !== undefined || parsed.rootCa !== undefined)) {
       throw new ConfigError(`${field}.tls is false but mTLS or a root CA is configured`, { field: `${field}.tls` }, 'remove `tls: false`');
     }
-    return { type, bootstrapServers: servers(k['bootstrapServers'], `${field}.bootstrapServers`), tls, auth: parsed };
+    // Lambda's self-managed Kafka trigger reaches brokers either over the internet with SASL or
+    // mTLS credentials, or through subnets of their VPC; with neither it has no way in (AWS
+    // documents no unauthenticated internet access; CDK and Serverless refuse it too).
+    if (methods.length === 0 && parsed.vpc === undefined) {
+      throw new ConfigError(
+        `${field}.auth has neither credentials nor a VPC: Lambda's Kafka trigger needs one to reach self-managed brokers`,
+        { field: `${field}.auth` },
+        'brokers without authentication: set auth.vpc (subnetIds, securityGroupIds that reach them); otherwise one of saslScram512, saslScram256, mtls',
+      );
+    }
+    return { type, bootstrapServers, tls, auth: parsed };
   }
   throw new ConfigError(`${field}.type: ${JSON.stringify(type)} is not msk or self-managed`, { field: `${field}.type` }, "set `type: msk` or `type: self-managed`");
 }
@@ -204,13 +211,6 @@ function table(raw: unknown): DeploySettings['table'] {
     pointInTimeRecovery: t['pointInTimeRecovery'] === undefined ? false : bool(t['pointInTimeRecovery'], `${field}.pointInTimeRecovery`),
     retain: t['retain'] === undefined ? true : bool(t['retain'], `${field}.retain`),
   };
-}
-
-function startingPosition(raw: unknown): StartingPosition {
-  if (raw === undefined) return 'TRIM_HORIZON';
-  if (raw === 'TRIM_HORIZON' || raw === 'LATEST') return raw;
-  const field = `${ROOT}.startingPosition`;
-  throw new ConfigError(`${field}: ${JSON.stringify(raw)} is not TRIM_HORIZON or LATEST`, { field });
 }
 
 function ticker(raw: unknown): TickerSettings | undefined {
@@ -261,16 +261,7 @@ function vpc(raw: unknown, field: string): VpcSettings | undefined {
 }
 
 function servers(raw: unknown, field: string): string[] {
-  const list = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()).filter((s) => s !== '') : raw;
-  return stringList(list, field, /^[^\s:,]+:\d{1,5}$/, 'host:port');
-}
-
-function stringList(raw: unknown, field: string, pattern: RegExp, shape: string): string[] {
-  if (!Array.isArray(raw) || raw.length === 0) throw new ConfigError(`${field} must be a non-empty list`, { field }, `a list of ${shape}`);
-  return raw.map((item: unknown, i) => {
-    if (typeof item !== 'string' || !pattern.test(item)) throw new ConfigError(`${field}[${i}]: ${JSON.stringify(item)} is not ${shape}`, { field: `${field}[${i}]` });
-    return item;
-  });
+  return stringList(raw, field, /^[^\s:,]+:\d{1,5}$/, 'host:port');
 }
 
 function optionalSecret(raw: unknown, field: string): string | undefined {
@@ -278,35 +269,4 @@ function optionalSecret(raw: unknown, field: string): string | undefined {
   const value = requiredString(raw, field, 'a Secrets Manager secret ARN');
   if (!SECRET_ARN.test(value)) throw new ConfigError(`${field}: ${JSON.stringify(value)} is not a Secrets Manager secret ARN`, { field }, 'arn:aws:secretsmanager:<region>:<account>:secret:<name>');
   return value;
-}
-
-function optionalInt(raw: unknown, field: string, min: number, max: number): number | undefined {
-  if (raw === undefined) return undefined;
-  if (typeof raw !== 'number' || !Number.isInteger(raw) || raw < min || raw > max) {
-    throw new ConfigError(`${field}: ${JSON.stringify(raw)} is not a whole number from ${min} to ${max}`, { field });
-  }
-  return raw;
-}
-
-function bool(raw: unknown, field: string): boolean {
-  if (typeof raw !== 'boolean') throw new ConfigError(`${field}: ${JSON.stringify(raw)} is not true or false`, { field });
-  return raw;
-}
-
-function requiredString(raw: unknown, field: string, hint: string): string {
-  if (typeof raw !== 'string' || raw.trim() === '') throw new ConfigError(`${field} is ${raw === undefined ? 'missing' : 'not a string'}`, { field }, hint);
-  return raw.trim();
-}
-
-function object(raw: unknown, field: string): Record<string, unknown> {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new ConfigError(`${field} must be a mapping`, { field });
-  return raw as Record<string, unknown>;
-}
-
-/** Unknown keys are typos more often than not: name them instead of ignoring them. */
-function known(o: Record<string, unknown>, field: string, keys: readonly string[]): void {
-  const extra = Object.keys(o).filter((k) => !keys.includes(k));
-  if (extra.length > 0) {
-    throw new ConfigError(`${field} has unknown setting(s) ${extra.map((k) => `"${k}"`).join(', ')}`, { field: `${field}.${extra[0]!}` }, `known: ${keys.join(', ')}`);
-  }
 }

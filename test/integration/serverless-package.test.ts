@@ -41,6 +41,8 @@ function packageEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, AWS_REGION: 'us-east-1', SLUICE_KAFKA_BROKERS: '127.0.0.1:19092', SLS_TELEMETRY_DISABLED: '1' };
   delete env['SLUICE_YSB_APP'];
   delete env['SLUICE_YSB_SOURCE_TOPIC'];
+  delete env['SLUICE_SUBNET_IDS'];
+  delete env['SLUICE_SECURITY_GROUP_IDS'];
   return env;
 }
 
@@ -108,17 +110,23 @@ describe('osls package with the Sluice plugin', () => {
       Handler: 'functions/ysb/views.handler',
       Runtime: 'nodejs22.x',
       Timeout: topology.settings.functionTimeoutMs / 1000,
-      Role: { 'Fn::GetAtt': ['SluiceRoleViews', 'Arn'] },
+      Role: { 'Fn::Sub': '${SluiceRoleViews.Arn}' },
+      VpcConfig: { SubnetIds: ['subnet-0123456789abcdef0'], SecurityGroupIds: ['sg-0123456789abcdef0'] },
       Environment: {
         Variables: { SLUICE_TABLE: { Ref: 'SluiceTable' }, SLUICE_KAFKA_BROKERS: '127.0.0.1:19092', SLUICE_KAFKA_AUTH: 'none', SLUICE_APP: 'ysb', SLUICE_STAGE: 'views', SLUICE_YSB_APP: 'ysb', SLUICE_YSB_SOURCE_TOPIC: 'ad-events' },
       },
     });
-    expect(resource('CountsLambdaFunction').Properties).toMatchObject({ FunctionName: 'sluice-ysb-dev-counts', Handler: 'functions/ysb/counts.handler', Role: { 'Fn::GetAtt': ['SluiceRoleCounts', 'Arn'] } });
+    expect(resource('CountsLambdaFunction').Properties).toMatchObject({ FunctionName: 'sluice-ysb-dev-counts', Handler: 'functions/ysb/counts.handler', Role: { 'Fn::Sub': '${SluiceRoleCounts.Arn}' } });
+  });
+
+  it('lets no function depend on its role explicitly: the role reference already orders them (cfn-lint W3005)', () => {
+    const functions = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+    expect(functions.map((f) => (f.DependsOn ?? []).filter((d) => d.startsWith('SluiceRole')))).toEqual(functions.map(() => []));
   });
 
   it('schedules the ticker every minute, or warns when it has to leave it out', () => {
     if (!tickerExists) return void expect(output).toContain('deploying without the ticker');
-    expect(resource('TickerLambdaFunction').Properties).toMatchObject({ Handler: 'sluice-ticker.handler', Role: { 'Fn::GetAtt': ['SluiceRoleTicker', 'Arn'] } });
+    expect(resource('TickerLambdaFunction').Properties).toMatchObject({ Handler: 'sluice-ticker.handler', Role: { 'Fn::Sub': '${SluiceRoleTicker.Arn}' } });
     const rules = Object.values(resources).filter((r) => r.Type === 'AWS::Events::Rule');
     expect(rules.map((r) => r.Properties['ScheduleExpression'])).toEqual(['rate(1 minute)']);
   });
@@ -133,6 +141,11 @@ describe('osls package with the Sluice plugin', () => {
           MaximumBatchingWindowInSeconds: 1,
           StartingPosition: 'TRIM_HORIZON',
           SelfManagedEventSource: { Endpoints: { KafkaBootstrapServers: ['127.0.0.1:19092'] } },
+          // Unauthenticated brokers are reached through their VPC (serverless.yml's placeholders).
+          SourceAccessConfigurations: [
+            { Type: 'VPC_SUBNET', URI: 'subnet:subnet-0123456789abcdef0' },
+            { Type: 'VPC_SECURITY_GROUP', URI: 'security_group:sg-0123456789abcdef0' },
+          ],
         });
       }
     }
@@ -159,11 +172,11 @@ describe('osls package with the Sluice plugin', () => {
     });
   });
 
-  it("gives each stage a role limited to its own log group and DynamoDB keys, and no shared default role", () => {
+  it("gives each stage a role limited to its own log group, DynamoDB keys and VPC interfaces, and no shared default role", () => {
     expect(resources['IamRoleLambdaExecution']).toBeUndefined();
     for (const stage of topology.stages) {
       const statements = policy(`SluiceRole${logicalId(stage.name)}`);
-      expect(statements.map((s) => s.Sid)).toEqual(['Logs', 'StateTable']);
+      expect(statements.map((s) => s.Sid)).toEqual(['Logs', 'StateTable', 'VpcNetworkInterfaces']);
       expect(statements[1]!.Condition).toEqual({
         'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`ckpt#ysb#${stage.name}.*`, `state#ysb#${stage.name}#*`, `timer#ysb#${stage.name}.*`] },
       });

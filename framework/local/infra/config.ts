@@ -22,10 +22,16 @@ export function kafkaMajor(version: string): number {
 /** DynamoDB Local version (com.amazonaws:DynamoDBLocal; 3.x is not fetchable from Maven Central). */
 export const DYNAMODB_LOCAL_VERSION = '2.6.1';
 
-/** The two local services. */
-export type ServiceName = 'kafka' | 'dynamodb';
-/** Both services, in start order. */
-export const SERVICES: readonly ServiceName[] = ['kafka', 'dynamodb'];
+/** The services `infra up` starts unless told otherwise. */
+export type DefaultServiceName = 'kafka' | 'dynamodb';
+/** The local services. */
+export type ServiceName = DefaultServiceName | 'localstack';
+/** The services `infra up` starts unless told otherwise, in start order. */
+export const SERVICES: readonly DefaultServiceName[] = ['kafka', 'dynamodb'];
+/** Every service, including those started only on request (LocalStack: `sluice infra up localstack`). */
+export const ALL_SERVICES: readonly ServiceName[] = ['kafka', 'dynamodb', 'localstack'];
+/** The localstack-core release run by the LocalStack service (the last one on PyPI). */
+export const LOCALSTACK_VERSION = '2026.3.0';
 
 /** Everything the infra code needs to know about paths and ports. */
 export interface InfraConfig {
@@ -51,6 +57,8 @@ export interface InfraConfig {
     readonly serverProperties?: Readonly<Record<string, string | number>>;
   };
   readonly dynamodb: { readonly port: number };
+  /** LocalStack's edge port (every AWS API it serves). */
+  readonly localstack: { readonly port: number };
 }
 
 /** Environment variable for each port, named in errors so users know what to change. */
@@ -58,6 +66,7 @@ export const PORT_ENV = {
   kafka: 'SLUICE_KAFKA_PORT',
   kafkaController: 'SLUICE_KAFKA_CONTROLLER_PORT',
   dynamodb: 'SLUICE_DYNAMODB_PORT',
+  localstack: 'SLUICE_LOCALSTACK_PORT',
 } as const;
 
 /** Environment variables that choose the local broker's version and transaction protocol. */
@@ -69,7 +78,7 @@ export const KAFKA_ENV = {
 /** Root of the Sluice package itself (where infra/local/pom.xml is). */
 export const packageRoot: string = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-/** Reads the infra configuration from the environment (defaults: 19092, 19093, 18000). */
+/** Reads the infra configuration from the environment (defaults: 19092, 19093, 18000, LocalStack 4566). */
 export function loadInfraConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): InfraConfig {
   const home = env.SLUICE_HOME ? resolve(cwd, env.SLUICE_HOME) : join(projectRoot(cwd), '.sluice');
   const config: InfraConfig = {
@@ -84,12 +93,13 @@ export function loadInfraConfig(env: NodeJS.ProcessEnv = process.env, cwd: strin
       transactionVersion: readTransactionVersion(env),
     },
     dynamodb: { port: readPort(env, PORT_ENV.dynamodb, 18000) },
+    localstack: { port: readPort(env, PORT_ENV.localstack, 4566) },
   };
-  const ports = [config.kafka.port, config.kafka.controllerPort, config.dynamodb.port];
+  const ports = [config.kafka.port, config.kafka.controllerPort, config.dynamodb.port, config.localstack.port];
   if (new Set(ports).size !== ports.length) {
     throw new InfraError(
-      `Ports must differ: Kafka ${ports[0]}, Kafka controller ${ports[1]}, DynamoDB ${ports[2]}`,
-      `set ${PORT_ENV.kafka}, ${PORT_ENV.kafkaController} and ${PORT_ENV.dynamodb} to three different ports`,
+      `Ports must differ: Kafka ${ports[0]}, Kafka controller ${ports[1]}, DynamoDB ${ports[2]}, LocalStack ${ports[3]}`,
+      `set ${PORT_ENV.kafka}, ${PORT_ENV.kafkaController}, ${PORT_ENV.dynamodb} and ${PORT_ENV.localstack} to different ports`,
     );
   }
   return config;
@@ -103,6 +113,11 @@ export function kafkaBrokers(config: InfraConfig): string[] {
 /** HTTP endpoint of DynamoDB Local. */
 export function dynamodbEndpoint(config: InfraConfig): string {
   return `http://127.0.0.1:${config.dynamodb.port}`;
+}
+
+/** LocalStack's edge endpoint: every AWS service it emulates answers here. */
+export function localstackEndpoint(config: InfraConfig): string {
+  return `http://127.0.0.1:${config.localstack.port}`;
 }
 
 // The nearest folder with a package.json: the user's project, so `.sluice/` sits beside it

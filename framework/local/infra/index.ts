@@ -6,10 +6,12 @@
  * data, for tests of what clients do when the broker goes away and comes back.
  */
 import { join } from 'node:path';
-import { dynamodbEndpoint, kafkaBrokers, loadInfraConfig, SERVICES, type InfraConfig, type ServiceName } from './config.js';
+import { ALL_SERVICES, dynamodbEndpoint, kafkaBrokers, loadInfraConfig, localstackEndpoint, SERVICES, type InfraConfig, type ServiceName } from './config.js';
 import { dynamodbDriver } from './dynamodb.js';
 import { ensureJars, requireJava } from './jars.js';
 import { kafkaDriver } from './kafka.js';
+import { LOCALSTACK_TOOL, localstackDriver } from './localstack.js';
+import { ensurePythonTool } from '../python-tools.js';
 import { withLock } from './lock.js';
 import { tailFile } from './process.js';
 import {
@@ -25,8 +27,8 @@ import {
   type StopOutcome,
 } from './service.js';
 
-export { DYNAMODB_LOCAL_VERSION, KAFKA_VERSION, SERVICES, loadInfraConfig } from './config.js';
-export type { InfraConfig, ServiceName } from './config.js';
+export { ALL_SERVICES, DYNAMODB_LOCAL_VERSION, KAFKA_VERSION, LOCALSTACK_VERSION, SERVICES, loadInfraConfig } from './config.js';
+export type { DefaultServiceName, InfraConfig, ServiceName } from './config.js';
 export type { ServiceStatus, StopOutcome } from './service.js';
 export { freePort } from './ports.js';
 
@@ -95,16 +97,26 @@ export interface DynamodbInfo {
   readonly reused: boolean;
 }
 
-/** What infraUp brought up (a service not asked for is absent). */
+/** The running LocalStack. */
+export interface LocalstackInfo {
+  /** Edge endpoint of every AWS API it serves. */
+  readonly endpoint: string;
+  readonly pid: number;
+  readonly version: string;
+  readonly reused: boolean;
+}
+
+/** What infraUp brought up (a service not asked for is absent; LocalStack only when asked for). */
 export interface InfraInfo {
   readonly kafka: KafkaInfo;
   readonly dynamodb: DynamodbInfo;
+  readonly localstack?: LocalstackInfo;
 }
 
 /** What infraStatus found, per service. */
 export type InfraStatus = Record<ServiceName, ServiceStatus>;
 
-const DRIVERS: Record<ServiceName, ServiceDriver> = { kafka: kafkaDriver, dynamodb: dynamodbDriver };
+const DRIVERS: Record<ServiceName, ServiceDriver> = { kafka: kafkaDriver, dynamodb: dynamodbDriver, localstack: localstackDriver };
 // Long enough for another process's complete cold start of both services.
 const LOCK_TIMEOUT_MS = 240_000;
 
@@ -129,23 +141,27 @@ export async function infraUp(opts: InfraUpOptions = {}): Promise<Partial<InfraI
       const result = started[i];
       if (result?.status === 'fulfilled') byService.set(s, result.value);
     });
-    const info: { kafka?: KafkaInfo; dynamodb?: DynamodbInfo } = {};
+    const info: { kafka?: KafkaInfo; dynamodb?: DynamodbInfo; localstack?: LocalstackInfo } = {};
     const kafka = byService.get('kafka');
     if (kafka) info.kafka = { brokers: kafkaBrokers(config), pid: kafka.record.pid, version: kafka.record.version, reused: kafka.reused };
     const dynamodb = byService.get('dynamodb');
     if (dynamodb) {
       info.dynamodb = { endpoint: dynamodbEndpoint(config), pid: dynamodb.record.pid, version: dynamodb.record.version, reused: dynamodb.reused };
     }
+    const localstack = byService.get('localstack');
+    if (localstack) {
+      info.localstack = { endpoint: localstackEndpoint(config), pid: localstack.record.pid, version: localstack.record.version, reused: localstack.reused };
+    }
     return info;
   });
 }
 
-/** Stops the services (default both) that this project started; clears stale pid files. */
+/** Stops the services (default all, LocalStack included) that this project started; clears stale pid files. */
 export async function infraDown(
   opts: InfraOptions & { services?: readonly ServiceName[] } = {},
 ): Promise<Partial<Record<ServiceName, StopOutcome>>> {
   const config = opts.config ?? loadInfraConfig();
-  const services = opts.services ?? SERVICES;
+  const services = opts.services ?? ALL_SERVICES;
   return withLock(lockFile(config), LOCK_TIMEOUT_MS, async () => {
     const outcomes = await Promise.all(services.map((s) => stopService(DRIVERS[s], config)));
     return Object.fromEntries(services.map((s, i) => [s, outcomes[i]]));
@@ -178,8 +194,8 @@ export async function restartKafka(opts: RestartKafkaOptions = {}): Promise<Kafk
 /** Reports each service's state (up/unhealthy/down), pid, ports and version; changes nothing. */
 export async function infraStatus(opts: InfraOptions = {}): Promise<InfraStatus> {
   const config = opts.config ?? loadInfraConfig();
-  const [kafka, dynamodb] = await Promise.all([serviceStatus(kafkaDriver, config), serviceStatus(dynamodbDriver, config)]);
-  return { kafka, dynamodb };
+  const [kafka, dynamodb, localstack] = await Promise.all(ALL_SERVICES.map((s) => serviceStatus(DRIVERS[s], config)));
+  return { kafka: kafka!, dynamodb: dynamodb!, localstack: localstack! };
 }
 
 /** The last `lines` lines of a service's log. */
@@ -193,11 +209,19 @@ export function infraLogFile(which: ServiceName, opts: InfraOptions = {}): strin
   return logFileOf(opts.config ?? loadInfraConfig(), which);
 }
 
-/** Fetches the jars of the services (default both) into the cache; returns their folders. */
-export function infraFetch(opts: InfraOptions & { services?: readonly ServiceName[] } = {}): Record<string, string> {
+/**
+ * Fetches what the services (default Kafka and DynamoDB Local) run from into the caches, without
+ * starting them: the Maven jars, and for LocalStack also its Python venv. Returns their folders.
+ */
+export async function infraFetch(opts: InfraOptions & { services?: readonly ServiceName[] } = {}): Promise<Record<string, string>> {
   const config = opts.config ?? loadInfraConfig();
   const services = opts.services ?? SERVICES;
-  return Object.fromEntries(services.map((s) => [s, ensureJars(config, s, opts.log)]));
+  const out: Record<string, string> = {};
+  for (const s of services) {
+    out[s] = ensureJars(config, s, opts.log);
+    if (s === 'localstack') out[s] = (await ensurePythonTool(LOCALSTACK_TOOL, opts.log)).venv;
+  }
+  return out;
 }
 
 function lockFile(config: InfraConfig): string {

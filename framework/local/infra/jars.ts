@@ -25,7 +25,8 @@ interface Product {
 
 /** What Maven fetches for a service under this config (Kafka 3.x and 4.x need different logging bindings). */
 function productOf(config: InfraConfig, service: ServiceName): Product {
-  if (service === 'dynamodb') {
+  // LocalStack's DynamoDB runs the DynamoDB Local jars (localstack-seed.ts).
+  if (service === 'dynamodb' || service === 'localstack') {
     return { folder: `dynamodb-local-${DYNAMODB_LOCAL_VERSION}`, profile: 'dynamodb', versionProperty: 'dynamodb.local.version', version: DYNAMODB_LOCAL_VERSION };
   }
   const version = config.kafka.version;

@@ -20,7 +20,12 @@ export function withLock<T>(lockFile: string, timeoutMs: number, fn: () => Promi
   return run;
 }
 
-async function withFileLock<T>(lockFile: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
+/**
+ * Holds the lock file alone, without queueing behind this process's other `withLock` calls: for
+ * work done while an outer `withLock` is held (a LocalStack start installs its venv), which would
+ * otherwise wait for itself. Callers serialise their own calls within the process.
+ */
+export async function withFileLock<T>(lockFile: string, timeoutMs: number, fn: () => Promise<T>): Promise<T> {
   mkdirSync(dirname(lockFile), { recursive: true });
   const deadline = Date.now() + timeoutMs;
   for (;;) {

@@ -38,6 +38,8 @@ export interface SpawnSpec {
   readonly cwd: string;
   /** stdout and stderr are appended here. */
   readonly logFile: string;
+  /** Environment of the process (default: this one's). */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /** Starts a process that outlives this one (own process group, no stdio ties). Returns its pid. */
@@ -47,6 +49,7 @@ export function spawnDetached(spec: SpawnSpec): number {
   try {
     const child = spawn(spec.command, [...spec.args], {
       cwd: spec.cwd,
+      ...(spec.env ? { env: spec.env } : {}),
       detached: true,
       stdio: ['ignore', out, out],
     });
