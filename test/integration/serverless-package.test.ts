@@ -178,7 +178,7 @@ describe('osls package with the Sluice plugin', () => {
       const statements = policy(`SluiceRole${logicalId(stage.name)}`);
       expect(statements.map((s) => s.Sid)).toEqual(['Logs', 'StateTable', 'VpcNetworkInterfaces']);
       expect(statements[1]!.Condition).toEqual({
-        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`ckpt#ysb#${stage.name}.*`, `state#ysb#${stage.name}#*`, `timer#ysb#${stage.name}.*`] },
+        'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`task#ysb#${stage.name}.*`, `ckpt#ysb#${stage.name}.*`] },
       });
     }
   });

@@ -130,21 +130,13 @@ describe('IAM roles', () => {
     ]);
   });
 
-  it("limits DynamoDB to the stage's checkpoint, state and timer keys with dynamodb:LeadingKeys", () => {
+  it("limits DynamoDB to reads and puts of the stage's task items with dynamodb:LeadingKeys", () => {
     expect(statement(deploy({ kafka: msk }), 'SluiceRoleByDashuser', 'StateTable')).toEqual({
       Sid: 'StateTable',
       Effect: 'Allow',
-      Action: [
-        'dynamodb:GetItem',
-        'dynamodb:BatchGetItem',
-        'dynamodb:Query',
-        'dynamodb:PutItem',
-        'dynamodb:UpdateItem',
-        'dynamodb:DeleteItem',
-        'dynamodb:ConditionCheckItem',
-      ],
+      Action: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem'],
       Resource: { 'Fn::GetAtt': ['SluiceTable', 'Arn'] },
-      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['ckpt#shop#by-user.*', 'state#shop#by-user#*', 'timer#shop#by-user.*'] } },
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['task#shop#by-user.*', 'ckpt#shop#by-user.*'] } },
     });
   });
 
