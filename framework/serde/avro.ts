@@ -30,7 +30,7 @@ export function avro<T>(options: AvroOptions): Serde<T | null> {
 function avroCodec<T>(schema: AvroSchema): SchemaCodec<T> {
   let type: avsc.Type;
   try {
-    type = avsc.Type.forSchema((typeof schema === 'string' ? JSON.parse(schema) : schema) as avsc.Schema);
+    type = avsc.Type.forSchema((typeof schema === 'string' ? parseText(schema) : schema) as avsc.Schema);
   } catch (cause) {
     throw new ConfigError(`avro schema is not valid: ${cause instanceof Error ? cause.message : String(cause)}`, { field: 'schema' }, 'pass an Avro schema (JSON object or text)');
   }
@@ -76,4 +76,9 @@ function invalidPaths(type: avsc.Type, value: unknown): string | undefined {
   const paths: string[] = [];
   const valid = type.isValid(value, { errorHook: (path) => paths.push(path.join('.') || '(value)') });
   return valid ? undefined : `invalid at ${paths.slice(0, 5).join(', ')}`;
+}
+
+/** Schema text is JSON, or a bare primitive type name such as `string`. */
+function parseText(text: string): unknown {
+  return /^\s*[[{"]/.test(text) ? JSON.parse(text) : text.trim();
 }
