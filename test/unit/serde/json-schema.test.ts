@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SCHEMA_ERROR, SerdeError, jsonSchema, memoryRegistry } from '../../../framework/serde/index.js';
+import type { SerdeError} from '../../../framework/serde/index.js';
+import { SCHEMA_ERROR, jsonSchema, memoryRegistry } from '../../../framework/serde/index.js';
 
 const SCHEMA = {
   title: 'ysb.AdEvent',
