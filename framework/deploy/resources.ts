@@ -17,6 +17,7 @@ import {
   logStatement,
   mskEsmStatement,
   mskStatements,
+  schemaRegistryStatement,
   secretsStatement,
   stageAccess,
   tickerAccess,
@@ -226,6 +227,7 @@ function selfManagedEvent(k: SelfManagedSettings, common: Record<string, CfnValu
 function roleStatements(fn: string, access: Access, settings: DeploySettings, tableArn: CfnValue, esm: boolean): PolicyStatement[] {
   const statements = [logStatement(fn)];
   if (access.leadingKeys.length > 0) statements.push(dynamoStatement(tableArn, access.leadingKeys));
+  if (access.schemaRegistryActions && access.schemaRegistryActions.length > 0) statements.push(schemaRegistryStatement(access.schemaRegistryActions));
   const k = settings.kafka;
   const secrets: string[] = [];
   if (k.type === 'msk') {

@@ -192,11 +192,14 @@ describe.each(FORMATS)('$name records through a two-stage pipeline', (format) =>
     expect(await finalCounts(kafka, `${app}-counts`, format.counts(confluentRegistry({ url: stub.url })))).toEqual(expected);
   });
 
-  it.runIf(format.oldWriter !== undefined)('reads records of the old writer schema with the new reader schema (schema evolution)', async () => {
-    await running.caughtUp();
-    const counts = await finalCounts(kafka, `${app}-counts`, format.counts(confluentRegistry({ url: stub.url })));
-    expect(USERS.map((u) => counts[`${u}/${format.defaultKind}`])).toEqual([1, 1, 1]);
-  });
+  // JSON Schema has no writer/reader resolution (the reader schema only validates), so no evolution case.
+  if (format.oldWriter) {
+    it('reads records of the old writer schema with the new reader schema (schema evolution)', async () => {
+      await running.caughtUp();
+      const counts = await finalCounts(kafka, `${app}-counts`, format.counts(confluentRegistry({ url: stub.url })));
+      expect(USERS.map((u) => counts[`${u}/${format.defaultKind}`])).toEqual([1, 1, 1]);
+    });
+  }
 });
 
 describe('bad Avro input and registry outages', () => {
