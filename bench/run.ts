@@ -34,16 +34,31 @@ import type { InvocationSample, ProcessorStats } from './processors/protocol.js'
 import { READ_OPERATIONS, WRITE_OPERATIONS } from './processors/protocol.js';
 import { int, type Progress, secondsSince } from './progress.js';
 import { benchTopology, type Mode } from './variants.js';
+import avsc from 'avsc';
+import { AD_EVENT_AVRO, adEventAvroWriter } from '../functions/ysb/avro.js';
 
 /** The configurations, in the order they run. */
 export const CONFIGS = [
   { name: 'raw-kafkajs', engine: 'raw', job: 'stateless', title: 'raw kafkajs, transactional loop' },
   { name: 'sluice-stateless-eos', engine: 'sluice', job: 'stateless', mode: 'exactly-once', title: 'Sluice, YSB source stage, exactly-once' },
   { name: 'sluice-stateless-alo', engine: 'sluice', job: 'stateless', mode: 'at-least-once', title: 'Sluice, YSB source stage, at-least-once' },
+  {
+    name: 'sluice-stateless-avro-eos',
+    engine: 'sluice',
+    job: 'stateless',
+    mode: 'exactly-once',
+    encoding: 'avro',
+    title: 'Sluice, YSB source stage, Avro through a schema registry, exactly-once',
+  },
   { name: 'kstreams-eos', engine: 'kstreams', job: 'ysb', title: 'Kafka Streams 3.9.2, YSB, exactly_once_v2' },
   { name: 'sluice-ysb-eos', engine: 'sluice', job: 'ysb', mode: 'exactly-once', title: 'Sluice, YSB pipeline, exactly-once' },
   { name: 'sluice-ysb-alo', engine: 'sluice', job: 'ysb', mode: 'at-least-once', title: 'Sluice, YSB pipeline, at-least-once' },
-] as const satisfies ReadonlyArray<{ name: string; engine: 'raw' | 'sluice' | 'kstreams'; job: 'stateless' | 'ysb'; mode?: Mode; title: string }>;
+] as const satisfies ReadonlyArray<{ name: string; engine: 'raw' | 'sluice' | 'kstreams'; job: 'stateless' | 'ysb'; mode?: Mode; encoding?: 'json' | 'avro'; title: string }>;
+
+/** The source encoding of a configuration (JSON unless it says Avro). */
+function encodingOf(spec: ConfigSpec): 'json' | 'avro' {
+  return 'encoding' in spec ? spec.encoding : 'json';
+}
 
 /** One configuration. */
 export type ConfigSpec = (typeof CONFIGS)[number];
@@ -156,7 +171,7 @@ export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv,
   const sinkTopic = `${app}-out`;
   const table = `${app}-state`;
   const sluiceTopology =
-    spec.engine === 'sluice' ? benchTopology({ variant: spec.job, mode: spec.mode, app, sourceTopic, sinkTopic, sourcePartitions: s.sourcePartitions, partitions: s.partitions }) : undefined;
+    spec.engine === 'sluice' ? benchTopology({ variant: spec.job, mode: spec.mode, encoding: encodingOf(spec), app, sourceTopic, sinkTopic, sourcePartitions: s.sourcePartitions, partitions: s.partitions }) : undefined;
   const observers: TopicObserver[] = [];
   const observerGroups: string[] = [];
   let processor: Processor | undefined;
@@ -184,7 +199,8 @@ export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv,
     };
     const started = Date.now();
     env.progress.show(() => `${env.position} ${spec.name}  writing backlog  ${secondsSince(started)}`);
-    const backlog = await runGenerator(env.kafka, sourceTopic, { ...backlogOptions, batchSize: 1_000 });
+    const encode = encodingOf(spec) === 'avro' ? await adEventAvroWriter() : undefined;
+    const backlog = await runGenerator(env.kafka, sourceTopic, { ...backlogOptions, batchSize: 1_000, ...(encode ? { encode } : {}) });
     env.progress.done();
     // Outputs with event times before this are the backlog's; the live stream's are now.
     const split = Date.now() - 600_000;
@@ -238,10 +254,11 @@ export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv,
     // ---- live: real time, at a fixed rate ---------------------------------------------------------
     const ends = await withAdmin(env.kafka, (admin) => admin.fetchTopicOffsets(sourceTopic));
     const sources: SourceEvent[] = [];
+    const readSource = sourceReader(encodingOf(spec));
     observers.push(
       await observeTopic(env.kafka, sourceTopic, { readCommitted: false, startAt: new Map(ends.map((e) => [e.partition, Number(e.high)])) }, (records) => {
         for (const r of records) {
-          const e = parseSource(r);
+          const e = parseSource(r, readSource);
           if (e) sources.push(e);
         }
       }),
@@ -261,7 +278,7 @@ export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv,
     };
     let written = 0;
     env.progress.show(() => `${env.position} ${spec.name}  live  ${int(s.liveRate)} ev/s  written ${int(written)}  outputs ${int(log.progress('live')[0])}  ${secondsSince(liveOptions.startTime)}`);
-    const live = await runGenerator(env.kafka, sourceTopic, { ...liveOptions, onProgress: (n) => (written = n) });
+    const live = await runGenerator(env.kafka, sourceTopic, { ...liveOptions, onProgress: (n) => (written = n), ...(encode ? { encode } : {}) });
     const liveWrittenAt = Date.now();
     log.expect('live', kind === 'views' ? { views: live.views } : { counts: live.oracle.expected() });
     env.progress.show(() => status(env.position, spec.name, 'live', log, 'live', liveOptions.startTime));
@@ -371,6 +388,7 @@ function startProcessor(spec: ConfigSpec, s: BenchSettings, env: RunEnv, names: 
   return startNodeProcessor(spec.name, {
     kind: 'sluice',
     variant: spec.job,
+    encoding: encodingOf(spec),
     mode: spec.mode,
     app: names.app,
     sourceTopic: names.sourceTopic,
@@ -411,9 +429,24 @@ function liveLatency(spec: ConfigSpec, log: SinkLog, sources: readonly SourceEve
   return { endToEnd: summarize(w.endToEnd), stageAdded: summarize(w.stageAdded), windows: w.windows };
 }
 
-function parseSource(r: Observed): SourceEvent | undefined {
+/** The fields of a source event the latency measurement reads. */
+interface SourceRecord {
+  readonly ad_id: string;
+  readonly event_type: string;
+  readonly event_time: number;
+  readonly user_id: string;
+}
+
+/** Reads source record values as the configuration's generator wrote them (Avro: past the 5-byte registry header). */
+function sourceReader(encoding: 'json' | 'avro'): (value: Buffer) => SourceRecord {
+  if (encoding === 'json') return (value) => JSON.parse(value.toString('utf8')) as SourceRecord;
+  const type = avsc.Type.forSchema(AD_EVENT_AVRO as unknown as avsc.Schema);
+  return (value) => type.fromBuffer(value.subarray(5)) as SourceRecord;
+}
+
+function parseSource(r: Observed, read: (value: Buffer) => SourceRecord): SourceEvent | undefined {
   try {
-    const e = JSON.parse(r.value?.toString('utf8') ?? '') as { ad_id: string; event_type: string; event_time: number; user_id: string };
+    const e = read(r.value ?? Buffer.alloc(0));
     return {
       partition: r.partition,
       appendTime: r.timestamp,

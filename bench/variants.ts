@@ -6,6 +6,7 @@
 import { compile, json, pipeline, string } from '../framework/index.js';
 import type { Pipeline, Topology } from '../framework/index.js';
 import type { AdView, CampaignView } from '../functions/ysb/pipeline.js';
+import { adEventAvro, ysbRegistry } from '../functions/ysb/avro.js';
 import { AdEvent, isView, MAX_OUT_OF_ORDERNESS_MS, withCampaign, ysbPipeline } from '../functions/ysb/pipeline.js';
 
 /** Delivery mode of a Sluice pipeline. */
@@ -23,6 +24,8 @@ export interface VariantOptions {
   readonly sinkTopic: string;
   readonly sourcePartitions: number;
   readonly partitions: number;
+  /** How source records are encoded: JSON text (default) or Avro framed for a schema registry. */
+  readonly encoding?: 'json' | 'avro';
 }
 
 /** Builds the pipeline of `o`. */
@@ -31,7 +34,8 @@ export function benchPipeline(o: VariantOptions): Pipeline {
   if (o.variant === 'ysb') return ysbPipeline({ app, sourceTopic, sinkTopic, sourcePartitions, partitions, mode });
   // The views stage of ysbPipeline() with its settings; what it sends to `counts` goes to a topic, keyed by campaign.
   const p = pipeline(app, { partitions, idleTimeout: '2s', mode });
-  p.source(sourceTopic, { serde: json({ schema: AdEvent }), eventTime: (e) => e.event_time, maxOutOfOrderness: MAX_OUT_OF_ORDERNESS_MS, partitions: sourcePartitions })
+  const serde = o.encoding === 'avro' ? adEventAvro(ysbRegistry()) : json({ schema: AdEvent });
+  p.source(sourceTopic, { serde, eventTime: (e) => e.event_time, maxOutOfOrderness: MAX_OUT_OF_ORDERNESS_MS, partitions: sourcePartitions })
     .filter(isView)
     .map((e): AdView => ({ ad_id: e.ad_id, event_time: e.event_time }))
     .map(withCampaign)

@@ -25,8 +25,27 @@ export type {
   StateOptions,
   ValueState,
 } from './state/descriptors.js';
-export { bytes, json, string, SerdeError } from './serde/index.js';
-export type { JsonOptions, Serde, SerdeContext, StandardSchemaV1 } from './serde/index.js';
+export { avro, bytes, confluentRegistry, glueRegistry, json, jsonSchema, memoryRegistry, protobuf, RegistryUnavailableError, SCHEMA_ERROR, SerdeError, string } from './serde/index.js';
+export type {
+  AvroOptions,
+  AvroSchema,
+  ConfluentAuth,
+  ConfluentRegistryOptions,
+  GlueRegistryOptions,
+  GlueSchemaApi,
+  JsonOptions,
+  JsonSchemaDocument,
+  JsonSchemaOptions,
+  MemorySchemaRegistry,
+  ProtobufOptions,
+  SchemaMetadata,
+  SchemaRegistry,
+  SchemaSerdeOptions,
+  Serde,
+  SerdeContext,
+  StandardSchemaV1,
+  SubjectNaming,
+} from './serde/index.js';
 export { compile, describe, describeJson, findStage } from './topology/index.js';
 export type { Stage, StageInput, StageOutput, TopicSpec, Topology, TopologyDescription } from './topology/index.js';
 export { stageHandler, InvocationFailedError } from './runtime/handler.js';

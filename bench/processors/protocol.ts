@@ -80,6 +80,8 @@ export type ParentMessage = { readonly type: 'stats' } | { readonly type: 'stop'
 export interface SluiceProcessorConfig {
   readonly kind: 'sluice';
   readonly variant: 'stateless' | 'ysb';
+  /** Source record encoding (default JSON). */
+  readonly encoding?: 'json' | 'avro';
   readonly mode: 'exactly-once' | 'at-least-once';
   readonly app: string;
   readonly sourceTopic: string;

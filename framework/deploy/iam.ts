@@ -12,6 +12,7 @@
  * `arn:<partition>:kafka:<region>:<account>:<type>/<cluster name>/<cluster uuid>[/<name>]`
  * with type `cluster`, `topic`, `group` or `transactional-id`.
  */
+import { registriesOf } from '../serde/prefetch.js';
 import type { Stage, Topology } from '../topology/topology.js';
 import type { MskClusterRef } from './settings.js';
 
@@ -39,6 +40,8 @@ export interface Access {
   readonly transactionalIds: readonly string[];
   /** `dynamodb:LeadingKeys` patterns of the items it may touch; empty = no DynamoDB access. */
   readonly leadingKeys: readonly string[];
+  /** IAM actions its schema-registry serdes need (AWS Glue Schema Registry); absent or empty = none. */
+  readonly schemaRegistryActions?: readonly string[];
 }
 
 /**
@@ -81,6 +84,26 @@ export function stageAccess(topology: Topology, stage: Stage): Access {
     groups: [`${app}.${stage.name}.*`],
     transactionalIds: [`${app}.${stage.name}.*`],
     leadingKeys: stageLeadingKeys(app, stage.name),
+    schemaRegistryActions: schemaRegistryActions(topology, stage),
+  };
+}
+
+/** The registry actions a stage's serdes need: reads for the registries it reads through, writes for those it writes through. */
+function schemaRegistryActions(topology: Topology, stage: Stage): string[] {
+  const { read, write } = registriesOf(topology, stage);
+  return unique([...read.flatMap((r) => r.iamActions.read), ...write.flatMap((r) => r.iamActions.write)]).sort();
+}
+
+/** The Glue Schema Registry actions of a stage, on the account's registries and schemas in the stack's region. */
+export function schemaRegistryStatement(actions: readonly string[]): PolicyStatement {
+  return {
+    Sid: 'SchemaRegistry',
+    Effect: 'Allow',
+    Action: [...actions],
+    Resource: [
+      { 'Fn::Sub': 'arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:registry/*' },
+      { 'Fn::Sub': 'arn:${AWS::Partition}:glue:${AWS::Region}:${AWS::AccountId}:schema/*' },
+    ],
   };
 }
 

@@ -20,6 +20,7 @@ import {
   mskEsmStatement,
   mskStatements,
   onFailureStatements,
+  schemaRegistryStatement,
   secretsStatement,
   stageAccess,
   tickerAccess,
@@ -218,6 +219,7 @@ function triggerSpecs(topology: Topology, stage: Stage, settings: DeploySettings
 function roleStatements(fn: string, access: Access, settings: DeploySettings, tableArn: CfnValue, onFailure: OnFailureSettings | undefined, esm = true): PolicyStatement[] {
   const statements = [logStatement(fn)];
   if (access.leadingKeys.length > 0) statements.push(dynamoStatement(tableArn, access.leadingKeys));
+  if (access.schemaRegistryActions && access.schemaRegistryActions.length > 0) statements.push(schemaRegistryStatement(access.schemaRegistryActions));
   const k = settings.kafka;
   const secrets: string[] = [];
   if (k.type === 'msk') {

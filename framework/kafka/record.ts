@@ -4,6 +4,8 @@
  * can be tested without Kafka.
  */
 
+import type { SchemaMetadata } from '../serde/serde.js';
+
 /** One header; Kafka allows the same name more than once, so headers are a list. */
 export interface RecordHeader {
   readonly name: string;
@@ -23,6 +25,10 @@ export interface KafkaRecord {
   /** null for a tombstone. */
   readonly value: Buffer | null;
   readonly headers: readonly RecordHeader[];
+  /** Schema metadata Lambda's trigger attached to the key (only with the trigger's own schema registry). */
+  readonly keySchemaMetadata?: SchemaMetadata;
+  /** Schema metadata Lambda's trigger attached to the value (only with the trigger's own schema registry). */
+  readonly valueSchemaMetadata?: SchemaMetadata;
 }
 
 /** A record a task writes; partition is set when the writer routes it itself. */

@@ -9,6 +9,7 @@
  */
 import { EventShapeError } from '../errors.js';
 import type { KafkaRecord, PartitionBatch, RecordHeader } from '../kafka/record.js';
+import type { SchemaMetadata } from '../serde/serde.js';
 import { MSK_EVENT_SOURCE, SELF_MANAGED_EVENT_SOURCE } from './event.js';
 import type { LambdaKafkaEvent, LambdaKafkaHeader, LambdaKafkaRecord } from './event.js';
 
@@ -173,9 +174,20 @@ function decodeRecord(raw: unknown, path: string, group: { topic: string; partit
   const key = readBase64(raw.key, `${path}.key`, at);
   const value = readBase64(raw.value, `${path}.value`, at);
   const headers = readHeaders(raw.headers, `${path}.headers`, at);
-  readSchemaMetadata(raw.keySchemaMetadata, `${path}.keySchemaMetadata`, at);
-  readSchemaMetadata(raw.valueSchemaMetadata, `${path}.valueSchemaMetadata`, at);
-  return { topic: group.topic, partition, offset, timestamp, timestampType, key, value, headers };
+  const keySchemaMetadata = readSchemaMetadata(raw.keySchemaMetadata, `${path}.keySchemaMetadata`, at);
+  const valueSchemaMetadata = readSchemaMetadata(raw.valueSchemaMetadata, `${path}.valueSchemaMetadata`, at);
+  return {
+    topic: group.topic,
+    partition,
+    offset,
+    timestamp,
+    timestampType,
+    key,
+    value,
+    headers,
+    ...(keySchemaMetadata ? { keySchemaMetadata } : {}),
+    ...(valueSchemaMetadata ? { valueSchemaMetadata } : {}),
+  };
 }
 
 /** A non-negative safe integer, as a JSON number or a decimal string (both are seen in the wild). */
@@ -224,14 +236,18 @@ function readHeaders(raw: unknown, path: string, at: Place): RecordHeader[] {
   });
 }
 
-/** Sluice does its own serde, so schema metadata is only checked for shape, then dropped. */
-function readSchemaMetadata(raw: unknown, path: string, at: Place): void {
-  if (raw === undefined || raw === null) return;
+/**
+ * Schema metadata the trigger adds when its own schema registry decoded the record; kept on the
+ * record so schema serdes know the writer schema id (the trigger removed the framing).
+ */
+function readSchemaMetadata(raw: unknown, path: string, at: Place): SchemaMetadata | undefined {
+  if (raw === undefined || raw === null) return undefined;
   if (!isPlainObject(raw)) fail(path, `expected an object, got ${describe(raw)}`, at);
   for (const field of ['dataFormat', 'schemaId'] as const) {
     const v = raw[field];
-    if (v !== undefined && typeof v !== 'string') fail(`${path}.${field}`, `expected a string, got ${describe(v)}`, at);
+    if (typeof v !== 'string') fail(`${path}.${field}`, `expected a string, got ${describe(v)}`, at);
   }
+  return { dataFormat: raw.dataFormat as string, schemaId: raw.schemaId as string };
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -260,6 +276,8 @@ function encodeRecord(record: KafkaRecord): LambdaKafkaRecord {
     ...(record.key === null ? {} : { key: record.key.toString('base64') }),
     ...(record.value === null ? {} : { value: record.value.toString('base64') }),
     headers: record.headers.map(encodeHeader),
+    ...(record.keySchemaMetadata ? { keySchemaMetadata: record.keySchemaMetadata } : {}),
+    ...(record.valueSchemaMetadata ? { valueSchemaMetadata: record.valueSchemaMetadata } : {}),
   };
 }
 

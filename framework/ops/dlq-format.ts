@@ -84,7 +84,10 @@ function isControl(ch: string): boolean {
 function renderBytes(bytes: Buffer | null): string {
   if (bytes === null) return '(null)';
   const s = textOf(bytes);
-  return s === undefined ? `base64:${bytes.toString('base64')}` : s;
+  if (s !== undefined) return s;
+  // Binary values framed for a schema registry (Confluent: magic byte 0 + int32 id) name their schema.
+  const framing = bytes.length >= 5 && bytes[0] === 0 ? `Confluent wire format, schema id ${bytes.readInt32BE(1)}, ${bytes.length - 5} payload bytes: ` : '';
+  return `${framing}base64:${bytes.toString('base64')}`;
 }
 
 function bytesJson(bytes: Buffer | null): { text: string } | { base64: string } | null {

@@ -9,6 +9,7 @@ import type { CompactionPolicy } from '../commit/checkpoint.js';
 import type { Pipeline } from '../dsl/pipeline.js';
 import { ConfigError, SluiceError } from '../errors.js';
 import { decodeEvent } from '../lambda/decode.js';
+import { prefetchSchemas } from '../serde/prefetch.js';
 import type { Stage, Topology } from '../topology/topology.js';
 import { compile } from '../topology/compile.js';
 import type { TaskReport, WarmTask } from './task.js';
@@ -122,6 +123,7 @@ export function stageHandler(source: Pipeline | Topology, stageName: string, opt
       ports.catch(() => (ports = undefined));
     }
     const { store, sink } = await ports;
+    await prefetchSchemas(topology, stage, decoded.batches); // registry look-ups before any task runs (a registry outage fails the invocation)
     const deps = {
       store,
       sink,

@@ -42,9 +42,9 @@ export function readInput(topology: Topology, stageName: string, input: StageInp
     const ctx = { topic: record.topic, partition: record.partition, offset: record.offset };
     let operator = 'deserialize';
     try {
-      const value = input.serde.deserialize(record.value, ctx);
+      const value = input.serde.deserialize(record.value, record.valueSchemaMetadata ? { ...ctx, schemaMetadata: record.valueSchemaMetadata } : ctx);
       operator = 'deserialize key';
-      const key = input.keySerde && record.key ? input.keySerde.deserialize(record.key, ctx) : undefined;
+      const key = input.keySerde && record.key ? input.keySerde.deserialize(record.key, record.keySchemaMetadata ? { ...ctx, schemaMetadata: record.keySchemaMetadata } : ctx) : undefined;
       if (input.keySerde && !record.key) throw new Error('record has no key but the stage input is keyed');
       operator = 'eventTime';
       const timestamp = eventTime ? eventTime(value) : eventTimeOf(record);

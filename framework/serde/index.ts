@@ -1,8 +1,26 @@
 /** The serde module's public surface. */
 export { SerdeError } from './serde.js';
-export type { Serde, SerdeContext, SerdeIssue } from './serde.js';
+export type { SchemaHooks, SchemaInput, SchemaMetadata, Serde, SerdeContext, SerdeIssue } from './serde.js';
 export { json } from './json.js';
 export type { JsonOptions } from './json.js';
 export { string, bytes } from './primitives.js';
 export type { PrimitiveOptions } from './primitives.js';
 export type { StandardSchemaV1 } from './standard-schema.js';
+export { avro } from './avro.js';
+export type { AvroOptions, AvroSchema } from './avro.js';
+export { protobuf } from './protobuf.js';
+export type { ProtobufOptions } from './protobuf.js';
+export { jsonSchema } from './json-schema.js';
+export type { JsonSchemaDocument, JsonSchemaOptions } from './json-schema.js';
+export { SCHEMA_ERROR } from './registered.js';
+export type { SchemaSerdeOptions } from './registered.js';
+export { confluentRegistry } from './registry/confluent.js';
+export type { ConfluentAuth, ConfluentRegistryOptions } from './registry/confluent.js';
+export { glueRegistry } from './registry/glue.js';
+export type { GlueRegistryOptions, GlueSchemaApi } from './registry/glue.js';
+export { memoryRegistry } from './registry/memory.js';
+export type { MemorySchemaRegistry } from './registry/memory.js';
+export { RegistryUnavailableError } from './registry/registry.js';
+export type { RegisteredSchema, SchemaFormat, SchemaRegistry, SchemaUse, SubjectNaming, WriterSchema } from './registry/registry.js';
+export { confluentFraming, glueFraming } from './registry/framing.js';
+export type { Framing } from './registry/framing.js';

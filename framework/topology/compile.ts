@@ -15,6 +15,7 @@ import { replayTopicName, controlTopicName, deadLetterTopicName, inputTopicName,
 import { valueState } from '../state/descriptors.js';
 import { validateWindowSpec, windowSpecName } from '../time/window-operator.js';
 import type { Stage, StageInput, StageOutput, TopicSpec, Topology } from './topology.js';
+import { checkSchemaSerdes } from '../serde/prefetch.js';
 
 /** Lambda's maximum function timeout for Kafka event-source mappings. */
 const MAX_FUNCTION_TIMEOUT_MS = 14 * 60_000;
@@ -277,6 +278,7 @@ export function compile(plan: Plan): Topology {
   const progressPartitions = Math.max(1, ...stages.flatMap((s) => s.inputs.map((i) => i.partitions)));
   addTopic({ name: progressTopic, partitions: progressPartitions, role: 'progress', managed: true });
 
+  checkSchemaSerdes(stages, nodes);
   return { app: settings.name, settings, nodes, stages, topics, progressTopic };
 }
 

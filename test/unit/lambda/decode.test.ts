@@ -124,10 +124,16 @@ describe('decodeEvent: self-managed events', () => {
     expect(recordAt(decoded, 'mytopic', 0, 16).key).toEqual(Buffer.from('mykey'));
   });
 
-  it('drops schema-registry metadata (Sluice does its own serde)', () => {
-    expect(Object.keys(recordAt(decoded, 'mytopic', 0, 15)).sort()).toEqual(
-      ['headers', 'key', 'offset', 'partition', 'timestamp', 'timestampType', 'topic', 'value'],
-    );
+  it("keeps the trigger's schema-registry metadata for the schema serdes", () => {
+    const r = recordAt(decoded, 'mytopic', 0, 15);
+    expect([r.keySchemaMetadata, r.valueSchemaMetadata]).toEqual([
+      { dataFormat: 'JSON', schemaId: 'key-schema-001' },
+      { dataFormat: 'AVRO', schemaId: 'value-schema-002' },
+    ]);
+  });
+
+  it('writes the metadata back into events it encodes', () => {
+    expect(decodeEvent(encodeEvent(decoded))).toEqual(decoded);
   });
 
   it('accepts an event with an empty records object as zero batches', () => {

@@ -161,6 +161,18 @@ describe('dead-letter text', () => {
     expect(entryLine(l.entries[0]!)).toBe(`       3  2026-01-01T00:00:00.000Z  orders/1@43  SerdeError SLUICE_SERDE: deserialize: json: Unexpected token  [replayed 2026-01-01T00:00:00.000Z]`);
   });
 
+  it('shows a binary value framed for a schema registry with its schema id and reason', () => {
+    const base = deadLetter(3);
+    const framedValue = Buffer.from([0, 0, 0, 0x7f, 0x01, 2, 0x61]);
+    const headers = [
+      ...deadLetterHeaders({ stage: 'orders', topic: 'orders', partition: 1, offset: 43, errorClass: 'SerdeError', errorMessage: 'avro: schema id 32513 is not in the registry', errorCode: 'SLUICE_SCHEMA_UNKNOWN_ID' }),
+    ];
+    const text = formatDeadLetter(toEntry({ ...base, value: framedValue, headers }, new Map()));
+    expect(text).toContain('  error      SerdeError (SLUICE_SCHEMA_UNKNOWN_ID)');
+    expect(text).toContain('  message    avro: schema id 32513 is not in the registry');
+    expect(text).toContain(`  value      Confluent wire format, schema id 32513, 2 payload bytes: base64:${framedValue.toString('base64')}`);
+  });
+
   it('shows a whole dead letter with its value as text', () => {
     const text = formatDeadLetter(toEntry(deadLetter(3), new Map()));
     expect(text).toContain('  from       orders partition 1 offset 43');
