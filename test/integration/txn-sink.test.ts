@@ -112,6 +112,21 @@ describe('send and commit', () => {
     expect(at.get(`${three}/${sent[4]!.partition}/${sent[4]!.offset}`)!.timestamp).toBe(1_700_000_000_123);
   });
 
+  it('keeps every record timestamp when the records of one partition lie more than 2^31 ms (24.8 days) apart', async () => {
+    // @platformatic/kafka writes a timestamp as a delta from the first record of its batch, and its
+    // varint writer loses deltas beyond 32 bits; the platformatic sink starts a new request there.
+    const topic = await newTopic('sink-timestamps');
+    const day = 86_400_000;
+    const stamps = [1_700_000_000_123, 1_700_000_000_123 + 30 * day, 1_700_000_000_123 - 400 * day, 1_700_000_000_124];
+    const txn = await newSink().begin(uniqueName('sink-timestamps'));
+    const sent = await txn.send([...stamps.map((timestamp, i) => rec(topic, `t${i}`, { timestamp })), rec(topic, 'now')]);
+    await txn.commit();
+    expect(sent.map((s) => s.offset)).toEqual([0, 1, 2, 3, 4]);
+    const got = await committed(topic);
+    expect(got.slice(0, 4).map((r) => r.timestamp)).toEqual(stamps);
+    expect(Math.abs(got[4]!.timestamp - Date.now())).toBeLessThan(60_000);
+  });
+
   it('splits a send bigger than maxRequestBytes into several requests and still reports consecutive offsets', async () => {
     const topic = await newTopic('sink-split');
     const sink = testSink(kafka, { transactionTimeoutMs: 60_000, maxRequestBytes: 1_000 });
@@ -215,6 +230,25 @@ describe('resolve', () => {
     const at = await writeBatch(txn, progress, 'stage.0', 3);
     await txn.abort();
     expect(await newSink().resolve(id, at, 'stage.0', 3)).toBe('aborted');
+  });
+
+  it("answers 'aborted' for an aborted batch whose producer aborted again later on the same partition", async () => {
+    // Two aborted transactions of one producer id in one fetch: @platformatic/kafka's own
+    // read_committed filter keeps only the later one out, so the first batch's progress record
+    // would read as committed (and the batch be promoted) without the sink's own filter.
+    const progress = await newTopic('resolve-aa-progress');
+    const id = uniqueName('resolve-aa');
+    const sink = newSink();
+    const first = await sink.begin(id);
+    const at = await writeBatch(first, progress, 'stage.0', 4);
+    await first.abort();
+    const committedBetween = await sink.begin(id);
+    await writeBatch(committedBetween, progress, 'other.0', 1);
+    await committedBetween.commit();
+    const second = await sink.begin(id);
+    await writeBatch(second, progress, 'stage.0', 4);
+    await second.abort();
+    expect(await newSink().resolve(id, at, 'stage.0', 4)).toBe('aborted');
   });
 
   it("answers 'aborted' for a batch left open by a crashed producer, whose later commit is fenced; the recovering sink keeps the new producer", async () => {

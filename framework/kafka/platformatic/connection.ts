@@ -27,6 +27,14 @@ export interface PlatformaticConnection {
   readonly requestTimeout: number;
 }
 
+/** The options every client of a PlatformaticTxnSink gets: its connection plus retries, metadata age and the counters to count requests into. */
+export interface PlatformaticClientOptions extends PlatformaticConnection {
+  readonly retries: number;
+  readonly retryDelay: (client: unknown, operationId: string, attempt: number) => number;
+  readonly metadataMaxAge: number;
+  readonly context: unknown;
+}
+
 /** Where a PlatformaticTxnSink connects: brokers, client id and the auth kafkaAuthFromEnv built. */
 export interface PlatformaticClientConfig {
   readonly brokers: readonly string[];

@@ -21,9 +21,7 @@
  * - It does not retry EndTxn on UNKNOWN_SERVER_ERROR; the sink re-sends it (errors.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { subscribe } from 'node:diagnostics_channel';
-import { Consumer, FetchIsolationLevels, ListOffsetTimestamps, Producer, protocolAPIsById, type ProduceResult } from '@platformatic/kafka';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { Producer, type ProduceResult } from '@platformatic/kafka';
 import type { KafkaTxn, ProgressPosition, ResolveOptions, SentOffsets, TxnOutcome, TxnSink } from '../../commit/ports.js';
 import { SluiceError, type ErrorPlace } from '../../errors.js';
 import { partitionForKey } from '../partitioner.js';
@@ -31,9 +29,14 @@ import { parseProgress } from '../progress.js';
 import type { OutgoingRecord } from '../record.js';
 import { KafkaSinkError, newKafkaSinkCounters, ProducerFencedError, ResolveError, type KafkaSinkCounters, type KafkaTxnSinkOptions, type SinkLogger } from '../txn-sink.js';
 import { requestsOf, type Routed } from './batching.js';
-import { platformaticConnection, type PlatformaticClientConfig, type PlatformaticConnection } from './connection.js';
-import { endTxnResend, isFencedByBroker, PLATFORMATIC_RETRIES, protocolErrorIds, retryDelayMs } from './errors.js';
-import { committedRecords } from './read-committed.js';
+import { platformaticConnection, type PlatformaticClientConfig, type PlatformaticClientOptions, type PlatformaticConnection } from './connection.js';
+import { isFencedByBroker, PLATFORMATIC_RETRIES, protocolErrorIds, retryDelayMs } from './errors.js';
+import { PartitionReader } from './reader.js';
+import { countRequests } from './requests.js';
+import { endTransaction, SinkTxn, type Txn, type TxnOps } from './transaction.js';
+
+/** EndTxn re-sends after UNKNOWN_SERVER_ERROR in this process (transaction.ts). */
+export { platformaticEndTxnResendCount } from './transaction.js';
 
 /** Options of a PlatformaticTxnSink: the kafkajs sink's, less its kafkajs retry settings. */
 export type PlatformaticTxnSinkOptions = Omit<KafkaTxnSinkOptions, 'producerRetry'>;
@@ -43,12 +46,6 @@ const DEFAULT_STALL_FENCE_MS = 5_000;
 const DEFAULT_MAX_REQUEST_BYTES = 900_000;
 /** InitProducerId's "no current producer": fences whatever producer holds the id. */
 const FENCE = { producerId: -1n, producerEpoch: -1 } as const;
-/** How long a read_committed fetch of resolve waits for data at the broker. */
-const FETCH_WAIT_MS = 100;
-
-/** The library's Transaction (not exported by name). */
-type Txn = Awaited<ReturnType<Producer['beginTransaction']>>;
-
 /** A transactional producer of one transactional id, and its open transaction. */
 interface Slot {
   readonly txnId: string;
@@ -66,10 +63,8 @@ export class PlatformaticTxnSink implements TxnSink {
   private readonly stallFenceMs: number;
   private readonly maxRequestBytes: number;
   private readonly slots = new Map<string, Slot>();
-  private readonly partitionCounts = new Map<string, Promise<number>>();
   private readonly roundRobin = new Map<string, number>();
-  /** Metadata, offsets and resolve's fetches; never joins a group. */
-  private reader: Consumer | undefined;
+  private reader: PartitionReader | undefined;
   private direct: Producer | undefined;
   private directTurn: Promise<void> = Promise.resolve();
   private closed = false;
@@ -115,7 +110,7 @@ export class PlatformaticTxnSink implements TxnSink {
       throw this.failure(error, txnId, 'begin');
     }
     this.counters.transactions++;
-    const open = new SinkTxn(this, slot, txn);
+    const open = new SinkTxn(this.txnOps(slot), txn);
     slot.current = open;
     return open;
   }
@@ -168,7 +163,11 @@ export class PlatformaticTxnSink implements TxnSink {
       const stall = peers.length > 0 ? setTimeout(() => (fencing = this.fencePeers(peers, progress)), this.stallFenceMs) : undefined;
       let found: Buffer | null | undefined;
       try {
-        found = await this.readUpTo(progress, probeOffset, nonce, place);
+        found = await this.readerClient().readUpTo(progress, probeOffset, this.resolveTimeoutMs, (offset, value) => {
+          if (offset === probeOffset && !isProbe(value, nonce)) {
+            throw new ResolveError('SLUICE_PROGRESS_POSITION', `offset ${probeOffset} does not hold our probe`, place, 'report this: Kafka returned another record at the offset it acknowledged for the probe');
+          }
+        });
       } finally {
         clearTimeout(stall);
         await fencing;
@@ -178,9 +177,7 @@ export class PlatformaticTxnSink implements TxnSink {
         if (!p) throw new ResolveError('SLUICE_PROGRESS_POSITION', 'the record at the progress position is not a progress record', place, 'the pending batch points at the wrong record; inspect the progress topic');
         return p.task === task && p.seq === seq ? 'committed' : 'aborted';
       }
-      const low = await this.logStartOffset(progress.topic, progress.partition);
-      if (low > progress.offset) throw progressLost(low, task, seq, place);
-      return 'aborted';
+      return 'aborted'; // not visible, and not deleted by retention (readUpTo checks)
     } catch (error) {
       if (error instanceof ResolveError) throw error;
       // An open probe transaction would hold back every reader of the progress partition.
@@ -214,18 +211,10 @@ export class PlatformaticTxnSink implements TxnSink {
     await Promise.all([...slots.map((s) => this.drop(s)), ...clients.map((c) => c?.close(true).catch((e: unknown) => this.logger?.warn('client close failed', { error: describe(e) })))]);
   }
 
-  // --- what SinkTxn uses -----------------------------------------------------------------------
+  // --- producers -------------------------------------------------------------------------------
 
-  /** @internal */ get sinkCounters(): KafkaSinkCounters {
-    return this.counters;
-  }
-
-  /** @internal */ get sinkLogger(): SinkLogger | undefined {
-    return this.logger;
-  }
-
-  /** Sends records (split into requests as batching.ts says) and returns each record's offset. @internal */
-  async produce(sender: Txn | Producer, records: readonly OutgoingRecord[]): Promise<SentOffsets> {
+  /** Sends records (split into requests as batching.ts says) and returns each record's offset. */
+  private async produce(sender: Txn | Producer, records: readonly OutgoingRecord[]): Promise<SentOffsets> {
     const routed = await this.route(records);
     const offsets: SentOffsets[number][] = [];
     for (const chunk of requestsOf(routed, this.maxRequestBytes, Date.now())) {
@@ -236,16 +225,16 @@ export class PlatformaticTxnSink implements TxnSink {
     return offsets;
   }
 
-  /** Forgets the slot and closes its producer; its open transaction can then never commit. @internal */
-  async drop(slot: Slot): Promise<void> {
+  /** Forgets the slot and closes its producer; its open transaction can then never commit. */
+  private async drop(slot: Slot): Promise<void> {
     if (this.slots.get(slot.txnId) === slot) this.slots.delete(slot.txnId);
     if (slot.current?.state === 'open') slot.current.state = 'superseded';
     slot.current = undefined;
     await slot.producer.close(true).catch((e: unknown) => this.logger?.warn('producer close failed', { producer: slot.txnId, error: describe(e) }));
   }
 
-  /** Maps a library error to a Sluice one; counts fencings. @internal */
-  failure(error: unknown, txnId: string | undefined, op: string, place: ErrorPlace = {}): SluiceError {
+  /** Maps a library error to a Sluice one; counts fencings. */
+  private failure(error: unknown, txnId: string | undefined, op: string, place: ErrorPlace = {}): SluiceError {
     if (error instanceof SluiceError) return error;
     if (txnId !== undefined && isFencedByBroker(error)) {
       this.counters.fenced++;
@@ -286,12 +275,27 @@ export class PlatformaticTxnSink implements TxnSink {
     });
   }
 
-  private readerClient(): Consumer {
-    this.reader ??= new Consumer({ ...this.clientOptions(), groupId: `sluice-sink-reader-${randomUUID()}` });
+  private readerClient(): PartitionReader {
+    this.reader ??= new PartitionReader(this.clientOptions());
     return this.reader;
   }
 
-  private clientOptions() {
+  /** What a SinkTxn may do to its slot. */
+  private txnOps(slot: Slot): TxnOps {
+    return {
+      txnId: slot.txnId,
+      counters: this.counters,
+      logger: this.logger,
+      produce: (txn, records) => this.produce(txn, records),
+      done: (t) => {
+        if (slot.current === t) slot.current = undefined;
+      },
+      drop: () => this.drop(slot),
+      failure: (error, op) => this.failure(error, slot.txnId, op),
+    };
+  }
+
+  private clientOptions(): PlatformaticClientOptions {
     return {
       ...this.connection,
       retries: PLATFORMATIC_RETRIES,
@@ -334,77 +338,6 @@ export class PlatformaticTxnSink implements TxnSink {
     }
   }
 
-  // --- reading ---------------------------------------------------------------------------------
-
-  /**
-   * Reads the partition read_committed from `progress.offset` until the probe at `probeOffset`
-   * has been passed; returns the value of the record at `progress.offset` if it is committed.
-   * The broker returns nothing past the last stable offset, so once the probe is seen every
-   * transaction before it has ended and the answer is final.
-   */
-  private async readUpTo(progress: ProgressPosition, probeOffset: number, nonce: string, place: ErrorPlace): Promise<Buffer | null | undefined> {
-    const reader = this.readerClient();
-    const deadline = Date.now() + this.resolveTimeoutMs;
-    let position = progress.offset;
-    let found: Buffer | null | undefined;
-    let refresh = false;
-    while (position <= probeOffset) {
-      if (Date.now() > deadline) {
-        throw new ResolveError(
-          'SLUICE_RESOLVE_TIMEOUT',
-          `read_committed did not reach the probe at offset ${probeOffset} within ${this.resolveTimeoutMs} ms`,
-          place,
-          'a transaction left open on this progress partition holds read_committed readers back until it ends (at most transaction.timeout.ms, sooner when its task retries); the invocation fails and is retried',
-        );
-      }
-      const metadata = await reader.metadata({ topics: [progress.topic], forceUpdate: refresh });
-      const topic = metadata.topics.get(progress.topic);
-      const leader = topic?.partitions[progress.partition]?.leader;
-      if (!topic || leader === undefined) throw new KafkaSinkError(`partition ${progress.partition} not found`, place, 'was the progress topic recreated with fewer partitions?');
-      let response;
-      try {
-        response = await reader.fetch({
-          node: leader,
-          topics: [{ topicId: topic.id, partitions: [{ partition: progress.partition, currentLeaderEpoch: -1, fetchOffset: BigInt(position), lastFetchedEpoch: -1, partitionMaxBytes: 1_048_576 }] }],
-          isolationLevel: FetchIsolationLevels.READ_COMMITTED,
-          maxWaitTime: FETCH_WAIT_MS,
-          minBytes: 1,
-          maxBytes: 1_048_576,
-        });
-      } catch (error) {
-        const ids = protocolErrorIds(error);
-        if (ids.includes('OFFSET_OUT_OF_RANGE')) {
-          const low = await this.logStartOffset(progress.topic, progress.partition);
-          if (low > progress.offset) throw progressLost(low, '', 0, place);
-        }
-        if (ids.some((id) => id === 'NOT_LEADER_OR_FOLLOWER' || id === 'LEADER_NOT_AVAILABLE' || id === 'FENCED_LEADER_EPOCH') && !refresh) {
-          refresh = true;
-          continue;
-        }
-        throw error;
-      }
-      refresh = false;
-      const part = response.responses.flatMap((t) => t.partitions).find((p) => p.partitionIndex === progress.partition);
-      const read = committedRecords(part?.records ?? [], part?.abortedTransactions ?? null, position);
-      for (const r of read.records) {
-        if (r.offset === progress.offset) found = r.value;
-        if (r.offset === probeOffset && !isProbe(r.value, nonce)) {
-          throw new ResolveError('SLUICE_PROGRESS_POSITION', `offset ${probeOffset} does not hold our probe`, place, 'report this: Kafka returned another record at the offset it acknowledged for the probe');
-        }
-      }
-      // Nothing new (held back by an open transaction before the probe): ask again; the broker waits FETCH_WAIT_MS.
-      position = read.next;
-    }
-    return found;
-  }
-
-  private async logStartOffset(topic: string, partition: number): Promise<number> {
-    const offsets = await this.readerClient().listOffsets({ topics: [topic], partitions: { [topic]: [partition] }, timestamp: ListOffsetTimestamps.EARLIEST });
-    const low = offsets.get(topic)?.[partition];
-    if (low === undefined) throw new KafkaSinkError(`partition ${partition} not found`, { topic, partition }, 'was the progress topic recreated with fewer partitions?');
-    return Number(low);
-  }
-
   // --- routing ---------------------------------------------------------------------------------
 
   /**
@@ -415,7 +348,7 @@ export class PlatformaticTxnSink implements TxnSink {
   private async route(records: readonly OutgoingRecord[]): Promise<Routed[]> {
     const routed: Routed[] = [];
     for (const record of records) {
-      const count = await this.partitionCount(record.topic);
+      const count = await this.readerClient().partitionCount(record.topic);
       if (record.partition !== undefined) {
         if (!Number.isInteger(record.partition) || record.partition < 0 || record.partition >= count) {
           throw new KafkaSinkError(
@@ -435,144 +368,6 @@ export class PlatformaticTxnSink implements TxnSink {
     }
     return routed;
   }
-
-  /** The topic's partition count, looked up once per sink (Sluice never changes it). */
-  private partitionCount(topic: string): Promise<number> {
-    let count = this.partitionCounts.get(topic);
-    if (!count) {
-      count = this.readerClient()
-        .metadata({ topics: [topic] })
-        .then((metadata) => {
-          const n = metadata.topics.get(topic)?.partitionsCount ?? 0;
-          if (n < 1) throw new KafkaSinkError(`topic "${topic}" has no partitions`, { topic }, 'create the topic first (sluice deploy creates the topology topics)');
-          return n;
-        });
-      this.partitionCounts.set(topic, count);
-      count.catch(() => this.partitionCounts.delete(topic));
-    }
-    return count;
-  }
-}
-
-// --- one transaction -----------------------------------------------------------------------------
-
-/** An open transaction behind the KafkaTxn port. */
-class SinkTxn implements KafkaTxn {
-  /** `superseded`: its producer was dropped for a newer one of the same id (begin or resolve). */
-  state: 'open' | 'committing' | 'committed' | 'aborted' | 'failed' | 'superseded' = 'open';
-  /** Whether anything was sent: a transaction with no partitions is ended on the client only. */
-  private sent = false;
-
-  constructor(
-    private readonly sink: PlatformaticTxnSink,
-    private readonly slot: Slot,
-    private readonly txn: Txn,
-  ) {}
-
-  async send(records: readonly OutgoingRecord[]): Promise<SentOffsets> {
-    this.ensureOpen('send');
-    if (records.length === 0) return [];
-    this.sent = true;
-    try {
-      return await this.sink.produce(this.txn, records);
-    } catch (error) {
-      throw await this.fail(error, 'send');
-    }
-  }
-
-  async commit(): Promise<void> {
-    this.ensureOpen('commit');
-    this.state = 'committing';
-    try {
-      await (this.sent ? endTransaction(this.txn, 'commit') : this.txn.cancel());
-    } catch (error) {
-      throw await this.fail(error, 'commit');
-    }
-    this.state = 'committed';
-    this.sink.sinkCounters.commits++;
-    this.done();
-  }
-
-  /** Never throws for a transaction that can no longer commit: that is all abort promises. */
-  async abort(): Promise<void> {
-    if (this.state === 'aborted' || this.state === 'failed' || this.state === 'superseded') return;
-    if (this.state !== 'open') throw new KafkaSinkError(`cannot abort a transaction that is ${this.state}`, {}, 'abort only before commit');
-    try {
-      await (this.sent ? endTransaction(this.txn, 'abort') : this.txn.cancel());
-    } catch (error) {
-      // The producer is dropped, so the transaction can never commit; the broker aborts it at the
-      // next InitProducerId of this id or after transaction.timeout.ms.
-      this.state = 'failed';
-      this.sink.sinkLogger?.warn('abort failed; producer dropped', { txnId: this.slot.txnId, error: describe(error) });
-      await this.sink.drop(this.slot);
-      return;
-    }
-    this.state = 'aborted';
-    this.sink.sinkCounters.aborts++;
-    this.done();
-  }
-
-  private done(): void {
-    if (this.slot.current === this) this.slot.current = undefined;
-  }
-
-  private ensureOpen(op: string): void {
-    if (this.state === 'superseded') throw new ProducerFencedError(this.slot.txnId);
-    if (this.state !== 'open') throw new KafkaSinkError(`cannot ${op}: the transaction is ${this.state}`, {}, 'begin a new transaction');
-  }
-
-  /** Drops the producer (after trying to abort, so readers are not held back) and says why. */
-  private async fail(error: unknown, op: 'send' | 'commit'): Promise<SluiceError> {
-    if (this.state === 'superseded') return new ProducerFencedError(this.slot.txnId, {}, { cause: error });
-    this.state = 'failed';
-    if (op === 'send' && !isFencedByBroker(error)) await this.txn.abort().catch(() => undefined);
-    await this.sink.drop(this.slot);
-    return this.sink.failure(error, this.slot.txnId, op);
-  }
-}
-
-/** Commits or aborts, sending EndTxn again while the answer is not definite (errors.ts endTxnResend). */
-async function endTransaction(txn: Txn, how: 'commit' | 'abort'): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await (how === 'commit' ? txn.commit() : txn.abort());
-      return;
-    } catch (error) {
-      const decision = endTxnResend(error, attempt);
-      if (!decision.again) throw error;
-      endTxnResends++;
-      await sleep(decision.delayMs);
-    }
-  }
-}
-
-let endTxnResends = 0;
-
-/** EndTxn requests the platformatic sinks of this process sent again after UNKNOWN_SERVER_ERROR (for tests and metrics). */
-export function platformaticEndTxnResendCount(): number {
-  return endTxnResends;
-}
-
-// --- request counting ----------------------------------------------------------------------------
-
-let counting = false;
-
-/**
- * Counts every request of the sink's clients into its counters. The library announces each
- * request on a diagnostics channel with its connection, whose `context` is the client's
- * `context` option: the sink passes its counters object.
- */
-function countRequests(): void {
-  if (counting) return;
-  counting = true;
-  subscribe('tracing:plt:kafka:connections:api:start', (message) => {
-    const { connection, apiKey } = message as { connection?: { context?: unknown }; apiKey?: number };
-    const counters = connection?.context as KafkaSinkCounters | undefined;
-    if (!counters || typeof counters.requestsByApi !== 'object' || apiKey === undefined) return;
-    counters.requests++;
-    const api = protocolAPIsById[apiKey] ?? `api${apiKey}`;
-    counters.requestsByApi[api] = (counters.requestsByApi[api] ?? 0) + 1;
-  });
 }
 
 // --- pure helpers --------------------------------------------------------------------------------
@@ -623,16 +418,6 @@ function isProbe(value: Buffer | null, nonce: string): boolean {
   } catch {
     return false;
   }
-}
-
-function progressLost(low: number, task: string, seq: number, place: ErrorPlace): ResolveError {
-  const which = task ? `batch ${seq} of task ${task}` : 'the pending batch';
-  return new ResolveError(
-    'SLUICE_PROGRESS_LOST',
-    `the progress record was deleted by retention (log start offset ${low}), so the outcome of ${which} cannot be read`,
-    place,
-    "keep the progress topic's retention (and cleanup.policy=delete or compact) longer than any batch can stay pending",
-  );
 }
 
 function describe(error: unknown): string {
