@@ -34,16 +34,36 @@ import type { InvocationSample, ProcessorStats } from './processors/protocol.js'
 import { READ_OPERATIONS, WRITE_OPERATIONS } from './processors/protocol.js';
 import { int, type Progress, secondsSince } from './progress.js';
 import { benchTopology, type Mode } from './variants.js';
+import type { KafkaClientName } from '../framework/kafka/client-choice.js';
 
 /** The configurations, in the order they run. */
 export const CONFIGS = [
   { name: 'raw-kafkajs', engine: 'raw', job: 'stateless', title: 'raw kafkajs, transactional loop' },
   { name: 'sluice-stateless-eos', engine: 'sluice', job: 'stateless', mode: 'exactly-once', title: 'Sluice, YSB source stage, exactly-once' },
+  {
+    name: 'sluice-stateless-eos-platformatic',
+    engine: 'sluice',
+    job: 'stateless',
+    mode: 'exactly-once',
+    kafkaClient: 'platformatic',
+    optional: true,
+    title: 'Sluice, YSB source stage, exactly-once, @platformatic/kafka commit protocol (Node 22)',
+  },
   { name: 'sluice-stateless-alo', engine: 'sluice', job: 'stateless', mode: 'at-least-once', title: 'Sluice, YSB source stage, at-least-once' },
   { name: 'kstreams-eos', engine: 'kstreams', job: 'ysb', title: 'Kafka Streams 3.9.2, YSB, exactly_once_v2' },
   { name: 'sluice-ysb-eos', engine: 'sluice', job: 'ysb', mode: 'exactly-once', title: 'Sluice, YSB pipeline, exactly-once' },
   { name: 'sluice-ysb-alo', engine: 'sluice', job: 'ysb', mode: 'at-least-once', title: 'Sluice, YSB pipeline, at-least-once' },
-] as const satisfies ReadonlyArray<{ name: string; engine: 'raw' | 'sluice' | 'kstreams'; job: 'stateless' | 'ysb'; mode?: Mode; title: string }>;
+] as const satisfies ReadonlyArray<{
+  name: string;
+  engine: 'raw' | 'sluice' | 'kstreams';
+  job: 'stateless' | 'ysb';
+  mode?: Mode;
+  /** The stage functions' Kafka client (default kafkajs); the emulated triggers stay kafkajs. */
+  kafkaClient?: KafkaClientName;
+  /** Runs only when named with --only (needs Node 22: the platformatic client). */
+  optional?: boolean;
+  title: string;
+}>;
 
 /** One configuration. */
 export type ConfigSpec = (typeof CONFIGS)[number];
@@ -384,6 +404,7 @@ function startProcessor(spec: ConfigSpec, s: BenchSettings, env: RunEnv, names: 
     batchingWindowMs: s.batchingWindowMs,
     tickIntervalMs: s.tickIntervalMs,
     warmupRecords: names.warmupRecords,
+    ...('kafkaClient' in spec ? { kafkaClient: spec.kafkaClient } : {}),
   });
 }
 

@@ -8,12 +8,16 @@
 import type { TxnSink } from '../commit/ports.js';
 import { ConfigError } from '../errors.js';
 import type { PlatformaticClientConfig } from './platformatic/connection.js';
+import type * as PlatformaticSinkModule from './platformatic/txn-sink.js';
 import type { PlatformaticTxnSinkOptions } from './platformatic/txn-sink.js';
 
 /** The Kafka clients a TxnSink can be built on. */
 export const KAFKA_CLIENTS = ['kafkajs', 'platformatic'] as const;
 /** One of KAFKA_CLIENTS. */
 export type KafkaClientName = (typeof KAFKA_CLIENTS)[number];
+
+/** The module of PlatformaticTxnSink, relative to this one. */
+const PLATFORMATIC_SINK_MODULE = './platformatic/txn-sink.js';
 
 /** The lowest Node major version @platformatic/kafka runs on. */
 export const PLATFORMATIC_MIN_NODE_MAJOR = 22;
@@ -38,6 +42,18 @@ export function kafkaClientName(value: string | undefined, nodeVersion: string =
 /** A TxnSink over @platformatic/kafka, loaded on first use; it has `close()` and `metrics` like KafkaTxnSink. */
 export async function createPlatformaticTxnSink(config: PlatformaticClientConfig, options: PlatformaticTxnSinkOptions): Promise<TxnSink & { close(): Promise<void> }> {
   kafkaClientName('platformatic');
-  const { PlatformaticTxnSink } = await import('./platformatic/txn-sink.js');
-  return new PlatformaticTxnSink(config, options);
+  // A specifier the bundler cannot follow: bundled, the client and its dependencies would add
+  // about 0.7 MB to every stage's bundle, chosen or not (docs/kafka-clients.md, "Deploying").
+  const specifier = PLATFORMATIC_SINK_MODULE;
+  let loaded: typeof PlatformaticSinkModule;
+  try {
+    loaded = (await import(specifier)) as typeof PlatformaticSinkModule;
+  } catch (error) {
+    throw new ConfigError(
+      `SLUICE_KAFKA_CLIENT=platformatic: could not load the platformatic sink (${error instanceof Error ? error.message : String(error)})`,
+      { field: 'SLUICE_KAFKA_CLIENT' },
+      'stage bundles built by `sluice deploy` contain the kafkajs sink only; run from the sources (sluice dev, tests, benchmarks) or leave SLUICE_KAFKA_CLIENT unset',
+    );
+  }
+  return new loaded.PlatformaticTxnSink(config, options);
 }

@@ -60,5 +60,11 @@ export function retryDelayMs(attempt: number): number {
   return Math.min(1_000, 20 * 2 ** Math.max(0, attempt - 1));
 }
 
-/** Retries of the library's operations: with retryDelayMs about 10 s in all, enough for a coordinator move. */
-export const PLATFORMATIC_RETRIES = 15;
+/**
+ * Retries of the library's operations: with retryDelayMs about 20 s in all, as the kafkajs sink's
+ * PRODUCER_RETRY. Seen on the local 4.1.1 broker: a transaction whose markers went to a partition
+ * created a moment before kept its id answering CONCURRENT_TRANSACTIONS for 52 s (the broker's
+ * own WriteTxnMarkers request hung until its request timeout); no client budget covers that, and
+ * the invocation fails and is retried.
+ */
+export const PLATFORMATIC_RETRIES = 25;
