@@ -509,5 +509,6 @@ async function cleanUp(env: RunEnv, o: { app: string; sourceTopic: string; sinkT
 }
 
 function short(name: ConfigName): string {
-  return name.replace('sluice-', 's').replace('stateless', 'sl').replace('kstreams', 'ks').replace('raw-kafkajs', 'raw');
+  // Pipeline names have at most 30 characters: `b<run id, up to 10>-<this>`.
+  return name.replace('sluice-', 's').replace('stateless', 'sl').replace('kstreams', 'ks').replace('raw-kafkajs', 'raw').replace('platformatic', 'plt');
 }
