@@ -7,7 +7,8 @@
  *                           (default: the full run, three drains each, about 10 minutes)
  *   --repeats N             drain phases per configuration (interleaved; the median counts)
  *   --json                  print the report as JSON on stdout (progress and tables go to stderr)
- *   --only a,b              run only these configurations (raw-kafkajs, sluice-stateless-eos, …)
+ *   --only a,b              run only these configurations (raw-kafkajs, sluice-stateless-eos, …); the optional
+ *                           sluice-stateless-eos-platformatic runs only when named (Node 22: docs/kafka-clients.md)
  *   --rate N --duration S   live phase: events/s and seconds
  *   --backlog N             events of the drain phase; --backlog-rate N: their density in event time
  *   --skew X --jitter MS    Zipf exponent of campaigns; most an event time lags its append
@@ -82,7 +83,8 @@ function settingsFrom(argv: readonly string[]): { settings: BenchSettings; json:
     return n;
   };
   const names = CONFIGS.map((c) => c.name as string);
-  const configs = (values.only?.split(',').map((x) => x.trim()) ?? names) as ConfigName[];
+  // Optional configurations (the platformatic client, which needs Node 22) run only when named.
+  const configs = (values.only?.split(',').map((x) => x.trim()) ?? CONFIGS.filter((c) => !('optional' in c)).map((c) => c.name)) as ConfigName[];
   for (const c of configs) if (!names.includes(c)) throw new Error(`unknown configuration ${c}; known: ${names.join(', ')}`);
   const duration = values.duration === undefined ? undefined : num(values.duration, 0, 'duration') * 1000;
   const settings: BenchSettings = {

@@ -36,11 +36,21 @@ import { int, type Progress, secondsSince } from './progress.js';
 import { benchTopology, type Mode } from './variants.js';
 import avsc from 'avsc';
 import { AD_EVENT_AVRO, adEventAvroWriter } from '../functions/ysb/avro.js';
+import type { KafkaClientName } from '../framework/kafka/client-choice.js';
 
 /** The configurations, in the order they run. */
 export const CONFIGS = [
   { name: 'raw-kafkajs', engine: 'raw', job: 'stateless', title: 'raw kafkajs, transactional loop' },
   { name: 'sluice-stateless-eos', engine: 'sluice', job: 'stateless', mode: 'exactly-once', title: 'Sluice, YSB source stage, exactly-once' },
+  {
+    name: 'sluice-stateless-eos-platformatic',
+    engine: 'sluice',
+    job: 'stateless',
+    mode: 'exactly-once',
+    kafkaClient: 'platformatic',
+    optional: true,
+    title: 'Sluice, YSB source stage, exactly-once, @platformatic/kafka commit protocol (Node 22)',
+  },
   { name: 'sluice-stateless-alo', engine: 'sluice', job: 'stateless', mode: 'at-least-once', title: 'Sluice, YSB source stage, at-least-once' },
   {
     name: 'sluice-stateless-avro-eos',
@@ -53,7 +63,19 @@ export const CONFIGS = [
   { name: 'kstreams-eos', engine: 'kstreams', job: 'ysb', title: 'Kafka Streams 3.9.2, YSB, exactly_once_v2' },
   { name: 'sluice-ysb-eos', engine: 'sluice', job: 'ysb', mode: 'exactly-once', title: 'Sluice, YSB pipeline, exactly-once' },
   { name: 'sluice-ysb-alo', engine: 'sluice', job: 'ysb', mode: 'at-least-once', title: 'Sluice, YSB pipeline, at-least-once' },
-] as const satisfies ReadonlyArray<{ name: string; engine: 'raw' | 'sluice' | 'kstreams'; job: 'stateless' | 'ysb'; mode?: Mode; encoding?: 'json' | 'avro'; title: string }>;
+] as const satisfies ReadonlyArray<{
+  name: string;
+  engine: 'raw' | 'sluice' | 'kstreams';
+  job: 'stateless' | 'ysb';
+  mode?: Mode;
+  /** Source records as JSON (default) or Avro through a schema registry. */
+  encoding?: 'json' | 'avro';
+  /** The stage functions' Kafka client (default kafkajs); the emulated triggers stay kafkajs. */
+  kafkaClient?: KafkaClientName;
+  /** Runs only when named with --only (needs Node 22: the platformatic client). */
+  optional?: boolean;
+  title: string;
+}>;
 
 /** The source encoding of a configuration (JSON unless it says Avro). */
 function encodingOf(spec: ConfigSpec): 'json' | 'avro' {
@@ -402,6 +424,7 @@ function startProcessor(spec: ConfigSpec, s: BenchSettings, env: RunEnv, names: 
     batchingWindowMs: s.batchingWindowMs,
     tickIntervalMs: s.tickIntervalMs,
     warmupRecords: names.warmupRecords,
+    ...('kafkaClient' in spec ? { kafkaClient: spec.kafkaClient } : {}),
   });
 }
 
@@ -521,5 +544,6 @@ async function cleanUp(env: RunEnv, o: { app: string; sourceTopic: string; sinkT
 }
 
 function short(name: ConfigName): string {
-  return name.replace('sluice-', 's').replace('stateless', 'sl').replace('kstreams', 'ks').replace('raw-kafkajs', 'raw');
+  // Pipeline names have at most 30 characters: `b<run id, up to 10>-<this>`.
+  return name.replace('sluice-', 's').replace('stateless', 'sl').replace('kstreams', 'ks').replace('raw-kafkajs', 'raw').replace('platformatic', 'plt');
 }

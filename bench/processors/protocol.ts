@@ -96,6 +96,8 @@ export interface SluiceProcessorConfig {
   readonly tickIntervalMs: number;
   /** Input records to take before the timed part of the drain starts. */
   readonly warmupRecords: number;
+  /** The stage functions' Kafka client (default kafkajs). */
+  readonly kafkaClient?: 'kafkajs' | 'platformatic';
 }
 
 /** Settings of the raw kafkajs consume → transform → produce loop. */

@@ -7,7 +7,8 @@
  *  - DynamoDB: a DynamoMetrics shared by every stage's store. A subclass also charges each
  *    request to the invocation that made it (AsyncLocalStorage), so the cost model can tell a
  *    data batch from a control batch and fit cost against batch size.
- *  - Kafka: the KafkaTxnSink counters (the stage functions' producers: `function`), and the
+ *  - Kafka: the sink counters (the stage functions' producers: `function`; KafkaTxnSink, or
+ *    PlatformaticTxnSink when the config says kafkaClient: 'platformatic'), and the
  *    requests of the emulated triggers' consumers (`trigger`, which on AWS are Lambda's pollers,
  *    not the function) and of the ticker, counted on the kafkajs client LocalRun gets.
  *
@@ -28,6 +29,7 @@ import { DynamoMetrics, DynamoTaskStore, type DynamoOperation } from '../../fram
 import { createDynamoClient } from '../../framework/dynamodb/client.js';
 import { createTable } from '../../framework/dynamodb/table.js';
 import { createKafka } from '../../framework/kafka/client.js';
+import { createPlatformaticTxnSink } from '../../framework/kafka/client-choice.js';
 import { KafkaTxnSink, newKafkaSinkCounters } from '../../framework/kafka/txn-sink.js';
 import type { LambdaKafkaEvent } from '../../framework/lambda/event.js';
 import { LocalRun } from '../../framework/local/dev.js';
@@ -118,10 +120,15 @@ async function main(): Promise<void> {
   await createTable(dynamo, cfg.table);
 
   // One set of adapters per stage, as each stage is its own Lambda function (container).
-  const sinks: KafkaTxnSink[] = [];
-  const connect = (): StagePorts => {
-    const kafka = countedKafka(createKafka({ brokers: cfg.brokers, clientId: `sluice-${topology.app}`, logLevel: 'nothing' }), count, 'function');
-    const sink = new KafkaTxnSink(kafka, { transactionTimeoutMs: topology.settings.transactionTimeoutMs, counters: sinkCounters });
+  const sinks: Array<{ close(): Promise<void> }> = [];
+  const connect = async (): Promise<StagePorts> => {
+    const transactionTimeoutMs = topology.settings.transactionTimeoutMs;
+    const clientId = `sluice-${topology.app}`;
+    // The platformatic sink counts its own requests (no per-request times: waitMs has kafkajs's only).
+    const sink =
+      cfg.kafkaClient === 'platformatic'
+        ? await createPlatformaticTxnSink({ brokers: cfg.brokers, clientId }, { transactionTimeoutMs, counters: sinkCounters })
+        : new KafkaTxnSink(countedKafka(createKafka({ brokers: cfg.brokers, clientId, logLevel: 'nothing' }), count, 'function'), { transactionTimeoutMs, counters: sinkCounters });
     sinks.push(sink);
     return { store: new DynamoTaskStore(dynamo, cfg.table, { metrics }), sink };
   };

@@ -4,12 +4,14 @@
  *   SLUICE_TABLE             the app's DynamoDB table (required)
  *   SLUICE_KAFKA_BROKERS     comma-separated brokers (default: the event's bootstrapServers)
  *   SLUICE_DYNAMODB_ENDPOINT DynamoDB endpoint override (DynamoDB Local)
+ *   SLUICE_KAFKA_CLIENT      kafkajs (default) | platformatic: the commit protocol's Kafka client (kafka/client-choice.ts)
  */
 import { DynamoTaskStore } from '../dynamodb/task-store.js';
 import { createDynamoClient } from '../dynamodb/client.js';
 import { ConfigError } from '../errors.js';
 import { createKafka } from '../kafka/client.js';
 import { kafkaAuthFromEnv } from '../kafka/auth.js';
+import { createPlatformaticTxnSink, kafkaClientName, type KafkaClientName } from '../kafka/client-choice.js';
 import { KafkaTxnSink } from '../kafka/txn-sink.js';
 import type { Topology } from '../topology/topology.js';
 import type { Pipeline } from '../dsl/pipeline.js';
@@ -21,6 +23,8 @@ export interface LambdaPortsOptions {
   readonly table?: string;
   readonly brokers?: readonly string[];
   readonly dynamodbEndpoint?: string;
+  /** The commit protocol's Kafka client (default: SLUICE_KAFKA_CLIENT, else kafkajs). */
+  readonly kafkaClient?: KafkaClientName;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -34,11 +38,17 @@ export function lambdaPorts(source: Pipeline | Topology, options: LambdaPortsOpt
     const brokers = options.brokers ?? (env.SLUICE_KAFKA_BROKERS ? env.SLUICE_KAFKA_BROKERS.split(',') : bootstrapServers);
     if (brokers.length === 0) throw new ConfigError('no Kafka brokers known', { field: 'SLUICE_KAFKA_BROKERS' }, 'the event carried no bootstrapServers; set SLUICE_KAFKA_BROKERS');
     const endpoint = options.dynamodbEndpoint ?? env.SLUICE_DYNAMODB_ENDPOINT;
-    const kafka = createKafka({ brokers, clientId: `sluice-${topology.app}`, ...(await kafkaAuthFromEnv(env)) });
+    const client = kafkaClientName(options.kafkaClient ?? env.SLUICE_KAFKA_CLIENT);
+    const clientId = `sluice-${topology.app}`;
+    const auth = await kafkaAuthFromEnv(env);
+    const transactionTimeoutMs = topology.settings.transactionTimeoutMs;
     const dynamo = createDynamoClient(endpoint ? { endpoint } : {});
     return {
       store: new DynamoTaskStore(dynamo, table),
-      sink: new KafkaTxnSink(kafka, { transactionTimeoutMs: topology.settings.transactionTimeoutMs }),
+      sink:
+        client === 'platformatic'
+          ? await createPlatformaticTxnSink({ brokers, clientId, auth }, { transactionTimeoutMs })
+          : new KafkaTxnSink(createKafka({ brokers, clientId, ...auth }), { transactionTimeoutMs }),
     };
   };
 }

@@ -1,6 +1,7 @@
 /**
  * Exactly-once, proven by fault injection against an oracle, over the real adapters: kafkajs
- * KafkaTxnSink on the local broker and DynamoTaskStore on DynamoDB Local. The schedules
+ * KafkaTxnSink (or, with SLUICE_KAFKA_CLIENT=platformatic under Node 22, PlatformaticTxnSink:
+ * test/support/sink-client.ts) on the local broker and DynamoTaskStore on DynamoDB Local. The schedules
  * are the unit suite's (test/support/fault-driver.ts), fewer and smaller, since every crash
  * leaves a real zombie producer and every recovery fences and reads the progress topic.
  *
@@ -13,12 +14,13 @@ import type { Kafka, KafkaMessage } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoMetrics, DynamoTaskStore } from '../../framework/dynamodb/task-store.js';
 import { createTable, deleteTable } from '../../framework/dynamodb/table.js';
-import { isFencedError, KafkaTxnSink, newKafkaSinkCounters, ProducerFencedError, progressRecord } from '../../framework/kafka/txn-sink.js';
+import { isFencedError, newKafkaSinkCounters, ProducerFencedError, progressRecord } from '../../framework/kafka/txn-sink.js';
 import type { KafkaRecord } from '../../framework/kafka/record.js';
 import type { Topology } from '../../framework/topology/topology.js';
 import type { World } from '../support/fault-driver.js';
 import { clicksSeen, describeStats, faultSuiteConfig, formatFailures, measureHappyPath, runFaultSchedules, runningTotals, traceFromEnv } from '../support/fault-driver.js';
 import { createTestTopic, createTopologyTopics, deleteTestTopics, readToEnd, testDynamo, testKafka, uniqueName } from '../support/infra.js';
+import { SINK_CLIENT, testSink, type TestSink } from '../support/sink-client.js';
 
 const config = faultSuiteConfig({ seed: 20_260_201, schedules: 8, soakSchedules: 60 });
 // A crashed zombie's open transaction holds read_committed readers back until the broker aborts
@@ -32,7 +34,7 @@ const table = uniqueName('sluice-test-eo');
 const dynamoMetrics = new DynamoMetrics();
 const kafkaCounters = newKafkaSinkCounters();
 
-/** The real world: a KafkaTxnSink and a DynamoTaskStore per container, one table, topics per schedule. */
+/** The real world: a TxnSink of the client under test and a DynamoTaskStore per container, one table, topics per schedule. */
 const realWorld: World = {
   async open(topology: Topology) {
     const topics = topology.topics.map((t) => t.name);
@@ -43,10 +45,10 @@ const realWorld: World = {
     } finally {
       await admin.disconnect();
     }
-    const sinks: KafkaTxnSink[] = [];
+    const sinks: TestSink[] = [];
     return {
       container: () => {
-        const sink = new KafkaTxnSink(kafka, { transactionTimeoutMs: topology.settings.transactionTimeoutMs, counters: kafkaCounters, resolveTimeoutMs: 60_000 });
+        const sink = testSink(kafka, { transactionTimeoutMs: topology.settings.transactionTimeoutMs, counters: kafkaCounters, resolveTimeoutMs: 60_000 });
         sinks.push(sink);
         return { store: new DynamoTaskStore(dynamo, table, { metrics: dynamoMetrics }), sink };
       },
@@ -208,7 +210,7 @@ afterAll(async () => {
   dynamo.destroy();
 });
 
-describe(`exactly-once under faults, on Kafka and DynamoDB Local: ${config.schedules} schedule(s) per scenario from seed ${config.seed}`, () => {
+describe(`exactly-once under faults, on Kafka (${SINK_CLIENT}) and DynamoDB Local: ${config.schedules} schedule(s) per scenario from seed ${config.seed}`, () => {
   for (const scenario of [runningTotals('keyed', scenarioOptions), runningTotals('chain', scenarioOptions)]) {
     it(`${scenario.name}: committed output and state equal the oracle`, async () => {
       const report = await runFaultSchedules(realWorld, scenario, { seed: config.seed, schedules: config.schedules, ...schedule, trace: traceFromEnv() });
@@ -256,7 +258,7 @@ describe('an in-doubt batch aborted after a later transaction on its partition',
    */
   async function abortedOutOfOrder(run: (topic: string, resolve: () => Promise<string>) => Promise<void>): Promise<void> {
     const topic = await createTestTopic(kafka, 'sluice-test-eo-progress', 1);
-    const [crashed, other, recovering] = [0, 1, 2].map(() => new KafkaTxnSink(kafka, { transactionTimeoutMs: 60_000 }));
+    const [crashed, other, recovering] = [0, 1, 2].map(() => testSink(kafka, { transactionTimeoutMs: 60_000 }));
     try {
       const batch = await crashed!.begin(`${topic}.T`);
       const [progress] = await batch.send([progressRecord(topic, 0, 'T', 1, 10)]);
