@@ -16,6 +16,7 @@ import {
   type InfraStatus,
   type ServiceName,
 } from '../local/infra/index.js';
+import { KAFKA_ENV, KAFKA_VERSION, KAFKA_VERSIONS } from '../local/infra/config.js';
 
 const progress = (line: string): void => console.error(`  ${line}`);
 const servicesArgument = (defaults: string): Argument => new Argument('[services...]', `kafka, dynamodb and/or localstack (default: ${defaults})`).choices(ALL_SERVICES);
@@ -29,8 +30,11 @@ export function registerInfraCommands(program: Command): void {
     .description('start the services, or reuse them if they are already running and healthy')
     .addArgument(servicesArgument('kafka and dynamodb'))
     .option('--timeout <seconds>', 'startup timeout per service', parsePositive)
+    .option('--kafka-version <version>', `Kafka broker version (default ${KAFKA_VERSION}; tested: ${KAFKA_VERSIONS.join(', ')}; same as SLUICE_KAFKA_VERSION)`)
+    .option('--transaction-version <n>', 'format a new Kafka 4.x cluster with this transaction.version (1 or 2; same as SLUICE_KAFKA_TRANSACTION_VERSION)')
     .option('--json', 'print the result as JSON')
-    .action(async (services: ServiceName[], opts: { timeout?: number; json?: boolean }) => {
+    .action(async (services: ServiceName[], opts: { timeout?: number; json?: boolean; kafkaVersion?: string; transactionVersion?: string }) => {
+      applyKafkaOptions(opts);
       const info = await infraUp({
         services: services.length > 0 ? services : SERVICES,
         log: progress,
@@ -94,7 +98,9 @@ export function registerInfraCommands(program: Command): void {
     .command('fetch')
     .description('download the Kafka and DynamoDB Local jars from Maven Central (needs mvn), and LocalStack from PyPI when named, without starting anything')
     .addArgument(servicesArgument('kafka and dynamodb'))
-    .action(async (services: ServiceName[]) => {
+    .option('--kafka-version <version>', `Kafka version to fetch (default ${KAFKA_VERSION}; same as SLUICE_KAFKA_VERSION)`)
+    .action(async (services: ServiceName[], opts: { kafkaVersion?: string }) => {
+      applyKafkaOptions(opts);
       const dirs = await infraFetch({ log: progress, services: services.length > 0 ? services : SERVICES });
       for (const [service, dir] of Object.entries(dirs)) console.log(`${service.padEnd(9)} ${dir}`);
     });
@@ -113,6 +119,12 @@ function printStatus(status: InfraStatus): void {
     console.log(cells.join(' '));
     if (s.note) console.log(`          note: ${s.note}`);
   }
+}
+
+/** The broker options are the environment variables' CLI form: set them for this process. */
+function applyKafkaOptions(opts: { kafkaVersion?: string; transactionVersion?: string }): void {
+  if (opts.kafkaVersion !== undefined) process.env[KAFKA_ENV.version] = opts.kafkaVersion;
+  if (opts.transactionVersion !== undefined) process.env[KAFKA_ENV.transactionVersion] = opts.transactionVersion;
 }
 
 function parsePositive(value: string): number {
