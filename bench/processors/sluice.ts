@@ -177,6 +177,7 @@ async function main(): Promise<void> {
     batchSize: cfg.batchSize,
     batchingWindowMs: cfg.batchingWindowMs,
     tickIntervalMs: cfg.tickIntervalMs,
+    taskTimes: new DynamoTaskStore(dynamo, cfg.table, { metrics }),
     groupPrefix: `bench-${topology.app}`,
     onInvocation: (info) => {
       if (info.ok || info.part !== 0) return; // a bundled invocation reports once per partition

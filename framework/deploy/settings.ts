@@ -56,7 +56,7 @@ export interface MskClusterRef {
 export interface TickerSettings {
   /** EventBridge schedule rate, e.g. `1 minute`. */
   readonly rate: string;
-  /** Seconds between ticks (default 5); below the rate's period, one run ticks through the whole period. */
+  /** Seconds between ticker passes (default: the rate's period, one pass per run); below it, one run passes through the whole period. */
   readonly intervalSeconds: number;
   /** The rate's period in seconds. */
   readonly periodSeconds: number;
@@ -86,8 +86,6 @@ const CLUSTER_ARN = /^arn:(aws[a-z-]*):kafka:([a-z0-9-]+):(\d{12}):cluster\/([A-
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
 /** A ticker run that ticks through its period must fit Lambda's 15-minute limit, with room to spare. */
 const MAX_TICKER_RUN_SECONDS = 14 * 60;
-/** Ticks every 5 s by default: the idleness and processing-time timer resolution the runtime expects. */
-const DEFAULT_TICK_INTERVAL_SECONDS = 5;
 const RATE = /^(\d+) (minute|minutes|hour|hours|day|days)$/;
 
 /** Checks `custom.sluice` and returns typed settings; throws ConfigError naming the first bad setting. */
@@ -223,7 +221,8 @@ function ticker(raw: unknown): TickerSettings | undefined {
   if (!m || Number(m[1]) < 1) throw new ConfigError(`${field}.rate: ${JSON.stringify(rate)} is not an EventBridge rate`, { field: `${field}.rate` }, "e.g. '1 minute' or '5 minutes'");
   const rateSeconds = Number(m[1]) * (m[2]!.startsWith('minute') ? 60 : m[2]!.startsWith('hour') ? 3_600 : 86_400);
   // A run ticks every interval through its period, so ticks come more often than EventBridge fires.
-  const intervalSeconds = optionalInt(t['intervalSeconds'], `${field}.intervalSeconds`, 1, rateSeconds) ?? Math.min(DEFAULT_TICK_INTERVAL_SECONDS, rateSeconds);
+  // One pass per run unless asked: idleness and processing-time timers then have the rate's granularity.
+  const intervalSeconds = optionalInt(t['intervalSeconds'], `${field}.intervalSeconds`, 1, rateSeconds) ?? rateSeconds;
   if (intervalSeconds < rateSeconds && rateSeconds > MAX_TICKER_RUN_SECONDS) {
     throw new ConfigError(
       `${field}.intervalSeconds: ticking every ${intervalSeconds} s through a ${rateSeconds} s period needs one run of ${rateSeconds} s`,

@@ -5,7 +5,7 @@
  * with another task's. Attribute names are short: DynamoDB bills them as bytes of the item.
  *
  *   checkpoint   pk `task#<app>#<taskId>`  sk `ckpt`
- *                v N (version), c N (committedSeq), h L<N> (holes), o N (nextOffset), t S (time, JSON),
+ *                v N (version), c N (committedSeq), h L<N> (holes), o N (nextOffset), t S (time, compact JSON: time/time-codec.ts),
  *                s S (snapshot ref, JSON), d N (bytes of records since the snapshot), st S (stage),
  *                w S (token of the last writer, to recognise our own write after a lost response)
  *   batch record pk `task#<app>#<taskId>`  sk `r#<seq mod 64, 2 digits>`
@@ -26,6 +26,7 @@ import { EMPTY_CHECKPOINT, slotOf } from '../commit/checkpoint.js';
 import { decodeEntries } from '../state/codec.js';
 import type { SnapshotChunk } from '../state/committed.js';
 import { INITIAL_TIME, type TimeState } from '../time/watermark.js';
+import { decodeTime, encodeTime } from '../time/time-codec.js';
 
 /** Names of the table's key and TTL attributes. */
 export const TABLE_ATTRIBUTES = { pk: 'pk', sk: 'sk', ttl: 'ttl' } as const;
@@ -89,7 +90,7 @@ export function encodeCheckpoint(app: string, taskId: string, stage: string, c: 
     c: { N: String(c.committedSeq) },
     h: { L: c.holes.map((n) => ({ N: String(n) })) },
     o: { N: String(c.nextOffset) },
-    t: { S: JSON.stringify(c.time) },
+    t: { S: encodeTime(c.time) },
     s: { S: JSON.stringify(c.snapshot) },
     d: { N: String(c.deltaBytes) },
     st: { S: stage },
@@ -119,7 +120,7 @@ export function encodeRecord(app: string, taskId: string, r: BatchRecord, change
     ...keyAttributes(recordKey(app, taskId, r.seq)),
     q: { N: String(r.seq) },
     o: { N: String(r.nextOffset) },
-    t: { S: JSON.stringify(r.time) },
+    t: { S: encodeTime(r.time) },
     a: { N: String(r.since) },
     cb: { N: String(r.changeBytes) },
     w: { S: token },
@@ -202,8 +203,7 @@ function valueSize(value: AttributeValue): number {
 }
 
 function timeOf(value: AttributeValue | undefined): TimeState {
-  const t = json<Partial<TimeState>>(value);
-  return t ? { ...INITIAL_TIME, ...t } : INITIAL_TIME;
+  return value?.S === undefined ? INITIAL_TIME : decodeTime(value.S);
 }
 
 function json<T>(value: AttributeValue | undefined): T | undefined {

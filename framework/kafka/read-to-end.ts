@@ -62,6 +62,21 @@ async function readOnce(kafka: Kafka, topic: string, options: ReadToEndOptions):
       if (remaining.size === 0) settle();
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => settle(payload.error));
+    // Records before the target may be deleted meanwhile (retention, deleteRecords): the consumer
+    // then starts past them and never sees the target. A partition whose log now starts after
+    // its target has nothing more to give.
+    const deleted = setInterval(() => {
+      admin
+        .fetchTopicOffsets(topic)
+        .then((offsets) => {
+          for (const p of offsets) {
+            const end = remaining.get(p.partition);
+            if (end !== undefined && BigInt(p.low) > end) remaining.delete(p.partition);
+          }
+          if (remaining.size === 0) settle();
+        })
+        .catch(() => undefined);
+    }, 1_000);
     const timer = setTimeout(() => {
       const where = [...remaining.keys()].map((p) => `partition ${p} up to offset ${String(target.get(p))}`).join(', ');
       settle(new SluiceError('SLUICE_READ_TIMEOUT', `Reading "${topic}" did not reach ${where} within ${timeoutMs} ms`, { topic }, 'with read_committed an open transaction holds readers back; is one still open?'));
@@ -78,6 +93,7 @@ async function readOnce(kafka: Kafka, topic: string, options: ReadToEndOptions):
       await done;
     } finally {
       clearTimeout(timer);
+      clearInterval(deleted);
       await consumer.disconnect();
     }
     return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);

@@ -8,7 +8,9 @@ import type { Kafka } from 'kafkajs';
 import type { Topology } from '../topology/topology.js';
 import { ensureTopics } from '../kafka/admin.js';
 import { managedTopicConfigs } from '../topology/names.js';
-import { runTicker } from '../time/ticker.js';
+import { ConfigError } from '../errors.js';
+import { KafkaTickWriter } from '../kafka/tick-writer.js';
+import { runTicker, type TaskTimesReader, type TickerReport } from '../time/ticker.js';
 import type { InvocationInfo, MappingOptions } from './esm/mapping.js';
 import { EventSourceMapping } from './esm/mapping.js';
 import type { Invoker } from './esm/invoker.js';
@@ -23,8 +25,10 @@ export interface LocalRunOptions {
   readonly functionName?: (stage: string) => string;
   readonly batchSize?: number;
   readonly batchingWindowMs?: number;
-  /** Ticks every this many ms (default 1 s); 0 disables the ticker. */
+  /** A ticker pass every this many ms (default 1 s; a deployment passes once a minute); 0 disables the ticker. */
   readonly tickIntervalMs?: number;
+  /** Where the ticker reads the tasks' checkpoints (the app's DynamoTaskStore); needed unless the ticker is off. */
+  readonly taskTimes?: TaskTimesReader;
   /** Consumer group prefix (default `sluice-local-<app>`), so runs can start over with a new one. */
   readonly groupPrefix?: string;
   readonly eventSource?: 'msk' | 'self-managed';
@@ -37,8 +41,10 @@ export interface LocalRunOptions {
 /** A running local pipeline. */
 export class LocalRun {
   readonly mappings: EventSourceMapping[] = [];
-  private ticker: Promise<number> | undefined;
+  private ticker: Promise<TickerReport> | undefined;
   private stopped = false;
+  /** What the ticker did so far: passes (as many as a deployment's scheduled runs would be), tasks read, ticks written. */
+  readonly tickerStats = { passes: 0, failedPasses: 0, tasksRead: 0, ticks: 0 };
 
   constructor(private readonly options: LocalRunOptions) {}
 
@@ -77,7 +83,22 @@ export class LocalRun {
     }
     const interval = o.tickIntervalMs ?? 1_000;
     if (interval > 0) {
-      this.ticker = runTicker(o.kafka, o.topology, { intervalMs: interval, durationMs: Number.MAX_SAFE_INTEGER, stopped: () => this.stopped });
+      if (!o.taskTimes) throw new ConfigError('the local ticker needs taskTimes (where to read the checkpoints)', { field: 'taskTimes' }, 'pass the DynamoTaskStore of the app table, or tickIntervalMs: 0');
+      const stats = this.tickerStats;
+      this.ticker = runTicker(o.taskTimes, new KafkaTickWriter(o.kafka), o.topology, {
+        intervalMs: interval,
+        durationMs: Number.MAX_SAFE_INTEGER,
+        stopped: () => this.stopped,
+        onPassError: (error) => {
+          stats.failedPasses += 1;
+          console.warn(`[sluice] ticker pass failed (retried next pass): ${error instanceof Error ? error.message : String(error)}`);
+        },
+        onPass: (p) => {
+          stats.passes += 1;
+          stats.tasksRead += p.tasksRead;
+          stats.ticks += p.ticks;
+        },
+      });
       this.ticker.catch(() => undefined);
     }
   }

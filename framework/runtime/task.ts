@@ -23,7 +23,8 @@ import { decodeControl } from '../time/control.js';
 import { marksAfterSend } from '../time/marks.js';
 import { TaskTimers, userTimerTimes, type TimerSource } from '../time/task-timers.js';
 import type { TimeState } from '../time/watermark.js';
-import { applyPosition, combine, observeSourceData, observeSourceTick, receiveMark, shouldSend } from '../time/watermark.js';
+import { applyPosition, combine, observeSourceData, observeSourceTick, receiveMark } from '../time/watermark.js';
+import { markPolicyOf, shouldSendMarks } from '../time/mark-policy.js';
 import { timersOf, type KeyWindowsState } from '../time/window-operator.js';
 import type { Stage, StageInput, Topology } from '../topology/topology.js';
 import { needsEventTime, taskIdOf, windowStateName } from '../topology/names.js';
@@ -245,8 +246,11 @@ async function processBatch(
     }
   }
 
+  // What the ticker reads to know when this task next needs waking (time/due.ts).
+  const procDue = timers?.earliest('processing') ?? null;
+  if (procDue !== time.procDue) time = { ...time, procDue };
+
   const downstreamNeedsTime = stage.downstream.some((d) => needsEventTime(topology, d));
-  const interval = source ? topology.settings.watermarkIntervalMs : 0;
   const report = { ...base, processed: fresh.length - ignoredControl, outputs: graph.outputs.length, deadLetters: graph.deadLetters.length, timersFired, watermark: time.wm };
   const nothingToCommit =
     kind === 'control' &&
@@ -254,7 +258,7 @@ async function processBatch(
     graph.deadLetters.length === 0 &&
     !state?.changed &&
     sameTime(time, time0) &&
-    !(downstreamNeedsTime && shouldSend(time, time.now, interval));
+    !(downstreamNeedsTime && shouldSendMarks(markPolicyOf(topology, stage), time, time.now));
   // Ticks and repeated marks that change nothing cost no write.
   if (nothingToCommit) return { report: { ...report, seq: undefined }, checkpoint: undefined };
 
@@ -265,7 +269,7 @@ async function processBatch(
   let timeAfter = time;
   if (downstreamNeedsTime) {
     const sent = emitted.length > 0 ? await open.send(emitted) : [];
-    ({ marks: tail, time: timeAfter } = marksAfterSend(topology, stage, task.id, time, sent, interval));
+    ({ marks: tail, time: timeAfter } = marksAfterSend(topology, stage, task.id, time, sent));
   }
   const changes = planChanges(deps, ckpt, open.seq, state?.changes() ?? [], state !== undefined);
   const checkpoint = await commitBatch(deps, task, ckpt, open, {
