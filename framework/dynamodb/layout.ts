@@ -11,7 +11,7 @@
  *   batch record pk `task#<app>#<taskId>`  sk `r#<seq mod 64, 2 digits>`
  *                q N (seq), o N, t S, x S (txnId, absent in at-least-once), g S (progress position, JSON),
  *                a N (prepared at, epoch ms), ch B (changes, state/codec.ts), cb N (their bytes),
- *                s S (snapshot ref written with the batch, JSON), w S (token)
+ *                s S (snapshot ref written with the batch, JSON), cs BOOL (changes too large: only in that snapshot), w S (token)
  *   snapshot     pk `task#<app>#<taskId>`  sk `s#<bank>#<index, 4 digits>`
  *                id S (snapshot id), q N (its batch seq), bv N (checkpoint version it was written from), i N (index), data B
  *
@@ -129,6 +129,7 @@ export function encodeRecord(app: string, taskId: string, r: BatchRecord, change
   if (r.progress) item['g'] = { S: JSON.stringify(r.progress) };
   if (changes && changes.length > 0) item['ch'] = { B: changes };
   if (r.snapshot) item['s'] = { S: JSON.stringify(r.snapshot) };
+  if (r.changesInSnapshot) item['cs'] = { BOOL: true };
   if (itemSize(item) > MAX_ITEM_BYTES) {
     throw new StateLayoutError(
       `the state changes of batch ${r.seq} of task ${taskId} take ${changes?.length ?? 0} bytes encoded, more than one DynamoDB item holds (400 KB)`,
@@ -152,6 +153,7 @@ export function decodeRecord(item: Item): BatchRecord {
     changes: ch ? decodeEntries(ch) : [],
     changeBytes: num(item['cb']) ?? 0,
     snapshot: json<SnapshotRef>(item['s']),
+    ...(item['cs']?.BOOL ? { changesInSnapshot: true } : {}),
   };
 }
 

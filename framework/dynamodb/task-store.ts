@@ -154,6 +154,13 @@ export class DynamoTaskStore implements TaskStore {
     );
   }
 
+  /** Whether every chunk of `snapshot` is in its bank (one consistent BatchGetItem of their ids). */
+  async snapshotComplete(task: TaskRef, snapshot: SnapshotRef): Promise<boolean> {
+    const keys = Array.from({ length: snapshot.chunks }, (_, i) => chunkKey(task.app, task.id, snapshot.bank, i));
+    const items = await this.batchGet(task, keys, { consistent: true, attributes: ['sk', 'id'] });
+    return items.length === snapshot.chunks && items.every((item) => item['id']?.S === snapshot.id);
+  }
+
   async confirm(task: TaskRef, from: Checkpoint, record: BatchRecord): Promise<Checkpoint> {
     return this.writeCheckpoint(task, from, confirmed(from, record));
   }

@@ -8,6 +8,7 @@ import type { Kafka } from 'kafkajs';
 import { SluiceError } from '../errors.js';
 import type { KafkaRecord } from './record.js';
 import { recordFromKafkajs } from './kafkajs-record.js';
+import { topicOffsets } from './topic-offsets.js';
 
 /** Options of readToEnd. */
 export interface ReadToEndOptions {
@@ -42,7 +43,7 @@ async function readOnce(kafka: Kafka, topic: string, options: ReadToEndOptions):
   try {
     // The end to reach per partition: high watermark - 1 (the last offset, maybe a commit marker).
     const remaining = new Map<number, bigint>();
-    for (const p of await admin.fetchTopicOffsets(topic)) {
+    for (const p of await topicOffsets(admin, topic)) {
       if (BigInt(p.high) > BigInt(p.low)) remaining.set(p.partition, BigInt(p.high) - 1n);
     }
     if (remaining.size === 0) return [];
@@ -66,8 +67,7 @@ async function readOnce(kafka: Kafka, topic: string, options: ReadToEndOptions):
     // then starts past them and never sees the target. A partition whose log now starts after
     // its target has nothing more to give.
     const deleted = setInterval(() => {
-      admin
-        .fetchTopicOffsets(topic)
+      topicOffsets(admin, topic)
         .then((offsets) => {
           for (const p of offsets) {
             const end = remaining.get(p.partition);

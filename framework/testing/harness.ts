@@ -4,6 +4,7 @@
  * Runner-agnostic: plain async functions that return data to assert on.
  */
 import type { FaultHook } from '../commit/ports.js';
+import type { CompactionPolicy } from '../commit/checkpoint.js';
 import type { Pipeline } from '../dsl/pipeline.js';
 import { ConfigError } from '../errors.js';
 import { partitionForKey } from '../kafka/partitioner.js';
@@ -66,6 +67,8 @@ export interface HarnessOptions {
   readonly now?: number;
   /** Failure injection at protocol steps. */
   readonly fault?: FaultHook;
+  /** When batches write snapshots, and how large a batch record may get (default: the runtime's). */
+  readonly compaction?: CompactionPolicy;
 }
 
 /** Drives one stage in memory. */
@@ -196,6 +199,7 @@ export class StageHarness {
       progressTopic: this.topology.progressTopic,
       progressPartitions: this.topology.topics.find((t) => t.name === this.topology.progressTopic)!.partitions,
       fault: this.options.fault,
+      compaction: this.options.compaction,
       now: () => this.clock,
       warm: this.warm,
     };

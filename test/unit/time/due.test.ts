@@ -136,18 +136,22 @@ describe('a ticker run', () => {
   });
 
   it('passes every interval through its duration', async () => {
-    const report = await runTicker(reader(new Map()), new Recorder(), topo(), { intervalMs: 10, durationMs: 35 });
-    expect(report.passes).toBeGreaterThanOrEqual(3);
-    expect(report.passes).toBeLessThanOrEqual(4);
+    // A clock that moves 5 ms per reading (twice per pass): the run ends when the next pass would start past 35 ms.
+    let t = 0;
+    const now = (): number => (t += 5) - 5;
+    const report = await runTicker(reader(new Map()), new Recorder(), topo(), { intervalMs: 1, durationMs: 35, now });
+    expect(report.passes).toBe(4);
   });
 
   it('fails on a failed read unless told to go on', async () => {
     const broken: TaskTimesReader = { readTimes: async () => Promise.reject(new Error('throttled')) };
     await expect(runTicker(broken, new Recorder(), topo())).rejects.toThrow('throttled');
     const errors: unknown[] = [];
-    const report = await runTicker(broken, new Recorder(), topo(), { intervalMs: 5, durationMs: 12, onPassError: (e) => errors.push(e) });
+    let t = 0;
+    const now = (): number => (t += 5) - 5;
+    const report = await runTicker(broken, new Recorder(), topo(), { intervalMs: 1, durationMs: 35, now, onPassError: (e) => errors.push(e) });
     expect(report.passes).toBe(0);
-    expect(errors.length).toBeGreaterThanOrEqual(2);
+    expect(errors).toHaveLength(4);
   });
 });
 
