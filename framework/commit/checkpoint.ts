@@ -9,7 +9,7 @@
  *   the next batch takes the number after every committed one and every hole.
  * - A batch record lives in ring slot seq mod RING_SLOTS. A slot only moves to higher seqs, so
  *   the records a cold start needs — every committed seq after the snapshot — must not be more
- *   than RING_SLOTS apart: a task compacts long before (COMPACT_EVERY), and must compact before
+ *   than RING_SLOTS apart: a task compacts long before (DEFAULT_COMPACTION), and must compact before
  *   preparing a batch that would overwrite a record still needed (mustCompactFirst).
  */
 import type { BatchRecord, Checkpoint, SnapshotRef } from './ports.js';

@@ -1,9 +1,10 @@
 /**
  * The exactly-once commit protocol of one task, as named phases (docs/exactly-once.md):
  *
- *   take     claim the transactional id; read the checkpoint (a warm container that wrote it
- *            last skips the read); wait briefly for the other trigger's just-prepared batch;
- *            recover a pending batch (fence, ask Kafka, then confirm or abandon it)
+ *   take     claim the transactional id; read the checkpoint (a warm container reads only the
+ *            checkpoint and keeps its memory if the version is the one it knows); wait briefly
+ *            for the other trigger's just-prepared batch; recover a pending batch (fence, ask
+ *            Kafka, then confirm or abandon it)
  *   open     the batch's sequence number and its Kafka transaction; outputs are sent into it
  *   commit   marks and the progress record into the transaction → prepare: the batch record
  *            (the batch's state changes, position and event time; at most one per seq, the
@@ -75,7 +76,7 @@ export interface Recovery {
 /** The task as a batch starts from it. */
 export interface TakenTask {
   readonly checkpoint: Checkpoint;
-  /** Whether the checkpoint was read (false: the warm container's own, trusted until a write conflicts). */
+  /** Whether the task was read whole (false: only the checkpoint was, and its version matched the warm container's own). */
   readonly read: boolean;
   readonly recovery: Recovery | undefined;
   /** A pending batch this call promoted: a warm state that predates it must apply its changes. */

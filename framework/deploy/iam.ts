@@ -126,9 +126,10 @@ export function tickerAccess(topology: Topology): Access {
 }
 
 /**
- * The partition-key patterns of a stage's items (see dynamodb/layout.ts): checkpoints and
- * timers are keyed by task id `<stage>.<partition>` or `<stage>.<topic>.<partition>`, state by
- * `<stage>#<key>`. Stage names have no `.` or `#`, so no stage's pattern matches another's.
+ * The partition-key patterns of a stage's items (see dynamodb/layout.ts): every item of a task
+ * (checkpoint, batch records, snapshot chunks) is under `task#<app>#<taskId>`, the task id being
+ * `<stage>.<partition>` or `<stage>.<topic>.<partition>`. Stage names have no `.` or `#`, so no
+ * stage's pattern matches another's.
  */
 export function stageLeadingKeys(app: string, stage: string): string[] {
   // Every item of a task is under `task#<app>#<taskId>`; `ckpt#…` is the checkpoint key of Sluice

@@ -227,7 +227,7 @@ export class KafkaTxnSink implements TxnSink {
   }
 
   /**
-   * Recovery (DESIGN §2): fence every producer of `txnId`, commit a probe record to the
+   * Recovery (docs/exactly-once-recovery.md): fence every producer of `txnId`, commit a probe record to the
    * progress partition, read that partition read_committed from `progress.offset` until the
    * probe shows up, and say whether the record at `progress.offset` is `{task, seq}`.
    */

@@ -7,9 +7,10 @@
  * Two kinds of batch reach a task: data records (from its input topic) and control records (from
  * its control topic: watermark marks from upstream tasks, ticks). Both commit through the same
  * checkpoint; control batches under their own transactional id so the two triggers do not fence
- * each other. A warm container keeps the task's whole state between batches and trusts the
- * checkpoint it wrote last: its next batch reads nothing, and if another invocation moved the
- * task on meanwhile, its prepare or confirm fails, and the rerun reads and catches up.
+ * each other. A warm container keeps the task's whole state between batches; its next batch
+ * reads only the checkpoint (one GetItem) and keeps that state if the version is the one it
+ * wrote or read last. If another invocation moved the task on meanwhile, the batch reads the
+ * task and catches the state up from the batch records committed since (or loads it whole).
  */
 import type { Checkpoint, TaskRef, TimerEntry } from '../commit/ports.js';
 import { CheckpointConflict, SimulatedCrash } from '../commit/ports.js';

@@ -1,5 +1,5 @@
 /**
- * Event time of a task, kept in its checkpoint (DESIGN §3). Pure functions over a
+ * Event time of a task, kept in its checkpoint (docs/event-time.md). Pure functions over a
  * JSON-serialisable TimeState:
  *  - a source task's watermark is max event time seen − maxOutOfOrderness;
  *  - a downstream task keeps the latest mark of every upstream task and applies a mark

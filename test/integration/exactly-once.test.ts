@@ -227,10 +227,10 @@ describe(`exactly-once under faults, on Kafka (${SINK_CLIENT}) and DynamoDB Loca
   }
 
   it('clicks-seen/at-least-once with over 99 state writes per batch: no click lost from output or state (duplicates allowed)', async () => {
-    // 1,000 users over 2 partitions and batches of up to 400 records: most batches write more than
-    // 99 state items, so commitDirect takes its claim + fenced chunks path against DynamoDB Local.
-    // Zombies sleep up to 40 ms before each call, so one often acts after its rival committed:
-    // with the session-1 unfenced BatchWriteItem path this test reports lost updates.
+    // 1,000 users over 2 partitions and batches of up to 400 records: most batches change hundreds
+    // of state entries, all in one batch record on DynamoDB Local. Zombies sleep up to 40 ms before
+    // each call, so one often acts after its rival committed: only the record slot's condition (the
+    // first prepare of a batch wins) keeps the loser's state from replacing the winner's.
     const scenario = clicksSeen({ ...scenarioOptions, users: 1000, partitions: 2 });
     const schedules = config.replay ? 1 : Math.max(1, Math.ceil(config.schedules / 2));
     const report = await runFaultSchedules({ ...realWorld, jitterMs: 40 }, scenario, { seed: config.seed, schedules, records: 800, invocations: 10, maxBatch: 400, faults: { zombie: 0.5 }, trace: traceFromEnv() });

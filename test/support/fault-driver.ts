@@ -1,5 +1,5 @@
 /**
- * The fault-injection driver of the exactly-once suite (DESIGN §6). It plays Lambda's Kafka
+ * The fault-injection driver of the exactly-once suite (docs/exactly-once.md). It plays Lambda's Kafka
  * event-source mapping (ESM) against one stage at a time and breaks things on purpose, following
  * a schedule drawn from a seeded PRNG:
  *   - crashes at every CommitStep: the fault hook throws SimulatedCrash and the container is

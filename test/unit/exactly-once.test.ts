@@ -1,5 +1,5 @@
 /**
- * Exactly-once, proven by fault injection against an oracle (DESIGN §6), over the in-memory
+ * Exactly-once, proven by fault injection against an oracle (docs/exactly-once.md), over the in-memory
  * adapters. Each schedule crashes containers at every commit step, redelivers overlapping and
  * re-split batches, runs zombie invocations concurrently and fails port calls, then compares the
  * committed output and state with test/support/oracle.ts.
