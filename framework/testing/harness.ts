@@ -11,6 +11,7 @@ import { partitionForKey } from '../kafka/partitioner.js';
 import { readDeadLetter, readProvenance } from '../kafka/provenance.js';
 import type { KafkaRecord, RecordHeader } from '../kafka/record.js';
 import type { Serde } from '../serde/serde.js';
+import { prefetchSchemas } from '../serde/prefetch.js';
 import { json } from '../serde/index.js';
 import type { StateDescriptor } from '../state/descriptors.js';
 import { parseStateMapKey, stateMapKey, TaskState } from '../state/task-state.js';
@@ -106,6 +107,12 @@ export class StageHarness {
 
   /** Feeds records to the stage's input (the first one unless `topic` is given); one batch per partition. */
   async send<T>(records: ReadonlyArray<HarnessInput<T>>, topic?: string): Promise<TaskReport[]> {
+    // A schema-registry serde registers its schema before it can write (as a producer would).
+    const input = topic ? this.stage.inputs.find((i) => i.topic === topic) : this.stage.inputs[0];
+    if (input) {
+      await input.serde.schemas?.prepareWrite({ stage: this.stage.name, topic: input.topic, role: 'value' });
+      await input.keySerde?.schemas?.prepareWrite({ stage: this.stage.name, topic: input.topic, role: 'key' });
+    }
     return this.deliver(this.toKafkaRecords(records, topic));
   }
 
@@ -137,6 +144,8 @@ export class StageHarness {
     const groups = new Map<string, KafkaRecord[]>();
     for (const r of records) groups.set(`${r.topic}\u0000${r.partition}`, [...(groups.get(`${r.topic}\u0000${r.partition}`) ?? []), r]);
     const reports: TaskReport[] = [];
+    // As the handler does: schema-registry look-ups before any task runs.
+    await prefetchSchemas(this.topology, this.stage, [...groups.values()].map((records) => ({ topic: records[0]!.topic, partition: records[0]!.partition, records })));
     for (const batch of groups.values()) {
       const first = batch[0]!;
       const input = this.stage.inputs.find((i) => i.topic === first.topic)!;
