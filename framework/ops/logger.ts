@@ -6,7 +6,7 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import type { LogLevel } from '@aws-lambda-powertools/logger/types';
-import type { SinkLogger } from '../kafka/txn-sink.js';
+import type { SinkLogger } from '../kafka/sink-counters.js';
 import type { InvocationReport } from '../runtime/handler.js';
 import type { TaskReport } from '../runtime/task.js';
 import { SluiceError } from '../errors.js';

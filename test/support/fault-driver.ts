@@ -469,8 +469,8 @@ class ScheduleRun {
     // outside batches); a happy-path measurement uses the default policy.
     // Every third schedule also caps batch records at 16 bytes of changes, so most batches that
     // change state go the way of a batch too large for its record: the changes only in its snapshot.
-    // Another third snapshots only by compaction before a batch (every fourth batch at the latest).
-    const variant = [{ maxRecordBytes: 16 }, { inBatches: false }, {}][(options.seed >>> 0) % 3]!;
+    // Another third snapshots only by compaction before a batch, every other batch.
+    const variant = [{ maxRecordBytes: 16 }, { inBatches: false, everyBatches: 1 }, {}][(options.seed >>> 0) % 3]!;
     const compaction = options.faults === NO_FAULTS ? undefined : (options.compaction ?? { everyBatches: 2, minBytes: 512, ...variant });
     return new ScheduleRun(scenario, rng, topology, await world.open(topology), { ...DEFAULT_FAULTS, ...options.faults }, options.trace, world.jitterMs ?? 0, compaction);
   }

@@ -8,7 +8,8 @@ import { expect } from 'vitest';
 import type { TxnSink } from '../../framework/commit/ports.js';
 import { kafkaClientName, type KafkaClientName } from '../../framework/kafka/client-choice.js';
 import { protocolErrorIds } from '../../framework/kafka/platformatic/errors.js';
-import { KafkaTxnSink, type KafkaSinkCounters, type KafkaTxnSinkOptions } from '../../framework/kafka/txn-sink.js';
+import { KafkaTxnSink, type KafkaTxnSinkOptions } from '../../framework/kafka/txn-sink.js';
+import { type KafkaSinkCounters } from '../../framework/kafka/sink-counters.js';
 import { testBrokers } from './infra.js';
 
 /** The client under test (SLUICE_KAFKA_CLIENT). */

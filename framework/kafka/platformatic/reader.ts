@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { Consumer, FetchIsolationLevels, ListOffsetTimestamps } from '@platformatic/kafka';
 import type { ProgressPosition } from '../../commit/ports.js';
 import type { ErrorPlace } from '../../errors.js';
-import { KafkaSinkError, ResolveError } from '../txn-sink.js';
+import { KafkaSinkError, ResolveError } from '../sink-errors.js';
 import type { PlatformaticClientOptions } from './connection.js';
 import { protocolErrorIds } from './errors.js';
 import { committedRecords } from './read-committed.js';

@@ -6,7 +6,7 @@
  */
 import { subscribe } from 'node:diagnostics_channel';
 import { protocolAPIsById } from '@platformatic/kafka';
-import type { KafkaSinkCounters } from '../txn-sink.js';
+import type { KafkaSinkCounters } from '../sink-counters.js';
 
 /** The start event of the library's request tracing channel. */
 const REQUEST_STARTS = 'tracing:plt:kafka:connections:api:start';

@@ -9,7 +9,8 @@ import type { Producer } from '@platformatic/kafka';
 import type { KafkaTxn, SentOffsets } from '../../commit/ports.js';
 import type { SluiceError } from '../../errors.js';
 import type { OutgoingRecord } from '../record.js';
-import { KafkaSinkError, ProducerFencedError, type KafkaSinkCounters, type SinkLogger } from '../txn-sink.js';
+import { KafkaSinkError, ProducerFencedError } from '../sink-errors.js';
+import { type KafkaSinkCounters, type SinkLogger } from '../sink-counters.js';
 import { endTxnResend, isFencedByBroker } from './errors.js';
 
 /** The library's Transaction (not exported by name). */
