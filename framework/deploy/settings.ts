@@ -5,6 +5,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { bool, known, object, optionalInt, requiredString, stringList } from './config-checks.js';
+import { DEPLOY_DEFAULTS } from './defaults.js';
 import type { TriggersSettings } from './trigger-settings.js';
 import { parseTriggerSettings, TRIGGER_KEYS } from './trigger-settings.js';
 
@@ -56,7 +57,7 @@ export interface MskClusterRef {
 export interface TickerSettings {
   /** EventBridge schedule rate, e.g. `1 minute`. */
   readonly rate: string;
-  /** Seconds between ticks (default 5); below the rate's period, one run ticks through the whole period. */
+  /** Seconds between ticks (default: DEPLOY_DEFAULTS.ticker); below the rate's period, one run ticks through the whole period. */
   readonly intervalSeconds: number;
   /** The rate's period in seconds. */
   readonly periodSeconds: number;
@@ -86,8 +87,6 @@ const CLUSTER_ARN = /^arn:(aws[a-z-]*):kafka:([a-z0-9-]+):(\d{12}):cluster\/([A-
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$/;
 /** A ticker run that ticks through its period must fit Lambda's 15-minute limit, with room to spare. */
 const MAX_TICKER_RUN_SECONDS = 14 * 60;
-/** Ticks every 5 s by default: the idleness and processing-time timer resolution the runtime expects. */
-const DEFAULT_TICK_INTERVAL_SECONDS = 5;
 const RATE = /^(\d+) (minute|minutes|hour|hours|day|days)$/;
 
 /** Checks `custom.sluice` and returns typed settings; throws ConfigError naming the first bad setting. */
@@ -218,12 +217,12 @@ function ticker(raw: unknown): TickerSettings | undefined {
   if (raw === false) return undefined;
   const t = raw === undefined || raw === true ? {} : object(raw, field);
   known(t, field, ['rate', 'intervalSeconds']);
-  const rate = t['rate'] === undefined ? '1 minute' : requiredString(t['rate'], `${field}.rate`, "e.g. '1 minute'");
+  const rate = t['rate'] === undefined ? DEPLOY_DEFAULTS.ticker.rate : requiredString(t['rate'], `${field}.rate`, "e.g. '1 minute'");
   const m = RATE.exec(rate);
   if (!m || Number(m[1]) < 1) throw new ConfigError(`${field}.rate: ${JSON.stringify(rate)} is not an EventBridge rate`, { field: `${field}.rate` }, "e.g. '1 minute' or '5 minutes'");
   const rateSeconds = Number(m[1]) * (m[2]!.startsWith('minute') ? 60 : m[2]!.startsWith('hour') ? 3_600 : 86_400);
   // A run ticks every interval through its period, so ticks come more often than EventBridge fires.
-  const intervalSeconds = optionalInt(t['intervalSeconds'], `${field}.intervalSeconds`, 1, rateSeconds) ?? Math.min(DEFAULT_TICK_INTERVAL_SECONDS, rateSeconds);
+  const intervalSeconds = optionalInt(t['intervalSeconds'], `${field}.intervalSeconds`, 1, rateSeconds) ?? Math.min(DEPLOY_DEFAULTS.ticker.intervalSeconds, rateSeconds);
   if (intervalSeconds < rateSeconds && rateSeconds > MAX_TICKER_RUN_SECONDS) {
     throw new ConfigError(
       `${field}.intervalSeconds: ticking every ${intervalSeconds} s through a ${rateSeconds} s period needs one run of ${rateSeconds} s`,

@@ -6,6 +6,7 @@ import { consumerGroupId } from '../../../framework/deploy/iam.js';
 import type { CfnResource, Deployment, FunctionSpec } from '../../../framework/deploy/resources.js';
 import { buildDeployment, kafkaEnvironment, TICKER_HANDLER } from '../../../framework/deploy/resources.js';
 import { parseDeploySettings } from '../../../framework/deploy/settings.js';
+import { DEPLOY_DEFAULTS } from '../../../framework/deploy/defaults.js';
 
 interface Order {
   readonly id: string;
@@ -249,7 +250,7 @@ describe('the table', () => {
 describe('the ticker', () => {
   it('runs every minute and ticks every 5 s until the next run, from a generated handler', () => {
     const t = fn(deploy({ kafka: msk }), 'ticker');
-    expect(t).toMatchObject({ handler: TICKER_HANDLER, timeout: 85, memorySize: 256, events: [{ schedule: { rate: ['rate(1 minute)'] } }] });
+    expect(t).toMatchObject({ handler: TICKER_HANDLER, timeout: 85, memorySize: DEPLOY_DEFAULTS.ticker.memorySizeMb, architecture: DEPLOY_DEFAULTS.architecture, events: [{ schedule: { rate: ['rate(1 minute)'] } }] });
     expect(t.environment).toMatchObject({ SLUICE_KAFKA_BROKERS: 'b-1.orders:9098,b-2.orders:9098', SLUICE_TICK_INTERVAL_MS: '5000', SLUICE_TICK_DURATION_MS: '55000' });
   });
 
