@@ -163,7 +163,7 @@ export async function runYsbDemo(opts: YsbDemoOptions): Promise<YsbDemoResult> {
     invoker: monitor.invoker(inProcessInvoker(handlers)),
     onInvocation: monitor.onInvocation,
     groupPrefix,
-    batchSize: 1_000,
+    // Batch size, batching window and ticker: the deployed defaults (framework/deploy/defaults.ts), LocalRun's own.
   });
   let verdict: Verification;
   try {

@@ -12,6 +12,7 @@ import { runTicker } from '../time/ticker.js';
 import type { InvocationInfo, MappingOptions } from './esm/mapping.js';
 import { EventSourceMapping } from './esm/mapping.js';
 import type { Invoker } from './esm/invoker.js';
+import { localTriggerDefaults } from '../deploy/defaults.js';
 
 /** Options of a local run. */
 export interface LocalRunOptions {
@@ -21,9 +22,11 @@ export interface LocalRunOptions {
   readonly invoker: Invoker;
   /** Function name of a stage for the invoker (default: the stage name). */
   readonly functionName?: (stage: string) => string;
+  /** Records per invocation (default: the deployed default, framework/deploy/defaults.ts). */
   readonly batchSize?: number;
+  /** The triggers' batching window (default: the deployed default). */
   readonly batchingWindowMs?: number;
-  /** Ticks every this many ms (default 1 s); 0 disables the ticker. */
+  /** Ticks every this many ms (default: the deployed ticker's interval); 0 disables the ticker. */
   readonly tickIntervalMs?: number;
   /** Consumer group prefix (default `sluice-local-<app>`), so runs can start over with a new one. */
   readonly groupPrefix?: string;
@@ -53,6 +56,8 @@ export class LocalRun {
     } finally {
       await admin.disconnect();
     }
+    // What the Serverless plugin deploys, unless the caller says otherwise.
+    const defaults = localTriggerDefaults();
     for (const stage of o.topology.stages) {
       const fn = o.functionName?.(stage.name) ?? stage.name;
       for (const topic of [...stage.inputs.map((i) => i.topic), stage.controlTopic]) {
@@ -63,8 +68,8 @@ export class LocalRun {
           functionName: fn,
           invoker: o.invoker,
           groupId: `${o.groupPrefix ?? `sluice-local-${o.topology.app}`}-${stage.name}-${topic}`,
-          batchSize: o.batchSize ?? 100,
-          batchingWindowMs: o.batchingWindowMs ?? 100,
+          batchSize: o.batchSize ?? defaults.batchSize,
+          batchingWindowMs: o.batchingWindowMs ?? defaults.batchingWindowMs,
           ...(o.eventSource ? { eventSource: o.eventSource } : {}),
           ...(o.maxRetries !== undefined ? { maxRetries: o.maxRetries } : {}),
           ...(o.bundlePartitions !== undefined ? { bundlePartitions: o.bundlePartitions } : {}),
@@ -75,7 +80,7 @@ export class LocalRun {
         await m.start();
       }
     }
-    const interval = o.tickIntervalMs ?? 1_000;
+    const interval = o.tickIntervalMs ?? defaults.tickIntervalMs;
     if (interval > 0) {
       this.ticker = runTicker(o.kafka, o.topology, { intervalMs: interval, durationMs: Number.MAX_SAFE_INTEGER, stopped: () => this.stopped });
       this.ticker.catch(() => undefined);
