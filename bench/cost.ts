@@ -14,7 +14,8 @@
  * measured at (50,000 events/s; 1,000 in the quick run) takes its data invocations from the
  * batching model — per partition, what Lambda's trigger sends: full batches of B when records
  * come faster than B per batching window W, else one invocation per window (or per record below
- * one record per window) — and its control invocations per second from the phase nearest in rate.
+ * one record per window) — and its control invocations from the phase nearest in rate, in
+ * proportion to the stage's data invocations there (marks follow the upstream batches).
  * The ticker is priced from its schedule (framework/deploy/defaults.ts): runs per month × (run
  * time × its memory), a run lasting its period less one interval when it loops, else the measured
  * time of one tick write (producer connect + send).
@@ -347,12 +348,17 @@ export function monthlyCost(profile: PipelineProfile, rate: number, prices: Pric
   for (const s of profile.stages) {
     const measured = phase?.stages.find((x) => x.stage === s.stage);
     const per = phase && phase.seconds > 0 ? 1 / phase.seconds : 0;
-    // Control invocations (marks, ticks) per second as in the basis phase.
+    const perPartition = invocationsPerPartition((rate * s.recordsPerEvent) / s.partitions, d);
+    const modelData = perPartition.perSecond * s.partitions * s.attemptsPerDelivery;
+    // Control invocations (marks, ticks) per second as in the basis phase; extrapolated to another
+    // rate in proportion to the stage's data invocations (marks follow upstream batches).
+    let controlScale = 1;
+    if (!basis.measured && measured && measured.data.count > 0) controlScale = modelData / (measured.data.count * per);
     if (measured) {
-      invocations += measured.control.count * per;
-      gbs += (billedMs(measured.control) / 1000) * per * gb;
-      wru += measured.control.wru * per;
-      rru += measured.control.rru * per;
+      invocations += measured.control.count * per * controlScale;
+      gbs += (billedMs(measured.control) / 1000) * per * controlScale * gb;
+      wru += measured.control.wru * per * controlScale;
+      rru += measured.control.rru * per * controlScale;
     }
     if (basis.measured && measured && phase) {
       // Data invocations as measured at (about) this rate, scaled to it.
@@ -362,13 +368,11 @@ export function monthlyCost(profile: PipelineProfile, rate: number, prices: Pric
       wru += measured.data.wru * k;
       rru += measured.data.rru * k;
     } else if (rate > 0) {
-      const perPartition = invocationsPerPartition((rate * s.recordsPerEvent) / s.partitions, d);
       const data = costAt(s.data, perPartition.records);
-      const dataPerSecond = perPartition.perSecond * s.partitions * s.attemptsPerDelivery;
-      invocations += dataPerSecond;
-      gbs += ((dataPerSecond * durationAtMemory(data.ms, data.cpuMs, d.lambdaMemoryMb)) / 1000) * gb;
-      wru += dataPerSecond * data.wru;
-      rru += dataPerSecond * data.rru;
+      invocations += modelData;
+      gbs += ((modelData * durationAtMemory(data.ms, data.cpuMs, d.lambdaMemoryMb)) / 1000) * gb;
+      wru += modelData * data.wru;
+      rru += modelData * data.rru;
     }
     // A partition takes one batch at a time: full batches of B in ms(B) each bound its rate.
     const full = costAt(s.data, d.batchSize);
@@ -499,7 +503,7 @@ export function formatCostReport(r: CostReport): string {
   return [
     line(head),
     ...rows.map(line),
-    `priced from: the phase measured at that rate (idle; low = the 10 events/s phase; live); "model + <phase>": data invocations from the batching model, control invocations per second as in <phase>.`,
+    `priced from: the phase measured at that rate (idle; low = the 10 events/s phase; live); "model + <phase>": data invocations from the batching model, control invocations per data invocation as in <phase>.`,
     `prices of ${r.prices.asOf} (${r.prices.region}; assumptions to check): Lambda $${r.prices.lambdaPerGbSecond}/GB-s x86_64, $${r.prices.lambdaArmPerGbSecond}/GB-s arm64, + $${r.prices.lambdaPerMillionRequests}/M requests; ` +
       `DynamoDB on-demand $${r.prices.dynamoPerMillionWru}/M WRU, $${r.prices.dynamoPerMillionRru}/M RRU; Managed Flink $${r.prices.flinkPerKpuHour}/KPU-h + $${r.prices.flinkStoragePerGbMonth}/GB-month × ${r.prices.flinkStorageGbPerKpu} GB/KPU; ${r.prices.hoursPerMonth} h/month.`,
     `deployment (framework/deploy/defaults.ts): ${d.lambdaMemoryMb} MB ${d.architecture} functions, BatchSize ${d.batchSize}, batching window ${d.batchingWindowSeconds} s; ticker ${d.tickerMemoryMb} MB, a run every ${d.tickerPeriodSeconds} s ticking every ${d.tickerIntervalSeconds} s; Kafka (MSK) not included (needed by every option).`,

@@ -160,7 +160,8 @@ function row(name: SweepName, value: number, r: ConfigResult, d: Deployment, s: 
 /** The sweep as a text table. */
 export function formatSweep(r: SweepReport): string {
   const n = (x: number | undefined, digits = 1): string => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits));
-  const cents = (x: number | undefined): string => (x === undefined ? '–' : `$${x.toFixed(5)}`);
+  // Three significant digits of small dollar amounts, without an exponent.
+  const cents = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '–' : x === 0 ? '$0' : `$${x.toFixed(Math.max(2, 2 - Math.floor(Math.log10(x))))}`);
   const ms = (l: LatencyStats | undefined): string => (l ? `${Math.round(l.p50)} / ${Math.round(l.p99)}` : '–');
   const batch = r.sweep === 'batch-size';
   const head = batch
@@ -213,7 +214,7 @@ export function formatSweep(r: SweepReport): string {
   out.push(
     '',
     batch
-      ? 'Drain phase (a backlog, full batches). $ per 1k events: Lambda (duration × memory of every invocation, requests) + DynamoDB units, at the deployed memory and architecture; monthly: the batching model with this BatchSize, control invocations as in the drain.'
+      ? 'Drain phase (a backlog, full batches). $ per 1k events: Lambda (duration × memory of every invocation, requests) + DynamoDB units, at the deployed memory and architecture; monthly: the batching model with this BatchSize, control invocations per data invocation as in the drain.'
       : `Live at ${r.settings.lowRate} events/s with this batching window; monthly as measured at that rate. Latency: per (window, campaign), visible − last view's append (e2e), and minus what the window semantics make any engine wait (stage-added).`,
     `Deployment otherwise: ${DEPLOYMENT.lambdaMemoryMb} MB ${DEPLOYMENT.architecture}, BatchSize ${DEPLOYMENT.batchSize}, window ${DEPLOYMENT.batchingWindowSeconds} s (framework/deploy/defaults.ts).`,
   );
