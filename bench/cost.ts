@@ -14,8 +14,9 @@
  * measured at (50,000 events/s; 1,000 in the quick run) takes its data invocations from the
  * batching model — per partition, what Lambda's trigger sends: full batches of B when records
  * come faster than B per batching window W, else one invocation per window (or per record below
- * one record per window) — and its control invocations from the phase nearest in rate, in
- * proportion to the stage's data invocations there (marks follow the upstream batches).
+ * one record per window) — and its control invocations per second from the phase nearest in rate
+ * (window firings follow event time, not the event rate; marks sent per upstream batch would grow
+ * with the rate, which this leaves out).
  * The ticker is priced from its schedule (framework/deploy/defaults.ts): runs per month × (run
  * time × its memory), a run lasting its period less one interval when it loops, else the measured
  * time of one tick write (producer connect + send).
@@ -350,15 +351,13 @@ export function monthlyCost(profile: PipelineProfile, rate: number, prices: Pric
     const per = phase && phase.seconds > 0 ? 1 / phase.seconds : 0;
     const perPartition = invocationsPerPartition((rate * s.recordsPerEvent) / s.partitions, d);
     const modelData = perPartition.perSecond * s.partitions * s.attemptsPerDelivery;
-    // Control invocations (marks, ticks) per second as in the basis phase; extrapolated to another
-    // rate in proportion to the stage's data invocations (marks follow upstream batches).
-    let controlScale = 1;
-    if (!basis.measured && measured && measured.data.count > 0) controlScale = modelData / (measured.data.count * per);
+    // Control invocations (marks, ticks, the window firings they cause) per second as in the basis
+    // phase, at any rate: firings follow event time (windows per second), not the event rate.
     if (measured) {
-      invocations += measured.control.count * per * controlScale;
-      gbs += (billedMs(measured.control) / 1000) * per * controlScale * gb;
-      wru += measured.control.wru * per * controlScale;
-      rru += measured.control.rru * per * controlScale;
+      invocations += measured.control.count * per;
+      gbs += (billedMs(measured.control) / 1000) * per * gb;
+      wru += measured.control.wru * per;
+      rru += measured.control.rru * per;
     }
     if (basis.measured && measured && phase) {
       // Data invocations as measured at (about) this rate, scaled to it.
@@ -503,7 +502,7 @@ export function formatCostReport(r: CostReport): string {
   return [
     line(head),
     ...rows.map(line),
-    `priced from: the phase measured at that rate (idle; low = the 10 events/s phase; live); "model + <phase>": data invocations from the batching model, control invocations per data invocation as in <phase>.`,
+    `priced from: the phase measured at that rate (idle; low = the 10 events/s phase; live); "model + <phase>": data invocations from the batching model, control invocations per second as in <phase>.`,
     `prices of ${r.prices.asOf} (${r.prices.region}; assumptions to check): Lambda $${r.prices.lambdaPerGbSecond}/GB-s x86_64, $${r.prices.lambdaArmPerGbSecond}/GB-s arm64, + $${r.prices.lambdaPerMillionRequests}/M requests; ` +
       `DynamoDB on-demand $${r.prices.dynamoPerMillionWru}/M WRU, $${r.prices.dynamoPerMillionRru}/M RRU; Managed Flink $${r.prices.flinkPerKpuHour}/KPU-h + $${r.prices.flinkStoragePerGbMonth}/GB-month × ${r.prices.flinkStorageGbPerKpu} GB/KPU; ${r.prices.hoursPerMonth} h/month.`,
     `deployment (framework/deploy/defaults.ts): ${d.lambdaMemoryMb} MB ${d.architecture} functions, BatchSize ${d.batchSize}, batching window ${d.batchingWindowSeconds} s; ticker ${d.tickerMemoryMb} MB, a run every ${d.tickerPeriodSeconds} s ticking every ${d.tickerIntervalSeconds} s; Kafka (MSK) not included (needed by every option).`,

@@ -93,6 +93,8 @@ interface Command {
   readonly rebuild: boolean;
   readonly sweep: SweepName | undefined;
   readonly sweepValues: readonly number[] | undefined;
+  /** --rate, when given (the batching-window sweep runs at the low rate otherwise). */
+  readonly rate: number | undefined;
 }
 
 function settingsFrom(argv: readonly string[]): Command {
@@ -169,6 +171,7 @@ function settingsFrom(argv: readonly string[]): Command {
     rebuild: values['rebuild-kstreams'],
     sweep,
     sweepValues,
+    rate: values.rate === undefined ? undefined : settings.liveRate,
   };
 }
 
@@ -232,7 +235,7 @@ function machine(): Machine {
 }
 
 async function main(): Promise<number> {
-  const { settings: parsed, json, out, plot, rebuild, sweep, sweepValues } = settingsFrom(process.argv.slice(2));
+  const { settings: parsed, json, out, plot, rebuild, sweep, sweepValues, rate } = settingsFrom(process.argv.slice(2));
   let settings = parsed;
   const progress = new Progress();
   const started = Date.now();
@@ -256,7 +259,7 @@ async function main(): Promise<number> {
   // The out-of-process containers run the stage function bundled, as `sluice deploy` would ship it.
   const bundled = configs.some((c) => { const spec = CONFIGS.find((x) => x.name === c)!; return spec.engine === 'sluice' && invokerOf(spec) === 'process'; });
   if (bundled) settings = { ...settings, functionScript: await buildFunctionBundle() };
-  if (sweep) return runSweep(sweep, { settings, env, values: sweepValues, json, out });
+  if (sweep) return runSweep(sweep, { settings, env, values: sweepValues, rate, json, out });
 
   // Round 1 runs every configuration in full; later rounds repeat only the drain phase, one
   // configuration after the other, so slow drifts of a shared machine touch them all alike.
@@ -275,7 +278,8 @@ async function main(): Promise<number> {
   }
   const results = rounds[0]!.map((first, i) => mergeRounds(first, rounds.slice(1).map((r) => r[i]!)));
 
-  const profiles = results.flatMap((r) => (r.ok && r.profile ? [r.profile] : []));
+  // Priced: what the functions themselves did (out of process); the -inproc lines only show the change of method.
+  const profiles = results.flatMap((r) => (r.ok && r.profile && r.invoker !== 'in-process' ? [r.profile] : []));
   const report: BenchReport = {
     startedAt: new Date(started).toISOString(),
     durationSeconds: (Date.now() - started) / 1000,

@@ -3,11 +3,11 @@
  * setting, everything else at the deployed defaults, so the defaults can be chosen from
  * measurements (framework/deploy/defaults.ts, docs/benchmarks.md):
  *
- *  - `batch-size` (100 / 500 / 2,000 / 10,000): the drain phase, full batches. Per value:
- *    events/s, DynamoDB write and read units, Kafka requests and invocations per 1,000 events,
- *    the functions' CPU, the cost of those 1,000 events, and the monthly cost at 1,000 and 50,000
- *    events/s (the batching model with this BatchSize); and the cost per 1,000 events modelled at
- *    other memory sizes.
+ *  - `batch-size` (100 / 500 / 2,000 / 10,000): the drain phase (full batches) and the live one.
+ *    Per value, of the drain: events/s, DynamoDB write and read units, Kafka requests and
+ *    invocations per 1,000 events, the functions' CPU, the cost of those 1,000 events, the largest
+ *    batches' duration; the monthly cost at 1,000 and 50,000 events/s (the cost model with this
+ *    BatchSize, from both phases); and the cost per 1,000 events modelled at other memory sizes.
  *  - `batching-window` (0 / 0.5 / 1 / 2 / 5 s): a short drain, then the live phase at the low rate
  *    (10 events/s). Per value: invocations per second, the cost of 1,000 events, the monthly cost at
  *    that rate as measured, and the latency the window adds.
@@ -47,6 +47,8 @@ export interface SweepRow {
   readonly ops?: OpsPer1k;
   readonly costPer1k?: PhaseCost;
   readonly monthly: ReadonlyArray<{ readonly rate: number; readonly total: number; readonly basis: string }>;
+  /** batch-size: per stage, the largest data invocations measured: their records and duration (ms). */
+  readonly fullBatches?: ReadonlyArray<{ readonly stage: string; readonly records: number; readonly ms: number }>;
   /** batch-size: the cost of 1,000 events at other memory sizes (modelled). */
   readonly memory?: ReadonlyArray<{ readonly mb: number; readonly total: number }>;
   readonly peakRssMiB?: number;
@@ -71,6 +73,8 @@ export interface SweepRun {
   readonly settings: BenchSettings;
   readonly env: RunEnv;
   readonly values: readonly number[] | undefined;
+  /** batching-window: the live rate (default: the low rate, 10 events/s). */
+  readonly rate: number | undefined;
   readonly json: boolean;
   readonly out: string | undefined;
 }
@@ -84,8 +88,8 @@ export async function runSweep(name: SweepName, run: SweepRun): Promise<number> 
     const spec = CONFIGS.find((c) => c.name === config)!;
     for (const [i, value] of values.entries()) {
       const position = `[${name} ${value} ${i + 1}/${values.length}]`;
-      const { settings, deployment } = sweepSettings(name, value, run.settings);
-      const result = await runGuarded(spec, settings, { ...run.env, runId: `${run.env.runId}${String.fromCharCode(97 + rows.length)}`, position }, name === 'batch-size');
+      const { settings, deployment } = sweepSettings(name, value, run.settings, run.rate);
+      const result = await runGuarded(spec, settings, { ...run.env, runId: `${run.env.runId}${String.fromCharCode(97 + rows.length)}`, position }, false);
       run.env.progress.log(`${position} ${config}: ${result.ok ? 'verified' : `FAILED — ${(result.error ?? '').split('\n')[0]}`}`);
       rows.push(row(name, value, result, deployment, settings));
     }
@@ -104,10 +108,10 @@ export async function runSweep(name: SweepName, run: SweepRun): Promise<number> 
 }
 
 /** The settings of one run of a sweep, and the deployment its costs assume. */
-function sweepSettings(name: SweepName, value: number, base: BenchSettings): { settings: BenchSettings; deployment: Deployment } {
+function sweepSettings(name: SweepName, value: number, base: BenchSettings, rate: number | undefined): { settings: BenchSettings; deployment: Deployment } {
   if (name === 'batch-size') {
     if (!Number.isInteger(value) || value < 1 || value > 10_000) throw new Error(`batch size ${value}: Lambda allows 1 to 10,000`);
-    return { settings: { ...base, batchSize: value, repeats: 1, skipBottom: true }, deployment: { ...DEPLOYMENT, batchSize: value } };
+    return { settings: { ...base, batchSize: value, repeats: 1, skipBottom: true, liveDurationMs: Math.min(base.liveDurationMs, 20_000) }, deployment: { ...DEPLOYMENT, batchSize: value } };
   }
   if (value < 0 || value > 300) throw new Error(`batching window ${value} s: Lambda allows 0 to 300 s`);
   // A short drain (it is not what this sweep is about), then the low rate live.
@@ -117,7 +121,7 @@ function sweepSettings(name: SweepName, value: number, base: BenchSettings): { s
     repeats: 1,
     skipBottom: true,
     backlogEvents: Math.min(base.backlogEvents, 3_000),
-    liveRate: base.lowRate,
+    liveRate: rate ?? base.lowRate,
     liveDurationMs: Math.max(base.lowDurationMs, 30_000),
     statelessLiveDurationMs: Math.max(base.lowDurationMs, 30_000),
   };
@@ -138,6 +142,10 @@ function row(name: SweepName, value: number, r: ConfigResult, d: Deployment, s: 
       monthly: SWEEP_RATES.map((rate) => {
         const c = monthlyCost(profile, rate, PRICES, d);
         return { rate, total: c.total, basis: c.basis.phase ?? '' };
+      }),
+      fullBatches: profile.stages.flatMap((st) => {
+        const last = st.data[st.data.length - 1];
+        return last ? [{ stage: st.stage, records: last.records, ms: last.ms }] : [];
       }),
       memory: MEMORY_SIZES.map((mb) => ({ mb, total: phaseCostPer1k(profile, 'drain', PRICES, { ...d, lambdaMemoryMb: mb })?.total ?? Number.NaN })),
     };
@@ -165,8 +173,8 @@ export function formatSweep(r: SweepReport): string {
   const ms = (l: LatencyStats | undefined): string => (l ? `${Math.round(l.p50)} / ${Math.round(l.p99)}` : '–');
   const batch = r.sweep === 'batch-size';
   const head = batch
-    ? ['BatchSize', 'config', 'ok', 'events/s', 'WU/1k', 'RU/1k', 'Kafka req/1k', 'invocations/1k', 'fn CPU ms/1k', '$ per 1k events', ...SWEEP_RATES.map((x) => `monthly @ ${int(x)}/s`), 'peak RSS MiB']
-    : ['window s', 'config', 'ok', 'invocations/s', 'WU/1k', 'RU/1k', 'Kafka req/1k', 'fn CPU ms/1k', '$ per 1k events', `monthly @ ${r.settings.lowRate}/s`, 'e2e p50/p99 ms', 'stage-added p50/p99 ms'];
+    ? ['BatchSize', 'config', 'ok', 'events/s', 'WU/1k', 'RU/1k', 'Kafka req/1k', 'invocations/1k', 'fn CPU ms/1k', '$ per 1k events', ...SWEEP_RATES.map((x) => `monthly @ ${int(x)}/s`), 'largest batches: records × ms', 'peak RSS MiB']
+    : ['window s', 'config', 'ok', 'invocations/s', 'WU/1k', 'RU/1k', 'Kafka req/1k', 'fn CPU ms/1k', '$ per 1k events', `monthly @ ${int(r.rows[0]?.monthly[0]?.rate ?? r.settings.lowRate)}/s`, 'e2e p50/p99 ms', 'stage-added p50/p99 ms'];
   const rows = r.rows.map((x) =>
     batch
       ? [
@@ -184,6 +192,7 @@ export function formatSweep(r: SweepReport): string {
             const m = x.monthly.find((y) => y.rate === rate);
             return m ? usd(m.total) : '–';
           }),
+          (x.fullBatches ?? []).map((b) => `${b.stage} ${int(b.records)} × ${int(b.ms)}`).join(', ') || '–',
           n(x.peakRssMiB, 0),
         ]
       : [
@@ -214,8 +223,8 @@ export function formatSweep(r: SweepReport): string {
   out.push(
     '',
     batch
-      ? 'Drain phase (a backlog, full batches). $ per 1k events: Lambda (duration × memory of every invocation, requests) + DynamoDB units, at the deployed memory and architecture; monthly: the batching model with this BatchSize, control invocations per data invocation as in the drain.'
-      : `Live at ${r.settings.lowRate} events/s with this batching window; monthly as measured at that rate. Latency: per (window, campaign), visible − last view's append (e2e), and minus what the window semantics make any engine wait (stage-added).`,
+      ? 'Drain phase (a backlog, full batches). $ per 1k events: Lambda (duration × memory of every invocation, requests) + DynamoDB units, at the deployed memory and architecture; monthly: the cost model with this BatchSize (priced from: the live phase at its rate, else the batching model and the nearest phase\'s control invocations).'
+      : `Live at ${int(r.rows[0]?.monthly[0]?.rate ?? r.settings.lowRate)} events/s with this batching window; monthly as measured at that rate. Latency: per (window, campaign), visible − last view's append (e2e), and minus what the window semantics make any engine wait (stage-added).`,
     `Deployment otherwise: ${DEPLOYMENT.lambdaMemoryMb} MB ${DEPLOYMENT.architecture}, BatchSize ${DEPLOYMENT.batchSize}, window ${DEPLOYMENT.batchingWindowSeconds} s (framework/deploy/defaults.ts).`,
   );
   const failed = r.rows.filter((x) => !x.ok);
