@@ -33,7 +33,7 @@ import { costReport } from './cost.js';
 import { ensureKStreamsBuilt } from './kstreams.js';
 import { renderSvg } from './plot.js';
 import { Progress } from './progress.js';
-import { evaluateTargets, formatReport, throughput, type BenchReport, type Machine } from './report.js';
+import { evaluateCostTargets, evaluateTargets, formatReport, throughput, type BenchReport, type Machine } from './report.js';
 import { CONFIGS, invokerOf, type BenchSettings, type ConfigName, type ConfigResult } from './run.js';
 import { buildFunctionBundle } from './processors/function-bundle.js';
 import { runSweep, SWEEPS, type SweepName } from './sweep.js';
@@ -280,6 +280,7 @@ async function main(): Promise<number> {
 
   // Priced: what the functions themselves did (out of process); the -inproc lines only show the change of method.
   const profiles = results.flatMap((r) => (r.ok && r.profile && r.invoker !== 'in-process' ? [r.profile] : []));
+  const cost = costReport(profiles, throughput(results, 'kstreams-eos'));
   const report: BenchReport = {
     startedAt: new Date(started).toISOString(),
     durationSeconds: (Date.now() - started) / 1000,
@@ -287,8 +288,8 @@ async function main(): Promise<number> {
     machine: m,
     settings: { ...settings, configs },
     results,
-    targets: evaluateTargets(results),
-    cost: costReport(profiles, throughput(results, 'kstreams-eos')),
+    targets: [...evaluateTargets(results), ...evaluateCostTargets(cost)],
+    cost,
     ok: results.length > 0 && results.every((r) => r.ok),
   };
 

@@ -2,7 +2,7 @@
  * The benchmark's report: the tables printed at the end, the targets of the issue and whether
  * each was met, and the JSON document `--json` prints and every run saves.
  */
-import type { CostReport } from './cost.js';
+import type { CostReport, MonthlyCost } from './cost.js';
 import { formatCostReport } from './cost.js';
 import type { LatencyStats } from './latency.js';
 import type { BenchSettings, ConfigName, ConfigResult } from './run.js';
@@ -116,6 +116,27 @@ function bottomTable(results: readonly ConfigResult[]): string | undefined {
     table(['configuration', 'phase', 'invocations', 'control', 'with ticks', 'tick writes', 'write units', 'read units', 'Kafka requests', 'CPU ms fn: invocations / process', 'per 1k events: WU / invocations', 'stage-added p50/p95/p99 ms'], rows),
     'Idle: no input after a burst whose last windows stay open. Control: invocations of the control triggers (marks, ticks); with ticks: those that carried a tick. Tick writes: the ticker\'s writes (each ticks every ticked partition). CPU of the function containers within invocations / in all (the rest is start-up and time between invocations, which Lambda freezes).',
   ].join('\n');
+}
+
+/** Issue 13's targets for the bottom of the range, from the cost report of sluice-ysb-eos (priced from its idle and 10 events/s phases). */
+export function evaluateCostTargets(cost: CostReport): Target[] {
+  const ysb = cost.pipelines.find((p) => p.config === 'sluice-ysb-eos');
+  const at = (rate: number): MonthlyCost | undefined => {
+    const c = ysb?.costs.find((x) => x.rate === rate);
+    // Only a price from the phase measured at that rate counts.
+    return c?.basis.measured ? c : undefined;
+  };
+  const target = (name: string, rate: number, limit: number): Target => {
+    const c = at(rate);
+    return {
+      name,
+      wanted: `≤ $${limit} a month`,
+      measured: c === undefined ? 'not measured' : `$${c.total.toFixed(2)} (Lambda $${c.lambda.toFixed(2)} of which the ticker $${c.ticker.toFixed(2)}, DynamoDB $${c.dynamodb.toFixed(2)})`,
+      met: c === undefined ? undefined : c.total <= limit,
+      ...(c !== undefined && c.total > limit ? { by: `${(c.total / limit).toFixed(1)} × the budget` } : {}),
+    };
+  };
+  return [target('idle YSB pipeline (exactly-once), monthly', 0, 1), target('YSB at 10 events/s (exactly-once), monthly', 10, 17)];
 }
 
 /** `yes`, `FAILED`, or for at-least-once what its contract let through. */
