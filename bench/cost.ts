@@ -18,8 +18,9 @@
  * (window firings follow event time, not the event rate; marks sent per upstream batch would grow
  * with the rate, which this leaves out).
  * The ticker is priced from its schedule (framework/deploy/defaults.ts): runs per month × (run
- * time × its memory), a run lasting its period less one interval when it loops, else the measured
- * time of one tick write (producer connect + send).
+ * time × its memory) and the read units of the checkpoints each pass reads; a run lasts its period
+ * less one interval when it passes every interval, else what one pass took here (reads, and a
+ * producer connect and a write when something was due).
  *
  * Lambda: GB-s at the deployed memory size and architecture, and requests. A duration measured
  * here ran on one full core (1,769 MB in Lambda's terms); below that Lambda gives a share of a
@@ -168,8 +169,11 @@ export interface StageProfile {
   readonly attemptsPerDelivery: number;
 }
 
-/** The ticker as measured: mean time of one tick write, and of connecting its producer, ms. */
+/** The ticker as measured, per pass: time reading the checkpoints, their read units, the share of passes that wrote ticks; and the time of one write and of connecting its producer (ms). */
 export interface TickerProfile {
+  readonly readMsPerPass: number;
+  readonly rruPerPass: number;
+  readonly writingPasses: number;
   readonly writeMs: number;
   readonly connectMs: number;
 }
@@ -383,12 +387,15 @@ export function monthlyCost(profile: PipelineProfile, rate: number, prices: Pric
   const tickerRunSeconds = tickerRunTime(d, profile.ticker);
   const tickerGbS = (d.tickerMemoryMb / 1024) * tickerRunSeconds * tickerRuns;
   const price = gbSecondPrice(prices, d.architecture);
-  const ticker = tickerGbS * price + (tickerRuns / 1e6) * prices.lambdaPerMillionRequests;
+  // Every pass reads the checkpoints of the tasks it may tick.
+  const tickerPasses = tickerRuns * Math.max(1, Math.floor(d.tickerPeriodSeconds / d.tickerIntervalSeconds));
+  const tickerRru = tickerPasses * (profile.ticker?.rruPerPass ?? 0);
+  const ticker = tickerGbS * price + (tickerRuns / 1e6) * prices.lambdaPerMillionRequests + (tickerRru / 1e6) * prices.dynamoPerMillionRru;
   const monthGbS = gbs * seconds + tickerGbS;
   const monthRequests = invocations * seconds + tickerRuns;
   const lambda = monthGbS * price + (monthRequests / 1e6) * prices.lambdaPerMillionRequests;
-  const dynamodb = ((wru * seconds) / 1e6) * prices.dynamoPerMillionWru + ((rru * seconds) / 1e6) * prices.dynamoPerMillionRru;
-  return { rate, basis, invocationsPerSecond: invocations, partitionsNeeded, gbSeconds: monthGbS, requests: monthRequests, wru: wru * seconds, rru: rru * seconds, tickerRuns, ticker, lambda, dynamodb, total: lambda + dynamodb };
+  const dynamodb = ((wru * seconds) / 1e6) * prices.dynamoPerMillionWru + ((rru * seconds + tickerRru) / 1e6) * prices.dynamoPerMillionRru;
+  return { rate, basis, invocationsPerSecond: invocations, partitionsNeeded, gbSeconds: monthGbS, requests: monthRequests, wru: wru * seconds, rru: rru * seconds + tickerRru, tickerRuns, ticker, lambda, dynamodb, total: lambda + dynamodb };
 }
 
 /** What one measured phase's invocations cost, per 1,000 of its source events (the ticker left out). */
@@ -418,13 +425,15 @@ export function phaseCostPer1k(profile: PipelineProfile, phaseName: string, pric
 }
 
 /**
- * Seconds one ticker run is billed: a looping run lasts its period less one interval (it then
- * leaves the rest to the next run); a run that ticks once lasts a producer connect and one write,
- * as measured (1 s when not measured).
+ * Seconds one ticker run is billed: a run that passes every interval lasts its period less one
+ * interval (it then leaves the rest to the next run); a run of one pass lasts what a pass took
+ * here — reading the checkpoints, and for the share of passes with something due a producer
+ * connect and a write (1 s when not measured).
  */
 export function tickerRunTime(d: Deployment, measured: TickerProfile | undefined): number {
   if (d.tickerIntervalSeconds < d.tickerPeriodSeconds) return d.tickerPeriodSeconds - d.tickerIntervalSeconds;
-  return measured ? (measured.connectMs + measured.writeMs) / 1000 : 1;
+  if (!measured) return 1;
+  return (measured.readMsPerPass + measured.writingPasses * (measured.connectMs + measured.writeMs)) / 1000;
 }
 
 /** The smallest Managed Service for Apache Flink application: one KPU plus the orchestration KPU, and its storage. */
@@ -505,7 +514,7 @@ export function formatCostReport(r: CostReport): string {
     `priced from: the phase measured at that rate (idle; low = the 10 events/s phase; live); "model + <phase>": data invocations from the batching model, control invocations per second as in <phase>.`,
     `prices of ${r.prices.asOf} (${r.prices.region}; assumptions to check): Lambda $${r.prices.lambdaPerGbSecond}/GB-s x86_64, $${r.prices.lambdaArmPerGbSecond}/GB-s arm64, + $${r.prices.lambdaPerMillionRequests}/M requests; ` +
       `DynamoDB on-demand $${r.prices.dynamoPerMillionWru}/M WRU, $${r.prices.dynamoPerMillionRru}/M RRU; Managed Flink $${r.prices.flinkPerKpuHour}/KPU-h + $${r.prices.flinkStoragePerGbMonth}/GB-month × ${r.prices.flinkStorageGbPerKpu} GB/KPU; ${r.prices.hoursPerMonth} h/month.`,
-    `deployment (framework/deploy/defaults.ts): ${d.lambdaMemoryMb} MB ${d.architecture} functions, BatchSize ${d.batchSize}, batching window ${d.batchingWindowSeconds} s; ticker ${d.tickerMemoryMb} MB, a run every ${d.tickerPeriodSeconds} s ticking every ${d.tickerIntervalSeconds} s; Kafka (MSK) not included (needed by every option).`,
+    `deployment (framework/deploy/defaults.ts): ${d.lambdaMemoryMb} MB ${d.architecture} functions, BatchSize ${d.batchSize}, batching window ${d.batchingWindowSeconds} s; ticker ${d.tickerMemoryMb} MB, a run every ${d.tickerPeriodSeconds} s passing every ${d.tickerIntervalSeconds} s; Kafka (MSK) not included (needed by every option).`,
   ].join('\n');
 }
 

@@ -20,7 +20,8 @@ export interface PhaseOps {
   /** Sluice: control invocations (marks, ticks), and those of them that carried ticks. */
   readonly controlInvocations?: number;
   readonly tickInvocations?: number;
-  /** Sluice: ticker writes (each ticks every ticked partition once) and the tick records in them. */
+  /** Sluice: ticker passes, ticker writes (each ticks every partition due) and the tick records in them. */
+  readonly tickerPasses?: number;
   readonly tickWrites?: number;
   readonly tickRecords?: number;
   /** CPU time of the processor's process (out of process: the emulated pollers, not the functions). */
@@ -63,7 +64,9 @@ export function phaseOps(before: ProcessorStats | undefined, after: ProcessorSta
     transactions: diff((x) => x.kafka.transactions),
     invocations: invocations.length,
     ...(after.invocations ? { controlInvocations: control.length, tickInvocations: control.filter((x) => (x.ticks ?? 0) > 0).length } : {}),
-    ...(after.ticker ? { tickWrites: diff((x) => x.ticker?.sends ?? 0), tickRecords: diff((x) => x.ticker?.records ?? 0) } : {}),
+    ...(after.ticker
+      ? { tickerPasses: diff((x) => x.ticker?.passes ?? 0), tickWrites: diff((x) => x.ticker?.sends ?? 0), tickRecords: diff((x) => x.ticker?.records ?? 0) }
+      : {}),
     cpuMs: cpu,
     ...(after.functions ? { functionCpuMs: diff((x) => x.functions?.cpuMs ?? 0), invocationCpuMs: invocations.reduce((n, x) => n + (x.cpuMs ?? 0), 0) } : {}),
   };
@@ -84,7 +87,7 @@ export function scaleOps(ops: PhaseOps, k: number): PhaseOps {
     invocations: ops.invocations * k,
     cpuMs: ops.cpuMs * k,
   };
-  for (const key of ['controlInvocations', 'tickInvocations', 'tickWrites', 'tickRecords', 'functionCpuMs', 'invocationCpuMs'] as const) {
+  for (const key of ['controlInvocations', 'tickInvocations', 'tickerPasses', 'tickWrites', 'tickRecords', 'functionCpuMs', 'invocationCpuMs'] as const) {
     const v = opt(ops[key]);
     if (v !== undefined) out[key] = v;
   }

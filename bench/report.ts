@@ -100,7 +100,7 @@ function bottomTable(results: readonly ConfigResult[]): string | undefined {
         n(m.invocations),
         n(m.controlInvocations),
         n(m.tickInvocations),
-        n(m.tickWrites),
+        `${n(m.tickerPasses)} / ${n(m.tickWrites)}`,
         n(m.writeUnits),
         n(m.readUnits),
         n(m.kafkaRequests),
@@ -113,8 +113,8 @@ function bottomTable(results: readonly ConfigResult[]): string | undefined {
   if (rows.length === 0) return undefined;
   return [
     'Bottom of the range (YSB), per minute:',
-    table(['configuration', 'phase', 'invocations', 'control', 'with ticks', 'tick writes', 'write units', 'read units', 'Kafka requests', 'CPU ms fn: invocations / process', 'per 1k events: WU / invocations', 'stage-added p50/p95/p99 ms'], rows),
-    'Idle: no input after a burst whose last windows stay open. Control: invocations of the control triggers (marks, ticks); with ticks: those that carried a tick. Tick writes: the ticker\'s writes (each ticks every ticked partition). CPU of the function containers within invocations / in all (the rest is start-up and time between invocations, which Lambda freezes).',
+    table(['configuration', 'phase', 'invocations', 'control', 'with ticks', 'ticker passes / writes', 'write units', 'read units', 'Kafka requests', 'CPU ms fn: invocations / process', 'per 1k events: WU / invocations', 'stage-added p50/p95/p99 ms'], rows),
+    'Idle: no input after a burst whose last windows stay open. Control: invocations of the control triggers (marks, ticks); with ticks: those that carried a tick. Ticker passes: runs of the ticker\'s pass over the checkpoints; writes: the passes that had a task due and wrote its ticks. CPU of the function containers within invocations / in all (the rest is start-up and time between invocations, which Lambda freezes).',
   ].join('\n');
 }
 

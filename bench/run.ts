@@ -505,11 +505,17 @@ function functionFigures(stats: ProcessorStats): { functions?: FunctionFigures }
   return f ? { functions: { containers: f.containers, peakRssMiB: f.maxRssBytes / 2 ** 20, meanInitMs: f.meanInitMs } } : {};
 }
 
-/** Mean time of one ticker write and of one ticker connect. */
+/** The ticker per pass: reads, read units, the share of passes that wrote; and one write's and one connect's time. */
 function tickerProfile(stats: ProcessorStats): TickerProfile | undefined {
   const t = stats.ticker;
-  if (!t || t.sends === 0) return undefined;
-  return { writeMs: t.sendMs / t.sends, connectMs: t.connects > 0 ? t.connectMs / t.connects : 0 };
+  if (!t || t.passes === 0) return undefined;
+  return {
+    readMsPerPass: t.readMs / t.passes,
+    rruPerPass: t.readUnits / t.passes,
+    writingPasses: Math.min(1, t.sends / t.passes),
+    writeMs: t.sends > 0 ? t.sendMs / t.sends : 0,
+    connectMs: t.connects > 0 ? t.connectMs / t.connects : 0,
+  };
 }
 
 function startProcessor(spec: ConfigSpec, s: BenchSettings, env: RunEnv, names: { app: string; sourceTopic: string; sinkTopic: string; table: string; warmupRecords: number }): Processor {

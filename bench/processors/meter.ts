@@ -222,6 +222,11 @@ export class FunctionMeter {
     return { store: new DynamoTaskStore(this.dynamo, this.cfg.table, { metrics: this.metrics }), sink };
   };
 
+  /** A store on the meter's client and metrics, without a sink (the ticker's reader of checkpoints). */
+  store(): DynamoTaskStore {
+    return new DynamoTaskStore(this.dynamo, this.cfg.table, { metrics: this.metrics });
+  }
+
   /** Runs `f` (one invocation), charging its DynamoDB requests to `cost`. */
   charge<T>(cost: InvocationCost, f: () => Promise<T>): Promise<T> {
     return charged.run(cost, f);

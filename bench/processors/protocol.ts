@@ -69,8 +69,16 @@ export interface FunctionProcesses {
   readonly meanInitMs: number;
 }
 
-/** What the ticker wrote so far (its producers' sends; each is one tick of every ticked partition). */
+/** What the ticker did so far: its passes, the checkpoints they read, and what it wrote (each send ticks every partition due). */
 export interface TickerCounters {
+  /** Passes (LocalRun's ticker stats), failed ones, and task checkpoints read. */
+  readonly passes: number;
+  readonly failedPasses: number;
+  readonly tasksRead: number;
+  /** Its DynamoDB requests, estimated read units, and ms waited on them. */
+  readonly dynamoRequests: number;
+  readonly readUnits: number;
+  readonly readMs: number;
   readonly sends: number;
   readonly records: number;
   /** Producer connects: one per ticker run if each run connects anew (a looping run connects once). */

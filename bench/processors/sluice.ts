@@ -137,9 +137,8 @@ async function main(): Promise<void> {
   };
   const ticker: ProducerWrites = { sends: 0, records: 0, connects: 0, sendMs: 0, connectMs: 0 };
 
-  const setup = new FunctionMeter(cfg, topology);
-  await createTable(setup.dynamo, cfg.table);
-  await setup.close();
+  const tickerMeter = new FunctionMeter(cfg, topology);
+  await createTable(tickerMeter.dynamo, cfg.table);
   const functions = cfg.invoker === 'in-process' ? inProcessFunctions(cfg) : outOfProcessFunctions(cfg);
   const controlTopics = new Set(topology.stages.map((s) => s.controlTopic));
 
@@ -187,6 +186,8 @@ async function main(): Promise<void> {
     batchSize: cfg.batchSize,
     batchingWindowMs: cfg.batchingWindowMs,
     tickIntervalMs: cfg.tickIntervalMs,
+    // The ticker reads the checkpoints through a store of its own, so its reads are counted apart.
+    taskTimes: tickerMeter.store(),
     groupPrefix: `bench-${topology.app}`,
     onInvocation: (info) => {
       if (info.ok || info.part !== 0) return; // a bundled invocation reports once per partition
@@ -200,7 +201,10 @@ async function main(): Promise<void> {
   const stats = (): ProcessorStats => {
     const taken = samples;
     samples = [];
-    const f = functions.counters();
+    const fn = functions.counters();
+    const t = tickerMeter.counters();
+    // The deployment's DynamoDB work: the functions' and the ticker's reads of checkpoints.
+    const f = combineCounters(fn, t);
     const processes = functions.processes();
     return {
       kafka: {
@@ -213,7 +217,13 @@ async function main(): Promise<void> {
       },
       dynamo: { requests: f.dynamo.requests, estimatedUnits: f.dynamo.estimatedUnits, reportedUnits: f.dynamo.reportedUnits, waitMs: f.dynamo.waitMs },
       ...(processes ? { functions: processes } : {}),
-      ticker: { ...ticker },
+      ticker: {
+        ...ticker,
+        ...run.tickerStats,
+        dynamoRequests: Object.values(t.dynamo.requests).reduce((a, b) => a + b, 0),
+        readUnits: costOf(t).rru,
+        readMs: Object.values(t.dynamo.waitMs).reduce((a, b) => a + b, 0),
+      },
       invocations: taken,
       failures,
       errors: [...errors],
@@ -233,6 +243,7 @@ async function main(): Promise<void> {
         await run.stop();
         const final = stats();
         await functions.close();
+        await tickerMeter.close();
         await toParent({ type: 'stats', stats: final });
         process.exit(0);
       })();

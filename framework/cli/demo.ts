@@ -11,6 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError, type Command } from 'commander';
+import { DynamoTaskStore } from '../dynamodb/task-store.js';
 import { createDynamoClient } from '../dynamodb/client.js';
 import { SluiceError } from '../errors.js';
 import { createKafka } from '../kafka/client.js';
@@ -164,6 +165,7 @@ export async function runYsbDemo(opts: YsbDemoOptions): Promise<YsbDemoResult> {
     onInvocation: monitor.onInvocation,
     groupPrefix,
     // Batch size, batching window and ticker: the deployed defaults (framework/deploy/defaults.ts), LocalRun's own.
+    taskTimes: new DynamoTaskStore(dynamo, table),
   });
   let verdict: Verification;
   try {

@@ -9,6 +9,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Admin, Kafka } from 'kafkajs';
 import { DEPLOY_DEFAULTS } from '../deploy/defaults.js';
+import { DynamoTaskStore } from '../dynamodb/task-store.js';
 import { createDynamoClient } from '../dynamodb/client.js';
 import { createTable, deleteTable } from '../dynamodb/table.js';
 import { ensureTopics } from '../kafka/admin.js';
@@ -72,7 +73,7 @@ export function registerDevCommand(program: Command): void {
     .option('--function-name <template>', 'deployed function name of a stage for --invoker lambda-api; {stage} is replaced', '{stage}')
     .option('--batch-size <n>', 'records per invocation (Lambda allows 1-10000; default: the deployed default)', parseBatchSize, DEPLOY_DEFAULTS.batchSize)
     .option('--no-bundle', 'invoke one partition at a time (default: several partitions per invocation, as Lambda does)')
-    .option('--tick-interval <ms>', 'ticker interval in ms (0: no ticker; default: the deployed ticker\'s)', parseNonNegative, DEPLOY_DEFAULTS.ticker.intervalSeconds * 1000)
+    .option('--tick-interval <ms>', 'time between ticker passes in ms (a deployment passes once a minute; 0: no ticker)', parseNonNegative, 1_000)
     .option('--group-prefix <prefix>', 'consumer group prefix of the triggers (default sluice-local-<app>; a new one re-reads from the start)')
     .option('--duration <seconds>', 'stop after this many seconds (default: run until Ctrl-C)', parsePositive)
     .option('--verbose', 'show kafkajs logs')
@@ -119,7 +120,6 @@ async function runDev(opts: DevOptions): Promise<void> {
   const kafka = createKafka({ brokers, clientId: `sluice-dev-${topology.app}` });
   const dynamo = createDynamoClient({ endpoint: dynamodbEndpoint });
   await prepareApp(kafka, dynamo, topology, table);
-  dynamo.destroy();
 
   let inner: Invoker;
   let close = async (): Promise<void> => undefined;
@@ -149,6 +149,7 @@ async function runDev(opts: DevOptions): Promise<void> {
     batchSize: opts.batchSize,
     bundlePartitions: opts.bundle,
     tickIntervalMs: opts.tickInterval,
+    taskTimes: new DynamoTaskStore(dynamo, table),
   });
 
   console.log(`sluice dev: ${topology.app} (${topology.stages.map((s) => s.name).join(' → ')})`);
@@ -200,6 +201,7 @@ async function runDev(opts: DevOptions): Promise<void> {
     await collector?.stop();
     uiDynamo?.destroy();
     await run.stop();
+    dynamo.destroy();
     await admin.disconnect();
     await close();
   }

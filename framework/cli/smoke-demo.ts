@@ -20,6 +20,7 @@ import { ensureTopics } from '../kafka/admin.js';
 import { createKafka } from '../kafka/client.js';
 import { readToEnd } from '../kafka/read-to-end.js';
 import { infraUp } from '../local/infra/index.js';
+import { topicOffsets } from '../kafka/topic-offsets.js';
 
 /** How many records each transaction writes. */
 export interface SmokeOptions {
@@ -60,7 +61,7 @@ export async function runSmokeDemo(opts: SmokeOptions): Promise<Check[]> {
     const { committedOffsets, abortedOffsets } = await writeTransactions(kafka, name, opts);
     say('commit', `transaction 1 wrote ${opts.committed} records at offsets ${range(committedOffsets)} and committed`);
     say('abort', `transaction 2 wrote ${opts.aborted} records at offsets ${range(abortedOffsets)} and aborted`);
-    const [end] = await admin.fetchTopicOffsets(name);
+    const [end] = await topicOffsets(admin, name);
     say('log', `high watermark ${end?.high ?? '?'}: ${opts.committed + opts.aborted} records + 2 transaction markers`);
 
     const committedView = await readToEnd(kafka, name, { isolation: 'read_committed' });

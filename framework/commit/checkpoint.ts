@@ -9,7 +9,7 @@
  *   the next batch takes the number after every committed one and every hole.
  * - A batch record lives in ring slot seq mod RING_SLOTS. A slot only moves to higher seqs, so
  *   the records a cold start needs — every committed seq after the snapshot — must not be more
- *   than RING_SLOTS apart: a task compacts long before (COMPACT_EVERY), and must compact before
+ *   than RING_SLOTS apart: a task compacts long before (DEFAULT_COMPACTION), and must compact before
  *   preparing a batch that would overwrite a record still needed (mustCompactFirst).
  */
 import type { BatchRecord, Checkpoint, SnapshotRef } from './ports.js';
@@ -25,7 +25,22 @@ export interface CompactionPolicy {
   readonly everyBatches: number;
   /** Or once the records since the snapshot hold this many encoded bytes and at least as many as the snapshot. */
   readonly minBytes: number;
+  /**
+   * The largest encoded changes a batch record holds (default MAX_RECORD_CHANGE_BYTES). A batch that
+   * changes more writes a snapshot with it instead, and its record carries no changes.
+   */
+  readonly maxRecordBytes?: number;
+  /**
+   * Whether batches write snapshots (default true). With false a task snapshots only by compacting
+   * before a batch, when `mustCompactFirst` or a cold start's load says so: batches stay small and
+   * even, at the price of a separate compaction now and then (the fault schedules use it to crash
+   * inside compactions).
+   */
+  readonly inBatches?: boolean;
 }
+
+/** What one batch record can hold of changes: a DynamoDB item is at most 400 KB, and the record has other attributes. */
+export const MAX_RECORD_CHANGE_BYTES = 350 * 1024;
 
 /** The default: every 32 batches, or once the records since the snapshot outweigh it (and 64 KB). */
 export const DEFAULT_COMPACTION: CompactionPolicy = { everyBatches: RING_SLOTS / 2, minBytes: 64 * 1024 };
@@ -111,18 +126,20 @@ export function rebaseSeq(ckpt: Checkpoint, atLeast = 0): number {
 
 /** Whether batch `seq`, whose changes encode to `changeBytes`, should carry a snapshot of the state after it. */
 export function shouldCompact(ckpt: Checkpoint, seq: number, changeBytes: number, policy: CompactionPolicy = DEFAULT_COMPACTION): boolean {
+  if (policy.inBatches === false) return false;
   if (seq - ckpt.snapshot.seq >= Math.min(policy.everyBatches, RING_SLOTS - 1)) return true;
   const delta = ckpt.deltaBytes + changeBytes;
   return delta >= policy.minBytes && delta >= ckpt.snapshot.bytes;
 }
 
 /**
- * Whether the task must compact before preparing batch `seq`: its record would overwrite one still
- * needed (more than RING_SLOTS after the snapshot), or the batches that should have snapshotted
- * failed twice over (more than twice the policy's interval).
+ * Whether the task must compact before preparing batch `seq`: the batch after `seq` would overwrite
+ * a record still needed (RING_SLOTS or more after the snapshot; the compaction itself takes `seq`,
+ * whose slot holds the snapshot's own batch at worst), or the batches that should have snapshotted
+ * failed twice over (twice the policy's interval).
  */
 export function mustCompactFirst(ckpt: Checkpoint, seq: number, policy: CompactionPolicy = DEFAULT_COMPACTION): boolean {
-  return seq - ckpt.snapshot.seq > Math.min(RING_SLOTS, 2 * policy.everyBatches);
+  return seq - ckpt.snapshot.seq >= Math.min(RING_SLOTS, 2 * policy.everyBatches);
 }
 
 /** The bank a new snapshot goes to: the one not in use. */

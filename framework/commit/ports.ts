@@ -88,6 +88,11 @@ export interface BatchRecord {
   readonly encoded?: Buffer;
   /** A snapshot of the task's state after this batch, written with it: confirming the batch makes it the task's snapshot. */
   readonly snapshot: SnapshotRef | undefined;
+  /**
+   * The changes were too large for the record (CompactionPolicy.maxRecordBytes): `changes` is empty
+   * and only `snapshot` holds the state after the batch, so the batch can only commit with it.
+   */
+  readonly changesInSnapshot?: boolean;
 }
 
 /** A committed state value. */
@@ -168,6 +173,8 @@ export interface TaskStore {
   abandon(task: TaskRef, from: Checkpoint, record: BatchRecord): Promise<Checkpoint>;
   /** Compaction outside a batch: makes a snapshot whose chunks were written the task's. Conditional on `from.version`. */
   compact(task: TaskRef, from: Checkpoint, snapshot: SnapshotRef): Promise<Checkpoint>;
+  /** Whether every chunk of `snapshot` is stored (at-least-once recovery of a batch whose changes only its snapshot holds). */
+  snapshotComplete(task: TaskRef, snapshot: SnapshotRef): Promise<boolean>;
 }
 
 /** Offsets Kafka assigned to the records of one send, in the order given. */

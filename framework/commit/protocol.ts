@@ -1,9 +1,10 @@
 /**
  * The exactly-once commit protocol of one task, as named phases (docs/exactly-once.md):
  *
- *   take     claim the transactional id; read the checkpoint (a warm container that wrote it
- *            last skips the read); wait briefly for the other trigger's just-prepared batch;
- *            recover a pending batch (fence, ask Kafka, then confirm or abandon it)
+ *   take     claim the transactional id; read the checkpoint (a warm container reads only the
+ *            checkpoint and keeps its memory if the version is the one it knows); wait briefly
+ *            for the other trigger's just-prepared batch; recover a pending batch (fence, ask
+ *            Kafka, then confirm or abandon it)
  *   open     the batch's sequence number and its Kafka transaction; outputs are sent into it
  *   commit   marks and the progress record into the transaction → prepare: the batch record
  *            (the batch's state changes, position and event time; at most one per seq, the
@@ -31,7 +32,7 @@ import { buildSnapshot } from '../state/committed.js';
 import type { TimeState } from '../time/watermark.js';
 import type { BatchRecord, Checkpoint, FaultHook, KafkaTxn, SentOffsets, SnapshotWrite, TaskRef, TaskStore, TxnOutcome, TxnSink } from './ports.js';
 import { SimulatedCrash } from './ports.js';
-import { DEFAULT_COMPACTION, nextBank, nextSeq, shouldCompact, type CompactionPolicy } from './checkpoint.js';
+import { DEFAULT_COMPACTION, MAX_RECORD_CHANGE_BYTES, nextBank, nextSeq, shouldCompact, type CompactionPolicy } from './checkpoint.js';
 
 /** Everything the protocol needs for one task. */
 export interface CommitDeps {
@@ -75,7 +76,7 @@ export interface Recovery {
 /** The task as a batch starts from it. */
 export interface TakenTask {
   readonly checkpoint: Checkpoint;
-  /** Whether the checkpoint was read (false: the warm container's own, trusted until a write conflicts). */
+  /** Whether the task was read whole (false: only the checkpoint was, and its version matched the warm container's own). */
   readonly read: boolean;
   readonly recovery: Recovery | undefined;
   /** A pending batch this call promoted: a warm state that predates it must apply its changes. */
@@ -112,11 +113,23 @@ export async function takeTask(deps: CommitDeps, task: TaskRef, txnId: string, w
         ? await deps.sink.resolve(pending.txnId, pending.progress, task.id, pending.seq, { peers: deps.progressPeers?.(pending.progress.partition) ?? [] })
         : 'aborted';
   await deps.fault?.('after-recovery-fence', task, pending.seq);
-  // An at-least-once record is kept whatever happened after it was written, but its snapshot may
-  // be half written (an exactly-once one commits in Kafka only after its snapshot is complete).
-  const promoted = pending.txnId === undefined ? { ...pending, snapshot: undefined } : pending;
-  const checkpoint = outcome === 'committed' ? await deps.store.confirm(task, view.checkpoint, promoted) : await deps.store.abandon(task, view.checkpoint, pending);
-  return { checkpoint, read: true, recovery: { seq: pending.seq, outcome }, promoted: outcome === 'committed' ? promoted : undefined };
+  const { promoted, outcome: decided } = await atLeastOncePromotion(deps, task, pending, outcome);
+  const checkpoint = decided === 'committed' ? await deps.store.confirm(task, view.checkpoint, promoted) : await deps.store.abandon(task, view.checkpoint, pending);
+  return { checkpoint, read: true, recovery: { seq: pending.seq, outcome: decided }, promoted: decided === 'committed' ? promoted : undefined };
+}
+
+/**
+ * What recovery keeps of a pending record. An exactly-once record commits in Kafka only after its
+ * snapshot is complete, so it is kept as written. An at-least-once record is kept whatever happened
+ * after it was written, but its snapshot may be half written: it is promoted without it, on its
+ * changes; and when the snapshot is the only copy of its changes (changesInSnapshot), it is kept
+ * only if the snapshot is complete, else abandoned (its input is redelivered: at least once).
+ */
+async function atLeastOncePromotion(deps: CommitDeps, task: TaskRef, pending: BatchRecord, outcome: TxnOutcome): Promise<{ promoted: BatchRecord; outcome: TxnOutcome }> {
+  if (pending.txnId !== undefined) return { promoted: pending, outcome };
+  if (!pending.changesInSnapshot) return { promoted: { ...pending, snapshot: undefined }, outcome };
+  const complete = pending.snapshot !== undefined && (await deps.store.snapshotComplete(task, pending.snapshot));
+  return { promoted: pending, outcome: complete ? outcome : 'aborted' };
 }
 
 /**
@@ -229,12 +242,16 @@ export interface PlannedChanges {
   readonly entries: readonly StateEntry[];
   readonly encoded: Buffer | undefined;
   readonly snapshot: boolean;
+  /** Too large for the batch record: the snapshot written with the batch is their only copy. */
+  readonly inSnapshot: boolean;
 }
 
 /** Encodes a batch's changes and decides whether the batch also writes a snapshot (pure); stages without keyed state never do. */
 export function planChanges(deps: Pick<CommitDeps, 'compaction'>, ckpt: Checkpoint, seq: number, entries: readonly StateEntry[], keyed: boolean): PlannedChanges {
   const encoded = entries.length === 0 ? undefined : encodeEntries(entries);
-  return { entries, encoded, snapshot: keyed && shouldCompact(ckpt, seq, encoded?.length ?? 0, deps.compaction ?? DEFAULT_COMPACTION) };
+  const policy = deps.compaction ?? DEFAULT_COMPACTION;
+  const inSnapshot = keyed && (encoded?.length ?? 0) > (policy.maxRecordBytes ?? MAX_RECORD_CHANGE_BYTES);
+  return { entries, encoded, snapshot: inSnapshot || (keyed && shouldCompact(ckpt, seq, encoded?.length ?? 0, policy)), inSnapshot };
 }
 
 /**
@@ -264,9 +281,9 @@ export async function commitBatch(deps: CommitDeps, task: TaskRef, ckpt: Checkpo
       txnId: open.txn ? open.txnId : undefined,
       progress,
       since: Date.now(),
-      changes: outcome.changes.entries,
-      changeBytes: outcome.changes.encoded?.length ?? 0,
-      ...(outcome.changes.encoded ? { encoded: outcome.changes.encoded } : {}),
+      ...(outcome.changes.inSnapshot
+        ? { changes: [], changeBytes: 0, changesInSnapshot: true }
+        : { changes: outcome.changes.entries, changeBytes: outcome.changes.encoded?.length ?? 0, ...(outcome.changes.encoded ? { encoded: outcome.changes.encoded } : {}) }),
       snapshot: snapshot?.ref,
     };
     await deps.store.prepare(task, record);
@@ -290,12 +307,35 @@ export async function commitBatch(deps: CommitDeps, task: TaskRef, ckpt: Checkpo
 
 // --- compact -------------------------------------------------------------------------------------
 
-/** Compaction outside a batch: a snapshot of `entries` (the state as of ckpt.committedSeq) becomes the task's. */
+/**
+ * Compaction outside a batch: a snapshot of `entries` (the state as of ckpt.committedSeq) becomes
+ * the task's. It goes through the ring like a batch with no input: a record of the next seq that
+ * names the snapshot and carries no changes (changesInSnapshot, no transaction), then the chunks,
+ * then the confirm. So the record's slot arbitrates it against batches and other compactions (the
+ * first prepare wins), and one that dies half way is a pending record that recovery decides: kept
+ * if its snapshot is complete, else abandoned. (Writing chunks before any record, a failed confirm
+ * left chunks that no retry from the same checkpoint could replace: the task was stuck.)
+ */
 export async function compactTask(deps: CommitDeps, task: TaskRef, ckpt: Checkpoint, entries: Iterable<StateEntry>): Promise<Checkpoint> {
-  const snapshot = buildSnapshot(entries, ckpt.committedSeq, nextBank(ckpt), (deps.snapshotId ?? randomId)(), ckpt.version);
+  const seq = nextSeq(ckpt);
+  const snapshot = buildSnapshot(entries, seq, nextBank(ckpt), (deps.snapshotId ?? randomId)(), ckpt.version);
+  const record: BatchRecord = {
+    seq,
+    nextOffset: ckpt.nextOffset,
+    time: ckpt.time,
+    txnId: undefined,
+    progress: undefined,
+    since: Date.now(),
+    changes: [],
+    changeBytes: 0,
+    changesInSnapshot: true,
+    snapshot: snapshot.ref,
+  };
+  await deps.store.prepare(task, record);
+  await deps.fault?.('after-record', task, seq);
   await deps.store.writeSnapshot(task, snapshot);
-  await deps.fault?.('after-snapshot', task, ckpt.committedSeq);
-  return deps.store.compact(task, ckpt, snapshot.ref);
+  await deps.fault?.('after-snapshot', task, seq);
+  return deps.store.confirm(task, ckpt, record);
 }
 
 // --- records -------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ export interface TickerDefaults {
   readonly rate: string;
   /** The rate's period, seconds. */
   readonly periodSeconds: number;
-  /** Seconds between ticks within one run; equal to the period: one tick per run. */
+  /** Seconds between passes within one run; equal to the period: one pass per run (settings.ts's default too). */
   readonly intervalSeconds: number;
   readonly memorySizeMb: number;
 }
@@ -63,7 +63,8 @@ export const DEPLOY_DEFAULTS: DeployDefaults = {
   batchingWindowSeconds: LAMBDA_DEFAULT_BATCHING_WINDOW_SECONDS,
   memorySizeMb: 1024,
   architecture: 'arm64',
-  ticker: { rate: '1 minute', periodSeconds: 60, intervalSeconds: 5, memorySizeMb: 256 },
+  // One pass a minute (EventBridge's finest schedule), ticking only the tasks that are due.
+  ticker: { rate: '1 minute', periodSeconds: 60, intervalSeconds: 60, memorySizeMb: 256 },
 };
 
 /**

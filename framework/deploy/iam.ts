@@ -14,6 +14,7 @@
  */
 import { registriesOf } from '../serde/prefetch.js';
 import type { Stage, Topology } from '../topology/topology.js';
+import { tickedStages } from '../time/due.js';
 import type { MskClusterRef } from './settings.js';
 
 /** A CloudFormation value: a literal or an intrinsic function. */
@@ -40,6 +41,8 @@ export interface Access {
   readonly transactionalIds: readonly string[];
   /** `dynamodb:LeadingKeys` patterns of the items it may touch; empty = no DynamoDB access. */
   readonly leadingKeys: readonly string[];
+  /** Only reads those items (the ticker); default: reads and writes. */
+  readonly readOnly?: boolean;
   /** IAM actions its schema-registry serdes need (AWS Glue Schema Registry); absent or empty = none. */
   readonly schemaRegistryActions?: readonly string[];
 }
@@ -50,6 +53,8 @@ export interface Access {
  * as one conditional PutItem: no update, delete or transaction.
  */
 export const DYNAMODB_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:PutItem'] as const;
+/** What the ticker may do: read checkpoints (BatchGetItem). */
+export const DYNAMODB_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem'] as const;
 
 /** Lambda's ENI actions, for an ESM polling inside a VPC and for VPC-attached functions. */
 export const VPC_ACTIONS = [
@@ -107,20 +112,24 @@ export function schemaRegistryStatement(actions: readonly string[]): PolicyState
   };
 }
 
-/** Stages the ticker wakes: those reading a source topic. */
-export function tickedStages(topology: Topology): Stage[] {
-  return topology.stages.filter((s) => s.inputs.some((i) => i.kind === 'source'));
-}
-
-/** What the ticker touches: it only writes ticks into source stages' control topics. */
+/** What the ticker touches: it reads the checkpoints of the stages it may wake (time/due.ts) and writes ticks into their control topics. */
 export function tickerAccess(topology: Topology): Access {
-  return { readTopics: [], writeTopics: tickedStages(topology).map((s) => s.controlTopic), groups: [], transactionalIds: [], leadingKeys: [] };
+  const stages = tickedStages(topology);
+  return {
+    readTopics: [],
+    writeTopics: stages.map((s) => s.controlTopic),
+    groups: [],
+    transactionalIds: [],
+    leadingKeys: stages.map((s) => `task#${topology.app}#${s.name}.*`),
+    readOnly: true,
+  };
 }
 
 /**
- * The partition-key patterns of a stage's items (see dynamodb/layout.ts): checkpoints and
- * timers are keyed by task id `<stage>.<partition>` or `<stage>.<topic>.<partition>`, state by
- * `<stage>#<key>`. Stage names have no `.` or `#`, so no stage's pattern matches another's.
+ * The partition-key patterns of a stage's items (see dynamodb/layout.ts): every item of a task
+ * (checkpoint, batch records, snapshot chunks) is under `task#<app>#<taskId>`, the task id being
+ * `<stage>.<partition>` or `<stage>.<topic>.<partition>`. Stage names have no `.` or `#`, so no
+ * stage's pattern matches another's.
  */
 export function stageLeadingKeys(app: string, stage: string): string[] {
   // Every item of a task is under `task#<app>#<taskId>`; `ckpt#…` is the checkpoint key of Sluice
@@ -146,11 +155,11 @@ export function logStatement(functionName: string): PolicyStatement {
 }
 
 /** DynamoDB on the app's table, limited to the given partition-key patterns. */
-export function dynamoStatement(tableArn: CfnValue, leadingKeys: readonly string[]): PolicyStatement {
+export function dynamoStatement(tableArn: CfnValue, leadingKeys: readonly string[], readOnly = false): PolicyStatement {
   return {
     Sid: 'StateTable',
     Effect: 'Allow',
-    Action: [...DYNAMODB_ACTIONS],
+    Action: [...(readOnly ? DYNAMODB_READ_ACTIONS : DYNAMODB_ACTIONS)],
     Resource: tableArn,
     Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...leadingKeys] } },
   };

@@ -11,6 +11,7 @@
  */
 import { ConfigError } from '../errors.js';
 import type { Stage, Topology } from '../topology/topology.js';
+import { tickedStages } from '../time/due.js';
 import type { EventSourceMapping, TriggerSpec } from './event-source-mappings.js';
 import { normalizedFunctionName, stageMappings } from './event-source-mappings.js';
 import type { Access, CfnValue, PolicyStatement } from './iam.js';
@@ -124,18 +125,20 @@ export function buildDeployment(topology: Topology, settings: DeploySettings, co
     Object.assign(resources, stageMappings(settings.kafka, topology, stage, triggerSpecs(topology, stage, settings), context));
   }
 
-  if (settings.ticker) {
+  // A pipeline with nothing to wake in processing time (no event time downstream of a source, no
+  // processing-time timers) gets no ticker at all.
+  if (settings.ticker && tickedStages(topology).length > 0) {
     const ticker = settings.ticker;
     const name = functionName(context, TICKER_FUNCTION);
     const role = roleLogicalId(TICKER_FUNCTION);
-    // One run per period: a single tick, or ticks every interval until the next run takes over.
+    // One run per period: a single pass (the default), or passes every interval until the next run takes over.
     const durationSeconds = ticker.periodSeconds - ticker.intervalSeconds;
     functions[TICKER_FUNCTION] = {
       name,
       handler: TICKER_HANDLER,
       runtime: RUNTIME,
       timeout: durationSeconds + 30,
-      // It only writes a few records per tick.
+      // A pass reads a few checkpoints and writes a few ticks.
       memorySize: DEPLOY_DEFAULTS.ticker.memorySizeMb,
       architecture: settings.triggers.defaults.architecture ?? DEPLOY_DEFAULTS.architecture,
       role: roleArn(role),
@@ -143,6 +146,7 @@ export function buildDeployment(topology: Topology, settings: DeploySettings, co
         ...kafkaEnvironment(settings),
         SLUICE_KAFKA_BROKERS: tickerBrokers(settings).join(','),
         SLUICE_APP: topology.app,
+        SLUICE_TABLE: { Ref: TABLE_LOGICAL_ID },
         SLUICE_TICK_INTERVAL_MS: String(ticker.intervalSeconds * 1000),
         SLUICE_TICK_DURATION_MS: String(durationSeconds * 1000),
       },
@@ -222,7 +226,7 @@ function triggerSpecs(topology: Topology, stage: Stage, settings: DeploySettings
 
 function roleStatements(fn: string, access: Access, settings: DeploySettings, tableArn: CfnValue, onFailure: OnFailureSettings | undefined, esm = true): PolicyStatement[] {
   const statements = [logStatement(fn)];
-  if (access.leadingKeys.length > 0) statements.push(dynamoStatement(tableArn, access.leadingKeys));
+  if (access.leadingKeys.length > 0) statements.push(dynamoStatement(tableArn, access.leadingKeys, access.readOnly ?? false));
   if (access.schemaRegistryActions && access.schemaRegistryActions.length > 0) statements.push(schemaRegistryStatement(access.schemaRegistryActions));
   const k = settings.kafka;
   const secrets: string[] = [];

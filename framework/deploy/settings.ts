@@ -57,7 +57,7 @@ export interface MskClusterRef {
 export interface TickerSettings {
   /** EventBridge schedule rate, e.g. `1 minute`. */
   readonly rate: string;
-  /** Seconds between ticks (default: DEPLOY_DEFAULTS.ticker); below the rate's period, one run ticks through the whole period. */
+  /** Seconds between ticker passes (default: the rate's period, one pass per run); below it, one run passes through the whole period. */
   readonly intervalSeconds: number;
   /** The rate's period in seconds. */
   readonly periodSeconds: number;
@@ -222,7 +222,8 @@ function ticker(raw: unknown): TickerSettings | undefined {
   if (!m || Number(m[1]) < 1) throw new ConfigError(`${field}.rate: ${JSON.stringify(rate)} is not an EventBridge rate`, { field: `${field}.rate` }, "e.g. '1 minute' or '5 minutes'");
   const rateSeconds = Number(m[1]) * (m[2]!.startsWith('minute') ? 60 : m[2]!.startsWith('hour') ? 3_600 : 86_400);
   // A run ticks every interval through its period, so ticks come more often than EventBridge fires.
-  const intervalSeconds = optionalInt(t['intervalSeconds'], `${field}.intervalSeconds`, 1, rateSeconds) ?? Math.min(DEPLOY_DEFAULTS.ticker.intervalSeconds, rateSeconds);
+  // One pass per run unless asked: idleness and processing-time timers then have the rate's granularity.
+  const intervalSeconds = optionalInt(t['intervalSeconds'], `${field}.intervalSeconds`, 1, rateSeconds) ?? rateSeconds;
   if (intervalSeconds < rateSeconds && rateSeconds > MAX_TICKER_RUN_SECONDS) {
     throw new ConfigError(
       `${field}.intervalSeconds: ticking every ${intervalSeconds} s through a ${rateSeconds} s period needs one run of ${rateSeconds} s`,

@@ -24,8 +24,15 @@ export interface PipelineOptions {
   readonly onError?: 'dead-letter' | 'fail';
   /** A source partition without data for this long is idle: left out of downstream watermarks (default 60s). */
   readonly idleTimeout?: Duration;
-  /** Least time between watermark marks a source task sends downstream (default 1s; ticks flush). */
+  /** Least time between watermark marks a source task sends downstream under interval marks (default 1s; ticks flush). */
   readonly watermarkInterval?: Duration;
+  /**
+   * When a task tells downstream stages its watermark. `boundaries` (default): only when it crosses
+   * a point where a downstream window can fire or close (or idleness changes); pipelines with
+   * sessions or process functions downstream fall back to `interval`. `interval`: at most every
+   * `watermarkInterval` at sources, on every change after. Results are the same; boundaries wake fewer tasks.
+   */
+  readonly marks?: 'boundaries' | 'interval';
 }
 
 /** Options of a source. */
@@ -66,6 +73,7 @@ export class Pipeline {
       onError: options.onError ?? 'dead-letter',
       idleTimeoutMs: parseDuration(options.idleTimeout ?? '60s', 'idleTimeout'),
       watermarkIntervalMs: parseDuration(options.watermarkInterval ?? '1s', 'watermarkInterval'),
+      marks: marksOption(options.marks),
     });
   }
 
@@ -102,4 +110,10 @@ export class Pipeline {
 /** Starts a pipeline definition. */
 export function pipeline(name: string, options: PipelineOptions = {}): Pipeline {
   return new Pipeline(name, options);
+}
+
+function marksOption(marks: unknown): 'boundaries' | 'interval' {
+  if (marks === undefined) return 'boundaries';
+  if (marks === 'boundaries' || marks === 'interval') return marks;
+  throw new ConfigError(`marks: ${JSON.stringify(marks)} is not a mark policy`, { field: 'marks' }, "use 'boundaries' (the default) or 'interval'");
 }

@@ -152,6 +152,8 @@ export interface PipelineSettings {
   readonly idleTimeoutMs: number;
   /** Least time between two watermark marks a source task sends downstream. */
   readonly watermarkIntervalMs: number;
+  /** When tasks send marks: on crossing a point where a downstream window can act (default), or every interval. */
+  readonly marks: 'boundaries' | 'interval';
 }
 
 /** The whole plan: settings, nodes in creation order, and explicit stage names. */

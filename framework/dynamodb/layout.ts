@@ -5,13 +5,13 @@
  * with another task's. Attribute names are short: DynamoDB bills them as bytes of the item.
  *
  *   checkpoint   pk `task#<app>#<taskId>`  sk `ckpt`
- *                v N (version), c N (committedSeq), h L<N> (holes), o N (nextOffset), t S (time, JSON),
+ *                v N (version), c N (committedSeq), h L<N> (holes), o N (nextOffset), t S (time, compact JSON: time/time-codec.ts),
  *                s S (snapshot ref, JSON), d N (bytes of records since the snapshot), st S (stage),
  *                w S (token of the last writer, to recognise our own write after a lost response)
  *   batch record pk `task#<app>#<taskId>`  sk `r#<seq mod 64, 2 digits>`
  *                q N (seq), o N, t S, x S (txnId, absent in at-least-once), g S (progress position, JSON),
  *                a N (prepared at, epoch ms), ch B (changes, state/codec.ts), cb N (their bytes),
- *                s S (snapshot ref written with the batch, JSON), w S (token)
+ *                s S (snapshot ref written with the batch, JSON), cs BOOL (changes too large: only in that snapshot), w S (token)
  *   snapshot     pk `task#<app>#<taskId>`  sk `s#<bank>#<index, 4 digits>`
  *                id S (snapshot id), q N (its batch seq), bv N (checkpoint version it was written from), i N (index), data B
  *
@@ -26,6 +26,7 @@ import { EMPTY_CHECKPOINT, slotOf } from '../commit/checkpoint.js';
 import { decodeEntries } from '../state/codec.js';
 import type { SnapshotChunk } from '../state/committed.js';
 import { INITIAL_TIME, type TimeState } from '../time/watermark.js';
+import { decodeTime, encodeTime } from '../time/time-codec.js';
 
 /** Names of the table's key and TTL attributes. */
 export const TABLE_ATTRIBUTES = { pk: 'pk', sk: 'sk', ttl: 'ttl' } as const;
@@ -89,7 +90,7 @@ export function encodeCheckpoint(app: string, taskId: string, stage: string, c: 
     c: { N: String(c.committedSeq) },
     h: { L: c.holes.map((n) => ({ N: String(n) })) },
     o: { N: String(c.nextOffset) },
-    t: { S: JSON.stringify(c.time) },
+    t: { S: encodeTime(c.time) },
     s: { S: JSON.stringify(c.snapshot) },
     d: { N: String(c.deltaBytes) },
     st: { S: stage },
@@ -119,7 +120,7 @@ export function encodeRecord(app: string, taskId: string, r: BatchRecord, change
     ...keyAttributes(recordKey(app, taskId, r.seq)),
     q: { N: String(r.seq) },
     o: { N: String(r.nextOffset) },
-    t: { S: JSON.stringify(r.time) },
+    t: { S: encodeTime(r.time) },
     a: { N: String(r.since) },
     cb: { N: String(r.changeBytes) },
     w: { S: token },
@@ -128,6 +129,7 @@ export function encodeRecord(app: string, taskId: string, r: BatchRecord, change
   if (r.progress) item['g'] = { S: JSON.stringify(r.progress) };
   if (changes && changes.length > 0) item['ch'] = { B: changes };
   if (r.snapshot) item['s'] = { S: JSON.stringify(r.snapshot) };
+  if (r.changesInSnapshot) item['cs'] = { BOOL: true };
   if (itemSize(item) > MAX_ITEM_BYTES) {
     throw new StateLayoutError(
       `the state changes of batch ${r.seq} of task ${taskId} take ${changes?.length ?? 0} bytes encoded, more than one DynamoDB item holds (400 KB)`,
@@ -151,6 +153,7 @@ export function decodeRecord(item: Item): BatchRecord {
     changes: ch ? decodeEntries(ch) : [],
     changeBytes: num(item['cb']) ?? 0,
     snapshot: json<SnapshotRef>(item['s']),
+    ...(item['cs']?.BOOL ? { changesInSnapshot: true } : {}),
   };
 }
 
@@ -202,8 +205,7 @@ function valueSize(value: AttributeValue): number {
 }
 
 function timeOf(value: AttributeValue | undefined): TimeState {
-  const t = json<Partial<TimeState>>(value);
-  return t ? { ...INITIAL_TIME, ...t } : INITIAL_TIME;
+  return value?.S === undefined ? INITIAL_TIME : decodeTime(value.S);
 }
 
 function json<T>(value: AttributeValue | undefined): T | undefined {

@@ -5,6 +5,7 @@
  */
 import type { Admin } from 'kafkajs';
 import { ConfigError } from '../errors.js';
+import { topicOffsets } from './topic-offsets.js';
 
 /** A topic and its partition count. */
 export interface TopicSpec {
@@ -80,6 +81,12 @@ async function ensureTopicsOnce(admin: Admin, topics: readonly TopicSpec[]): Pro
     // quietly skips it): look again so their partition count is checked too.
     const again = planTopics(plan.create, await partitionCounts(admin, plan.create));
     throwOnMismatch(again.mismatches);
+    // Leaders in the metadata do not mean the leader has created the partition yet. A transaction
+    // that writes to one before it has (a test or a first run right after creating its topics)
+    // cannot write its commit marker there: seen on Kafka 4.1, its transactional id then answered
+    // CONCURRENT_TRANSACTIONS for about 50 s. ListOffsets answers only once every partition is
+    // online on its leader (kafkajs retries it meanwhile).
+    for (const t of plan.create) await topicOffsets(admin, t.topic);
   }
   return { created: plan.create.map((t) => t.topic), existing: plan.existing };
 }

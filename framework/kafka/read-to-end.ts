@@ -8,6 +8,7 @@ import type { Kafka } from 'kafkajs';
 import { SluiceError } from '../errors.js';
 import type { KafkaRecord } from './record.js';
 import { recordFromKafkajs } from './kafkajs-record.js';
+import { topicOffsets } from './topic-offsets.js';
 
 /** Options of readToEnd. */
 export interface ReadToEndOptions {
@@ -42,7 +43,7 @@ async function readOnce(kafka: Kafka, topic: string, options: ReadToEndOptions):
   try {
     // The end to reach per partition: high watermark - 1 (the last offset, maybe a commit marker).
     const remaining = new Map<number, bigint>();
-    for (const p of await admin.fetchTopicOffsets(topic)) {
+    for (const p of await topicOffsets(admin, topic)) {
       if (BigInt(p.high) > BigInt(p.low)) remaining.set(p.partition, BigInt(p.high) - 1n);
     }
     if (remaining.size === 0) return [];
@@ -62,6 +63,20 @@ async function readOnce(kafka: Kafka, topic: string, options: ReadToEndOptions):
       if (remaining.size === 0) settle();
     });
     consumer.on(consumer.events.CRASH, ({ payload }) => settle(payload.error));
+    // Records before the target may be deleted meanwhile (retention, deleteRecords): the consumer
+    // then starts past them and never sees the target. A partition whose log now starts after
+    // its target has nothing more to give.
+    const deleted = setInterval(() => {
+      topicOffsets(admin, topic)
+        .then((offsets) => {
+          for (const p of offsets) {
+            const end = remaining.get(p.partition);
+            if (end !== undefined && BigInt(p.low) > end) remaining.delete(p.partition);
+          }
+          if (remaining.size === 0) settle();
+        })
+        .catch(() => undefined);
+    }, 1_000);
     const timer = setTimeout(() => {
       const where = [...remaining.keys()].map((p) => `partition ${p} up to offset ${String(target.get(p))}`).join(', ');
       settle(new SluiceError('SLUICE_READ_TIMEOUT', `Reading "${topic}" did not reach ${where} within ${timeoutMs} ms`, { topic }, 'with read_committed an open transaction holds readers back; is one still open?'));
@@ -78,6 +93,7 @@ async function readOnce(kafka: Kafka, topic: string, options: ReadToEndOptions):
       await done;
     } finally {
       clearTimeout(timer);
+      clearInterval(deleted);
       await consumer.disconnect();
     }
     return records.sort((a, b) => a.partition - b.partition || a.offset - b.offset);

@@ -17,6 +17,7 @@ import { SluiceError, type ErrorPlace } from '../errors.js';
 import { partitionForKey } from './partitioner.js';
 import { parseProgress } from './progress.js';
 import type { OutgoingRecord, RecordHeader } from './record.js';
+import { topicOffsets } from './topic-offsets.js';
 
 /** The progress record format resolve() reads, defined in progress.ts and shared with the protocol. */
 export { parseProgress, progressRecord, type Progress } from './progress.js';
@@ -226,7 +227,7 @@ export class KafkaTxnSink implements TxnSink {
   }
 
   /**
-   * Recovery (DESIGN §2): fence every producer of `txnId`, commit a probe record to the
+   * Recovery (docs/exactly-once-recovery.md): fence every producer of `txnId`, commit a probe record to the
    * progress partition, read that partition read_committed from `progress.offset` until the
    * probe shows up, and say whether the record at `progress.offset` is `{task, seq}`.
    */
@@ -633,7 +634,7 @@ export class KafkaTxnSink implements TxnSink {
 
   private async logStartOffset(topic: string, partition: number): Promise<number> {
     const admin = await this.adminClient();
-    const offsets = await admin.fetchTopicOffsets(topic);
+    const offsets = await topicOffsets(admin, topic);
     const low = offsets.find((o) => o.partition === partition)?.low;
     if (low === undefined) throw new KafkaSinkError(`partition ${partition} not found`, { topic, partition }, 'was the progress topic recreated with fewer partitions?');
     return Number(low);

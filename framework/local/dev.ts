@@ -8,7 +8,9 @@ import type { Kafka } from 'kafkajs';
 import type { Topology } from '../topology/topology.js';
 import { ensureTopics } from '../kafka/admin.js';
 import { managedTopicConfigs } from '../topology/names.js';
-import { runTicker } from '../time/ticker.js';
+import { ConfigError } from '../errors.js';
+import { KafkaTickWriter } from '../kafka/tick-writer.js';
+import { runTicker, type TaskTimesReader, type TickerReport } from '../time/ticker.js';
 import type { InvocationInfo, MappingOptions } from './esm/mapping.js';
 import { EventSourceMapping } from './esm/mapping.js';
 import type { Invoker } from './esm/invoker.js';
@@ -26,8 +28,10 @@ export interface LocalRunOptions {
   readonly batchSize?: number;
   /** The triggers' batching window (default: the deployed default). */
   readonly batchingWindowMs?: number;
-  /** Ticks every this many ms (default: the deployed ticker's interval); 0 disables the ticker. */
+  /** A ticker pass every this many ms (default 1 s; a deployment passes once a minute); 0 disables the ticker. */
   readonly tickIntervalMs?: number;
+  /** Where the ticker reads the tasks' checkpoints (the app's DynamoTaskStore); needed unless the ticker is off. */
+  readonly taskTimes?: TaskTimesReader;
   /** Consumer group prefix (default `sluice-local-<app>`), so runs can start over with a new one. */
   readonly groupPrefix?: string;
   readonly eventSource?: 'msk' | 'self-managed';
@@ -40,8 +44,10 @@ export interface LocalRunOptions {
 /** A running local pipeline. */
 export class LocalRun {
   readonly mappings: EventSourceMapping[] = [];
-  private ticker: Promise<number> | undefined;
+  private ticker: Promise<TickerReport> | undefined;
   private stopped = false;
+  /** What the ticker did so far: passes (as many as a deployment's scheduled runs would be), tasks read, ticks written. */
+  readonly tickerStats = { passes: 0, failedPasses: 0, tasksRead: 0, ticks: 0 };
 
   constructor(private readonly options: LocalRunOptions) {}
 
@@ -80,9 +86,25 @@ export class LocalRun {
         await m.start();
       }
     }
-    const interval = o.tickIntervalMs ?? defaults.tickIntervalMs;
+    // Locally a pass a second, so idle partitions and timers do not wait a minute (a deployment: DEPLOY_DEFAULTS.ticker).
+    const interval = o.tickIntervalMs ?? 1_000;
     if (interval > 0) {
-      this.ticker = runTicker(o.kafka, o.topology, { intervalMs: interval, durationMs: Number.MAX_SAFE_INTEGER, stopped: () => this.stopped });
+      if (!o.taskTimes) throw new ConfigError('the local ticker needs taskTimes (where to read the checkpoints)', { field: 'taskTimes' }, 'pass the DynamoTaskStore of the app table, or tickIntervalMs: 0');
+      const stats = this.tickerStats;
+      this.ticker = runTicker(o.taskTimes, new KafkaTickWriter(o.kafka), o.topology, {
+        intervalMs: interval,
+        durationMs: Number.MAX_SAFE_INTEGER,
+        stopped: () => this.stopped,
+        onPassError: (error) => {
+          stats.failedPasses += 1;
+          console.warn(`[sluice] ticker pass failed (retried next pass): ${error instanceof Error ? error.message : String(error)}`);
+        },
+        onPass: (p) => {
+          stats.passes += 1;
+          stats.tasksRead += p.tasksRead;
+          stats.ticks += p.ticks;
+        },
+      });
       this.ticker.catch(() => undefined);
     }
   }

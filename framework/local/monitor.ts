@@ -18,6 +18,7 @@ import { taskIdOf } from '../topology/names.js';
 import type { Stage, Topology } from '../topology/topology.js';
 import type { Invoker } from './esm/invoker.js';
 import type { InvocationInfo } from './esm/mapping.js';
+import { topicOffsets } from '../kafka/topic-offsets.js';
 
 /** One stage as the monitor sees it. */
 export interface StageStatus {
@@ -119,7 +120,7 @@ export class PipelineMonitor {
   async refreshLag(admin: Admin): Promise<void> {
     for (const stage of this.topology.stages) {
       for (const input of stage.inputs) {
-        for (const o of await admin.fetchTopicOffsets(input.topic)) this.ends.set(`${input.topic}\u0000${o.partition}`, { low: Number(o.low), high: Number(o.high) });
+        for (const o of await topicOffsets(admin, input.topic)) this.ends.set(`${input.topic}\u0000${o.partition}`, { low: Number(o.low), high: Number(o.high) });
       }
     }
     this.lagKnown = true;

@@ -106,7 +106,7 @@ export const INVOCATION_METRICS: readonly MetricSpec[] = [
   { name: 'StateCacheHits', unit: MetricUnit.Count, value: (f) => f.cacheHits },
   { name: 'StateCacheMisses', unit: MetricUnit.Count, value: (f) => f.cacheMisses },
   { name: 'DynamoCapacityUnits', unit: MetricUnit.Count, value: (f) => f.dynamoUnits },
-  // Event time (watermarks) is not built yet; the runtime passes it once it is.
+  // The runtime does not compute a watermark lag yet: emitted only when passed in the extras.
   { name: 'WatermarkLag', unit: MetricUnit.Milliseconds, value: (f) => f.watermarkLagMs },
 ];
 

@@ -1,5 +1,6 @@
 /** Topic offsets as the operations tools need them, through a connected kafkajs admin. */
 import type { Admin } from 'kafkajs';
+import { topicOffsets } from '../kafka/topic-offsets.js';
 
 /** One partition's log: first retained offset and end offset (high watermark; counts transaction markers). */
 export interface PartitionLog {
@@ -10,7 +11,7 @@ export interface PartitionLog {
 
 /** The logs of every partition of `topic`, by partition. */
 export async function topicLogs(admin: Admin, topic: string): Promise<Map<number, PartitionLog>> {
-  const offsets = await admin.fetchTopicOffsets(topic);
+  const offsets = await topicOffsets(admin, topic);
   return new Map(offsets.map((o) => [o.partition, { partition: o.partition, low: Number(o.low), high: Number(o.high) }]));
 }
 

@@ -39,7 +39,6 @@ function pendingCell(t: TaskStatus): string {
   return `seq ${t.pending.seq} ${t.pending.ageMs === null ? '(age ?)' : formatDuration(t.pending.ageMs)}`;
 }
 
-// Event time is not built yet: the columns are there so the layout does not change when it is.
 function watermarkCell(t: TaskStatus): string {
   return t.watermark === null ? '-' : new Date(t.watermark).toISOString();
 }

@@ -55,7 +55,7 @@ export interface PendingStatus {
   readonly ageMs: number | null;
 }
 
-/** Event time of a task: reserved until watermarks land (framework/time); always null for now. */
+/** Event time of a task, from its checkpoint: null before the task knew any event time. */
 export interface EventTimeStatus {
   readonly watermark: number | null;
   readonly idle: boolean | null;

@@ -7,9 +7,10 @@
  * Two kinds of batch reach a task: data records (from its input topic) and control records (from
  * its control topic: watermark marks from upstream tasks, ticks). Both commit through the same
  * checkpoint; control batches under their own transactional id so the two triggers do not fence
- * each other. A warm container keeps the task's whole state between batches and trusts the
- * checkpoint it wrote last: its next batch reads nothing, and if another invocation moved the
- * task on meanwhile, its prepare or confirm fails, and the rerun reads and catches up.
+ * each other. A warm container keeps the task's whole state between batches; its next batch
+ * reads only the checkpoint (one GetItem) and keeps that state if the version is the one it
+ * wrote or read last. If another invocation moved the task on meanwhile, the batch reads the
+ * task and catches the state up from the batch records committed since (or loads it whole).
  */
 import type { Checkpoint, TaskRef, TimerEntry } from '../commit/ports.js';
 import { CheckpointConflict, SimulatedCrash } from '../commit/ports.js';
@@ -23,7 +24,8 @@ import { decodeControl } from '../time/control.js';
 import { marksAfterSend } from '../time/marks.js';
 import { TaskTimers, userTimerTimes, type TimerSource } from '../time/task-timers.js';
 import type { TimeState } from '../time/watermark.js';
-import { applyPosition, combine, observeSourceData, observeSourceTick, receiveMark, shouldSend } from '../time/watermark.js';
+import { applyPosition, combine, observeSourceData, observeSourceTick, receiveMark } from '../time/watermark.js';
+import { markPolicyOf, shouldSendMarks } from '../time/mark-policy.js';
 import { timersOf, type KeyWindowsState } from '../time/window-operator.js';
 import type { Stage, StageInput, Topology } from '../topology/topology.js';
 import { needsEventTime, taskIdOf, windowStateName } from '../topology/names.js';
@@ -245,8 +247,11 @@ async function processBatch(
     }
   }
 
+  // What the ticker reads to know when this task next needs waking (time/due.ts).
+  const procDue = timers?.earliest('processing') ?? null;
+  if (procDue !== time.procDue) time = { ...time, procDue };
+
   const downstreamNeedsTime = stage.downstream.some((d) => needsEventTime(topology, d));
-  const interval = source ? topology.settings.watermarkIntervalMs : 0;
   const report = { ...base, processed: fresh.length - ignoredControl, outputs: graph.outputs.length, deadLetters: graph.deadLetters.length, timersFired, watermark: time.wm };
   const nothingToCommit =
     kind === 'control' &&
@@ -254,7 +259,7 @@ async function processBatch(
     graph.deadLetters.length === 0 &&
     !state?.changed &&
     sameTime(time, time0) &&
-    !(downstreamNeedsTime && shouldSend(time, time.now, interval));
+    !(downstreamNeedsTime && shouldSendMarks(markPolicyOf(topology, stage), time, time.now));
   // Ticks and repeated marks that change nothing cost no write.
   if (nothingToCommit) return { report: { ...report, seq: undefined }, checkpoint: undefined };
 
@@ -265,7 +270,7 @@ async function processBatch(
   let timeAfter = time;
   if (downstreamNeedsTime) {
     const sent = emitted.length > 0 ? await open.send(emitted) : [];
-    ({ marks: tail, time: timeAfter } = marksAfterSend(topology, stage, task.id, time, sent, interval));
+    ({ marks: tail, time: timeAfter } = marksAfterSend(topology, stage, task.id, time, sent));
   }
   const changes = planChanges(deps, ckpt, open.seq, state?.changes() ?? [], state !== undefined);
   const checkpoint = await commitBatch(deps, task, ckpt, open, {

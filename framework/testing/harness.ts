@@ -4,12 +4,14 @@
  * Runner-agnostic: plain async functions that return data to assert on.
  */
 import type { FaultHook } from '../commit/ports.js';
+import type { CompactionPolicy } from '../commit/checkpoint.js';
 import type { Pipeline } from '../dsl/pipeline.js';
 import { ConfigError } from '../errors.js';
 import { partitionForKey } from '../kafka/partitioner.js';
 import { readDeadLetter, readProvenance } from '../kafka/provenance.js';
 import type { KafkaRecord, RecordHeader } from '../kafka/record.js';
 import type { Serde } from '../serde/serde.js';
+import { prefetchSchemas } from '../serde/prefetch.js';
 import { json } from '../serde/index.js';
 import type { StateDescriptor } from '../state/descriptors.js';
 import { parseStateMapKey, stateMapKey, TaskState } from '../state/task-state.js';
@@ -66,6 +68,8 @@ export interface HarnessOptions {
   readonly now?: number;
   /** Failure injection at protocol steps. */
   readonly fault?: FaultHook;
+  /** When batches write snapshots, and how large a batch record may get (default: the runtime's). */
+  readonly compaction?: CompactionPolicy;
 }
 
 /** Drives one stage in memory. */
@@ -103,6 +107,12 @@ export class StageHarness {
 
   /** Feeds records to the stage's input (the first one unless `topic` is given); one batch per partition. */
   async send<T>(records: ReadonlyArray<HarnessInput<T>>, topic?: string): Promise<TaskReport[]> {
+    // A schema-registry serde registers its schema before it can write (as a producer would).
+    const input = topic ? this.stage.inputs.find((i) => i.topic === topic) : this.stage.inputs[0];
+    if (input) {
+      await input.serde.schemas?.prepareWrite({ stage: this.stage.name, topic: input.topic, role: 'value' });
+      await input.keySerde?.schemas?.prepareWrite({ stage: this.stage.name, topic: input.topic, role: 'key' });
+    }
     return this.deliver(this.toKafkaRecords(records, topic));
   }
 
@@ -134,6 +144,8 @@ export class StageHarness {
     const groups = new Map<string, KafkaRecord[]>();
     for (const r of records) groups.set(`${r.topic}\u0000${r.partition}`, [...(groups.get(`${r.topic}\u0000${r.partition}`) ?? []), r]);
     const reports: TaskReport[] = [];
+    // As the handler does: schema-registry look-ups before any task runs.
+    await prefetchSchemas(this.topology, this.stage, [...groups.values()].map((records) => ({ topic: records[0]!.topic, partition: records[0]!.partition, records })));
     for (const batch of groups.values()) {
       const first = batch[0]!;
       const input = this.stage.inputs.find((i) => i.topic === first.topic)!;
@@ -196,6 +208,7 @@ export class StageHarness {
       progressTopic: this.topology.progressTopic,
       progressPartitions: this.topology.topics.find((t) => t.name === this.topology.progressTopic)!.partitions,
       fault: this.options.fault,
+      compaction: this.options.compaction,
       now: () => this.clock,
       warm: this.warm,
     };

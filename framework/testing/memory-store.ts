@@ -13,7 +13,7 @@ import { stateMapKey } from '../state/task-state.js';
 import { encodeEntries } from '../state/codec.js';
 
 /** Requests by operation, like the DynamoDB adapter's metrics. */
-export type MemoryStoreRequests = Record<'read' | 'readCheckpoint' | 'load' | 'prepare' | 'writeSnapshot' | 'confirm' | 'abandon' | 'compact', number>;
+export type MemoryStoreRequests = Record<'read' | 'readCheckpoint' | 'load' | 'prepare' | 'writeSnapshot' | 'snapshotComplete' | 'confirm' | 'abandon' | 'compact', number>;
 
 interface TaskItems {
   readonly task: Pick<TaskRef, 'app' | 'stage' | 'id'>;
@@ -26,7 +26,7 @@ interface TaskItems {
 /** Checkpoints, batch records and snapshots in memory; shared by every simulated container of a test. */
 export class MemoryCheckpointStore implements TaskStore {
   private readonly tasks = new Map<string, TaskItems>();
-  readonly requests: MemoryStoreRequests = { read: 0, readCheckpoint: 0, load: 0, prepare: 0, writeSnapshot: 0, confirm: 0, abandon: 0, compact: 0 };
+  readonly requests: MemoryStoreRequests = { read: 0, readCheckpoint: 0, load: 0, prepare: 0, writeSnapshot: 0, snapshotComplete: 0, confirm: 0, abandon: 0, compact: 0 };
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -69,6 +69,13 @@ export class MemoryCheckpointStore implements TaskStore {
       if (!mayWrite) throw new CheckpointConflict(task.id, snapshot.baseVersion);
       t.chunks.set(at, { id: snapshot.ref.id, baseVersion: snapshot.baseVersion, seq: snapshot.ref.seq, index, data });
     });
+  }
+
+  async snapshotComplete(task: TaskRef, snapshot: SnapshotRef): Promise<boolean> {
+    this.requests.snapshotComplete += 1;
+    const t = this.items(task);
+    for (let i = 0; i < snapshot.chunks; i += 1) if (t.chunks.get(`${snapshot.bank}/${i}`)?.id !== snapshot.id) return false;
+    return true;
   }
 
   async confirm(task: TaskRef, from: Checkpoint, record: BatchRecord): Promise<Checkpoint> {

@@ -1,5 +1,5 @@
 /**
- * Event time of a task, kept in its checkpoint (DESIGN §3). Pure functions over a
+ * Event time of a task, kept in its checkpoint (docs/event-time.md). Pure functions over a
  * JSON-serialisable TimeState:
  *  - a source task's watermark is max event time seen − maxOutOfOrderness;
  *  - a downstream task keeps the latest mark of every upstream task and applies a mark
@@ -44,6 +44,8 @@ export interface TimeState {
   readonly sentWm: number;
   readonly sentIdle: boolean;
   readonly sentAt: number;
+  /** The task's earliest processing-time timer after its last batch (null: none), for the ticker. */
+  readonly procDue: number | null;
 }
 
 /** The state of a task that never ran. */
@@ -59,6 +61,7 @@ export const INITIAL_TIME: TimeState = {
   sentWm: MIN_WATERMARK,
   sentIdle: false,
   sentAt: MIN_WATERMARK,
+  procDue: null,
 };
 
 /** Marks kept per upstream task while their fences are ahead of the data; older ones are merged. */
@@ -141,13 +144,6 @@ export function combine(s: TimeState, upstream: readonly string[]): TimeState {
   }
   const min = Math.min(...active.map((id) => s.up[id]?.wm ?? MIN_WATERMARK));
   return { ...s, wm: Math.max(s.wm, min), idle: false };
-}
-
-/** Whether to send marks downstream now: on a change of idleness at once, on a watermark change at most every `intervalMs`. */
-export function shouldSend(s: TimeState, now: number, intervalMs: number): boolean {
-  if (s.idle !== s.sentIdle) return true;
-  if (s.wm === s.sentWm) return false;
-  return now - s.sentAt >= intervalMs;
 }
 
 /** Records the offsets written to downstream data partitions in a batch (the fences of later marks). */

@@ -111,7 +111,7 @@ describe('exactly-once across broker restarts (graceful and SIGKILL) on Kafka an
     ]);
     await prepareMarker(kafka);
 
-    run = new LocalRun({ topology, kafka: triggerKafka(), brokers: testBrokers(), invoker: invoker(), batchSize: 20, batchingWindowMs: 50, tickIntervalMs: 1_000 });
+    run = new LocalRun({ topology, kafka: triggerKafka(), brokers: testBrokers(), invoker: invoker(), batchSize: 20, batchingWindowMs: 50, tickIntervalMs: 1_000, taskTimes: store });
     await run.start();
     mark('LocalRun started');
 

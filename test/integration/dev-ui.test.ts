@@ -116,6 +116,7 @@ describe('sluice dev --ui: the live view in headless Chromium', () => {
       batchSize: 20,
       batchingWindowMs: 100,
       tickIntervalMs: 500,
+      taskTimes: new DynamoTaskStore(testDynamo(), table),
     });
     await run.start();
     await collector.start();

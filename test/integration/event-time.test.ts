@@ -14,7 +14,10 @@
  *      watermark back, so no window fires before its data is in;
  *  (c) a source partition goes idle: ticks mark it idle and windows fire in bounded time;
  *  (d) tasks crash at random protocol steps and Lambda-style retries run on new containers:
- *      still exactly the oracle's results.
+ *      still exactly the oracle's results;
+ *  (e) (a) and (c) run twice, with boundary marks (the default: a mark only when a window of a
+ *      stage downstream can fire or close) and with interval marks: the same results, firings and
+ *      late records, and fewer marks on boundaries.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kafka } from 'kafkajs';
@@ -67,6 +70,8 @@ interface Invocation {
 
 interface RigOptions {
   readonly prefix: string;
+  /** The pipeline's mark policy (default: the pipeline default, boundaries). */
+  readonly marks?: 'boundaries' | 'interval';
   readonly idleTimeout?: Duration;
   readonly tickIntervalMs?: number;
   readonly batchSize?: number;
@@ -99,7 +104,7 @@ class Rig {
     const sourceTopic = `${app}-events`;
     const sinkTopic = `${app}-region-sums`;
     const table = uniqueName(`${options.prefix}-t`);
-    const topology = build(app, sourceTopic, sinkTopic, options.idleTimeout ?? '60s');
+    const topology = build(app, sourceTopic, sinkTopic, options.idleTimeout ?? '60s', options.marks);
     const kafka = testKafka(app);
     await createTable(testDynamo(), table);
     const admin = kafka.admin();
@@ -130,6 +135,7 @@ class Rig {
       batchSize: options.batchSize ?? 25,
       batchingWindowMs: 100,
       tickIntervalMs: options.tickIntervalMs ?? 500,
+      taskTimes: rig.store,
     });
     await rig.run.start();
     return rig;
@@ -250,8 +256,8 @@ class Rig {
   }
 }
 
-function build(app: string, sourceTopic: string, sinkTopic: string, idleTimeout: Duration): Topology {
-  const p = pipeline(app, { partitions: 3, idleTimeout, watermarkInterval: '200ms' });
+function build(app: string, sourceTopic: string, sinkTopic: string, idleTimeout: Duration, marks: 'boundaries' | 'interval' | undefined): Topology {
+  const p = pipeline(app, { partitions: 3, idleTimeout, watermarkInterval: '200ms', ...(marks ? { marks } : {}) });
   p.source<Ev>(sourceTopic, { serde: json<Ev>(), partitions: SPEC.sourcePartitions, eventTime: (e) => e.t, maxOutOfOrderness: SPEC.maxOutOfOrdernessMs })
     .stage('events')
     .keyBy((e) => e.user, { name: 'user' })
@@ -312,37 +318,70 @@ async function expectLateRecords(rig: Rig, expected: Expectation): Promise<void>
   }
 }
 
+// --- what a run produced, to compare runs with each other ------------------------------------------
+
+const MARKS = ['boundaries', 'interval'] as const;
+
+/** Everything a run committed that the semantics define (not the watermark a late record missed: that is how far marks got). */
+interface Outcome {
+  readonly results: { readonly users: string[]; readonly regions: RegionWindowResult[]; readonly late: string[] };
+  /** Control invocations of by-user and by-region. */
+  readonly controlInvocations: readonly number[];
+  /** Marks committed to the control topics of by-user and by-region. */
+  readonly marks: number;
+}
+const outcomes = new Map<string, Outcome>();
+
+async function outcomeOf(rig: Rig): Promise<Outcome> {
+  const late = await rig.late('by-user');
+  const marks = (await Promise.all(['by-user', 'by-region'].map((s) => readToEnd(rig.kafka, `${rig.app}.${s}.control`, { isolation: 'read_committed' }))))
+    .flat()
+    .filter((r) => maxMarkOf([r]) !== undefined).length;
+  return {
+    results: {
+      users: describeUsers(sortUserResults((await rig.userResults()).map((u) => u.value))),
+      regions: sortRegionResults(await rig.regionResults()),
+      late: late.map((r) => (JSON.parse(r.value!.toString()) as Ev).id).sort(),
+    },
+    controlInvocations: ['by-user', 'by-region'].map((s) => rig.log.filter((i) => i.stage === s && i.kind === 'control').length),
+    marks,
+  };
+}
+
 // --- the scenarios ---------------------------------------------------------------------------------
 
 describe('event time through two keyed window stages on real Kafka and DynamoDB Local', () => {
-  describe('(a) exact window results and late records', () => {
-    const phases = phasedScenario(SEED, SPEC, { base: BASE, perPartition: 30, latePhase: true });
-    const expected = expectEventTime(SPEC, phases);
-    let rig: Rig;
-    beforeAll(async () => {
-      const t0 = Date.now();
-      rig = await Rig.start({ prefix: 'eta' });
-      await feed(rig, phases, expected);
-      console.log(`[event-time] (a) ran in ${Date.now() - t0} ms`);
-    });
-    afterAll(async () => rig?.stop());
+  for (const marks of MARKS) {
+    describe(`(a) exact window results and late records (marks: ${marks})`, () => {
+      const phases = phasedScenario(SEED, SPEC, { base: BASE, perPartition: 30, latePhase: true });
+      const expected = expectEventTime(SPEC, phases);
+      let rig: Rig;
+      beforeAll(async () => {
+        const t0 = Date.now();
+        rig = await Rig.start({ prefix: 'eta', marks });
+        await feed(rig, phases, expected);
+        outcomes.set(`a/${marks}`, await outcomeOf(rig));
+        console.log(`[event-time] (a) marks: ${marks} ran in ${Date.now() - t0} ms`);
+      });
+      afterAll(async () => rig?.stop());
 
-    it('has input with every kind of fate (the oracle is not vacuous)', () => {
-      const fates = [...expected.fates.values()];
-      expect(fates.filter((f) => f === 'late').length).toBeGreaterThanOrEqual(5);
-      expect(fates.filter((f) => f === 'late-firing').length).toBeGreaterThanOrEqual(3);
-      expect(expected.userResults.filter((r) => r.firing === 'late').length).toBeGreaterThanOrEqual(3);
-      expect(expected.regionResults.length).toBeGreaterThanOrEqual(10);
-    });
+      it('has input with every kind of fate (the oracle is not vacuous)', () => {
+        const fates = [...expected.fates.values()];
+        expect(fates.filter((f) => f === 'late').length).toBeGreaterThanOrEqual(5);
+        expect(fates.filter((f) => f === 'late-firing').length).toBeGreaterThanOrEqual(3);
+        expect(expected.userResults.filter((r) => r.firing === 'late').length).toBeGreaterThanOrEqual(3);
+        expect(expected.regionResults.length).toBeGreaterThanOrEqual(10);
+      });
 
-    it('commits exactly the window results of both stages, each once (read_committed)', async () => {
-      await expectExactResults(rig, expected);
-    });
+      it('commits exactly the window results of both stages, each once (read_committed)', async () => {
+        await expectExactResults(rig, expected);
+      });
 
-    it('sends every record beyond lateness to the late topic, once, with provenance headers', async () => {
-      await expectLateRecords(rig, expected);
+      it('sends every record beyond lateness to the late topic, once, with provenance headers', async () => {
+        await expectLateRecords(rig, expected);
+      });
     });
-  });
+  }
 
   describe('(b) control topic consumed far ahead of the data topic', () => {
     const phases = phasedScenario(SEED + 1, SPEC, { base: BASE, perPartition: 30, latePhase: false });
@@ -375,14 +414,15 @@ describe('event time through two keyed window stages on real Kafka and DynamoDB 
     });
   });
 
-  describe('(c) an idle source partition', () => {
+  for (const marks of MARKS) {
+  describe(`(c) an idle source partition (marks: ${marks})`, () => {
     const idle = idleScenario(SEED + 2, SPEC, { base: BASE, idlePartition: 2, idleRecords: 12, startRecords: 12, trickleSteps: 40 });
     const expected = expectEventTime(SPEC, [idle.phase]);
     let rig: Rig;
     let trickleEnded = 0;
     beforeAll(async () => {
       const t0 = Date.now();
-      rig = await Rig.start({ prefix: 'etc', idleTimeout: '2s', tickIntervalMs: 500 });
+      rig = await Rig.start({ prefix: 'etc', idleTimeout: '2s', tickIntervalMs: 500, marks });
       await rig.produce(idle.start);
       // The active partitions get a record every 200 ms (never idle); the idle one gets nothing more.
       for (const step of idle.trickle) {
@@ -391,7 +431,8 @@ describe('event time through two keyed window stages on real Kafka and DynamoDB 
       }
       trickleEnded = Date.now();
       await rig.drain(expected.watermarks[0]!, { region: true });
-      console.log(`[event-time] (c) ran in ${Date.now() - t0} ms`);
+      outcomes.set(`c/${marks}`, await outcomeOf(rig));
+      console.log(`[event-time] (c) marks: ${marks} ran in ${Date.now() - t0} ms`);
     });
     afterAll(async () => rig?.stop());
 
@@ -415,6 +456,7 @@ describe('event time through two keyed window stages on real Kafka and DynamoDB 
       expect(latency).toBeLessThan(2_000 + 6_000);
     });
   });
+  }
 
   describe('(d) crashes at random protocol steps, Lambda-style retries', () => {
     const phases = phasedScenario(SEED + 3, SPEC, { base: BASE, perPartition: 25, latePhase: true });
@@ -456,6 +498,24 @@ describe('event time through two keyed window stages on real Kafka and DynamoDB 
     it('still commits exactly the oracle: no window result duplicated or missing', async () => {
       await expectExactResults(rig, expected);
       await expectLateRecords(rig, expected);
+    });
+  });
+  describe('(e) boundary marks against interval marks, on the same input', () => {
+    it('give the same window results, firings and late records, with lateness, out-of-order input and an idle partition', () => {
+      for (const scenario of ['a', 'c']) {
+        const boundaries = outcomes.get(`${scenario}/boundaries`);
+        const interval = outcomes.get(`${scenario}/interval`);
+        expect(boundaries, `scenario (${scenario}) ran with boundary marks`).toBeDefined();
+        expect(interval, `scenario (${scenario}) ran with interval marks`).toBeDefined();
+        expect(boundaries!.results).toEqual(interval!.results);
+        console.log(
+          `[event-time] (${scenario}) control invocations by-user/by-region: boundaries ${boundaries!.controlInvocations.join('/')}, interval ${interval!.controlInvocations.join('/')}; marks committed: ${boundaries!.marks} vs ${interval!.marks}`,
+        );
+        // Never more marks; under a steady trickle (c) far fewer: the point of boundary marks.
+        expect(boundaries!.marks).toBeLessThanOrEqual(interval!.marks);
+        if (scenario === 'c') expect(boundaries!.marks * 2).toBeLessThan(interval!.marks);
+      }
+      expect(outcomes.get('a/boundaries')!.results.late.length).toBeGreaterThan(0);
     });
   });
 });

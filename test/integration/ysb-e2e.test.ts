@@ -11,6 +11,7 @@ import { compile, stageHandler } from '../../framework/index.js';
 import type { Topology } from '../../framework/index.js';
 import { cleanupApp, closableConnect, prepareApp } from '../../framework/cli/dev.js';
 import { readProvenance } from '../../framework/kafka/provenance.js';
+import { DynamoTaskStore } from '../../framework/dynamodb/task-store.js';
 import { LocalRun } from '../../framework/local/dev.js';
 import { inProcessInvoker } from '../../framework/local/esm/invoker.js';
 import { PipelineMonitor } from '../../framework/local/monitor.js';
@@ -54,6 +55,7 @@ describe('the YSB example on real Kafka and DynamoDB Local', () => {
       groupPrefix,
       batchSize: 500,
       tickIntervalMs: 500,
+      taskTimes: new DynamoTaskStore(testDynamo(), table),
     });
     await run.start();
     // 24,000 events over 24 s of event time (3 windows, the first and last partial), Zipf-skewed campaigns, up to 1.5 s out of order.

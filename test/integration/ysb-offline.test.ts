@@ -15,6 +15,7 @@ import { compile } from '../../framework/index.js';
 import type { Topology } from '../../framework/index.js';
 import { cleanupApp, prepareApp } from '../../framework/cli/dev.js';
 import { readProvenance } from '../../framework/kafka/provenance.js';
+import { DynamoTaskStore } from '../../framework/dynamodb/task-store.js';
 import { LocalRun } from '../../framework/local/dev.js';
 import { lambdaApiInvoker, type LambdaApiInvoker } from '../../framework/local/esm/lambda-api-invoker.js';
 import { PipelineMonitor } from '../../framework/local/monitor.js';
@@ -138,6 +139,7 @@ describe('the YSB example through serverless-offline', () => {
       groupPrefix,
       batchSize: 500,
       tickIntervalMs: 500,
+      taskTimes: new DynamoTaskStore(testDynamo(), table),
     });
     await run.start();
     // 12,000 events over 24 s of event time (3 windows, the first and last partial), Zipf-skewed, up to 1.5 s out of order.

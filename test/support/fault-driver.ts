@@ -1,5 +1,5 @@
 /**
- * The fault-injection driver of the exactly-once suite (DESIGN §6). It plays Lambda's Kafka
+ * The fault-injection driver of the exactly-once suite (docs/exactly-once.md). It plays Lambda's Kafka
  * event-source mapping (ESM) against one stage at a time and breaks things on purpose, following
  * a schedule drawn from a seeded PRNG:
  *   - crashes at every CommitStep: the fault hook throws SimulatedCrash and the container is
@@ -25,7 +25,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Checkpoint, CommitStep, KafkaTxn, TaskRef, TaskStore, TxnSink } from '../../framework/commit/ports.js';
+import type { BatchRecord, Checkpoint, CommitStep, KafkaTxn, TaskRef, TaskStore, TxnSink } from '../../framework/commit/ports.js';
 import { CheckpointConflict, SimulatedCrash } from '../../framework/commit/ports.js';
 import type { CompactionPolicy } from '../../framework/commit/checkpoint.js';
 import { json, pipeline, valueState } from '../../framework/index.js';
@@ -440,6 +440,8 @@ interface Feed {
 /** State of one schedule: the PRNG, the world session, live containers, stats and violations. */
 class ScheduleRun {
   readonly stats = emptyStats();
+  /** `<task>/<seq>` of every compaction record that landed (committed, they have no progress record). */
+  readonly compactionSeqs = new Set<string>();
   readonly violations: Violation[] = [];
   /** Port calls by `<port>.<call>`, over every container. */
   readonly calls = new Map<string, number>();
@@ -465,7 +467,11 @@ class ScheduleRun {
     options.trace?.(`schedule ${options.seed} of ${scenario.name}: app ${app}`);
     // Fault schedules snapshot every other batch (so crashes land in snapshots and in compactions
     // outside batches); a happy-path measurement uses the default policy.
-    const compaction = options.faults === NO_FAULTS ? undefined : (options.compaction ?? { everyBatches: 2, minBytes: 512 });
+    // Every third schedule also caps batch records at 16 bytes of changes, so most batches that
+    // change state go the way of a batch too large for its record: the changes only in its snapshot.
+    // Another third snapshots only by compaction before a batch (every fourth batch at the latest).
+    const variant = [{ maxRecordBytes: 16 }, { inBatches: false }, {}][(options.seed >>> 0) % 3]!;
+    const compaction = options.faults === NO_FAULTS ? undefined : (options.compaction ?? { everyBatches: 2, minBytes: 512, ...variant });
     return new ScheduleRun(scenario, rng, topology, await world.open(topology), { ...DEFAULT_FAULTS, ...options.faults }, options.trace, world.jitterMs ?? 0, compaction);
   }
 
@@ -649,7 +655,11 @@ class ScheduleRun {
         const task = taskRef(this.topology, stage, stage.inputs[0]!.topic, partition);
         const { checkpoint: ckpt, pending } = await this.session.observer.read(task);
         tasks.set(task.id, { task, ckpt });
-        if (pending) this.violation('pending', `task ${task.id}: batch ${pending.seq} is still pending after the final redelivery`);
+        // A compaction left pending (it carries no input and no outputs) waits for the task's next
+        // batch to settle it; redelivered duplicates alone do not reach a warm container's prepare.
+        if (pending && !(isCompactionRecord(pending) && pending.nextOffset === ckpt.nextOffset)) {
+          this.violation('pending', `task ${task.id}: batch ${pending.seq} is still pending after the final redelivery`);
+        }
         if (stage.keyed && stage.state.length > 0) {
           // The task's whole committed state, as a cold start would load it (snapshot + records).
           const load = await this.session.observer.load(task, ckpt);
@@ -724,7 +734,7 @@ class ScheduleRun {
         if (!isCommitted(seq, ckpt)) this.violation('disagreement', `Kafka committed batch ${seq} of task ${id}, its checkpoint says it did not (${describeCheckpoint(ckpt)}): its outputs are visible, its state and position were dropped`);
       }
       for (let seq = 1; seq <= ckpt.committedSeq; seq++) {
-        if (isCommitted(seq, ckpt) && !seqs.has(seq)) this.violation('disagreement', `the checkpoint of task ${id} counts batch ${seq} as committed, Kafka has no committed progress record for it: its outputs are lost`);
+        if (isCommitted(seq, ckpt) && !seqs.has(seq) && !this.compactionSeqs.has(`${id}/${seq}`)) this.violation('disagreement', `the checkpoint of task ${id} counts batch ${seq} as committed, Kafka has no committed progress record for it: its outputs are lost`);
       }
       const last = ckpt.committedSeq > 0 ? seqs.get(Math.max(...[...seqs.keys()].filter((s) => isCommitted(s, ckpt)))) : undefined;
       if (last !== undefined && last !== ckpt.nextOffset) {
@@ -868,8 +878,14 @@ class Container {
       read: (task) => this.call('store', 'read', task.id, () => inner.read(task), READS),
       readCheckpoint: (task) => this.call('store', 'readCheckpoint', task.id, () => inner.readCheckpoint(task), READS),
       load: (task, ckpt, after) => this.call('store', 'load', `${task.id} v${ckpt.version}${after === undefined ? '' : ` after ${after}`}`, () => inner.load(task, ckpt, after), READS),
-      prepare: (task, record) => write('prepare', task, -1, record.seq, () => inner.prepare(task, record)),
+      prepare: (task, record) =>
+        write('prepare', task, -1, record.seq, async () => {
+          await inner.prepare(task, record);
+          // Landed: a compaction's seq has no input and no outputs, so no progress record.
+          if (isCompactionRecord(record)) this.run.compactionSeqs.add(`${task.id}/${record.seq}`);
+        }),
       writeSnapshot: (task, snapshot) => write('writeSnapshot', task, -1, snapshot.ref.seq, () => inner.writeSnapshot(task, snapshot)),
+      snapshotComplete: (task, snapshot) => this.call('store', 'snapshotComplete', `${task.id} snapshot ${snapshot.seq}`, () => inner.snapshotComplete(task, snapshot), READS),
       confirm: (task, from, record) => write('confirm', task, from.version, record.seq, () => inner.confirm(task, from, record)),
       abandon: (task, from, record) => write('abandon', task, from.version, record.seq, () => inner.abandon(task, from, record)),
       compact: (task, from, snapshot) => write('compact', task, from.version, snapshot.seq, () => inner.compact(task, from, snapshot)),
@@ -1128,4 +1144,9 @@ function seen<T>(records: readonly KafkaRecord[]): Array<Seen<T>> {
     partition: r.partition,
     where: where(r),
   }));
+}
+
+/** A compaction's record (commit/protocol.ts compactTask): no transaction, no progress, no changes of its own, only a snapshot. */
+function isCompactionRecord(r: BatchRecord): boolean {
+  return r.txnId === undefined && r.progress === undefined && r.changesInSnapshot === true && r.changes.length === 0 && r.snapshot !== undefined;
 }

@@ -130,7 +130,7 @@ export class PlatformaticTxnSink implements TxnSink {
   }
 
   /**
-   * Recovery (DESIGN §2): fence every producer of `txnId`, commit a probe record to the progress
+   * Recovery (docs/exactly-once-recovery.md): fence every producer of `txnId`, commit a probe record to the progress
    * partition, read that partition read_committed from `progress.offset` until the probe shows
    * up, and say whether the record at `progress.offset` is `{task, seq}`.
    */

@@ -15,6 +15,7 @@ import { encodeEvent } from '../../lambda/decode.js';
 import type { KafkaRecord } from '../../kafka/record.js';
 import { recordFromKafkajs } from '../../kafka/kafkajs-record.js';
 import type { Invoker } from './invoker.js';
+import { topicOffsets } from '../../kafka/topic-offsets.js';
 
 /** Settings of one mapping (one function × one topic). */
 export interface MappingOptions {
@@ -193,7 +194,7 @@ export class EventSourceMapping {
     const admin = this.options.kafka.admin();
     await admin.connect();
     try {
-      const ends = await admin.fetchTopicOffsets(this.options.topic);
+      const ends = await topicOffsets(admin, this.options.topic);
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         if (this.failure !== undefined) throw new SluiceError('SLUICE_ESM_STOPPED', `mapping of ${this.options.functionName} on ${this.options.topic} could not restart its consumer: ${String(this.failure)}`, { topic: this.options.topic }, 'is the broker up?');

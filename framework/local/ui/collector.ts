@@ -17,6 +17,7 @@ import type { Stage, Topology } from '../../topology/topology.js';
 import type { Invoker } from '../esm/invoker.js';
 import type { InvocationInfo } from '../esm/mapping.js';
 import { buildSnapshot, emptyFacts, taskSlots, type CheckpointFacts, type DevSnapshot, type PartitionEnd, type SnapshotFacts, type StageFacts, type TaskFacts, type TaskSlot } from './snapshot.js';
+import { topicOffsets } from '../../kafka/topic-offsets.js';
 
 /** Settings of a collector. */
 export interface SnapshotCollectorOptions {
@@ -195,7 +196,7 @@ export class SnapshotCollector {
         .filter((t) => existing.has(t.name))
         .map(async (t) => {
           const list: Array<PartitionEnd | undefined> = Array.from({ length: t.partitions }, () => undefined);
-          for (const o of await admin.fetchTopicOffsets(t.name)) list[o.partition] = { low: Number(o.low), high: Number(o.high) };
+          for (const o of await topicOffsets(admin, t.name)) list[o.partition] = { low: Number(o.low), high: Number(o.high) };
           ends.set(t.name, list);
         }),
     );

@@ -79,16 +79,25 @@ describe('monthlyCost', () => {
     expect(x.lambda - arm.lambda).toBeCloseTo(arm.gbSeconds * (PRICES.lambdaPerGbSecond - PRICES.lambdaArmPerGbSecond), 6);
   });
 
-  it('bills the ticker a run per period of its schedule', () => {
-    const c = monthlyCost(profile, 0);
-    expect(c.tickerRuns).toBeCloseTo((PRICES.hoursPerMonth * 3600) / DEPLOYMENT.tickerPeriodSeconds, 6);
+  it('bills the ticker a run per period of its schedule, and the read units of every pass', () => {
+    const oneMinute = { ...DEPLOYMENT, tickerPeriodSeconds: 60, tickerIntervalSeconds: 60 };
+    const quiet = monthlyCost(profile, 0, PRICES, oneMinute);
+    const reading = monthlyCost({ ...profile, ticker: { readMsPerPass: 0, rruPerPass: 2, writingPasses: 0, writeMs: 0, connectMs: 0 } }, 0, PRICES, oneMinute);
+    const runs = (PRICES.hoursPerMonth * 3600) / 60;
+    expect(quiet.tickerRuns).toBeCloseTo(runs, 6);
+    expect(reading.dynamodb - quiet.dynamodb).toBeCloseTo(((runs * 2) / 1e6) * PRICES.dynamoPerMillionRru, 9);
   });
 });
 
 describe('tickerRunTime', () => {
-  it('bills a looping run its period less one interval, and a single-tick run one connect and one write', () => {
-    expect(tickerRunTime({ ...DEPLOYMENT, tickerPeriodSeconds: 60, tickerIntervalSeconds: 5 }, { writeMs: 4, connectMs: 100 })).toBe(55);
-    expect(tickerRunTime({ ...DEPLOYMENT, tickerPeriodSeconds: 60, tickerIntervalSeconds: 60 }, { writeMs: 4, connectMs: 100 })).toBeCloseTo(0.104, 10);
+  const measured = { readMsPerPass: 20, rruPerPass: 3, writingPasses: 0.5, writeMs: 4, connectMs: 100 };
+
+  it('bills a run that passes every interval its period less one interval', () => {
+    expect(tickerRunTime({ ...DEPLOYMENT, tickerPeriodSeconds: 60, tickerIntervalSeconds: 5 }, measured)).toBe(55);
+  });
+
+  it('bills a one-pass run its reads, and a connect and a write for the share of passes that wrote', () => {
+    expect(tickerRunTime({ ...DEPLOYMENT, tickerPeriodSeconds: 60, tickerIntervalSeconds: 60 }, measured)).toBeCloseTo(0.072, 10);
   });
 });
 

@@ -227,26 +227,25 @@ describe('shouldCompact', () => {
 });
 
 describe('mustCompactFirst', () => {
-  it('lets a batch prepare while its record only overwrites the snapshot\'s own or an older one', () => {
+  it('lets a batch prepare while the next batch\'s record would only overwrite the snapshot\'s own or an older one', () => {
     const lax: CompactionPolicy = { everyBatches: 1_000, minBytes: 0 };
-    // Batch 64 after a snapshot at 0 goes to slot 0, the slot of batch 0 (the snapshot's own).
-    expect(mustCompactFirst(ckpt({ snapshot: snapshot(0) }), 64, lax)).toBe(false);
+    // After a snapshot at 0, batch 63 goes to slot 63; batch 64 would leave batch 65 nowhere but slot 1.
+    expect(mustCompactFirst(ckpt({ snapshot: snapshot(0) }), 63, lax)).toBe(false);
   });
 
-  it('requires a compaction before a record would overwrite one still needed (more than a ring after the snapshot)', () => {
+  it('requires a compaction a ring after the snapshot: the compaction takes that seq (its slot holds the snapshot\'s own batch), the batch the next', () => {
     const lax: CompactionPolicy = { everyBatches: 1_000, minBytes: 0 };
-    // Batch 65 goes to slot 1, where batch 1 (committed after the snapshot at 0) still lives.
-    expect(mustCompactFirst(ckpt({ snapshot: snapshot(0) }), 65, lax)).toBe(true);
+    expect(mustCompactFirst(ckpt({ snapshot: snapshot(0) }), 64, lax)).toBe(true);
   });
 
   it('requires a compaction once twice the policy\'s interval passed without a snapshot', () => {
-    expect(mustCompactFirst(ckpt({ snapshot: snapshot(8) }), 16, EVERY_4)).toBe(false);
-    expect(mustCompactFirst(ckpt({ snapshot: snapshot(8) }), 17, EVERY_4)).toBe(true);
+    expect(mustCompactFirst(ckpt({ snapshot: snapshot(8) }), 15, EVERY_4)).toBe(false);
+    expect(mustCompactFirst(ckpt({ snapshot: snapshot(8) }), 16, EVERY_4)).toBe(true);
   });
 
-  it('by default, after 64 batches without a snapshot', () => {
-    expect(mustCompactFirst(ckpt({ snapshot: snapshot(100) }), 164)).toBe(false);
-    expect(mustCompactFirst(ckpt({ snapshot: snapshot(100) }), 165)).toBe(true);
+  it('by default, 64 batches after the snapshot', () => {
+    expect(mustCompactFirst(ckpt({ snapshot: snapshot(100) }), 163)).toBe(false);
+    expect(mustCompactFirst(ckpt({ snapshot: snapshot(100) }), 164)).toBe(true);
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compile, ConfigError, count, json, pipeline } from '../../../framework/index.js';
+import { compile, ConfigError, count, json, pipeline, tumbling } from '../../../framework/index.js';
 import type { Topology } from '../../../framework/index.js';
 import type { PolicyStatement } from '../../../framework/deploy/iam.js';
 import { consumerGroupId } from '../../../framework/deploy/iam.js';
@@ -22,6 +22,17 @@ function shop(): Topology {
     .keyBy((o) => o.id, { name: 'order', partitions: 8 })
     .aggregate(count())
     .sink('counts', { serde: json() });
+  return compile(p.plan());
+}
+
+/** clicks ─keyBy user─▶ per-user (tumbling 1 min counts): the source's idleness matters, so the ticker wakes it. */
+function clicks(): Topology {
+  const p = pipeline('shop', { partitions: 4 });
+  p.source('clicks', { serde: json<Order>(), partitions: 3, maxOutOfOrderness: '5s' })
+    .keyBy((o) => o.user, { name: 'user' })
+    .window(tumbling('1m'))
+    .aggregate(count())
+    .sink('per-user', { serde: json() });
   return compile(p.plan());
 }
 
@@ -68,9 +79,9 @@ function statement(d: Deployment, role: string, sid: string): PolicyStatement {
 }
 
 describe('functions', () => {
-  it('adds one function per stage and the ticker', () => {
-    const d = deploy({ kafka: msk });
-    expect(Object.keys(d.functions)).toEqual(['orders', 'by-user', 'by-order', 'ticker']);
+  it('adds one function per stage, and the ticker when a stage may need waking in processing time', () => {
+    expect(Object.keys(deploy({ kafka: msk }).functions)).toEqual(['orders', 'by-user', 'by-order']);
+    expect(Object.keys(deploy({ kafka: msk }, clicks()).functions)).toEqual(['clicks', 'by-user', 'ticker']);
   });
 
   it('points each stage at functions/<app>/<stage>.handler on nodejs22.x with the pipeline function timeout', () => {
@@ -127,7 +138,6 @@ describe('IAM roles', () => {
       'SluiceRoleOrders',
       'SluiceRoleByDashuser',
       'SluiceRoleByDashorder',
-      'SluiceRoleTicker',
     ]);
   });
 
@@ -211,10 +221,14 @@ describe('IAM roles', () => {
     expect(statements(deploy({ kafka: selfManaged }), 'SluiceRoleOrders').map((s) => s.Sid)).toEqual(['Logs', 'StateTable', 'VpcNetworkInterfaces']);
   });
 
-  it('lets the ticker write only the control topics of source stages, with no table access', () => {
-    const d = deploy({ kafka: msk });
-    expect(statements(d, 'SluiceRoleTicker').map((s) => s.Sid)).toEqual(['Logs', 'MskConnect', 'MskWrite']);
-    expect(statement(d, 'SluiceRoleTicker', 'MskWrite').Resource).toEqual([`${TOPIC_ARN}/shop.orders.control`]);
+  it('lets the ticker read the checkpoints of the stages it wakes and write only their control topics', () => {
+    const d = deploy({ kafka: msk }, clicks());
+    expect(statements(d, 'SluiceRoleTicker').map((s) => s.Sid)).toEqual(['Logs', 'StateTable', 'MskConnect', 'MskWrite']);
+    expect(statement(d, 'SluiceRoleTicker', 'MskWrite').Resource).toEqual([`${TOPIC_ARN}/shop.clicks.control`]);
+    expect(statement(d, 'SluiceRoleTicker', 'StateTable')).toMatchObject({
+      Action: ['dynamodb:GetItem', 'dynamodb:BatchGetItem'],
+      Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['task#shop#clicks.*'] } },
+    });
   });
 });
 
@@ -248,29 +262,40 @@ describe('the table', () => {
 });
 
 describe('the ticker', () => {
-  it('runs every minute and ticks every 5 s until the next run, from a generated handler', () => {
-    const t = fn(deploy({ kafka: msk }), 'ticker');
-    expect(t).toMatchObject({ handler: TICKER_HANDLER, timeout: 85, memorySize: DEPLOY_DEFAULTS.ticker.memorySizeMb, architecture: DEPLOY_DEFAULTS.architecture, events: [{ schedule: { rate: ['rate(1 minute)'] } }] });
-    expect(t.environment).toMatchObject({ SLUICE_KAFKA_BROKERS: 'b-1.orders:9098,b-2.orders:9098', SLUICE_TICK_INTERVAL_MS: '5000', SLUICE_TICK_DURATION_MS: '55000' });
+  it('runs every minute, one pass per run, from a generated handler that reads the app table', () => {
+    const t = fn(deploy({ kafka: msk }, clicks()), 'ticker');
+    expect(t).toMatchObject({ handler: TICKER_HANDLER, timeout: 30, memorySize: DEPLOY_DEFAULTS.ticker.memorySizeMb, architecture: DEPLOY_DEFAULTS.architecture, events: [{ schedule: { rate: ['rate(1 minute)'] } }] });
+    expect(t.environment).toMatchObject({
+      SLUICE_KAFKA_BROKERS: 'b-1.orders:9098,b-2.orders:9098',
+      SLUICE_TABLE: { Ref: 'SluiceTable' },
+      SLUICE_TICK_INTERVAL_MS: '60000',
+      SLUICE_TICK_DURATION_MS: '0',
+    });
+  });
+
+  it('passes every intervalSeconds until the next run when asked for finer ticks', () => {
+    const t = fn(deploy({ kafka: msk, ticker: { intervalSeconds: 5 } }, clicks()), 'ticker');
+    expect(t).toMatchObject({ timeout: 85 });
+    expect(t.environment).toMatchObject({ SLUICE_TICK_INTERVAL_MS: '5000', SLUICE_TICK_DURATION_MS: '55000' });
   });
 
   it('ticks once per run when the interval is the whole period', () => {
-    const t = fn(deploy({ kafka: msk, ticker: { rate: '5 minutes', intervalSeconds: 300 } }), 'ticker');
+    const t = fn(deploy({ kafka: msk, ticker: { rate: '5 minutes', intervalSeconds: 300 } }, clicks()), 'ticker');
     expect(t).toMatchObject({ timeout: 30, events: [{ schedule: { rate: ['rate(5 minutes)'] } }] });
     expect(t.environment).toMatchObject({ SLUICE_TICK_INTERVAL_MS: '300000', SLUICE_TICK_DURATION_MS: '0' });
   });
 
   it('refuses to tick through a period longer than one Lambda run', () => {
-    expect(configError(() => deploy({ kafka: msk, ticker: { rate: '1 hour', intervalSeconds: 10 } })).place.field).toBe('custom.sluice.ticker.intervalSeconds');
+    expect(configError(() => deploy({ kafka: msk, ticker: { rate: '1 hour', intervalSeconds: 10 } }, clicks())).place.field).toBe('custom.sluice.ticker.intervalSeconds');
   });
 
   it('needs the bootstrap servers on MSK, naming the setting', () => {
-    const e = configError(() => deploy({ kafka: { type: 'msk', clusterArn: CLUSTER } }));
+    const e = configError(() => deploy({ kafka: { type: 'msk', clusterArn: CLUSTER } }, clicks()));
     expect(e.place.field).toBe('custom.sluice.kafka.bootstrapServers');
   });
 
   it('is left out with ticker: false', () => {
-    const d = deploy({ kafka: { type: 'msk', clusterArn: CLUSTER }, ticker: false });
+    const d = deploy({ kafka: { type: 'msk', clusterArn: CLUSTER }, ticker: false }, clicks());
     expect(Object.keys(d.functions)).not.toContain('ticker');
     expect(d.resources['SluiceRoleTicker']).toBeUndefined();
   });

@@ -108,7 +108,7 @@ describe('checkpoint items', () => {
   it('round-trip the empty checkpoint, and stay small (DynamoDB bills an update at the whole item)', () => {
     const item = encodeCheckpoint('ysb', 'counts.3', 'counts', EMPTY_CHECKPOINT, TOKEN);
     expect(decodeCheckpoint(item)).toEqual(EMPTY_CHECKPOINT);
-    expect(itemSize(item)).toBe(371);
+    expect(itemSize(item)).toBe(137);
     expect(writeUnits(item)).toBe(1);
   });
 });
@@ -233,10 +233,9 @@ describe('item sizes and capacity units', () => {
     const time: TimeState = { ...INITIAL_TIME, wm: start + 9_000, now: start + 9_500, since: start, up: { 'views.0': { wm: start + 9_000, idle: false, queue: [] }, 'views.1': { wm: start + 9_100, idle: false, queue: [] } } };
     const encoded = encodeEntries(changes);
     const item = encodeRecord('ysb', 'counts.3', record({ changes, changeBytes: encoded.length, time, nextOffset: 123_456 }), encoded, TOKEN);
-    // Measured: 880 bytes of changes + 333 bytes of time state (JSON) + keys and attributes = 1,367 bytes.
-    expect(Buffer.byteLength(item['t']!.S!)).toBe(333);
-    expect(itemSize(item)).toBeGreaterThan(1_024);
-    expect(itemSize(item)).toBeLessThanOrEqual(2_048);
+    // Measured: 880 bytes of changes + 117 bytes of time state (compact JSON, was 333) + keys and attributes.
+    expect(Buffer.byteLength(item['t']!.S!)).toBe(117);
+    expect(itemSize(item)).toBe(1_148);
     expect(writeUnits(item)).toBe(2);
   });
 });

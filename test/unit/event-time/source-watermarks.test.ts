@@ -136,9 +136,9 @@ describe('marks', () => {
   });
 });
 
-describe('watermarkInterval', () => {
+describe("watermarkInterval (marks: 'interval')", () => {
   it('throttles marks: a watermark change within the interval of the last mark sends none', async () => {
-    const h = clicks({ pipeline: { watermarkInterval: '10s' } });
+    const h = clicks({ pipeline: { watermarkInterval: '10s', marks: 'interval' } });
     await h.send([click(ON_0, 100)]);
     h.advanceClock(9_999);
     await h.send([click(ON_0, 200)]);
@@ -150,7 +150,7 @@ describe('watermarkInterval', () => {
   });
 
   it('a tick after the interval flushes the throttled mark, fenced by everything written since', async () => {
-    const h = clicks({ pipeline: { watermarkInterval: '10s' } });
+    const h = clicks({ pipeline: { watermarkInterval: '10s', marks: 'interval' } });
     await h.send([click(ON_0, 100)]);
     await h.send([click(ON_0, 200), click(ON_1, 201)]);
     h.advanceClock(10_000);
@@ -164,7 +164,7 @@ describe('watermarkInterval', () => {
   });
 
   it('a tick before the interval is over flushes nothing', async () => {
-    const h = clicks({ pipeline: { watermarkInterval: '10s' } });
+    const h = clicks({ pipeline: { watermarkInterval: '10s', marks: 'interval' } });
     await h.send([click(ON_0, 100)]);
     await h.send([click(ON_0, 200)]);
     h.advanceClock(9_999);
@@ -173,7 +173,7 @@ describe('watermarkInterval', () => {
   });
 
   it('the next data batch after the interval sends the mark without a tick', async () => {
-    const h = clicks({ pipeline: { watermarkInterval: '10s' } });
+    const h = clicks({ pipeline: { watermarkInterval: '10s', marks: 'interval' } });
     await h.send([click(ON_0, 100)]);
     await h.send([click(ON_0, 200)]);
     h.advanceClock(10_000);
@@ -183,6 +183,40 @@ describe('watermarkInterval', () => {
       [0, 195],
       [1, 95],
       [1, 195],
+    ]);
+  });
+});
+
+describe("marks on boundaries (the default)", () => {
+  // by-user has tumbling 10 ms windows and no lateness: it can act only when its watermark reaches x9.
+  it('are sent when the watermark crosses a point where a downstream window fires, with the watermark itself', async () => {
+    const h = clicks();
+    await h.send([click(ON_0, 100)]); // 95: the first watermark crosses every point below it
+    await h.send([click(ON_0, 103)]); // 98: no window of by-user ends in (95, 98]
+    await h.send([click(ON_0, 104)]); // 99: the window [90, 100) is complete
+    await h.send([click(ON_0, 113)]); // 108
+    await h.send([click(ON_0, 125)]); // 120: crosses 109 and 119 at once
+    expect(marks(h).filter(([p]) => p === 0).map(([, m]) => (m as { watermark: number }).watermark)).toEqual([95, 99, 120]);
+    expect(timeOf(h).wm).toBe(120);
+  });
+
+  it('a batch between points writes its checkpoint but no mark', async () => {
+    const h = clicks();
+    await h.send([click(ON_0, 100)]);
+    const before = h.outputs(CONTROL).length;
+    await h.send([click(ON_0, 102)]);
+    expect(h.outputs(CONTROL).length).toBe(before);
+    expect(timeOf(h)).toMatchObject({ wm: 97, sentWm: 95 });
+  });
+
+  it('a change of idleness is sent whatever the watermark', async () => {
+    const h = clicks({ pipeline: { idleTimeout: '1s' } });
+    await h.send([click(ON_0, 100)]);
+    h.advanceClock(1_000);
+    await h.tick();
+    expect(marks(h).filter(([p]) => p === 0).map(([, m]) => m)).toEqual([
+      { from: 'clicks.0', watermark: 95, fence: 0, idle: false },
+      { from: 'clicks.0', watermark: 95, fence: 0, idle: true },
     ]);
   });
 });
