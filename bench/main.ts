@@ -3,8 +3,8 @@
  * Streams on the local broker and DynamoDB Local (started if not running, reused if running,
  * never stopped). See docs/benchmarks.md.
  *
- *   --quick                 small rates, one drain per configuration, about 3 minutes
- *                           (default: the full run, three drains each, about 10 minutes)
+ *   --quick                 small rates, one drain per configuration, short idle phase (75 s)
+ *                           (default: the full run, three drains each, 10-minute idle phase)
  *   --repeats N             drain phases per configuration (interleaved; the median counts)
  *   --json                  print the report as JSON on stdout (progress and tables go to stderr)
  *   --only a,b              run only these configurations (raw-kafkajs, sluice-stateless-eos, …); the optional
@@ -12,7 +12,12 @@
  *   --rate N --duration S   live phase: events/s and seconds
  *   --backlog N             events of the drain phase; --backlog-rate N: their density in event time
  *   --skew X --jitter MS    Zipf exponent of campaigns; most an event time lags its append
- *   --batch-size N --seed N
+ *   --batch-size N --batching-window S --seed N
+ *                           trigger settings other than the deployed defaults (framework/deploy/defaults.ts), to experiment
+ *   --idle S --low-duration S   the YSB bottom phases: seconds without input, and of the 10 events/s phase
+ *   --sweep batch-size|batching-window [--values a,b,…]
+ *                           run one configuration (default sluice-ysb-eos; --only names another) once per value and
+ *                           print a table per value: throughput, units, requests and cost (docs/benchmarks.md)
  *   --out FILE --plot FILE  where the JSON and the SVG go (default bench/results/, docs/benchmarks-<preset>.svg)
  *   --no-plot               do not write the SVG
  *   --rebuild-kstreams      rebuild the Kafka Streams program
@@ -22,18 +27,24 @@ import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createKafka } from '../framework/kafka/client.js';
-import { infraStatus, infraUp } from '../framework/local/infra/index.js';
-import type { Kafka } from 'kafkajs';
+import { infraUp } from '../framework/local/infra/index.js';
+import { runGuarded } from './attempt.js';
 import { costReport } from './cost.js';
 import { ensureKStreamsBuilt } from './kstreams.js';
 import { renderSvg } from './plot.js';
 import { Progress } from './progress.js';
-import { evaluateTargets, formatReport, throughput, type BenchReport, type Machine } from './report.js';
-import { CONFIGS, runConfig, type BenchSettings, type ConfigName, type ConfigResult } from './run.js';
+import { evaluateCostTargets, evaluateTargets, formatReport, throughput, type BenchReport, type Machine } from './report.js';
+import { CONFIGS, invokerOf, type BenchSettings, type ConfigName, type ConfigResult } from './run.js';
+import { buildFunctionBundle } from './processors/function-bundle.js';
+import { runSweep, SWEEPS, type SweepName } from './sweep.js';
+import { DEPLOY_DEFAULTS, localTriggerDefaults } from '../framework/deploy/defaults.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-/** What both presets share: the workload's shape and the deployment's trigger settings. */
+/**
+ * What both presets share: the workload's shape, and the deployment's trigger settings and ticker
+ * schedule — the deployed defaults (framework/deploy/defaults.ts), never bench-only values.
+ */
 const COMMON = {
   seed: 7,
   warmupFraction: 0.1,
@@ -41,17 +52,52 @@ const COMMON = {
   maxJitterMs: 1_000,
   sourcePartitions: 2,
   partitions: 4,
-  batchSize: 500,
-  batchingWindowMs: 500,
-  tickIntervalMs: 5_000,
+  ...localTriggerDefaults(DEPLOY_DEFAULTS),
+  lowRate: 10,
 } as const;
 
-const PRESETS: Record<'quick' | 'full', Omit<BenchSettings, 'configs' | 'preset'>> = {
-  quick: { ...COMMON, repeats: 1, backlogEvents: 30_000, backlogRate: 3_000, liveRate: 400, liveDurationMs: 15_000, statelessLiveDurationMs: 6_000 },
-  full: { ...COMMON, repeats: 3, backlogEvents: 150_000, backlogRate: 5_000, liveRate: 1_000, liveDurationMs: 60_000, statelessLiveDurationMs: 20_000 },
+/** The presets. */
+export const PRESETS: Record<'quick' | 'full', Omit<BenchSettings, 'configs' | 'preset'>> = {
+  quick: {
+    ...COMMON,
+    repeats: 1,
+    backlogEvents: 30_000,
+    backlogRate: 3_000,
+    liveRate: 400,
+    liveDurationMs: 15_000,
+    statelessLiveDurationMs: 6_000,
+    burstMs: 5_000,
+    idleMs: 75_000,
+    lowDurationMs: 30_000,
+  },
+  full: {
+    ...COMMON,
+    repeats: 3,
+    backlogEvents: 150_000,
+    backlogRate: 5_000,
+    liveRate: 1_000,
+    liveDurationMs: 60_000,
+    statelessLiveDurationMs: 20_000,
+    burstMs: 10_000,
+    idleMs: 600_000,
+    lowDurationMs: 120_000,
+  },
 };
 
-function settingsFrom(argv: readonly string[]): { settings: BenchSettings; json: boolean; out: string | undefined; plot: string | undefined; rebuild: boolean } {
+/** What the command line asks for. */
+interface Command {
+  readonly settings: BenchSettings;
+  readonly json: boolean;
+  readonly out: string | undefined;
+  readonly plot: string | undefined;
+  readonly rebuild: boolean;
+  readonly sweep: SweepName | undefined;
+  readonly sweepValues: readonly number[] | undefined;
+  /** --rate, when given (the batching-window sweep runs at the low rate otherwise). */
+  readonly rate: number | undefined;
+}
+
+function settingsFrom(argv: readonly string[]): Command {
   const { values } = parseArgs({
     args: [...argv],
     options: {
@@ -65,6 +111,11 @@ function settingsFrom(argv: readonly string[]): { settings: BenchSettings; json:
       skew: { type: 'string' },
       jitter: { type: 'string' },
       'batch-size': { type: 'string' },
+      'batching-window': { type: 'string' },
+      idle: { type: 'string' },
+      'low-duration': { type: 'string' },
+      sweep: { type: 'string' },
+      values: { type: 'string' },
       seed: { type: 'string' },
       repeats: { type: 'string' },
       out: { type: 'string' },
@@ -83,8 +134,12 @@ function settingsFrom(argv: readonly string[]): { settings: BenchSettings; json:
     return n;
   };
   const names = CONFIGS.map((c) => c.name as string);
-  // Optional configurations (the platformatic client, which needs Node 22) run only when named.
-  const configs = (values.only?.split(',').map((x) => x.trim()) ?? CONFIGS.filter((c) => !('optional' in c)).map((c) => c.name)) as ConfigName[];
+  const sweep = values.sweep as SweepName | undefined;
+  if (sweep !== undefined && !SWEEPS.includes(sweep)) throw new Error(`unknown sweep ${sweep}; known: ${SWEEPS.join(', ')}`);
+  const sweepValues = values.values?.split(',').map((x) => num(x.trim(), 0, 'values'));
+  // Optional configurations (the platformatic client, which needs Node 22; the in-process lines of
+  // at-least-once) run only when named. A sweep runs the exactly-once YSB pipeline unless told otherwise.
+  const configs = (values.only?.split(',').map((x) => x.trim()) ?? (sweep ? ['sluice-ysb-eos'] : CONFIGS.filter((c) => !('optional' in c)).map((c) => c.name))) as ConfigName[];
   for (const c of configs) if (!names.includes(c)) throw new Error(`unknown configuration ${c}; known: ${names.join(', ')}`);
   const duration = values.duration === undefined ? undefined : num(values.duration, 0, 'duration') * 1000;
   const settings: BenchSettings = {
@@ -100,11 +155,24 @@ function settingsFrom(argv: readonly string[]): { settings: BenchSettings; json:
     skew: num(values.skew, p.skew, 'skew'),
     maxJitterMs: num(values.jitter, p.maxJitterMs, 'jitter'),
     batchSize: num(values['batch-size'], p.batchSize, 'batch-size'),
+    batchingWindowMs: values['batching-window'] === undefined ? p.batchingWindowMs : num(values['batching-window'], 0, 'batching-window') * 1000,
+    idleMs: values.idle === undefined ? p.idleMs : num(values.idle, 0, 'idle') * 1000,
+    lowDurationMs: values['low-duration'] === undefined ? p.lowDurationMs : num(values['low-duration'], 0, 'low-duration') * 1000,
     configs: CONFIGS.filter((c) => configs.includes(c.name)).map((c) => c.name),
   };
   if (settings.backlogEvents / settings.backlogRate > 2_400) throw new Error('the backlog must span less than 40 minutes of event time: raise --backlog-rate');
   if (settings.liveDurationMs < 2 * 10_000 && settings.preset === 'full') throw new Error('--duration must cover at least two 10 s windows');
-  return { settings, json: values.json, out: values.out, plot: values['no-plot'] ? undefined : (values.plot ?? `docs/benchmarks-${preset}.svg`), rebuild: values['rebuild-kstreams'] };
+  if (settings.batchSize < 1 || settings.batchSize > 10_000 || !Number.isInteger(settings.batchSize)) throw new Error('--batch-size: Lambda allows 1 to 10,000 records');
+  return {
+    settings,
+    json: values.json,
+    out: values.out,
+    plot: values['no-plot'] || sweep ? undefined : (values.plot ?? `docs/benchmarks-${preset}.svg`),
+    rebuild: values['rebuild-kstreams'],
+    sweep,
+    sweepValues,
+    rate: values.rate === undefined ? undefined : settings.liveRate,
+  };
 }
 
 /** Other heavy processes (tests, other benchmarks) that would make the figures noisy. */
@@ -166,29 +234,9 @@ function machine(): Machine {
   };
 }
 
-/** Identifies the running broker (cluster id: new on every fresh start) and DynamoDB Local (pid); waits up to 3 minutes for a broker. */
-async function infraIdentity(kafka: Kafka, progress: Progress): Promise<string> {
-  const deadline = Date.now() + 180_000;
-  for (let warned = false; ; ) {
-    const admin = kafka.admin();
-    try {
-      await admin.connect();
-      const { clusterId } = await admin.describeCluster();
-      const dynamodb = (await infraStatus()).dynamodb;
-      return `kafka ${clusterId}, dynamodb ${dynamodb.state === 'up' ? `pid ${dynamodb.pid}` : dynamodb.state}`;
-    } catch (error) {
-      if (Date.now() > deadline) throw new Error(`the local broker is unreachable: ${error instanceof Error ? error.message : String(error)}`);
-      if (!warned) progress.log('the local broker is unreachable (restarted by another process?); waiting for it…');
-      warned = true;
-      await new Promise((r) => setTimeout(r, 2_000));
-    } finally {
-      await admin.disconnect().catch(() => undefined);
-    }
-  }
-}
-
 async function main(): Promise<number> {
-  const { settings, json, out, plot, rebuild } = settingsFrom(process.argv.slice(2));
+  const { settings: parsed, json, out, plot, rebuild, sweep, sweepValues, rate } = settingsFrom(process.argv.slice(2));
+  let settings = parsed;
   const progress = new Progress();
   const started = Date.now();
   const m = machine();
@@ -207,6 +255,11 @@ async function main(): Promise<number> {
   const infra = await infraUp({ log: (line) => progress.log(`[infra] ${line}`) });
   const kafka = createKafka({ brokers: infra.kafka.brokers, clientId: 'sluice-bench', logLevel: 'nothing' });
   const runId = Date.now().toString(36);
+  const env = { kafka, brokers: infra.kafka.brokers, dynamodbEndpoint: infra.dynamodb.endpoint, runId, progress, position: '' };
+  // The out-of-process containers run the stage function bundled, as `sluice deploy` would ship it.
+  const bundled = configs.some((c) => { const spec = CONFIGS.find((x) => x.name === c)!; return spec.engine === 'sluice' && invokerOf(spec) === 'process'; });
+  if (bundled) settings = { ...settings, functionScript: await buildFunctionBundle() };
+  if (sweep) return runSweep(sweep, { settings, env, values: sweepValues, rate, json, out });
 
   // Round 1 runs every configuration in full; later rounds repeat only the drain phase, one
   // configuration after the other, so slow drifts of a shared machine touch them all alike.
@@ -216,26 +269,18 @@ async function main(): Promise<number> {
     for (const [i, name] of configs.entries()) {
       const spec = CONFIGS.find((c) => c.name === name)!;
       const position = `[${settings.repeats > 1 ? `round ${round}/${settings.repeats} ` : ''}${i + 1}/${configs.length}]`;
-      let result: ConfigResult | undefined;
-      // The broker and DynamoDB Local are shared with other work on this machine: if either was
-      // restarted while a configuration ran, its figures mean nothing; run it once more.
-      for (let attempt = 1; attempt <= 2; attempt += 1) {
-        const before = await infraIdentity(kafka, progress);
-        const id = `${runId}${round > 1 ? String.fromCharCode(96 + round) : ''}${attempt > 1 ? 'r' : ''}`;
-        result = await runConfig(spec, settings, { kafka, brokers: infra.kafka.brokers, dynamodbEndpoint: infra.dynamodb.endpoint, runId: id, progress, position }, round > 1);
-        const after = await infraIdentity(kafka, progress);
-        if (before === after) break;
-        progress.log(`${position} ${name}: the broker or DynamoDB Local was restarted by another process during the run (${before} → ${after})${attempt === 1 ? '; running it again' : ''}`);
-        if (attempt === 2) result = { ...result, ok: false, error: `infrastructure restarted during the run (${before} → ${after}); figures discarded` };
-      }
-      results.push(result!);
-      progress.log(`${position} ${name}: ${result!.ok ? 'verified' : `FAILED — ${(result!.error ?? '').split('\n')[0]}`}`);
+      const id = `${runId}${round > 1 ? String.fromCharCode(96 + round) : ''}`;
+      const result = await runGuarded(spec, settings, { ...env, runId: id, position }, round > 1);
+      results.push(result);
+      progress.log(`${position} ${name}: ${result.ok ? 'verified' : `FAILED — ${(result.error ?? '').split('\n')[0]}`}`);
     }
     rounds.push(results);
   }
   const results = rounds[0]!.map((first, i) => mergeRounds(first, rounds.slice(1).map((r) => r[i]!)));
 
-  const profiles = results.flatMap((r) => (r.ok && r.profile ? [r.profile] : []));
+  // Priced: what the functions themselves did (out of process); the -inproc lines only show the change of method.
+  const profiles = results.flatMap((r) => (r.ok && r.profile && r.invoker !== 'in-process' ? [r.profile] : []));
+  const cost = costReport(profiles, throughput(results, 'kstreams-eos'));
   const report: BenchReport = {
     startedAt: new Date(started).toISOString(),
     durationSeconds: (Date.now() - started) / 1000,
@@ -243,8 +288,8 @@ async function main(): Promise<number> {
     machine: m,
     settings: { ...settings, configs },
     results,
-    targets: evaluateTargets(results),
-    cost: costReport(profiles, throughput(results, 'kstreams-eos')),
+    targets: [...evaluateTargets(results), ...evaluateCostTargets(cost)],
+    cost,
     ok: results.length > 0 && results.every((r) => r.ok),
   };
 

@@ -1,6 +1,7 @@
 /**
- * What a configuration wrote, as the sink observer saw it, split into the benchmark's two phases
- * (drain: the backlog, long ago in event time; live: now), and the checks against the oracle.
+ * What a configuration wrote, as the sink observer saw it, split into the benchmark's phases by
+ * event time (drain: the backlog, long ago; live: now; bottom: the burst, idle and low-rate phases
+ * that follow the live one), and the checks against the oracle.
  *
  *  - Stateless stage: the outputs must be exactly the backlog's (or live stream's) views, each
  *    once, keyed by campaign; their counts per (window, campaign) must equal the oracle's.
@@ -22,8 +23,8 @@ import type { CampaignCount, CampaignView } from '../functions/ysb/pipeline.js';
 import { WINDOW_MS } from '../functions/ysb/pipeline.js';
 import { pairKey } from './latency.js';
 
-/** The benchmark's phases. */
-export type Phase = 'drain' | 'live';
+/** The benchmark's phases, as far as outputs go: `bottom` is the burst before the idle phase and the low-rate phase after it. */
+export type Phase = 'drain' | 'live' | 'bottom';
 
 /** An output of the stateless stage. */
 export interface ViewOutput {
@@ -44,15 +45,17 @@ export interface CountOutput {
 
 /** Collects a sink's outputs and says when a phase is complete. */
 export class SinkLog {
-  readonly views: Record<Phase, ViewOutput[]> = { drain: [], live: [] };
-  readonly counts: Record<Phase, CountOutput[]> = { drain: [], live: [] };
+  readonly views: Record<Phase, ViewOutput[]> = { drain: [], live: [], bottom: [] };
+  readonly counts: Record<Phase, CountOutput[]> = { drain: [], live: [], bottom: [] };
   /** Records that do not parse. */
   readonly malformed: string[] = [];
   /** Records dropped because their provenance was seen before (at-least-once only). */
   duplicates = 0;
   private readonly seen = new Set<string>();
   private readonly expected: Partial<Record<Phase, Map<string, number>>> = {};
-  private readonly correct: Record<Phase, Map<string, number>> = { drain: new Map(), live: new Map() };
+  private readonly correct: Record<Phase, Map<string, number>> = { drain: new Map(), live: new Map(), bottom: new Map() };
+  /** Event times from here on belong to the bottom phases (set when they start). */
+  private bottomSplit = Number.POSITIVE_INFINITY;
   private expectedViews: Partial<Record<Phase, number>> = {};
   private waiters = new Set<() => void>();
 
@@ -170,8 +173,13 @@ export class SinkLog {
     });
   }
 
+  /** Outputs with event times (window starts) from `at` on belong to the bottom phases; call before they start. */
+  splitBottom(at: number): void {
+    this.bottomSplit = at;
+  }
+
   private phaseOf(eventTime: number): Phase {
-    return eventTime < this.split ? 'drain' : 'live';
+    return eventTime < this.split ? 'drain' : eventTime < this.bottomSplit ? 'live' : 'bottom';
   }
 
   private noteCorrect(phase: Phase, r: CampaignCount, at: number): void {

@@ -2,7 +2,7 @@
  * The benchmark's report: the tables printed at the end, the targets of the issue and whether
  * each was met, and the JSON document `--json` prints and every run saves.
  */
-import type { CostReport } from './cost.js';
+import type { CostReport, MonthlyCost } from './cost.js';
 import { formatCostReport } from './cost.js';
 import type { LatencyStats } from './latency.js';
 import type { BenchSettings, ConfigName, ConfigResult } from './run.js';
@@ -85,12 +85,66 @@ export function evaluateTargets(results: readonly ConfigResult[]): Target[] {
   return targets;
 }
 
+/** The bottom phases of the configurations that ran them: idle and 10 events/s, per minute (and per 1,000 events at 10/s). */
+function bottomTable(results: readonly ConfigResult[]): string | undefined {
+  const rows: string[][] = [];
+  const n = (x: number | undefined, digits = 1): string => (x === undefined ? '–' : x.toFixed(digits));
+  for (const c of results) {
+    for (const phase of [c.idle, c.low]) {
+      if (!phase) continue;
+      const m = phase.perMinute;
+      const label = phase.name === 'idle' ? `idle ${Math.round(phase.seconds)} s` : `${phase.rate} ev/s ${Math.round(phase.seconds)} s`;
+      rows.push([
+        c.name,
+        label,
+        n(m.invocations),
+        n(m.controlInvocations),
+        n(m.tickInvocations),
+        `${n(m.tickerPasses)} / ${n(m.tickWrites)}`,
+        n(m.writeUnits),
+        n(m.readUnits),
+        n(m.kafkaRequests),
+        m.functionCpuMs === undefined ? n(m.cpuMs, 0) : `${n(m.invocationCpuMs, 0)} / ${n(m.functionCpuMs, 0)}`,
+        phase.per1k ? `${n(phase.per1k.writeUnits)} / ${n(phase.per1k.invocations)}` : '–',
+        phase.latency?.stageAdded ? ms(phase.latency.stageAdded) : '–',
+      ]);
+    }
+  }
+  if (rows.length === 0) return undefined;
+  return [
+    'Bottom of the range (YSB), per minute:',
+    table(['configuration', 'phase', 'invocations', 'control', 'with ticks', 'ticker passes / writes', 'write units', 'read units', 'Kafka requests', 'CPU ms fn: invocations / process', 'per 1k events: WU / invocations', 'stage-added p50/p95/p99 ms'], rows),
+    'Idle: no input after a burst whose last windows stay open. Control: invocations of the control triggers (marks, ticks); with ticks: those that carried a tick. Ticker passes: runs of the ticker\'s pass over the checkpoints; writes: the passes that had a task due and wrote its ticks. CPU of the function containers within invocations / in all (the rest is start-up and time between invocations, which Lambda freezes).',
+  ].join('\n');
+}
+
+/** Issue 13's targets for the bottom of the range, from the cost report of sluice-ysb-eos (priced from its idle and 10 events/s phases). */
+export function evaluateCostTargets(cost: CostReport): Target[] {
+  const ysb = cost.pipelines.find((p) => p.config === 'sluice-ysb-eos');
+  const at = (rate: number): MonthlyCost | undefined => {
+    const c = ysb?.costs.find((x) => x.rate === rate);
+    // Only a price from the phase measured at that rate counts.
+    return c?.basis.measured ? c : undefined;
+  };
+  const target = (name: string, rate: number, limit: number): Target => {
+    const c = at(rate);
+    return {
+      name,
+      wanted: `≤ $${limit} a month`,
+      measured: c === undefined ? 'not measured' : `$${c.total.toFixed(2)} (Lambda $${c.lambda.toFixed(2)} of which the ticker $${c.ticker.toFixed(2)}, DynamoDB $${c.dynamodb.toFixed(2)})`,
+      met: c === undefined ? undefined : c.total <= limit,
+      ...(c !== undefined && c.total > limit ? { by: `${(c.total / limit).toFixed(1)} × the budget` } : {}),
+    };
+  };
+  return [target('idle YSB pipeline (exactly-once), monthly', 0, 1), target('YSB at 10 events/s (exactly-once), monthly', 10, 17)];
+}
+
 /** `yes`, `FAILED`, or for at-least-once what its contract let through. */
 function verdict(c: ConfigResult): string {
   if (!c.ok) return 'FAILED';
   const dup = c.drain?.check.duplicates ?? 0;
-  const repeated = (c.drain?.check.repeated ?? 0) + (c.live?.check.repeated ?? 0);
-  const over = (c.drain?.check.overCounted ?? 0) + (c.live?.check.overCounted ?? 0);
+  const repeated = (c.drain?.check.repeated ?? 0) + (c.live?.check.repeated ?? 0) + (c.low?.check.repeated ?? 0);
+  const over = (c.drain?.check.overCounted ?? 0) + (c.live?.check.overCounted ?? 0) + (c.low?.check.overCounted ?? 0);
   const notes = [dup > 0 ? `${dup} dup` : '', repeated > 0 ? `${repeated} rep` : '', over > 0 ? `${over} over` : ''].filter((x) => x !== '');
   return notes.length > 0 ? `yes, ALO: ${notes.join(', ')}` : 'yes';
 }
@@ -115,7 +169,7 @@ export function formatReport(r: BenchReport): string {
   const ks = throughput(r.results, 'kstreams-eos');
   const x = (v: number | undefined, base: number | undefined): string => (v === undefined || base === undefined ? '–' : `${(v / base).toFixed(2)}×`);
   const main = table(
-    ['configuration', 'verified', 'events/s', 'runs min–max', 'vs raw', 'vs KStreams', 'e2e p50/p95/p99 ms', 'stage-added p50/p95/p99 ms', 'samples', 'peak RSS MiB', 'failed attempts'],
+    ['configuration', 'verified', 'events/s', 'runs min–max', 'vs raw', 'vs KStreams', 'e2e p50/p95/p99 ms', 'stage-added p50/p95/p99 ms', 'samples', 'peak RSS MiB fn | process', 'failed attempts'],
     r.results.map((c) => [
       c.name,
       verdict(c),
@@ -126,14 +180,14 @@ export function formatReport(r: BenchReport): string {
       ms(c.live?.latency.endToEnd),
       ms(c.live?.latency.stageAdded),
       String(c.live?.latency.endToEnd?.n ?? '–'),
-      c.peakRssMiB === undefined ? '–' : String(Math.round(c.peakRssMiB)),
+      `${c.functions ? String(Math.round(c.functions.peakRssMiB)) : '–'} | ${c.peakRssMiB === undefined ? '–' : String(Math.round(c.peakRssMiB))}`,
       c.failures === undefined ? '–' : String(c.failures),
     ]),
   );
   const per = (c: ConfigResult, f: (o: NonNullable<ConfigResult['drain']>['ops']) => number, digits = 1): string =>
     c.drain && c.live ? `${f(c.drain.ops).toFixed(digits)} | ${f(c.live.ops).toFixed(digits)}` : '–';
   const ops = table(
-    ['per 1,000 events (drain | live)', 'DynamoDB requests', 'write units', 'read units', 'Kafka requests', 'transactions', 'invocations', 'CPU ms'],
+    ['per 1,000 events (drain | live)', 'DynamoDB requests', 'write units', 'read units', 'Kafka requests', 'transactions', 'invocations', 'CPU ms functions', 'CPU ms process'],
     r.results.map((c) => [
       c.name,
       per(c, (o) => o.dynamoRequests),
@@ -142,16 +196,19 @@ export function formatReport(r: BenchReport): string {
       per(c, (o) => o.kafkaRequests),
       per(c, (o) => o.transactions),
       per(c, (o) => o.invocations),
+      c.drain?.ops.functionCpuMs === undefined ? '–' : per(c, (o) => o.functionCpuMs ?? 0, 0),
       per(c, (o) => o.cpuMs, 0),
     ]),
   );
+  const bottom = bottomTable(r.results);
   const targets = r.targets.map((t) => `  ${t.met === undefined ? 'n/a   ' : t.met ? 'MET   ' : 'MISSED'}  ${t.name}: wanted ${t.wanted}, measured ${t.measured}${t.by ? ` — ${t.by}` : ''}`);
   const failures = r.results.filter((c) => !c.ok).map((c) => `  ${c.name}: ${c.error ?? 'failed'}`);
   const s = r.settings;
   return [
     `Sluice benchmarks (${s.preset}) — ${r.startedAt}, ${r.durationSeconds.toFixed(0)} s, ${r.machine.cpus} cores (${r.machine.cpuModel}), ${r.machine.memoryGiB.toFixed(0)} GiB, Node ${r.machine.node}`,
     `workload: YSB, backlog ${fmt(s.backlogEvents)} events (drain phase, first ${s.warmupFraction * 100}% warm-up; median of ${s.repeats} run${s.repeats > 1 ? 's' : ''}), live ${fmt(s.liveRate)} events/s for ${s.liveDurationMs / 1000} s (stateless ${s.statelessLiveDurationMs / 1000} s); ` +
-      `skew ${s.skew}, out-of-orderness ≤ ${s.maxJitterMs} ms, ${s.sourcePartitions} source partitions, ${s.partitions} internal; batch ${s.batchSize}`,
+      `skew ${s.skew}, out-of-orderness ≤ ${s.maxJitterMs} ms, ${s.sourcePartitions} source partitions, ${s.partitions} internal; BatchSize ${s.batchSize}, batching window ${s.batchingWindowMs / 1000} s, ticks every ${s.tickIntervalMs / 1000} s; ` +
+      `YSB bottom phases: burst ${s.burstMs / 1000} s, idle ${s.idleMs / 1000} s, ${s.lowRate} events/s for ${s.lowDurationMs / 1000} s`,
     ...(r.machine.concurrentLoad.length > 0 ? [`WARNING: other load while running (figures are noisy): ${r.machine.concurrentLoad.join('; ')}`] : []),
     '',
     main,
@@ -159,6 +216,8 @@ export function formatReport(r: BenchReport): string {
     ops,
     '',
     'Kafka requests: every client the deployment runs (Sluice: stage producers + emulated Lambda pollers + ticker). Write/read units: estimated by DynamoDB pricing rules from item sizes.',
+    'CPU ms functions: the stage functions\' containers, run as child processes that get one event at a time over a pipe, as Lambda runs them; CPU ms process: the processor\'s own process (the emulated pollers and event encoding, which on AWS are Lambda\'s) — for the -inproc lines, which run the functions in that process too, everything (the earlier measurement). Peak RSS: the largest function container | the processor process.',
+    ...(bottom ? ['', bottom] : []),
     'Verified: outputs equal the oracle (exactly-once: exactly). At-least-once: nothing missing or wrong after dropping records whose Sluice provenance was seen before ("dup"); repeats under a new provenance ("rep") and window counts above the oracle\'s ("over") are allowed and shown.',
     'Failed attempts: invocations (Sluice) or transactions (raw loop) that failed and were retried — for Sluice mostly a data and a control invocation of one task contending for its checkpoint.',
     '',

@@ -23,15 +23,16 @@ import { windowStartOf } from '../functions/ysb/oracle.js';
 import { MAX_OUT_OF_ORDERNESS_MS, WINDOW_MS } from '../functions/ysb/pipeline.js';
 import { END_OF_STREAM_USER } from '../functions/ysb/generator.js';
 import { campaignOf } from '../functions/ysb/campaigns.js';
-import { buildProfile, type PipelineProfile } from './cost.js';
+import { runBottomPhases, type BottomPhase } from './bottom.js';
+import { buildProfile, withTicker, type PipelineProfile, type TickerProfile } from './cost.js';
+import type { ProcessorStats } from './processors/protocol.js';
+import { per1k, phaseOps, scaleOps, type OpsPer1k, type PhaseOps } from './ops.js';
 import { startKStreams } from './kstreams.js';
 import { statelessLatencies, summarize, windowLatencies, type LatencyStats, type SourceEvent } from './latency.js';
 import { observeTopic, type Observed, type TopicObserver } from './observer.js';
 import { SinkLog, type Phase, type PhaseCheck } from './outputs.js';
 import { checkOutputs, deadLetters } from './verify.js';
 import { cpuMs, peakRssBytes, startNodeProcessor, type Processor } from './processors/processor.js';
-import type { InvocationSample, ProcessorStats } from './processors/protocol.js';
-import { READ_OPERATIONS, WRITE_OPERATIONS } from './processors/protocol.js';
 import { int, type Progress, secondsSince } from './progress.js';
 import { benchTopology, type Mode } from './variants.js';
 import avsc from 'avsc';
@@ -43,6 +44,14 @@ export const CONFIGS = [
   { name: 'raw-kafkajs', engine: 'raw', job: 'stateless', title: 'raw kafkajs, transactional loop' },
   { name: 'sluice-stateless-eos', engine: 'sluice', job: 'stateless', mode: 'exactly-once', title: 'Sluice, YSB source stage, exactly-once' },
   {
+    name: 'sluice-stateless-eos-inproc',
+    engine: 'sluice',
+    job: 'stateless',
+    mode: 'exactly-once',
+    invoker: 'in-process',
+    title: 'Sluice, YSB source stage, exactly-once, functions in the pollers\' process (the earlier measurement)',
+  },
+  {
     name: 'sluice-stateless-eos-platformatic',
     engine: 'sluice',
     job: 'stateless',
@@ -53,6 +62,15 @@ export const CONFIGS = [
   },
   { name: 'sluice-stateless-alo', engine: 'sluice', job: 'stateless', mode: 'at-least-once', title: 'Sluice, YSB source stage, at-least-once' },
   {
+    name: 'sluice-stateless-alo-inproc',
+    engine: 'sluice',
+    job: 'stateless',
+    mode: 'at-least-once',
+    invoker: 'in-process',
+    optional: true,
+    title: 'Sluice, YSB source stage, at-least-once, functions in the pollers\' process',
+  },
+  {
     name: 'sluice-stateless-avro-eos',
     engine: 'sluice',
     job: 'stateless',
@@ -61,8 +79,25 @@ export const CONFIGS = [
     title: 'Sluice, YSB source stage, Avro through a schema registry, exactly-once',
   },
   { name: 'kstreams-eos', engine: 'kstreams', job: 'ysb', title: 'Kafka Streams 3.9.2, YSB, exactly_once_v2' },
-  { name: 'sluice-ysb-eos', engine: 'sluice', job: 'ysb', mode: 'exactly-once', title: 'Sluice, YSB pipeline, exactly-once' },
-  { name: 'sluice-ysb-alo', engine: 'sluice', job: 'ysb', mode: 'at-least-once', title: 'Sluice, YSB pipeline, at-least-once' },
+  { name: 'sluice-ysb-eos', engine: 'sluice', job: 'ysb', mode: 'exactly-once', bottom: true, title: 'Sluice, YSB pipeline, exactly-once' },
+  {
+    name: 'sluice-ysb-eos-inproc',
+    engine: 'sluice',
+    job: 'ysb',
+    mode: 'exactly-once',
+    invoker: 'in-process',
+    title: 'Sluice, YSB pipeline, exactly-once, functions in the pollers\' process (the earlier measurement)',
+  },
+  { name: 'sluice-ysb-alo', engine: 'sluice', job: 'ysb', mode: 'at-least-once', bottom: true, title: 'Sluice, YSB pipeline, at-least-once' },
+  {
+    name: 'sluice-ysb-alo-inproc',
+    engine: 'sluice',
+    job: 'ysb',
+    mode: 'at-least-once',
+    invoker: 'in-process',
+    optional: true,
+    title: 'Sluice, YSB pipeline, at-least-once, functions in the pollers\' process',
+  },
 ] as const satisfies ReadonlyArray<{
   name: string;
   engine: 'raw' | 'sluice' | 'kstreams';
@@ -72,10 +107,19 @@ export const CONFIGS = [
   encoding?: 'json' | 'avro';
   /** The stage functions' Kafka client (default kafkajs); the emulated triggers stay kafkajs. */
   kafkaClient?: KafkaClientName;
-  /** Runs only when named with --only (needs Node 22: the platformatic client). */
+  /** Where the stage functions run: out of process (default: containers as child processes), or in the pollers' process. */
+  invoker?: 'in-process';
+  /** Runs the bottom phases (burst, idle, low rate) after the live one. */
+  bottom?: boolean;
+  /** Runs only when named with --only (e.g. needs Node 22: the platformatic client). */
   optional?: boolean;
   title: string;
 }>;
+
+/** Where a configuration's stage functions run (Sluice only). */
+export function invokerOf(spec: ConfigSpec): 'process' | 'in-process' {
+  return 'invoker' in spec ? spec.invoker : 'process';
+}
 
 /** The source encoding of a configuration (JSON unless it says Avro). */
 function encodingOf(spec: ConfigSpec): 'json' | 'avro' {
@@ -110,27 +154,18 @@ export interface BenchSettings {
   /** Records per invocation (Sluice) or per transaction (raw loop). */
   readonly batchSize: number;
   readonly batchingWindowMs: number;
+  /** The ticker's schedule in the local run (the deployed default's interval: framework/deploy/defaults.ts). */
   readonly tickIntervalMs: number;
+  /** The bottom phases of the YSB configurations: burst length, idle length, low rate and its length. */
+  readonly burstMs: number;
+  readonly idleMs: number;
+  readonly lowRate: number;
+  readonly lowDurationMs: number;
+  /** The bundled stage function the out-of-process containers run (built once per run). */
+  readonly functionScript?: string;
+  /** Leave out the bottom phases (sweeps). */
+  readonly skipBottom?: boolean;
   readonly configs: readonly ConfigName[];
-}
-
-/** Operation counts of a phase, per 1,000 source events. */
-export interface OpsPer1k {
-  readonly events: number;
-  readonly dynamoRequests: number;
-  /** Estimated (DynamoDB pricing rules) write and read units; DynamoDB Local's own figures beside. */
-  readonly writeUnits: number;
-  readonly readUnits: number;
-  readonly reportedUnits: number;
-  /** Kafka requests of every client the deployment runs (Sluice: functions + triggers + ticker). */
-  readonly kafkaRequests: number;
-  readonly kafkaRequestsByClient: Record<string, number>;
-  readonly transactions: number;
-  readonly invocations: number;
-  /** CPU time of the processor's process. */
-  readonly cpuMs: number;
-  /** Sluice: time its functions waited on DynamoDB and on Kafka (per operation; concurrent waits add up). */
-  readonly waitMs?: { readonly dynamodb: Record<string, number>; readonly kafka: Record<string, number> };
 }
 
 /** One phase's figures. */
@@ -158,6 +193,28 @@ export interface LiveLatency {
   readonly unmatched?: number;
 }
 
+/** A bottom phase as saved: its totals and its figures per minute (and per 1,000 events when it had events). */
+export interface BottomPhaseResult {
+  readonly name: 'idle' | 'low';
+  readonly rate: number;
+  readonly seconds: number;
+  readonly events: number;
+  readonly ops: PhaseOps;
+  readonly perMinute: PhaseOps;
+  readonly per1k?: OpsPer1k;
+  /** Low phase: latencies of the windows it closed itself. */
+  readonly latency?: LiveLatency;
+}
+
+/** The stage functions' containers (out of process). */
+export interface FunctionFigures {
+  readonly containers: number;
+  /** The largest peak RSS of one container, MiB. */
+  readonly peakRssMiB: number;
+  /** Mean Init Duration of a container, ms. */
+  readonly meanInitMs: number;
+}
+
 /** What one configuration did. */
 export interface ConfigResult {
   readonly name: ConfigName;
@@ -168,6 +225,14 @@ export interface ConfigResult {
   readonly error?: string;
   readonly drain?: PhaseResult;
   readonly live?: PhaseResult & { readonly rate: number; readonly latency: LiveLatency; readonly behindMs: number };
+  /** YSB (Sluice): the bottom phases and the check of their outputs. */
+  readonly idle?: BottomPhaseResult;
+  readonly low?: BottomPhaseResult & { readonly check: PhaseCheck; readonly burstEvents: number };
+  /** Sluice: where the functions ran. */
+  readonly invoker?: 'process' | 'in-process';
+  /** Out of process: the functions' containers. */
+  readonly functions?: FunctionFigures;
+  /** Peak RSS of the processor's process (out of process: the pollers'), MiB. */
   readonly peakRssMiB?: number;
   readonly failures?: number;
   readonly errors?: readonly string[];
@@ -259,17 +324,21 @@ export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv,
     const drainRate = timedRecords / drainSeconds;
     const withStartup = backlog.events / ((drainDoneAt - firstInput) / 1000);
     say(`drain ${int(timedRecords)} events after warm-up in ${drainSeconds.toFixed(1)} s = ${int(drainRate)} events/s (${int(withStartup)} with start-up)`);
+    const stageSizes = sluiceTopology?.stages.map((st) => ({ name: st.name, partitions: st.inputs.reduce((n, i) => n + i.partitions, 0) }));
+    const drainSamples = { name: 'drain', rate: drainRate, samples: drainStats.invocations ?? [], events: backlog.events, seconds: drainSeconds, tickWrites: drainStats.ticker?.sends ?? 0 };
     if (drainOnly) {
-      await p.stop();
+      const final = await p.stop();
       processor = undefined;
       await Promise.all(observers.splice(0).map((o) => o.stop()));
       const [drainCheck] = await checkOutputs(spec, env.kafka, sinkTopic, lateTopic, split, backlog, backlogOptions, undefined, undefined);
-      const ops = opsPer1k(undefined, drainStats, backlog.events, drainCpu);
+      const ops = per1k(phaseOps(undefined, drainStats, drainCpu), backlog.events);
       return {
         ...base,
         ok: drainCheck.ok,
         ...(drainCheck.ok ? {} : { error: `outputs differ from the oracle: ${drainCheck.problems.slice(0, 8).join('; ')}` }),
         drain: { events: backlog.events, views: backlog.views, timedRecords, seconds: drainSeconds, eventsPerSecond: drainRate, eventsPerSecondWithStartup: withStartup, check: drainCheck, ops },
+        ...functionFigures(final),
+        ...(stageSizes ? { profile: withTicker(buildProfile(spec.name, stageSizes, drainSamples), tickerProfile(final)) } : {}),
       };
     }
 
@@ -315,31 +384,67 @@ export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv,
     const liveDoneAt = log.completedAt('live')!;
     const liveStats = await p.stats();
     const liveCpu = cpuMs(p.pid) ?? 0;
+
+    // ---- bottom of the range: burst, idle, 10 events/s (YSB) --------------------------------------------
+    const bottom =
+      'bottom' in spec && spec.bottom && !s.skipBottom
+        ? await runBottomPhases(
+            {
+              kafka: env.kafka,
+              sourceTopic,
+              processor: p,
+              log,
+              startAfter: (live.closedAt ?? Date.now()) + s.maxJitterMs + 1_000,
+              generator: { seed: s.seed, rate: s.liveRate, skew: s.skew, maxJitterMs: s.maxJitterMs, partitions: s.sourcePartitions },
+              ...(encode ? { encode } : {}),
+              show: (line) => env.progress.show(() => `${env.position} ${spec.name}  ${line()}`),
+              done: () => env.progress.done(),
+            },
+            s,
+          ).catch(async (error: unknown) => {
+            env.progress.done();
+            throw new Error(`bottom phases: ${error instanceof Error ? error.message : String(error)}`);
+          })
+        : undefined;
     const peak = peakRssBytes(p.pid);
     const finalStats = await p.stop();
     processor = undefined;
     await Promise.all(observers.splice(0).map((o) => o.stop()));
 
     // ---- check everything against the oracle --------------------------------------------------------
-    const [drainCheck, liveCheck] = await checkOutputs(spec, env.kafka, sinkTopic, lateTopic, split, backlog, backlogOptions, live, liveOptions);
+    const [drainCheck, liveCheck, bottomCheck] = await checkOutputs(spec, env.kafka, sinkTopic, lateTopic, split, backlog, backlogOptions, live, liveOptions, bottom?.expectation);
     const dlq = sluiceTopology ? await deadLetters(env.kafka, sluiceTopology.stages.map((st) => st.deadLetterTopic)) : [];
 
-    const latency = liveLatency(spec, log, sources, s.sourcePartitions);
-    const drainOps = opsPer1k(undefined, drainStats, backlog.events, drainCpu);
-    const liveOps = opsPer1k(drainStats, liveStats, live.events, liveCpu - drainCpu);
+    const burstStart = bottom ? Math.min(...sources.filter((e) => e.eventTime >= bottom.expectation.split).map((e) => e.appendTime)) : Number.POSITIVE_INFINITY;
+    const latency = liveLatency(spec, log, sources.filter((e) => e.appendTime < burstStart), s.sourcePartitions, 'live');
+    const drainOps = per1k(phaseOps(undefined, drainStats, drainCpu), backlog.events);
+    const liveOps = per1k(phaseOps(drainStats, liveStats, liveCpu - drainCpu), live.events);
     const liveSeconds = (liveDoneAt - liveOptions.startTime) / 1000;
-    const problems = [...drainCheck.problems.map((x) => `drain: ${x}`), ...liveCheck.problems.map((x) => `live: ${x}`), ...dlq];
-    const profile = sluiceTopology
-      ? buildProfile(
-          spec.name,
-          sluiceTopology.stages.map((st) => ({ name: st.name, partitions: st.inputs.reduce((n, i) => n + i.partitions, 0) })),
-          { samples: drainStats.invocations ?? [], events: backlog.events, seconds: drainSeconds },
-          { samples: liveStats.invocations ?? [], events: live.events, seconds: liveSeconds },
+    const problems = [...drainCheck.problems.map((x) => `drain: ${x}`), ...liveCheck.problems.map((x) => `live: ${x}`), ...bottomCheck.problems.map((x) => `burst + low rate: ${x}`), ...dlq];
+    const profile = stageSizes
+      ? withTicker(
+          buildProfile(
+            spec.name,
+            stageSizes,
+            drainSamples,
+            { name: 'live', rate: s.liveRate, samples: liveStats.invocations ?? [], events: live.events, seconds: liveSeconds, tickWrites: (liveStats.ticker?.sends ?? 0) - (drainStats.ticker?.sends ?? 0) },
+            bottom ? [bottom.idle, bottom.low].map((b) => ({ name: b.name, rate: b.rate, samples: b.samples, events: b.events, seconds: b.seconds, tickWrites: b.ops.tickWrites ?? 0 })) : [],
+          ),
+          tickerProfile(finalStats),
         )
       : undefined;
+    const saved = (b: BottomPhase): BottomPhaseResult => ({
+      name: b.name,
+      rate: b.rate,
+      seconds: b.seconds,
+      events: b.events,
+      ops: b.ops,
+      perMinute: scaleOps(b.ops, 60 / b.seconds),
+      ...(b.events > 0 ? { per1k: per1k(b.ops, b.events) } : {}),
+    });
     return {
       ...base,
-      ok: drainCheck.ok && liveCheck.ok && dlq.length === 0,
+      ok: drainCheck.ok && liveCheck.ok && bottomCheck.ok && dlq.length === 0,
       ...(problems.length > 0 ? { error: `outputs differ from the oracle: ${problems.slice(0, 8).join('; ')}` } : {}),
       drain: {
         events: backlog.events,
@@ -363,6 +468,19 @@ export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv,
         ops: liveOps,
         latency,
       },
+      ...(bottom
+        ? {
+            idle: saved(bottom.idle),
+            low: {
+              ...saved(bottom.low),
+              check: bottomCheck,
+              burstEvents: bottom.burst.events,
+              latency: liveLatency(spec, log, sources.filter((e) => e.appendTime >= bottom.lowStartedAt), s.sourcePartitions, 'bottom'),
+            },
+          }
+        : {}),
+      ...(spec.engine === 'sluice' ? { invoker: invokerOf(spec) } : {}),
+      ...functionFigures(finalStats),
       ...(peak !== undefined ? { peakRssMiB: peak / 2 ** 20 } : {}),
       failures: finalStats.failures,
       errors: finalStats.errors,
@@ -379,6 +497,25 @@ export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv,
     await Promise.all(observers.map((o) => o.stop()));
     await cleanUp(env, { app, sourceTopic, sinkTopic, table, topics: sluiceTopology?.topics.map((t) => t.name) ?? [], groups: observerGroups });
   }
+}
+
+/** The functions' containers as the final stats saw them (out of process only). */
+function functionFigures(stats: ProcessorStats): { functions?: FunctionFigures } {
+  const f = stats.functions;
+  return f ? { functions: { containers: f.containers, peakRssMiB: f.maxRssBytes / 2 ** 20, meanInitMs: f.meanInitMs } } : {};
+}
+
+/** The ticker per pass: reads, read units, the share of passes that wrote; and one write's and one connect's time. */
+function tickerProfile(stats: ProcessorStats): TickerProfile | undefined {
+  const t = stats.ticker;
+  if (!t || t.passes === 0) return undefined;
+  return {
+    readMsPerPass: t.readMs / t.passes,
+    rruPerPass: t.readUnits / t.passes,
+    writingPasses: Math.min(1, t.sends / t.passes),
+    writeMs: t.sends > 0 ? t.sendMs / t.sends : 0,
+    connectMs: t.connects > 0 ? t.connectMs / t.connects : 0,
+  };
 }
 
 function startProcessor(spec: ConfigSpec, s: BenchSettings, env: RunEnv, names: { app: string; sourceTopic: string; sinkTopic: string; table: string; warmupRecords: number }): Processor {
@@ -425,6 +562,8 @@ function startProcessor(spec: ConfigSpec, s: BenchSettings, env: RunEnv, names: 
     tickIntervalMs: s.tickIntervalMs,
     warmupRecords: names.warmupRecords,
     ...('kafkaClient' in spec ? { kafkaClient: spec.kafkaClient } : {}),
+    invoker: invokerOf(spec),
+    ...(s.functionScript ? { functionScript: s.functionScript } : {}),
   });
 }
 
@@ -434,16 +573,16 @@ function status(position: string, name: string, label: string, log: SinkLog, pha
   return `${position} ${name}  ${label}  ${what} ${int(done)}/${of === undefined ? '?' : int(of)}  ${secondsSince(since)}`;
 }
 
-function liveLatency(spec: ConfigSpec, log: SinkLog, sources: readonly SourceEvent[], partitions: number): LiveLatency {
+function liveLatency(spec: ConfigSpec, log: SinkLog, sources: readonly SourceEvent[], partitions: number, phase: Phase): LiveLatency {
   if (spec.job === 'stateless') {
     const { latencies, unmatched } = statelessLatencies(
       sources,
-      log.views.live.map((v) => ({ adId: v.view.ad_id, eventTime: v.view.event_time, visibleAt: v.visibleAt })),
+      log.views[phase].map((v) => ({ adId: v.view.ad_id, eventTime: v.view.event_time, visibleAt: v.visibleAt })),
     );
     const stats = summarize(latencies);
     return { endToEnd: stats, stageAdded: stats, unmatched };
   }
-  const w = windowLatencies(sources, log.firstCorrect('live'), {
+  const w = windowLatencies(sources, log.firstCorrect(phase), {
     windowMs: WINDOW_MS,
     outOfOrdernessMs: MAX_OUT_OF_ORDERNESS_MS,
     partitions,
@@ -481,38 +620,6 @@ function parseSource(r: Observed, read: (value: Buffer) => SourceRecord): Source
   } catch {
     return undefined;
   }
-}
-
-/** Differences of cumulative counters, per 1,000 events. */
-function opsPer1k(before: ProcessorStats | undefined, after: ProcessorStats, events: number, cpu: number): OpsPer1k {
-  const k = 1000 / Math.max(1, events);
-  const sum = (rec: Record<string, number> | undefined, keys?: readonly string[]): number =>
-    Object.entries(rec ?? {}).reduce((n, [key, v]) => (keys === undefined || keys.includes(key) ? n + v : n), 0);
-  const diff = (f: (x: ProcessorStats) => number): number => f(after) - (before ? f(before) : 0);
-  const byClient: Record<string, number> = {};
-  for (const [client, n] of Object.entries(after.kafka.requestsByClient)) {
-    if (client === 'admin') continue;
-    byClient[client] = (n - (before?.kafka.requestsByClient[client] ?? 0)) * k;
-  }
-  const invocations: readonly InvocationSample[] = after.invocations ?? [];
-  const waits = (now: Record<string, number> | undefined, then: Record<string, number> | undefined): Record<string, number> =>
-    Object.fromEntries(Object.entries(now ?? {}).map(([op, ms]) => [op, Math.round((ms - (then?.[op] ?? 0)) * k * 10) / 10]));
-  const waitMs = after.dynamo?.waitMs
-    ? { waitMs: { dynamodb: waits(after.dynamo.waitMs, before?.dynamo?.waitMs), kafka: waits(after.kafka.waitMs, before?.kafka.waitMs) } }
-    : {};
-  return {
-    ...waitMs,
-    events,
-    dynamoRequests: diff((x) => sum(x.dynamo?.requests)) * k,
-    writeUnits: diff((x) => sum(x.dynamo?.estimatedUnits, WRITE_OPERATIONS)) * k,
-    readUnits: diff((x) => sum(x.dynamo?.estimatedUnits, READ_OPERATIONS)) * k,
-    reportedUnits: diff((x) => sum(x.dynamo?.reportedUnits)) * k,
-    kafkaRequests: Object.values(byClient).reduce((a, b) => a + b, 0),
-    kafkaRequestsByClient: byClient,
-    transactions: diff((x) => x.kafka.transactions) * k,
-    invocations: invocations.length * k,
-    cpuMs: cpu * k,
-  };
 }
 
 async function withAdmin<T>(kafka: Kafka, f: (admin: ReturnType<Kafka['admin']>) => Promise<T>): Promise<T> {

@@ -22,6 +22,8 @@ export interface Processor {
   stats(timeoutMs?: number): Promise<ProcessorStats>;
   /** Stops it; resolves with its final counters. */
   stop(timeoutMs?: number): Promise<ProcessorStats>;
+  /** Sluice: resolves once every trigger has caught up with its topic (the input so far is processed). */
+  settle?(timeoutMs: number): Promise<void>;
   /** Set when it died or reported a fatal error before stop(). */
   readonly failure: string | undefined;
   /** The last lines it wrote to stdout/stderr (for error reports). */
@@ -103,6 +105,7 @@ class IpcProcessor implements Processor {
   private readonly firstP: Promise<number>;
   private readonly warmP: Promise<{ at: number; records: number }>;
   private statsWaiters: Array<(s: ProcessorStats) => void> = [];
+  private settleWaiters: Array<() => void> = [];
   private readonly failed: Promise<never>;
   private stopping = false;
 
@@ -129,6 +132,11 @@ class IpcProcessor implements Processor {
         const waiters = this.statsWaiters;
         this.statsWaiters = [];
         for (const w of waiters) w(m.stats);
+      }
+      if (m.type === 'settled') {
+        const waiters = this.settleWaiters;
+        this.settleWaiters = [];
+        for (const w of waiters) w();
       }
       if (m.type === 'fatal') {
         this.failure = m.message;
@@ -162,6 +170,12 @@ class IpcProcessor implements Processor {
     const answer = new Promise<ProcessorStats>((r) => this.statsWaiters.push(r));
     this.send({ type: 'stats' });
     return within(Promise.race([answer, this.failed]), timeoutMs, `${this.label} stats`);
+  }
+
+  settle(timeoutMs: number): Promise<void> {
+    const answer = new Promise<void>((r) => this.settleWaiters.push(r));
+    this.send({ type: 'settle' });
+    return within(Promise.race([answer, this.failed]), timeoutMs, `${this.label} settle`);
   }
 
   async stop(timeoutMs = 60_000): Promise<ProcessorStats> {

@@ -3,8 +3,9 @@
  * channel; the Kafka Streams program speaks the same shapes as JSON lines on stdio).
  *
  *   child  → parent: ready (consuming), first (first input record taken, epoch ms), warm (the
- *                    input taken before this moment reached the warm-up size), stats, fatal
- *   parent → child:  stats (send counters now), stop (send final counters, then exit)
+ *                    input taken before this moment reached the warm-up size), stats, settled, fatal
+ *   parent → child:  stats (send counters now), stop (send final counters, then exit),
+ *                    settle (answer `settled` once every trigger has caught up with its topic)
  *
  * Counters are cumulative since the processor started; the parent takes differences between
  * phases. Invocation samples are sent once (each stats message carries those since the last).
@@ -17,8 +18,10 @@ export interface InvocationSample {
   /** `data` for a batch of the stage's input topic, `control` for marks and ticks. */
   readonly kind: 'data' | 'control';
   readonly records: number;
-  /** Wall time of the invocation, ms. */
+  /** Duration of the invocation, ms: the handler's own time out of process, the call's wall time in process. */
   readonly ms: number;
+  /** Out of process: the CPU time the container spent on it, ms. */
+  readonly cpuMs?: number;
   readonly ok: boolean;
   /** When it ended, epoch ms. */
   readonly at: number;
@@ -26,6 +29,8 @@ export interface InvocationSample {
   readonly ddbRequests: number;
   readonly wru: number;
   readonly rru: number;
+  /** Control invocations: how many of its records were ticks (the rest: watermark marks and anything else). */
+  readonly ticks?: number;
 }
 
 /** DynamoDB work, per operation. */
@@ -53,10 +58,44 @@ export interface KafkaCounters {
   readonly waitMs?: Record<string, number>;
 }
 
+/** The stage functions' processes (out-of-process invoker): what their containers used. */
+export interface FunctionProcesses {
+  /** CPU time of every container since it started (user + system), ms. */
+  readonly cpuMs: number;
+  /** The largest peak RSS of any one container, bytes. */
+  readonly maxRssBytes: number;
+  readonly containers: number;
+  /** Mean Init Duration (start until the handler module was loaded), ms. */
+  readonly meanInitMs: number;
+}
+
+/** What the ticker did so far: its passes, the checkpoints they read, and what it wrote (each send ticks every partition due). */
+export interface TickerCounters {
+  /** Passes (LocalRun's ticker stats), failed ones, and task checkpoints read. */
+  readonly passes: number;
+  readonly failedPasses: number;
+  readonly tasksRead: number;
+  /** Its DynamoDB requests, estimated read units, and ms waited on them. */
+  readonly dynamoRequests: number;
+  readonly readUnits: number;
+  readonly readMs: number;
+  readonly sends: number;
+  readonly records: number;
+  /** Producer connects: one per ticker run if each run connects anew (a looping run connects once). */
+  readonly connects: number;
+  /** Time spent in sends and in connects, ms. */
+  readonly sendMs: number;
+  readonly connectMs: number;
+}
+
 /** A processor's counters. */
 export interface ProcessorStats {
   readonly kafka: KafkaCounters;
   readonly dynamo?: DynamoCounters;
+  /** Sluice, functions out of process: their containers' CPU and memory. */
+  readonly functions?: FunctionProcesses;
+  /** Sluice: the ticker's writes. */
+  readonly ticker?: TickerCounters;
   /** Invocations since the previous stats message (Sluice only). */
   readonly invocations?: readonly InvocationSample[];
   /** Failed invocations or batches so far, and the latest error messages. */
@@ -71,10 +110,11 @@ export type ChildMessage =
   /** `records` input records had been taken before `at` (the timed part of the drain starts here). */
   | { readonly type: 'warm'; readonly at: number; readonly records: number }
   | { readonly type: 'stats'; readonly stats: ProcessorStats }
+  | { readonly type: 'settled' }
   | { readonly type: 'fatal'; readonly message: string };
 
 /** Parent → child. */
-export type ParentMessage = { readonly type: 'stats' } | { readonly type: 'stop' };
+export type ParentMessage = { readonly type: 'stats' } | { readonly type: 'stop' } | { readonly type: 'settle' };
 
 /** Settings of a Sluice processor (LocalRun of a benchmark pipeline). */
 export interface SluiceProcessorConfig {
@@ -98,6 +138,10 @@ export interface SluiceProcessorConfig {
   readonly warmupRecords: number;
   /** The stage functions' Kafka client (default kafkajs). */
   readonly kafkaClient?: 'kafkajs' | 'platformatic';
+  /** Where the stage functions run: in child processes, one per container (default), or in the processor itself. */
+  readonly invoker?: 'process' | 'in-process';
+  /** Out of process: the bundled function script (bench/processors/function-bundle.ts); without it the containers load function.ts under tsx. */
+  readonly functionScript?: string;
 }
 
 /** Settings of the raw kafkajs consume → transform → produce loop. */

@@ -1,139 +1,145 @@
 /**
  * A benchmark processor (child process): one Sluice pipeline run through LocalRun — the emulated
- * Lambda Kafka triggers of every stage input and control topic, the ticker, in-process stage
- * handlers — with the real adapters, built here instead of by lambdaPorts so their work is
- * counted:
+ * Lambda Kafka triggers of every stage input and control topic, and the ticker — with the stage
+ * functions either
  *
- *  - DynamoDB: a DynamoMetrics shared by every stage's store. A subclass also charges each
- *    request to the invocation that made it (AsyncLocalStorage), so the cost model can tell a
- *    data batch from a control batch and fit cost against batch size.
- *  - Kafka: the sink counters (the stage functions' producers: `function`; KafkaTxnSink, or
- *    PlatformaticTxnSink when the config says kafkaClient: 'platformatic'), and the
- *    requests of the emulated triggers' consumers (`trigger`, which on AWS are Lambda's pollers,
- *    not the function) and of the ticker, counted on the kafkajs client LocalRun gets.
+ *  - out of process (default, `invoker: 'process'`): processInvoker runs each container in a
+ *    child process of its own and sends it one event at a time as JSON over a pipe, as the Lambda
+ *    runtime does. This process is then what Lambda runs on AWS (pollers, event encoding); the
+ *    containers are what the function bills. Each container is the bundled bench/processors/
+ *    function.ts and reports its counters with every answer; or
+ *  - in process (`invoker: 'in-process'`): inProcessInvoker's container pool in this process,
+ *    counted by one FunctionMeter — the benchmark's earlier way, kept as the second line.
  *
- * Invocations go to a pool of handler instances per stage, each serving one invocation at a
- * time, as Lambda containers do: a warm instance is reused, a busy one never gets a second
- * invocation, and concurrent invocations (several partitions, or a task's data and control
- * triggers at once) get their own instance with its own producers and caches — a cold start.
+ * Counted here: the requests of the emulated triggers' consumers (`trigger`, on AWS Lambda's
+ * pollers) and of the ticker, and what the ticker wrote; per invocation its stage, kind, records,
+ * time, DynamoDB work and (control) its ticks.
  *
  * Started by bench/processors/processor.ts with the config as JSON in argv[2].
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import type { ConsumedCapacity } from '@aws-sdk/client-dynamodb';
-import type { Kafka } from 'kafkajs';
 import { stageHandler } from '../../framework/index.js';
-import type { StagePorts } from '../../framework/index.js';
-import { DynamoMetrics, DynamoTaskStore, type DynamoOperation } from '../../framework/dynamodb/task-store.js';
-import { createDynamoClient } from '../../framework/dynamodb/client.js';
 import { createTable } from '../../framework/dynamodb/table.js';
 import { createKafka } from '../../framework/kafka/client.js';
-import { createPlatformaticTxnSink } from '../../framework/kafka/client-choice.js';
-import { KafkaTxnSink } from '../../framework/kafka/txn-sink.js';
-import { newKafkaSinkCounters } from '../../framework/kafka/sink-counters.js';
 import type { LambdaKafkaEvent } from '../../framework/lambda/event.js';
 import { LocalRun } from '../../framework/local/dev.js';
 import { inProcessInvoker, type Invoker } from '../../framework/local/esm/invoker.js';
+import { processInvoker, type ProcessInvoker } from '../../framework/local/esm/process-invoker.js';
 import { benchTopology } from '../variants.js';
-import type { InvocationSample, ProcessorStats, SluiceProcessorConfig } from './protocol.js';
-import { InputMeter, onParent, runProcessor, toParent, WRITE_OPERATIONS, zeroOps } from './protocol.js';
+import type { BenchFunctionResult } from './function.js';
+import { combineCounters, costOf, countedKafka, FunctionMeter, zeroCounters, type FunctionCounters, type InvocationCost, type ProducerWrites } from './meter.js';
+import type { FunctionProcesses, InvocationSample, ProcessorStats, SluiceProcessorConfig } from './protocol.js';
+import { InputMeter, onParent, runProcessor, toParent } from './protocol.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
-/** DynamoDB work of one invocation. */
-interface InvocationCost {
-  ddbRequests: number;
-  wru: number;
-  rru: number;
+/** What an invocation cost. */
+interface Answer {
+  readonly cost: InvocationCost;
+  readonly ms: number | undefined;
+  readonly cpuMs: number | undefined;
 }
 
-const charged = new AsyncLocalStorage<InvocationCost>();
+/** The stage functions, however they run. */
+interface Functions {
+  /** Invokes one; resolves with its DynamoDB cost, handler time and CPU time (undefined when only the caller's wall time is known). */
+  invoke(functionName: string, event: LambdaKafkaEvent): Promise<Answer>;
+  counters(): FunctionCounters;
+  containers(): Record<string, number>;
+  processes(): FunctionProcesses | undefined;
+  close(): Promise<void>;
+}
 
-/** DynamoMetrics that also charges each request to the invocation it was made in. */
-class ChargedDynamoMetrics extends DynamoMetrics {
-  override record(op: DynamoOperation, consumed: ConsumedCapacity | ConsumedCapacity[] | undefined, estimated = 0): void {
-    super.record(op, consumed, estimated);
-    const cost = charged.getStore();
-    if (!cost) return;
-    cost.ddbRequests += 1;
-    if (WRITE_OPERATIONS.includes(op)) cost.wru += estimated;
-    else cost.rru += estimated;
+function inProcessFunctions(cfg: SluiceProcessorConfig): Functions {
+  const topology = benchTopology(cfg);
+  const meter = new FunctionMeter(cfg, topology);
+  const pool = inProcessInvoker(Object.fromEntries(topology.stages.map((s) => [s.name, () => stageHandler(topology, s.name, { connect: meter.connect })])));
+  return {
+    async invoke(functionName, event) {
+      const cost: InvocationCost = { ddbRequests: 0, wru: 0, rru: 0 };
+      await meter.charge(cost, () => pool.invoke(functionName, event));
+      return { cost, ms: undefined, cpuMs: undefined };
+    },
+    counters: () => meter.counters(),
+    containers: () => ({ ...pool.containers }),
+    processes: () => undefined,
+    close: () => meter.close(),
+  };
+}
+
+const FUNCTION_MODULE = fileURLToPath(new URL('./function.ts', import.meta.url));
+
+function outOfProcessFunctions(cfg: SluiceProcessorConfig): Functions {
+  const topology = benchTopology(cfg);
+  let totals = zeroCounters();
+  // The platformatic sink is loaded from the sources (bundles hold kafkajs's only): those containers run function.ts under tsx.
+  const script = cfg.kafkaClient === 'platformatic' ? undefined : cfg.functionScript;
+  const pool: ProcessInvoker = processInvoker({
+    functions: Object.fromEntries(
+      topology.stages.map((s) => [
+        s.name,
+        {
+          ...(script ? { script } : { handler: { module: FUNCTION_MODULE, exportName: 'handler' } }),
+          env: { SLUICE_STAGE: s.name, SLUICE_BENCH_FUNCTION: JSON.stringify(cfg), KAFKAJS_NO_PARTITIONER_WARNING: '1' },
+        },
+      ]),
+    ),
+  });
+  return {
+    async invoke(functionName, event) {
+      const answer = (await pool.invoke(functionName, event)) as BenchFunctionResult;
+      totals = combineCounters(totals, answer.counters);
+      return { cost: costOf(answer.counters), ms: answer.ms, cpuMs: answer.cpuMs };
+    },
+    counters: () => totals,
+    containers: () => ({ ...pool.containers }),
+    processes() {
+      const usage = pool.usage();
+      return {
+        cpuMs: usage.reduce((n, u) => n + u.cpuMs, 0),
+        maxRssBytes: Math.max(0, ...usage.map((u) => u.maxRssBytes)),
+        containers: usage.length,
+        meanInitMs: usage.length === 0 ? 0 : usage.reduce((n, u) => n + u.initMs, 0) / usage.length,
+      };
+    },
+    close: () => pool.close(),
+  };
+}
+
+/** Tick records among a control event's records (`{"tick": …}` values); the rest are marks. */
+function ticksIn(event: LambdaKafkaEvent): number {
+  let ticks = 0;
+  for (const batch of Object.values(event.records)) {
+    for (const r of batch) {
+      try {
+        const v = JSON.parse(Buffer.from(r.value ?? '', 'base64').toString('utf8')) as Record<string, unknown>;
+        if (typeof v === 'object' && v !== null && 'tick' in v) ticks += 1;
+      } catch {
+        // not a JSON control record: counted as other
+      }
+    }
   }
-}
-
-/** A kafkajs client whose consumers, producers and admins report each request (role, API, ms) to `count`. */
-function countedKafka(kafka: Kafka, count: (role: string, api: string, ms: number) => void, producerRole = 'ticker'): Kafka {
-  const counted = Object.create(kafka) as Kafka;
-  counted.consumer = (config) => {
-    const c = kafka.consumer(config);
-    c.on(c.events.REQUEST, (e) => count('trigger', e.payload.apiName, e.payload.duration));
-    return c;
-  };
-  counted.producer = (config) => {
-    const p = kafka.producer(config);
-    p.on(p.events.REQUEST, (e) => count(producerRole, e.payload.apiName, e.payload.duration));
-    return p;
-  };
-  counted.admin = (config) => {
-    const a = kafka.admin(config);
-    a.on(a.events.REQUEST, (e) => count('admin', e.payload.apiName, e.payload.duration));
-    return a;
-  };
-  return counted;
+  return ticks;
 }
 
 async function main(): Promise<void> {
   const cfg = JSON.parse(process.argv[2] ?? '') as SluiceProcessorConfig;
   const topology = benchTopology(cfg);
-  const metrics = new ChargedDynamoMetrics();
-  const sinkCounters = newKafkaSinkCounters();
   const requestsByClient: Record<string, number> = {};
   const requestsByApi: Record<string, number> = {};
   const kafkaMs: Record<string, number> = {};
   const count = (role: string, api: string, ms: number): void => {
     const k = `${role}:${api}`;
-    if (role === 'function') {
-      // The sink counts its own requests; only the time is taken here.
-      kafkaMs[k] = (kafkaMs[k] ?? 0) + ms;
-      return;
-    }
     requestsByClient[role] = (requestsByClient[role] ?? 0) + 1;
     requestsByApi[k] = (requestsByApi[k] ?? 0) + 1;
     kafkaMs[k] = (kafkaMs[k] ?? 0) + ms;
   };
+  const ticker: ProducerWrites = { sends: 0, records: 0, connects: 0, sendMs: 0, connectMs: 0 };
 
-  const dynamo = createDynamoClient({ endpoint: cfg.dynamodbEndpoint });
-  // Time spent waiting on DynamoDB, per operation (the calls of concurrent invocations overlap).
-  const dynamoMs: Record<string, number> = {};
-  dynamo.middlewareStack.add(
-    (next, context) => async (args) => {
-      const started = performance.now();
-      try {
-        return await next(args);
-      } finally {
-        const op = String(context.commandName ?? 'unknown').replace(/Command$/, '');
-        dynamoMs[op] = (dynamoMs[op] ?? 0) + performance.now() - started;
-      }
-    },
-    { step: 'initialize', name: 'benchTiming' },
-  );
-  await createTable(dynamo, cfg.table);
-
-  // One set of adapters per stage, as each stage is its own Lambda function (container).
-  const sinks: Array<{ close(): Promise<void> }> = [];
-  const connect = async (): Promise<StagePorts> => {
-    const transactionTimeoutMs = topology.settings.transactionTimeoutMs;
-    const clientId = `sluice-${topology.app}`;
-    // The platformatic sink counts its own requests (no per-request times: waitMs has kafkajs's only).
-    const sink =
-      cfg.kafkaClient === 'platformatic'
-        ? await createPlatformaticTxnSink({ brokers: cfg.brokers, clientId }, { transactionTimeoutMs, counters: sinkCounters })
-        : new KafkaTxnSink(countedKafka(createKafka({ brokers: cfg.brokers, clientId, logLevel: 'nothing' }), count, 'function'), { transactionTimeoutMs, counters: sinkCounters });
-    sinks.push(sink);
-    return { store: new DynamoTaskStore(dynamo, cfg.table, { metrics }), sink };
-  };
-  const pool = inProcessInvoker(Object.fromEntries(topology.stages.map((s) => [s.name, () => stageHandler(topology, s.name, { connect })])));
+  const tickerMeter = new FunctionMeter(cfg, topology);
+  await createTable(tickerMeter.dynamo, cfg.table);
+  const functions = cfg.invoker === 'in-process' ? inProcessFunctions(cfg) : outOfProcessFunctions(cfg);
   const controlTopics = new Set(topology.stages.map((s) => s.controlTopic));
 
   let samples: InvocationSample[] = [];
@@ -148,22 +154,23 @@ async function main(): Promise<void> {
       if (topic === cfg.sourceTopic) {
         for (const b of batches) if (b.length > 0) meter.taken(b[0]!.partition, Number(b[0]!.offset), Number(b[b.length - 1]!.offset));
       }
-      const cost: InvocationCost = { ddbRequests: 0, wru: 0, rru: 0 };
+      const control = controlTopics.has(topic);
       const started = performance.now();
-      let ok = false;
+      let answer: Answer | undefined;
       try {
-        const result = await charged.run(cost, () => pool.invoke(functionName, event));
-        ok = true;
-        return result;
+        answer = await functions.invoke(functionName, event);
+        return null;
       } finally {
         samples.push({
           stage: functionName,
-          kind: controlTopics.has(topic) ? 'control' : 'data',
+          kind: control ? 'control' : 'data',
           records,
-          ms: performance.now() - started,
-          ok,
+          ms: answer?.ms ?? performance.now() - started,
+          ...(answer?.cpuMs !== undefined ? { cpuMs: answer.cpuMs } : {}),
+          ok: answer !== undefined,
           at: Date.now(),
-          ...cost,
+          ...(answer?.cost ?? { ddbRequests: 0, wru: 0, rru: 0 }),
+          ...(control ? { ticks: ticksIn(event) } : {}),
         });
       }
     },
@@ -172,13 +179,15 @@ async function main(): Promise<void> {
   const kafka = createKafka({ brokers: cfg.brokers, clientId: `bench-esm-${topology.app}`, logLevel: 'nothing' });
   const run = new LocalRun({
     topology,
-    kafka: countedKafka(kafka, count),
+    // LocalRun's producers are the ticker's (the triggers' on-failure producer is not used here).
+    kafka: countedKafka(kafka, count, 'ticker', ticker),
     brokers: cfg.brokers,
     invoker,
     batchSize: cfg.batchSize,
     batchingWindowMs: cfg.batchingWindowMs,
     tickIntervalMs: cfg.tickIntervalMs,
-    taskTimes: new DynamoTaskStore(dynamo, cfg.table, { metrics }),
+    // The ticker reads the checkpoints through a store of its own, so its reads are counted apart.
+    taskTimes: tickerMeter.store(),
     groupPrefix: `bench-${topology.app}`,
     onInvocation: (info) => {
       if (info.ok || info.part !== 0) return; // a bundled invocation reports once per partition
@@ -192,20 +201,28 @@ async function main(): Promise<void> {
   const stats = (): ProcessorStats => {
     const taken = samples;
     samples = [];
+    const fn = functions.counters();
+    const t = tickerMeter.counters();
+    // The deployment's DynamoDB work: the functions' and the ticker's reads of checkpoints.
+    const f = combineCounters(fn, t);
+    const processes = functions.processes();
     return {
       kafka: {
-        requestsByClient: { ...requestsByClient, function: sinkCounters.requests },
-        requestsByApi: { ...requestsByApi, ...Object.fromEntries(Object.entries(sinkCounters.requestsByApi).map(([api, n]) => [`function:${api}`, n])) },
-        containers: { ...pool.containers },
-        waitMs: { ...kafkaMs },
-        transactions: sinkCounters.transactions,
-        aborts: sinkCounters.aborts,
+        requestsByClient: { ...requestsByClient, function: f.kafka.requests },
+        requestsByApi: { ...requestsByApi, ...Object.fromEntries(Object.entries(f.kafka.requestsByApi).map(([api, n]) => [`function:${api}`, n])) },
+        containers: functions.containers(),
+        waitMs: { ...kafkaMs, ...f.kafka.waitMs },
+        transactions: f.kafka.transactions,
+        aborts: f.kafka.aborts,
       },
-      dynamo: {
-        requests: { ...zeroOps(), ...metrics.requests },
-        estimatedUnits: { ...zeroOps(), ...metrics.estimatedCapacityUnits },
-        reportedUnits: { ...zeroOps(), ...metrics.capacityUnits },
-        waitMs: { ...dynamoMs },
+      dynamo: { requests: f.dynamo.requests, estimatedUnits: f.dynamo.estimatedUnits, reportedUnits: f.dynamo.reportedUnits, waitMs: f.dynamo.waitMs },
+      ...(processes ? { functions: processes } : {}),
+      ticker: {
+        ...ticker,
+        ...run.tickerStats,
+        dynamoRequests: Object.values(t.dynamo.requests).reduce((a, b) => a + b, 0),
+        readUnits: costOf(t).rru,
+        readMs: Object.values(t.dynamo.waitMs).reduce((a, b) => a + b, 0),
       },
       invocations: taken,
       failures,
@@ -215,11 +232,19 @@ async function main(): Promise<void> {
 
   onParent((message) => {
     if (message.type === 'stats') void toParent({ type: 'stats', stats: stats() });
+    if (message.type === 'settle') {
+      void run.settle(2, 300_000).then(
+        () => toParent({ type: 'settled' }),
+        (error: unknown) => toParent({ type: 'fatal', message: `the triggers did not catch up: ${error instanceof Error ? error.message : String(error)}` }),
+      );
+    }
     if (message.type === 'stop') {
       void (async () => {
         await run.stop();
-        await Promise.all(sinks.map((s) => s.close().catch(() => undefined)));
-        await toParent({ type: 'stats', stats: stats() });
+        const final = stats();
+        await functions.close();
+        await tickerMeter.close();
+        await toParent({ type: 'stats', stats: final });
         process.exit(0);
       })();
     }

@@ -164,7 +164,7 @@ export async function runYsbDemo(opts: YsbDemoOptions): Promise<YsbDemoResult> {
     invoker: monitor.invoker(inProcessInvoker(handlers)),
     onInvocation: monitor.onInvocation,
     groupPrefix,
-    batchSize: 1_000,
+    // Batch size, batching window and ticker: the deployed defaults (framework/deploy/defaults.ts), LocalRun's own.
     taskTimes: new DynamoTaskStore(dynamo, table),
   });
   let verdict: Verification;

@@ -8,6 +8,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Admin, Kafka } from 'kafkajs';
+import { DEPLOY_DEFAULTS } from '../deploy/defaults.js';
 import { DynamoTaskStore } from '../dynamodb/task-store.js';
 import { createDynamoClient } from '../dynamodb/client.js';
 import { createTable, deleteTable } from '../dynamodb/table.js';
@@ -70,7 +71,7 @@ export function registerDevCommand(program: Command): void {
     .option('--invoker <kind>', 'in-process, or lambda-api (serverless-offline / LocalStack)', parseInvoker, 'in-process')
     .option('--endpoint <url>', 'Lambda Invoke API endpoint for --invoker lambda-api', 'http://localhost:3002')
     .option('--function-name <template>', 'deployed function name of a stage for --invoker lambda-api; {stage} is replaced', '{stage}')
-    .option('--batch-size <n>', 'records per invocation (Lambda allows 1-10000)', parseBatchSize, 500)
+    .option('--batch-size <n>', 'records per invocation (Lambda allows 1-10000; default: the deployed default)', parseBatchSize, DEPLOY_DEFAULTS.batchSize)
     .option('--no-bundle', 'invoke one partition at a time (default: several partitions per invocation, as Lambda does)')
     .option('--tick-interval <ms>', 'time between ticker passes in ms (a deployment passes once a minute; 0: no ticker)', parseNonNegative, 1_000)
     .option('--group-prefix <prefix>', 'consumer group prefix of the triggers (default sluice-local-<app>; a new one re-reads from the start)')

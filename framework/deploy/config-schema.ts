@@ -70,6 +70,7 @@ const TRIGGER_PROPERTIES: Record<string, JsonSchema> = {
   provisioned: PROVISIONED,
   onFailure: ON_FAILURE,
   memorySize: int(128, 10_240),
+  architecture: { type: 'string', enum: ['arm64', 'x86_64'] },
 };
 
 /** The schema of `custom.sluice`. */

@@ -9,6 +9,7 @@
  */
 import { ConfigError } from '../errors.js';
 import type { Stage, Topology } from '../topology/topology.js';
+import { batchingWindowProperty, DEPLOY_DEFAULTS } from './defaults.js';
 import type { CfnValue } from './iam.js';
 import { consumerGroupId } from './iam.js';
 import type { MskSettings, SelfManagedSettings } from './settings.js';
@@ -101,8 +102,10 @@ function mappingProperties(kafka: MskSettings | SelfManagedSettings, topology: T
   const access = sourceAccess(kafka);
   // Absent, not empty: CloudFormation's schema wants at least one item when the property is there.
   if (access.length > 0) p['SourceAccessConfigurations'] = access;
-  if (settings.batchSize !== undefined) p['BatchSize'] = settings.batchSize;
-  if (settings.maximumBatchingWindow !== undefined) p['MaximumBatchingWindowInSeconds'] = settings.maximumBatchingWindow;
+  // Sluice's defaults (defaults.ts) where custom.sluice says nothing, not Lambda's (BatchSize 100).
+  p['BatchSize'] = settings.batchSize ?? DEPLOY_DEFAULTS.batchSize;
+  const window = settings.maximumBatchingWindow ?? batchingWindowProperty(DEPLOY_DEFAULTS.batchingWindowSeconds);
+  if (window !== undefined) p['MaximumBatchingWindowInSeconds'] = window;
   if (settings.provisioned) {
     const pollerGroup = pollerGroupName(settings.provisioned, context, stage.name);
     p['ProvisionedPollerConfig'] = {

@@ -27,6 +27,8 @@ import {
   tickerAccess,
   vpcStatement,
 } from './iam.js';
+import type { Architecture } from './defaults.js';
+import { DEPLOY_DEFAULTS } from './defaults.js';
 import type { DeploySettings, VpcSettings } from './settings.js';
 import type { OnFailureSettings } from './trigger-settings.js';
 import { sourceStart, stageTriggers } from './trigger-settings.js';
@@ -42,8 +44,6 @@ export const TICKER_FUNCTION = 'ticker';
  * `tickerHandler` to the app's pipeline), so the service needs no file for it.
  */
 export const TICKER_HANDLER = 'sluice-ticker.handler';
-/** Memory of the ticker: it only writes a few records per tick. */
-const TICKER_MEMORY_MB = 256;
 /** Logical id of the app's DynamoDB table. */
 export const TABLE_LOGICAL_ID = 'SluiceTable';
 
@@ -65,7 +65,8 @@ export interface FunctionSpec {
   readonly runtime: typeof RUNTIME;
   /** Seconds. */
   readonly timeout: number;
-  readonly memorySize?: number;
+  readonly memorySize: number;
+  readonly architecture: Architecture;
   /**
    * Its IAM role's ARN, as `Fn::Sub` of the role resource: a plain logical id or `Fn::GetAtt`
    * would make Serverless add a `DependsOn` on the role that the reference already implies
@@ -113,7 +114,8 @@ export function buildDeployment(topology: Topology, settings: DeploySettings, co
       handler: settings.handlers[stage.name] ?? `functions/${topology.app}/${stage.name}.handler`,
       runtime: RUNTIME,
       timeout: Math.ceil(topology.settings.functionTimeoutMs / 1000),
-      ...(triggers.memorySize !== undefined ? { memorySize: triggers.memorySize } : {}),
+      memorySize: triggers.memorySize ?? DEPLOY_DEFAULTS.memorySizeMb,
+      architecture: triggers.architecture ?? DEPLOY_DEFAULTS.architecture,
       role: roleArn(role),
       environment: { ...kafkaEnvironment(settings), SLUICE_APP: topology.app, SLUICE_STAGE: stage.name, SLUICE_TABLE: { Ref: TABLE_LOGICAL_ID } },
       events: [],
@@ -136,7 +138,9 @@ export function buildDeployment(topology: Topology, settings: DeploySettings, co
       handler: TICKER_HANDLER,
       runtime: RUNTIME,
       timeout: durationSeconds + 30,
-      memorySize: TICKER_MEMORY_MB,
+      // A pass reads a few checkpoints and writes a few ticks.
+      memorySize: DEPLOY_DEFAULTS.ticker.memorySizeMb,
+      architecture: settings.triggers.defaults.architecture ?? DEPLOY_DEFAULTS.architecture,
       role: roleArn(role),
       environment: {
         ...kafkaEnvironment(settings),

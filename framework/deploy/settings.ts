@@ -5,6 +5,7 @@
  */
 import { ConfigError } from '../errors.js';
 import { bool, known, object, optionalInt, requiredString, stringList } from './config-checks.js';
+import { DEPLOY_DEFAULTS } from './defaults.js';
 import type { TriggersSettings } from './trigger-settings.js';
 import { parseTriggerSettings, TRIGGER_KEYS } from './trigger-settings.js';
 
@@ -216,7 +217,7 @@ function ticker(raw: unknown): TickerSettings | undefined {
   if (raw === false) return undefined;
   const t = raw === undefined || raw === true ? {} : object(raw, field);
   known(t, field, ['rate', 'intervalSeconds']);
-  const rate = t['rate'] === undefined ? '1 minute' : requiredString(t['rate'], `${field}.rate`, "e.g. '1 minute'");
+  const rate = t['rate'] === undefined ? DEPLOY_DEFAULTS.ticker.rate : requiredString(t['rate'], `${field}.rate`, "e.g. '1 minute'");
   const m = RATE.exec(rate);
   if (!m || Number(m[1]) < 1) throw new ConfigError(`${field}.rate: ${JSON.stringify(rate)} is not an EventBridge rate`, { field: `${field}.rate` }, "e.g. '1 minute' or '5 minutes'");
   const rateSeconds = Number(m[1]) * (m[2]!.startsWith('minute') ? 60 : m[2]!.startsWith('hour') ? 3_600 : 86_400);

@@ -6,6 +6,8 @@
  */
 import { ConfigError } from '../errors.js';
 import { known, object, optionalInt, requiredString } from './config-checks.js';
+import type { Architecture } from './defaults.js';
+import { ARCHITECTURES } from './defaults.js';
 
 /** Where a trigger starts reading a topic it has no committed offset for. */
 export type StartingPosition = 'TRIM_HORIZON' | 'LATEST' | 'AT_TIMESTAMP';
@@ -46,6 +48,7 @@ export interface TriggerSettings {
   readonly provisioned: ProvisionedSettings | undefined;
   readonly onFailure: OnFailureSettings | undefined;
   readonly memorySize: number | undefined;
+  readonly architecture: Architecture | undefined;
 }
 
 /** A stage's own settings: each key present overrides the root's (`false` turns a root setting off). */
@@ -55,6 +58,7 @@ export interface StageOverrides {
   readonly provisioned?: ProvisionedSettings | false;
   readonly onFailure?: OnFailureSettings | false;
   readonly memorySize?: number;
+  readonly architecture?: Architecture;
 }
 
 /** Every trigger setting of a deployment. */
@@ -69,9 +73,9 @@ export interface TriggersSettings {
 }
 
 /** Keys of `custom.sluice` this file reads. */
-export const TRIGGER_KEYS = ['batchSize', 'maximumBatchingWindow', 'startingPosition', 'startingPositionTimestamp', 'provisioned', 'onFailure', 'memorySize', 'sources', 'stages'] as const;
+export const TRIGGER_KEYS = ['batchSize', 'maximumBatchingWindow', 'startingPosition', 'startingPositionTimestamp', 'provisioned', 'onFailure', 'memorySize', 'architecture', 'sources', 'stages'] as const;
 /** Keys of `custom.sluice.stages.<stage>`. */
-export const STAGE_KEYS = ['batchSize', 'maximumBatchingWindow', 'provisioned', 'onFailure', 'memorySize'] as const;
+export const STAGE_KEYS = ['batchSize', 'maximumBatchingWindow', 'provisioned', 'onFailure', 'memorySize', 'architecture'] as const;
 
 /** Poller group names Lambda accepts. */
 export const POLLER_GROUP_NAME = /^[A-Za-z0-9_-]{1,128}$/;
@@ -86,6 +90,7 @@ export function parseTriggerSettings(root: Record<string, unknown>, path: string
     provisioned: root['provisioned'] === undefined || root['provisioned'] === false ? undefined : provisioned(root['provisioned'], `${path}.provisioned`),
     onFailure: root['onFailure'] === undefined || root['onFailure'] === false ? undefined : onFailure(root['onFailure'], `${path}.onFailure`),
     memorySize: memorySize(root['memorySize'], `${path}.memorySize`),
+    architecture: architecture(root['architecture'], `${path}.architecture`),
   };
   const stages: Record<string, StageOverrides> = {};
   if (root['stages'] !== undefined) {
@@ -114,6 +119,7 @@ export function stageTriggers(settings: TriggersSettings, stage: string): Trigge
     provisioned: own.provisioned === false ? undefined : (own.provisioned ?? d.provisioned),
     onFailure: own.onFailure === false ? undefined : (own.onFailure ?? d.onFailure),
     memorySize: own.memorySize ?? d.memorySize,
+    architecture: own.architecture ?? d.architecture,
   };
 }
 
@@ -134,6 +140,8 @@ function stageOverrides(raw: unknown, field: string): StageOverrides {
   if (s['onFailure'] !== undefined) out.onFailure = s['onFailure'] === false ? false : onFailure(s['onFailure'], `${field}.onFailure`);
   const memory = memorySize(s['memorySize'], `${field}.memorySize`);
   if (memory !== undefined) out.memorySize = memory;
+  const arch = architecture(s['architecture'], `${field}.architecture`);
+  if (arch !== undefined) out.architecture = arch;
   return out;
 }
 
@@ -148,6 +156,12 @@ function batchingWindow(raw: unknown, field: string): number | undefined {
 
 function memorySize(raw: unknown, field: string): number | undefined {
   return optionalInt(raw, field, 128, 10_240);
+}
+
+function architecture(raw: unknown, field: string): Architecture | undefined {
+  if (raw === undefined) return undefined;
+  if (!ARCHITECTURES.includes(raw as Architecture)) throw new ConfigError(`${field}: ${JSON.stringify(raw)} is not a Lambda architecture`, { field }, `use ${ARCHITECTURES.join(' or ')}`);
+  return raw as Architecture;
 }
 
 function provisioned(raw: unknown, field: string): ProvisionedSettings {

@@ -14,6 +14,7 @@ import { runTicker, type TaskTimesReader, type TickerReport } from '../time/tick
 import type { InvocationInfo, MappingOptions } from './esm/mapping.js';
 import { EventSourceMapping } from './esm/mapping.js';
 import type { Invoker } from './esm/invoker.js';
+import { localTriggerDefaults } from '../deploy/defaults.js';
 
 /** Options of a local run. */
 export interface LocalRunOptions {
@@ -23,7 +24,9 @@ export interface LocalRunOptions {
   readonly invoker: Invoker;
   /** Function name of a stage for the invoker (default: the stage name). */
   readonly functionName?: (stage: string) => string;
+  /** Records per invocation (default: the deployed default, framework/deploy/defaults.ts). */
   readonly batchSize?: number;
+  /** The triggers' batching window (default: the deployed default). */
   readonly batchingWindowMs?: number;
   /** A ticker pass every this many ms (default 1 s; a deployment passes once a minute); 0 disables the ticker. */
   readonly tickIntervalMs?: number;
@@ -59,6 +62,8 @@ export class LocalRun {
     } finally {
       await admin.disconnect();
     }
+    // What the Serverless plugin deploys, unless the caller says otherwise.
+    const defaults = localTriggerDefaults();
     for (const stage of o.topology.stages) {
       const fn = o.functionName?.(stage.name) ?? stage.name;
       for (const topic of [...stage.inputs.map((i) => i.topic), stage.controlTopic]) {
@@ -69,8 +74,8 @@ export class LocalRun {
           functionName: fn,
           invoker: o.invoker,
           groupId: `${o.groupPrefix ?? `sluice-local-${o.topology.app}`}-${stage.name}-${topic}`,
-          batchSize: o.batchSize ?? 100,
-          batchingWindowMs: o.batchingWindowMs ?? 100,
+          batchSize: o.batchSize ?? defaults.batchSize,
+          batchingWindowMs: o.batchingWindowMs ?? defaults.batchingWindowMs,
           ...(o.eventSource ? { eventSource: o.eventSource } : {}),
           ...(o.maxRetries !== undefined ? { maxRetries: o.maxRetries } : {}),
           ...(o.bundlePartitions !== undefined ? { bundlePartitions: o.bundlePartitions } : {}),
@@ -81,6 +86,7 @@ export class LocalRun {
         await m.start();
       }
     }
+    // Locally a pass a second, so idle partitions and timers do not wait a minute (a deployment: DEPLOY_DEFAULTS.ticker).
     const interval = o.tickIntervalMs ?? 1_000;
     if (interval > 0) {
       if (!o.taskTimes) throw new ConfigError('the local ticker needs taskTimes (where to read the checkpoints)', { field: 'taskTimes' }, 'pass the DynamoTaskStore of the app table, or tickIntervalMs: 0');

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../../framework/index.js';
 import type { Topology } from '../../framework/index.js';
 import { ysb } from '../../functions/ysb/pipeline.js';
+import { batchingWindowProperty, DEPLOY_DEFAULTS } from '../../framework/deploy/defaults.js';
 
 const run = promisify(execFile);
 
@@ -119,6 +120,12 @@ describe('osls package with the Sluice plugin', () => {
     expect(resource('CountsLambdaFunction').Properties).toMatchObject({ FunctionName: 'sluice-ysb-dev-counts', Handler: 'functions/ysb/counts.handler', Role: { 'Fn::Sub': '${SluiceRoleCounts.Arn}' } });
   });
 
+  it('sizes every stage function with Sluice\'s default memory and architecture', () => {
+    for (const s of topology.stages) {
+      expect(resource(`${logicalId(s.name)}LambdaFunction`).Properties).toMatchObject({ MemorySize: DEPLOY_DEFAULTS.memorySizeMb, Architectures: [DEPLOY_DEFAULTS.architecture] });
+    }
+  });
+
   it('lets no function depend on its role explicitly: the role reference already orders them (cfn-lint W3005)', () => {
     const functions = Object.values(resources).filter((r) => r.Type === 'AWS::Lambda::Function');
     expect(functions.map((f) => (f.DependsOn ?? []).filter((d) => d.startsWith('SluiceRole')))).toEqual(functions.map(() => []));
@@ -136,9 +143,10 @@ describe('osls package with the Sluice plugin', () => {
       const mappings = mappingsOf(`${logicalId(stage.name)}LambdaFunction`);
       expect(mappings.map((m) => (m.Properties['Topics'] as string[])[0])).toEqual([...stage.inputs.map((i) => i.topic), stage.controlTopic]);
       for (const m of mappings) {
+        // serverless.yml sets no batching: Sluice's defaults apply (0.5 s is Lambda's own window, left unset).
+        expect(m.Properties['BatchSize']).toBe(DEPLOY_DEFAULTS.batchSize);
+        expect(m.Properties['MaximumBatchingWindowInSeconds']).toBe(batchingWindowProperty(DEPLOY_DEFAULTS.batchingWindowSeconds));
         expect(m.Properties).toMatchObject({
-          BatchSize: 500,
-          MaximumBatchingWindowInSeconds: 1,
           StartingPosition: 'TRIM_HORIZON',
           SelfManagedEventSource: { Endpoints: { KafkaBootstrapServers: ['127.0.0.1:19092'] } },
           // Unauthenticated brokers are reached through their VPC (serverless.yml's placeholders).

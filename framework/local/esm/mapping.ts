@@ -28,7 +28,7 @@ export interface MappingOptions {
   readonly groupId?: string;
   /** Records per invocation, 1–10,000 (Lambda's default 100). */
   readonly batchSize?: number;
-  /** How long to gather records before invoking (Lambda's default for Kafka 500 ms). */
+  /** How long to gather records before invoking unless a full batch is there sooner (Lambda's default for Kafka 500 ms; see fetchWait). */
   readonly batchingWindowMs?: number;
   readonly startingPosition?: 'TRIM_HORIZON' | 'LATEST';
   /** Event shape: Amazon MSK (default) or self-managed Kafka. */
@@ -146,7 +146,7 @@ export class EventSourceMapping {
     const consumer = o.kafka.consumer({
       groupId,
       readUncommitted: false,
-      maxWaitTimeInMs: o.batchingWindowMs ?? 500,
+      ...fetchWait(o),
       sessionTimeout: 30_000,
       heartbeatInterval: 3_000,
       // Explicit timing, as Lambda's poller would ride out a broker restart (kafkajs shortens its
@@ -348,6 +348,29 @@ export class EventSourceMapping {
       })),
     });
   }
+}
+
+/**
+ * Record bytes a fetch waits for, per record of a full batch: an estimate (a JSON event of a few
+ * fields with Sluice's headers is 150–300 bytes in a record batch). Too high, and a fetch waits
+ * out the window although a full batch was there; too low, and invocations come sooner and
+ * smaller than Lambda's at rates that fill a batch within the window.
+ */
+const ESTIMATED_RECORD_BYTES = 200;
+/** How often a fetch returns when the batching window is 0 and nothing arrives. */
+const ZERO_WINDOW_POLL_MS = 100;
+
+/**
+ * Lambda gathers records for up to the batching window before it invokes, unless a full batch
+ * (or 6 MB) is there sooner. The broker's fetch does the same: it answers once `minBytes` (a full
+ * batch, estimated) are there or `maxWaitTimeInMs` (the window) has passed. With minBytes 1 (the
+ * client's default) a fetch would return with the first record, and a trickle of input would
+ * invoke the function per record instead of once per window.
+ */
+export function fetchWait(o: Pick<MappingOptions, 'batchSize' | 'batchingWindowMs' | 'maxPayloadBytes'>): { readonly minBytes: number; readonly maxWaitTimeInMs: number } {
+  const windowMs = o.batchingWindowMs ?? 500;
+  if (windowMs <= 0) return { minBytes: 1, maxWaitTimeInMs: ZERO_WINDOW_POLL_MS };
+  return { minBytes: Math.min(o.maxPayloadBytes ?? MAX_PAYLOAD_BYTES, (o.batchSize ?? 100) * ESTIMATED_RECORD_BYTES), maxWaitTimeInMs: windowMs };
 }
 
 /** Bytes of an event's JSON besides its records (source, ARN, servers, group keys). */

@@ -5,6 +5,7 @@ import type { PolicyStatement } from '../../../framework/deploy/iam.js';
 import type { CfnResource, Deployment } from '../../../framework/deploy/resources.js';
 import { buildDeployment } from '../../../framework/deploy/resources.js';
 import { parseDeploySettings } from '../../../framework/deploy/settings.js';
+import { batchingWindowProperty, DEPLOY_DEFAULTS } from '../../../framework/deploy/defaults.js';
 
 interface Order {
   readonly id: string;
@@ -29,6 +30,9 @@ const QUEUE = 'arn:aws:sqs:eu-west-1:123456789012:shop-failures';
 const msk = { type: 'msk', clusterArn: CLUSTER, bootstrapServers: ['b-1.orders:9098'] };
 const VPC = { subnetIds: ['subnet-1a', 'subnet-2b'], securityGroupIds: ['sg-9'] };
 const inVpc = { type: 'self-managed', bootstrapServers: 'k1:9092,k2:9092', auth: { vpc: VPC } };
+/** The batching properties every trigger gets when custom.sluice sets none (framework/deploy/defaults.ts). */
+const window = batchingWindowProperty(DEPLOY_DEFAULTS.batchingWindowSeconds);
+const DEFAULT_BATCHING = { BatchSize: DEPLOY_DEFAULTS.batchSize, ...(window !== undefined ? { MaximumBatchingWindowInSeconds: window } : {}) };
 
 function deploy(custom: Record<string, unknown>): Deployment {
   return buildDeployment(shop(), parseDeploySettings({ pipeline: 'functions/shop/pipeline.ts#shop', ...custom }), { service: 'shop-svc', stage: 'prod' });
@@ -88,6 +92,7 @@ describe('a stage\'s triggers', () => {
       StartingPosition: 'TRIM_HORIZON',
       EventSourceArn: CLUSTER,
       AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: 'shop.orders.orders' },
+      ...DEFAULT_BATCHING,
     });
   });
 
@@ -108,6 +113,7 @@ describe('a stage\'s triggers', () => {
         { Type: 'VPC_SUBNET', URI: 'subnet:subnet-2b' },
         { Type: 'VPC_SECURITY_GROUP', URI: 'security_group:sg-9' },
       ],
+      ...DEFAULT_BATCHING,
     });
   });
 
@@ -130,6 +136,19 @@ describe('a stage\'s triggers', () => {
 });
 
 describe('batching', () => {
+  it('gives every trigger Sluice\'s default batch size and window when custom.sluice sets none', () => {
+    for (const [, p] of mappings(deploy({ kafka: inVpc }))) {
+      expect(p['BatchSize']).toBe(DEPLOY_DEFAULTS.batchSize);
+      expect(p['MaximumBatchingWindowInSeconds']).toBe(batchingWindowProperty(DEPLOY_DEFAULTS.batchingWindowSeconds));
+    }
+  });
+
+  it('leaves the window out for Lambda\'s 0.5 s default, which CloudFormation cannot express', () => {
+    expect(batchingWindowProperty(0.5)).toBeUndefined();
+    expect(batchingWindowProperty(2)).toBe(2);
+    expect(() => batchingWindowProperty(1.5)).toThrow(ConfigError);
+  });
+
   it('applies the root batch size and window to every trigger and a stage\'s own on top', () => {
     const d = deploy({ kafka: inVpc, batchSize: 500, maximumBatchingWindow: 2, stages: { 'by-order': { maximumBatchingWindow: 0, batchSize: 2000 } } });
     expect(mappings(d, 'OrdersLambdaFunction').map(([, p]) => [p['BatchSize'], p['MaximumBatchingWindowInSeconds']])).toEqual([
@@ -145,6 +164,21 @@ describe('batching', () => {
   it('sets a stage\'s own memory size', () => {
     const d = deploy({ kafka: inVpc, memorySize: 512, stages: { orders: { memorySize: 2048 } } });
     expect([d.functions['orders']!.memorySize, d.functions['by-user']!.memorySize]).toEqual([2048, 512]);
+  });
+
+  it('gives every function Sluice\'s default memory size and architecture when custom.sluice sets none', () => {
+    const d = deploy({ kafka: inVpc });
+    expect(Object.values(d.functions).map((f) => f.architecture)).toEqual(Object.values(d.functions).map(() => DEPLOY_DEFAULTS.architecture));
+    expect(d.functions['orders']!.memorySize).toBe(DEPLOY_DEFAULTS.memorySizeMb);
+  });
+
+  it('sets the architecture of every function, and a stage\'s own on top', () => {
+    const d = deploy({ kafka: inVpc, architecture: 'x86_64', stages: { orders: { architecture: 'arm64' } } });
+    expect([d.functions['orders']!.architecture, d.functions['by-user']!.architecture]).toEqual(['arm64', 'x86_64']);
+  });
+
+  it('rejects an architecture Lambda does not run, naming the setting', () => {
+    expect(configError(() => deploy({ kafka: inVpc, architecture: 'arm' })).place.field).toBe('custom.sluice.architecture');
   });
 
   it('rejects settings for a stage the pipeline does not have, naming the stage', () => {

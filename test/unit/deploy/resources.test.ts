@@ -6,6 +6,7 @@ import { consumerGroupId } from '../../../framework/deploy/iam.js';
 import type { CfnResource, Deployment, FunctionSpec } from '../../../framework/deploy/resources.js';
 import { buildDeployment, kafkaEnvironment, TICKER_HANDLER } from '../../../framework/deploy/resources.js';
 import { parseDeploySettings } from '../../../framework/deploy/settings.js';
+import { DEPLOY_DEFAULTS } from '../../../framework/deploy/defaults.js';
 
 interface Order {
   readonly id: string;
@@ -263,7 +264,7 @@ describe('the table', () => {
 describe('the ticker', () => {
   it('runs every minute, one pass per run, from a generated handler that reads the app table', () => {
     const t = fn(deploy({ kafka: msk }, clicks()), 'ticker');
-    expect(t).toMatchObject({ handler: TICKER_HANDLER, timeout: 30, memorySize: 256, events: [{ schedule: { rate: ['rate(1 minute)'] } }] });
+    expect(t).toMatchObject({ handler: TICKER_HANDLER, timeout: 30, memorySize: DEPLOY_DEFAULTS.ticker.memorySizeMb, architecture: DEPLOY_DEFAULTS.architecture, events: [{ schedule: { rate: ['rate(1 minute)'] } }] });
     expect(t.environment).toMatchObject({
       SLUICE_KAFKA_BROKERS: 'b-1.orders:9098,b-2.orders:9098',
       SLUICE_TABLE: { Ref: 'SluiceTable' },
