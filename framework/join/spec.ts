@@ -86,7 +86,7 @@ export function emitsUnmatched(type: JoinType, side: 'left' | 'right'): boolean 
 export function joinSpecName(spec: JoinSpec): string {
   switch (spec.kind) {
     case 'table':
-      return `join(table ${spec.state}) ${spec.type}`;
+      return `join(${spec.state}) ${spec.type}`;
     case 'interval':
       return `intervalJoin[${signed(spec.lowerMs)}, ${signed(spec.upperMs)}] ${spec.type}`;
     case 'window': {
