@@ -24,6 +24,12 @@ export class Table<K, V> {
     /** Names the table's state in the stage that joins it: `table-<name>`. */
     readonly name: string,
   ) {}
+
+  /** Names the stage the table's changes come from (for `pipeline.table`: the stage reading its topic). */
+  stage(name: string): this {
+    this.builder.nameStage(this.nodeId, name);
+    return this;
+  }
 }
 
 /** Options of a table. */

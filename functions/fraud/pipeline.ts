@@ -85,35 +85,56 @@ export function score(payment: Payment, account: Account | null, login: Login | 
   return { payment, account, login, risk: reasons.reduce((n, [, w]) => n + w, 0), reasons: reasons.map(([r]) => r) };
 }
 
-/** The fraud pipeline: stages `accounts`, `payments`, `logins`, `enrich` and `score`. */
-export const fraud = pipeline('fraud', { partitions: 4 });
+/** The example's external topics; tests give each run its own. */
+export interface FraudTopics {
+  readonly accounts: string;
+  readonly logins: string;
+  readonly payments: string;
+  readonly alerts: string;
+  readonly cleared: string;
+}
 
-/** Accounts by id: a table read from its compacted topic, kept where it is joined (`enrich`, state `table-accounts`). */
-export const accounts = fraud.table<string, Account>('accounts', { keySerde: string(), serde: json<Account>(), partitions: 4 });
+/** The topics `sluice dev` and a deployment use. */
+export const FRAUD_TOPICS: FraudTopics = { accounts: 'accounts', logins: 'logins', payments: 'payments', alerts: 'fraud-alerts', cleared: 'payments-cleared' };
 
-/** Logins keyed by session. */
-export const logins = fraud
-  .source<Login>('logins', { serde: json<Login>(), eventTime: (l) => l.at, maxOutOfOrderness: '5s', partitions: 4 })
-  .stage('logins')
-  .keyBy((l) => l.session, { name: 'session', keySerde: string(), serde: json<Login>() });
+/** Builds the fraud pipeline under `app` over `topics` (stages `accounts`, `payments`, `logins`, `enrich`, `score`). */
+export function buildFraud(app = 'fraud', topics: FraudTopics = FRAUD_TOPICS, partitions = 4) {
+  const p = pipeline(app, { partitions });
 
-/** Payments keyed by account. */
-export const payments = fraud
-  .source<Payment>('payments', { serde: json<Payment>(), eventTime: (p) => p.at, maxOutOfOrderness: '5s', partitions: 4 })
-  .stage('payments')
-  .keyBy((p) => p.account, { name: 'account', keySerde: string(), serde: json<Payment>() });
+  // Accounts by id: a table read from its compacted topic, kept where it is joined (`enrich`, state `table-accounts`).
+  const accounts = p.table<string, Account>(topics.accounts, { keySerde: string(), serde: json<Account>(), partitions, name: 'accounts' }).stage('accounts');
 
-/** Payments with their account row, keyed by session. */
-export const enriched = payments
-  .join(accounts, { type: 'left' })
-  .stage('enrich')
-  .map((r): EnrichedPayment => ({ payment: r.left, account: r.right }))
-  .keyBy((e) => e.payment.session, { name: 'payment-session', keySerde: string(), serde: json<EnrichedPayment>() });
+  const logins = p
+    .source<Login>(topics.logins, { serde: json<Login>(), eventTime: (l) => l.at, maxOutOfOrderness: '5s', partitions })
+    .stage('logins')
+    .keyBy((l) => l.session, { name: 'session', keySerde: string(), serde: json<Login>() });
 
-const scored = enriched
-  .intervalJoin(logins, { lower: LOGIN_BEFORE, upper: LOGIN_AFTER, type: 'left' })
-  .stage('score')
-  .map((r) => score(r.left.payment, r.left.account, r.right));
+  const payments = p
+    .source<Payment>(topics.payments, { serde: json<Payment>(), eventTime: (x) => x.at, maxOutOfOrderness: '5s', partitions })
+    .stage('payments')
+    .keyBy((x) => x.account, { name: 'account', keySerde: string(), serde: json<Payment>() });
 
-scored.filter((s) => s.risk >= ALERT_AT).sink('fraud-alerts', { serde: json<ScoredPayment>() });
-scored.filter((s) => s.risk < ALERT_AT).sink('payments-cleared', { serde: json<ScoredPayment>() });
+  // Each payment with its account's row as of now, then by session for the login join.
+  const enriched = payments
+    .join(accounts, { type: 'left' })
+    .stage('enrich')
+    .map((r): EnrichedPayment => ({ payment: r.left, account: r.right }))
+    .keyBy((e) => e.payment.session, { name: 'payment-session', keySerde: string(), serde: json<EnrichedPayment>() });
+
+  // One result per login of the session in the window (sessions have one login), or one without.
+  const scored = enriched
+    .intervalJoin(logins, { lower: LOGIN_BEFORE, upper: LOGIN_AFTER, type: 'left' })
+    .stage('score')
+    .map((r) => score(r.left.payment, r.left.account, r.right));
+
+  scored.filter((x) => x.risk >= ALERT_AT).sink(topics.alerts, { serde: json<ScoredPayment>() });
+  scored.filter((x) => x.risk < ALERT_AT).sink(topics.cleared, { serde: json<ScoredPayment>() });
+  return { pipeline: p, accounts, logins, payments, enriched };
+}
+
+const built = buildFraud();
+
+/** The fraud pipeline as `sluice dev --pipeline functions/fraud/pipeline.ts#fraud` and the handlers run it. */
+export const fraud = built.pipeline;
+/** Its streams and table, for per-stage tests (`h.send(records, { from: accounts })`). */
+export const { accounts, logins, payments, enriched } = built;
