@@ -1,6 +1,9 @@
 /** `sluice`: the public entry. Re-exports only; every concept lives in its own folder. */
 export { pipeline, Pipeline } from './dsl/pipeline.js';
-export type { KeyedSourceOptions, PipelineOptions, SourceOptions } from './dsl/pipeline.js';
+export type { KeyedSourceOptions, PipelineOptions, SourceOptions, TableSourceOptions } from './dsl/pipeline.js';
+export { Table } from './dsl/table.js';
+export type { TableOptions } from './dsl/table.js';
+export type { IntervalJoinOptions, JoinResult, JoinType, LeftOf, RightOf, SignedDuration, TableJoinOptions, WindowJoinOptions, WindowJoinResult } from './dsl/join.js';
 export { Stream, KeyedStream } from './dsl/stream.js';
 export type { KeyByOptions, KeyedProcessOptions, KeyedResult, ProcessOptions, SinkOptions, WindowOptions, WindowResult } from './dsl/stream.js';
 export { WindowedStream } from './dsl/stream.js';

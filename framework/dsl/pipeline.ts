@@ -8,7 +8,9 @@ import type { Duration } from '../time/duration.js';
 import { parseDuration } from '../time/duration.js';
 import type { Plan } from './plan.js';
 import { PlanBuilder } from './plan-builder.js';
-import { KeyedStream, Stream } from './stream.js';
+import { KeyedStream, Stream, tableName } from './stream.js';
+import { Table } from './table.js';
+import { stageNameFromTopic } from '../topology/names.js';
 
 /** Options of a pipeline as a whole. */
 export interface PipelineOptions {
@@ -53,6 +55,16 @@ export interface KeyedSourceOptions<K, T> extends SourceOptions<T> {
   readonly keySerde: Serde<K>;
 }
 
+/** Options of a table read from a (compacted) topic: keys and rows as the topic's producers write them. */
+export interface TableSourceOptions<K, V> {
+  readonly keySerde: Serde<K>;
+  readonly serde: Serde<V>;
+  /** Partition count of the topic. */
+  readonly partitions?: number;
+  /** Names the table's state (`table-<name>`) in the stage that joins it; default: from the topic. */
+  readonly name?: string;
+}
+
 /** A named dataflow; one Lambda function per stage once compiled. */
 export class Pipeline {
   private readonly builder: PlanBuilder;
@@ -85,6 +97,27 @@ export class Pipeline {
   /** Starts a keyed stream from an external topic that is already partitioned by key. */
   keyedSource<K, T>(topic: string, options: KeyedSourceOptions<K, T>): KeyedStream<K, T> {
     return new KeyedStream<K, T>(this.builder, this.addSource(topic, options, options.keySerde as Serde<unknown>));
+  }
+
+  /**
+   * A table from a (compacted) topic: each record upserts its key's row, a record with a null value
+   * (a tombstone) deletes it. The topic is read by a stage of its own, which forwards the changes to
+   * the stage that joins the table, where the rows are kept as keyed state.
+   */
+  table<K, V>(topic: string, options: TableSourceOptions<K, V>): Table<K, V> {
+    const id = this.builder.add({
+      kind: 'source',
+      id: 0,
+      topic,
+      serde: options.serde as Serde<unknown>,
+      keySerde: options.keySerde as Serde<unknown>,
+      partitions: options.partitions,
+      eventTime: undefined,
+      maxOutOfOrdernessMs: 0,
+      watermark: undefined,
+      table: true,
+    });
+    return new Table<K, V>(this.builder, id, tableName(options.name, stageNameFromTopic(topic)));
   }
 
   /** The plan built so far, for the topology compiler. */

@@ -8,6 +8,7 @@ import type { StateDescriptor } from '../state/descriptors.js';
 import type { AggregateFunction } from './aggregate.js';
 import type { KeyedProcessContext, OnTimerContext, ProcessContext, RecordContext } from './context.js';
 import type { WindowSpec } from '../time/window-operator.js';
+import type { JoinSpec } from '../join/spec.js';
 
 /** Identifies a node within one pipeline's plan. */
 export type NodeId = number;
@@ -25,6 +26,8 @@ export interface SourceNode {
   readonly maxOutOfOrdernessMs: number;
   /** Custom watermark from the max event time seen (default: max − maxOutOfOrderness). */
   readonly watermark: ((maxEventTime: number) => number) | undefined;
+  /** A table's topic (`pipeline.table`): a null value is a tombstone (the key's row is deleted), not a record to deserialise. */
+  readonly table?: boolean;
 }
 
 /** A stateless one-to-one function. */
@@ -67,6 +70,13 @@ export interface KeyByNode {
   readonly serde: Serde<unknown>;
   readonly partitions: number | undefined;
   readonly name: string | undefined;
+  /**
+   * Set on the repartition the compiler inserts in front of a join (co-partition.ts): `keyFn` is not
+   * called; each record keeps its key, re-serialised with `keySerde` so both sides agree byte for byte.
+   */
+  readonly keepKey?: boolean;
+  /** The records are a table's changes: a null value is written as a Kafka tombstone and read back as null. */
+  readonly changelog?: boolean;
 }
 /** A per-record function with a context (keyed when its input is keyed). */
 export interface ProcessNode {
@@ -96,6 +106,19 @@ export interface AggregateNode {
   readonly input: NodeId;
   readonly aggregate: AggregateFunction<unknown, unknown, unknown>;
   readonly state: readonly StateDescriptor[];
+}
+/**
+ * Joins two keyed streams, or a keyed stream (left) with a table (right). Both reach the stage the
+ * join runs in, keyed alike: the compiler checks that, and inserts a repartition where it is needed.
+ */
+export interface JoinNode {
+  readonly kind: 'join';
+  readonly id: NodeId;
+  readonly left: NodeId;
+  readonly right: NodeId;
+  readonly spec: JoinSpec;
+  /** Topic late records of event-time joins go to (never dropped). */
+  readonly lateTopic: string | undefined;
 }
 /** Merges streams of one record type. */
 export interface UnionNode {
@@ -132,6 +155,7 @@ export type PlanNode =
   | ProcessNode
   | AggregateNode
   | WindowNode
+  | JoinNode
   | UnionNode
   | SideOutputNode
   | SinkNode;
@@ -171,6 +195,8 @@ export function inputsOf(node: PlanNode): readonly NodeId[] {
       return [];
     case 'union':
       return node.inputs;
+    case 'join':
+      return [node.left, node.right];
     default:
       return [node.input];
   }

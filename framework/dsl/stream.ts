@@ -6,6 +6,7 @@
  */
 import type { Serde } from '../serde/serde.js';
 import { json } from '../serde/index.js';
+import { ConfigError } from '../errors.js';
 import type { StateDescriptor } from '../state/descriptors.js';
 import { aggregatingState } from '../state/descriptors.js';
 import type { AggregateFunction } from './aggregate.js';
@@ -18,6 +19,9 @@ import type { WindowSpec } from '../time/window-operator.js';
 import type { OutputTag } from './output-tag.js';
 import type { NodeId, PlanNode } from './plan.js';
 import type { PlanBuilder } from './plan-builder.js';
+import type { IntervalJoinOptions, JoinResult, JoinType, LeftOf, RightOf, TableJoinOptions, WindowJoinOptions, WindowJoinResult } from './join.js';
+import { Table, type TableOptions } from './table.js';
+import { parseSignedDuration, type JoinSpec } from '../join/spec.js';
 
 /** Options of `keyBy`. */
 export interface KeyByOptions<K, T> {
@@ -126,17 +130,14 @@ export class Stream<T> {
 
   /** Repartitions by key: records of one key reach one partition (and one task) of the next stage. */
   keyBy<K>(keyFn: (value: T) => K, options: KeyByOptions<K, T> = {}): KeyedStream<K, T> {
-    const id = this.add({
-      kind: 'keyBy',
-      id: 0,
-      input: this.nodeId,
-      keyFn: keyFn as (v: unknown) => unknown,
-      keySerde: (options.keySerde ?? json<K>()) as Serde<unknown>,
-      serde: (options.serde ?? json<T>()) as Serde<unknown>,
-      partitions: options.partitions,
-      name: options.name,
-    });
-    return new KeyedStream<K, T>(this.builder, id);
+    return new KeyedStream<K, T>(this.builder, addKeyBy(this.builder, this.nodeId, keyFn, options));
+  }
+
+  /** The results of a keyed aggregate as a table: each result is the key's new row (`keyed.aggregate(fn).toTable()`). */
+  toTable<K, V>(this: Stream<KeyedResult<K, V>>, options: TableOptions = {}): Table<K, V> {
+    // Aggregate results keep their key through the stage: the row is the result's value.
+    const id = this.add({ kind: 'map', id: 0, input: this.nodeId, fn: (r) => (r as KeyedResult<K, V>).value });
+    return new Table<K, V>(this.builder, id, tableName(options.name, `t${id}`));
   }
 
   /** Merges streams of the same record type. */
@@ -175,6 +176,32 @@ export class Stream<T> {
 }
 
 type PlanProcessFn = Extract<PlanNode, { kind: 'process' }>['fn'];
+
+/** Appends a keyBy node reading `input`. */
+function addKeyBy<K, T>(builder: PlanBuilder, input: NodeId, keyFn: (value: T) => K, options: KeyByOptions<K, T>): NodeId {
+  return builder.add({
+    kind: 'keyBy',
+    id: 0,
+    input,
+    keyFn: keyFn as (v: unknown) => unknown,
+    keySerde: (options.keySerde ?? json<K>()) as Serde<unknown>,
+    serde: (options.serde ?? json<T>()) as Serde<unknown>,
+    partitions: options.partitions,
+    name: options.name,
+  });
+}
+
+/** A join of streams of two pipelines cannot be compiled: say so where it is written. */
+function samePipeline(a: PlanBuilder, b: PlanBuilder): void {
+  if (a !== b) throw new ConfigError('a join needs two streams (or a stream and a table) of the same pipeline', { field: 'join' }, 'build both sides from the same pipeline() object');
+}
+
+/** A table's name: the given one, else `fallback`; it becomes part of a state name (`table-<name>`). */
+export function tableName(name: string | undefined, fallback: string): string {
+  const n = name ?? fallback;
+  if (!/^[A-Za-z][A-Za-z0-9_-]{0,57}$/.test(n)) throw new TypeError(`table name "${n}" must be 1-58 letters, digits, _ or -, starting with a letter`);
+  return n;
+}
 type PlanOnTimer = NonNullable<Extract<PlanNode, { kind: 'process' }>['onTimer']>;
 
 /** A stream partitioned by key K: per-key state and (with event time) windows live here. */
@@ -238,6 +265,63 @@ export class KeyedStream<K, T> {
         state: [descriptor as StateDescriptor],
       }),
     );
+  }
+
+  /** Repartitions by a new key (the records leave this stage for the one keyed by it). */
+  keyBy<K2>(keyFn: (value: T) => K2, options: KeyByOptions<K2, T> = {}): KeyedStream<K2, T> {
+    return new KeyedStream<K2, T>(this.builder, addKeyBy(this.builder, this.nodeId, keyFn, options));
+  }
+
+  /** The stream as a table: each record is the key's new row; a null value deletes it (a tombstone). */
+  toTable(options: TableOptions = {}): Table<K, NonNullable<T>> {
+    return new Table<K, NonNullable<T>>(this.builder, this.nodeId, tableName(options.name, `t${this.nodeId}`));
+  }
+
+  /**
+   * Joins each record with the table's row for its key as of when the record is processed
+   * (processing order, not versioned: docs/joins.md). Inner by default; `{ type: 'left' }` keeps
+   * records without a row (`right: null`). Table updates emit nothing.
+   */
+  join<V, J extends 'inner' | 'left' = 'inner'>(table: Table<K, V>, options: TableJoinOptions<J> = {}): KeyedStream<K, JoinResult<K, T, RightOf<V, J>>> {
+    samePipeline(this.builder, table.builder);
+    return this.addJoin(table.nodeId, { kind: 'table', type: options.type ?? 'inner', state: `table-${table.name}` }, undefined);
+  }
+
+  /**
+   * Joins with another keyed stream on event time: a left record at time a meets every right record
+   * of its key at time b with a + lower ≤ b ≤ a + upper (Flink's interval join). Records stay in
+   * state until the watermark shows no partner can come; `left`/`right`/`outer` then emit the
+   * unmatched ones with `null` on the other side. Records behind the watermark go to the late topic.
+   */
+  intervalJoin<U, J extends JoinType = 'inner'>(other: KeyedStream<K, U>, options: IntervalJoinOptions<J>): KeyedStream<K, JoinResult<K, LeftOf<T, J>, RightOf<U, J>>> {
+    const spec: JoinSpec = {
+      kind: 'interval',
+      type: options.type ?? 'inner',
+      lowerMs: parseSignedDuration(options.lower, 'intervalJoin.lower'),
+      upperMs: parseSignedDuration(options.upper, 'intervalJoin.upper'),
+    };
+    samePipeline(this.builder, other.builder);
+    return this.addJoin(other.nodeId, spec, options.late);
+  }
+
+  /**
+   * Joins with another keyed stream within event-time windows (tumbling, sliding or session): when
+   * a window fires, every left record in it meets every right record of its key; `left`/`right`/
+   * `outer` also emit a side's records when the window has none of the other side.
+   */
+  windowJoin<U, J extends JoinType = 'inner'>(other: KeyedStream<K, U>, assigner: WindowAssigner, options: WindowJoinOptions<J> = {}): KeyedStream<K, WindowJoinResult<K, LeftOf<T, J>, RightOf<U, J>>> {
+    const spec: JoinSpec = {
+      kind: 'window',
+      type: options.type ?? 'inner',
+      assigner,
+      allowedLatenessMs: options.allowedLateness === undefined ? 0 : parseDuration(options.allowedLateness, 'allowedLateness'),
+    };
+    samePipeline(this.builder, other.builder);
+    return this.addJoin(other.nodeId, spec, options.late);
+  }
+
+  private addJoin<O>(right: NodeId, spec: JoinSpec, lateTopic: string | undefined): KeyedStream<K, O> {
+    return new KeyedStream<K, O>(this.builder, this.builder.add({ kind: 'join', id: 0, left: this.nodeId, right, spec, lateTopic }));
   }
 
   /** Merges keyed streams with the same key and record types (they share the next stage's input topic). */

@@ -25,31 +25,33 @@ function eventTimeOf(record: KafkaRecord): number {
   return header ? Number(header.value.toString('utf8')) : record.timestamp;
 }
 
-/** Elements per entry node, plus the records that could not be read. */
+/** The elements in input order, as runs of consecutive records of one entry node, plus the records that could not be read. */
 export interface DecodedInput {
-  readonly byEntry: Map<number, Element[]>;
+  /**
+   * Consecutive records with the same entry (writer) form one run, so operators still get records
+   * in bulk while records of different writers keep their order: a table update read before a
+   * stream record is applied before it is joined.
+   */
+  readonly runs: ReadonlyArray<{ readonly entry: number; readonly elements: Element[] }>;
   readonly deadLetters: DeadLetter[];
 }
 
 /** Deserialises a task's records for `input` of `stage`. */
 export function readInput(topology: Topology, stageName: string, input: StageInput, records: readonly KafkaRecord[]): DecodedInput {
-  const byEntry = new Map<number, Element[]>();
+  const runs: Array<{ entry: number; elements: Element[] }> = [];
   const deadLetters: DeadLetter[] = [];
   const source = topology.nodes.get(input.entry);
   const eventTime = source?.kind === 'source' ? (source as SourceNode).eventTime : undefined;
+  // A table's topic, or a table's changes repartitioned: a null value is a tombstone, read as null.
+  const tombstones = (entry: number): boolean => {
+    const node = topology.nodes.get(entry);
+    return (node?.kind === 'source' && node.table === true) || (node?.kind === 'keyBy' && node.changelog === true);
+  };
   for (const record of records) {
     const origin = { topic: record.topic, partition: record.partition, offset: record.offset };
     const ctx = { topic: record.topic, partition: record.partition, offset: record.offset };
-    let operator = 'deserialize';
+    let operator = 'edge';
     try {
-      const value = input.serde.deserialize(record.value, record.valueSchemaMetadata ? { ...ctx, schemaMetadata: record.valueSchemaMetadata } : ctx);
-      operator = 'deserialize key';
-      const key = input.keySerde && record.key ? input.keySerde.deserialize(record.key, record.keySchemaMetadata ? { ...ctx, schemaMetadata: record.keySchemaMetadata } : ctx) : undefined;
-      if (input.keySerde && !record.key) throw new Error('record has no key but the stage input is keyed');
-      operator = 'eventTime';
-      const timestamp = eventTime ? eventTime(value) : eventTimeOf(record);
-      if (!Number.isFinite(timestamp)) throw new Error(`event time is ${String(timestamp)}, not a number of epoch ms`);
-      operator = 'edge';
       let entry = input.entry;
       if (input.writers.length > 1) {
         const edge = record.headers.find((h) => h.name === EDGE_HEADER);
@@ -57,13 +59,26 @@ export function readInput(topology: Topology, stageName: string, input: StageInp
         if (!input.writers.includes(id)) throw new Error(`record has no valid ${EDGE_HEADER} header naming its keyBy`);
         entry = id;
       }
-      const list = byEntry.get(entry) ?? [];
-      list.push({ value, key, keyBytes: record.key, timestamp, origin });
-      byEntry.set(entry, list);
+      operator = 'deserialize';
+      // The writers of one internal topic may write different records (the two sides of a join): each with its own serde.
+      const writer = topology.nodes.get(entry);
+      const serde = writer?.kind === 'keyBy' ? writer.serde : input.serde;
+      const tombstone = record.value === null && tombstones(entry);
+      const value = tombstone ? null : serde.deserialize(record.value, record.valueSchemaMetadata ? { ...ctx, schemaMetadata: record.valueSchemaMetadata } : ctx);
+      operator = 'deserialize key';
+      const key = input.keySerde && record.key ? input.keySerde.deserialize(record.key, record.keySchemaMetadata ? { ...ctx, schemaMetadata: record.keySchemaMetadata } : ctx) : undefined;
+      if (input.keySerde && !record.key) throw new Error('record has no key but the stage input is keyed');
+      operator = 'eventTime';
+      const timestamp = eventTime && !tombstone ? eventTime(value) : eventTimeOf(record);
+      if (!Number.isFinite(timestamp)) throw new Error(`event time is ${String(timestamp)}, not a number of epoch ms`);
+      const last = runs[runs.length - 1];
+      const element = { value, key, keyBytes: record.key, timestamp, origin };
+      if (last?.entry === entry) last.elements.push(element);
+      else runs.push({ entry, elements: [element] });
     } catch (error) {
       if (topology.settings.onError === 'fail') throw new RecordFailedError(stageName, operator, origin, error);
       deadLetters.push({ record, error: error instanceof Error ? error : new Error(String(error)), operator });
     }
   }
-  return { byEntry, deadLetters };
+  return { runs, deadLetters };
 }

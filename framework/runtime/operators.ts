@@ -7,7 +7,7 @@
  * or process node that registered it, and what it emits flows on like any record.
  */
 import type { KeyedProcessContext, OnTimerContext, ProcessContext, RecordContext, TimerService } from '../dsl/context.js';
-import type { NodeId, PlanNode, WindowNode } from '../dsl/plan.js';
+import type { JoinNode, NodeId, PlanNode, WindowNode } from '../dsl/plan.js';
 import { SluiceError } from '../errors.js';
 import { partitionForKey } from '../kafka/partitioner.js';
 import type { KafkaRecord, RecordHeader } from '../kafka/record.js';
@@ -16,7 +16,8 @@ import type { TaskState } from '../state/task-state.js';
 import type { TaskTimers } from '../time/task-timers.js';
 import type { ValueStateDescriptor } from '../state/descriptors.js';
 import type { Stage, Topology } from '../topology/topology.js';
-import { windowStateName } from '../topology/names.js';
+import { joinStateName, windowStateName } from '../topology/names.js';
+import { joinElement, joinTimer } from './join-operator.js';
 import { eventTimeHeader } from './input.js';
 import { describeNode } from '../topology/compile.js';
 import { onElement, onEventTime, onProcessingTime } from '../time/window-operator.js';
@@ -95,7 +96,9 @@ export class OperatorGraph {
     this.state?.commitRecord();
     const origin = { topic: this.stage.controlTopic, partition: -1, offset: -1 };
     const base: Element = { value: undefined, key, keyBytes: timer.key, timestamp: timer.time, origin };
-    const node = this.stage.nodes.map((id) => this.node(id)).find((n) => (n.kind === 'window' && windowStateName(n.id) === timer.name) || (n.kind === 'process' && processTimerName(n.id) === timer.name));
+    const node = this.stage.nodes
+      .map((id) => this.node(id))
+      .find((n) => (n.kind === 'window' && windowStateName(n.id) === timer.name) || (n.kind === 'process' && processTimerName(n.id) === timer.name) || (n.kind === 'join' && joinStateName(n) === timer.name));
     if (!node || !this.state) return; // a timer of an operator that no longer exists: dropping it is all that can be done
     try {
       if (node.kind === 'window') {
@@ -105,6 +108,10 @@ export class OperatorGraph {
         this.saveWindows(node, timer.key, access, res.state);
         this.state.commitRecord();
         await this.deliver(node.id, this.firingElements(base, res.firings));
+      } else if (node.kind === 'join') {
+        const results = joinTimer(node, this.state, this.timers, timer, base, this.time.watermark);
+        this.state.commitRecord();
+        await this.deliver(node.id, results);
       } else if (node.kind === 'process' && node.onTimer) {
         const emitted: Element[] = [];
         const side: Array<[string, Element]> = [];
@@ -147,7 +154,7 @@ export class OperatorGraph {
     for (const consumer of this.stage.consumers.get(from) ?? []) {
       const node = this.node(consumer);
       if (node.kind === 'sideOutput') continue; // fed by the process node that emits to it
-      await this.deliver(consumer, await this.apply(node, elements));
+      await this.deliver(consumer, await this.apply(node, elements, from));
     }
   }
 
@@ -201,7 +208,7 @@ export class OperatorGraph {
     }));
   }
 
-  private async apply(node: PlanNode, elements: readonly Element[]): Promise<Element[]> {
+  private async apply(node: PlanNode, elements: readonly Element[], from: NodeId): Promise<Element[]> {
     const label = describeNode(node);
     const out: Element[] = [];
     switch (node.kind) {
@@ -259,12 +266,14 @@ export class OperatorGraph {
         return this.applyProcess(node, elements, label);
       case 'window':
         return this.applyWindow(node, elements, label);
+      case 'join':
+        return this.applyJoin(node, elements, from, label);
       case 'union':
       case 'sideOutput':
       case 'source':
         return [...elements];
       case 'keyBy':
-        this.writeRepartition(node.id, node.keyFn, node.keySerde.serialize.bind(node.keySerde), node.serde.serialize.bind(node.serde), elements, label);
+        this.writeRepartition(node, elements, label);
         return [];
       case 'sink':
         for (const el of elements) {
@@ -281,23 +290,21 @@ export class OperatorGraph {
     }
   }
 
-  private writeRepartition(
-    id: NodeId,
-    keyFn: (v: unknown) => unknown,
-    serializeKey: (k: unknown) => Buffer | null,
-    serializeValue: (v: unknown) => Buffer | null,
-    elements: readonly Element[],
-    label: string,
-  ): void {
+  private writeRepartition(node: Extract<PlanNode, { kind: 'keyBy' }>, elements: readonly Element[], label: string): void {
+    const id = node.id;
     const out = this.stage.outputs.find((o) => o.node === id)!;
     const partitions = this.partitionsOf.get(out.topic)!;
     const target = this.topology.stages.find((s) => s.name === out.toStage)!.inputs.find((i) => i.topic === out.topic)!;
     const edge = target.writers.length > 1 ? id : undefined;
     for (const el of elements) {
       try {
-        const key = serializeKey(keyFn(el.value));
+        // A repartition in front of a join keeps the record's key: the same key, in the join's key serde.
+        if (node.keepKey && el.key === undefined) throw new SluiceError('SLUICE_NULL_KEY', 'a record without a key reached the repartition in front of a join', { stage: this.stage.name });
+        const key = node.keySerde.serialize(node.keepKey ? el.key : node.keyFn(el.value));
         if (key === null) throw new SluiceError('SLUICE_NULL_KEY', 'keyBy produced a null key', { stage: this.stage.name });
-        this.outputs.push({ topic: out.topic, partition: partitionForKey(key, partitions), key, value: serializeValue(el.value), timestamp: el.timestamp, origin: el.origin, edge, headers: [eventTimeHeader(el.timestamp)] });
+        // A table's tombstone stays a tombstone (a null value), whatever the serde would make of null.
+        const value = node.changelog && (el.value === null || el.value === undefined) ? null : node.serde.serialize(el.value);
+        this.outputs.push({ topic: out.topic, partition: partitionForKey(key, partitions), key, value, timestamp: el.timestamp, origin: el.origin, edge, headers: [eventTimeHeader(el.timestamp)] });
       } catch (e) {
         this.fail(el, label, e);
       }
@@ -348,6 +355,41 @@ export class OperatorGraph {
     return out;
   }
 
+  /** A record too late for its operator: never dropped, it goes to the late topic with where it came from. */
+  private writeLate(topic: string, el: Element): void {
+    this.outputs.push({
+      topic,
+      partition: undefined,
+      key: el.keyBytes,
+      value: jsonKey.serialize(el.value),
+      timestamp: el.timestamp,
+      origin: el.origin,
+      edge: undefined,
+      headers: lateHeaders(el, this.time.watermark),
+    });
+  }
+
+  /** Elements arriving from `from`: the join's left side, its right side, or (a self-join) both. */
+  private applyJoin(node: JoinNode, elements: readonly Element[], from: NodeId, label: string): Element[] {
+    const sides = [...(from === node.left ? (['left'] as const) : []), ...(from === node.right ? (['right'] as const) : [])];
+    const lateTopic = this.stage.outputs.find((o) => o.node === node.id && o.kind === 'late')?.topic;
+    const out: Element[] = [];
+    for (const el of elements) {
+      try {
+        if (!this.state || !el.keyBytes) throw new SluiceError('SLUICE_STATE_UNKEYED', 'join got a record without a key', { stage: this.stage.name, ...el.origin });
+        const step = joinElement(node, this.state, this.timers, el, sides, this.time.watermark);
+        if (step.late && lateTopic) this.writeLate(lateTopic, el);
+        out.push(...step.results);
+      } catch (e) {
+        this.rollbackRecord();
+        this.fail(el, label, e);
+        continue;
+      }
+      this.state?.commitRecord();
+    }
+    return out;
+  }
+
   private applyWindow(node: WindowNode, elements: readonly Element[], label: string): Element[] {
     const out: Element[] = [];
     const lateTopic = this.stage.outputs.find((o) => o.node === node.id && o.kind === 'late')!.topic;
@@ -357,19 +399,7 @@ export class OperatorGraph {
         const access = this.windowState(node, el.keyBytes);
         const res = onElement(node.spec, access.get(), el.value, el.timestamp, this.time.watermark, this.time.processingTime, el.key);
         this.saveWindows(node, el.keyBytes, access, res.state);
-        if (res.late) {
-          // Never dropped: the record goes to the late topic with where it came from.
-          this.outputs.push({
-            topic: lateTopic,
-            partition: undefined,
-            key: el.keyBytes,
-            value: jsonKey.serialize(el.value),
-            timestamp: el.timestamp,
-            origin: el.origin,
-            edge: undefined,
-            headers: lateHeaders(el, this.time.watermark),
-          });
-        }
+        if (res.late) this.writeLate(lateTopic, el);
         out.push(...this.firingElements(el, res.firings));
       } catch (e) {
         this.rollbackRecord();

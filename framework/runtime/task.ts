@@ -28,10 +28,10 @@ import { applyPosition, combine, observeSourceData, observeSourceTick, receiveMa
 import { markPolicyOf, shouldSendMarks } from '../time/mark-policy.js';
 import { timersOf, type KeyWindowsState } from '../time/window-operator.js';
 import type { Stage, StageInput, Topology } from '../topology/topology.js';
-import { needsEventTime, taskIdOf, windowStateName } from '../topology/names.js';
-import type { Element } from './element.js';
+import { eventTimeDownstream, taskIdOf, windowStateName } from '../topology/names.js';
 import { readInput } from './input.js';
 import { OperatorGraph, processTimerName } from './operators.js';
+import { joinTimerSource } from './join-operator.js';
 
 /** The task of `stage` reading `topic`/`partition`. */
 export function taskRef(topology: Topology, stage: Stage, topic: string, partition: number): TaskRef {
@@ -160,7 +160,7 @@ async function taskState(
   return { state, timers: sources.length > 0 ? new TaskTimers(sources, state) : undefined, how: 'loaded' };
 }
 
-/** The timers of a stage's operators: window timers from window state, user timers from their timer sets. */
+/** The timers of a stage's operators: window and join timers from their state, user timers from their timer sets. */
 export function timerSourcesOf(topology: Topology, stage: Stage): TimerSource[] {
   const out: TimerSource[] = [];
   for (const id of stage.nodes) {
@@ -170,6 +170,9 @@ export function timerSourcesOf(topology: Topology, stage: Stage): TimerSource[] 
       out.push({ name: windowStateName(id), kind: 'window', derive: (bytes) => timersOf(spec, JSON.parse(bytes.toString('utf8')) as KeyWindowsState) });
     } else if (node.kind === 'process' && node.onTimer) {
       out.push({ name: processTimerName(id), kind: 'user', derive: userTimerTimes });
+    } else if (node.kind === 'join') {
+      const source = joinTimerSource(node);
+      if (source) out.push(source);
     }
   }
   return out;
@@ -208,10 +211,10 @@ async function processBatch(
   if (kind === 'data') {
     const decoded = readInput(topology, stage.name, input, fresh);
     for (const d of decoded.deadLetters) graph.deadLetters.push(d);
-    for (const [entry, elements] of decoded.byEntry) await graph.run(entry, elements);
+    for (const { entry, elements } of decoded.runs) await graph.run(entry, elements);
     nextOffset = fresh[fresh.length - 1]!.offset + 1;
     if (source) {
-      const eventTimes = [...decoded.byEntry.values()].flatMap((els: Element[]) => els.map((e) => e.timestamp));
+      const eventTimes = decoded.runs.flatMap((run) => run.elements.map((e) => e.timestamp));
       time = observeSourceData(time, eventTimes, now, source.maxOutOfOrdernessMs);
       if (source.watermark && eventTimes.length > 0) time = { ...time, wm: Math.max(time0.wm, source.watermark(time.maxTs)) };
     } else {
@@ -251,7 +254,7 @@ async function processBatch(
   const procDue = timers?.earliest('processing') ?? null;
   if (procDue !== time.procDue) time = { ...time, procDue };
 
-  const downstreamNeedsTime = stage.downstream.some((d) => needsEventTime(topology, d));
+  const downstreamNeedsTime = eventTimeDownstream(topology, stage.name).length > 0;
   const report = { ...base, processed: fresh.length - ignoredControl, outputs: graph.outputs.length, deadLetters: graph.deadLetters.length, timersFired, watermark: time.wm };
   const nothingToCommit =
     kind === 'control' &&

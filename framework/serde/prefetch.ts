@@ -30,6 +30,11 @@ export function serdeUsesOf(stage: Stage, nodes: ReadonlyMap<NodeId, PlanNode>):
   for (const input of stage.inputs) {
     add(input.serde, input.topic, 'value', 'read');
     add(input.keySerde, input.topic, 'key', 'read');
+    // The writers of an internal topic may write values with different serdes (a join's two sides): each is read with its own.
+    for (const w of input.writers) {
+      const writer = nodes.get(w);
+      if (writer?.kind === 'keyBy' && writer.serde !== input.serde) add(writer.serde, input.topic, 'value', 'read');
+    }
   }
   for (const id of stage.nodes) {
     const node = nodes.get(id);

@@ -17,7 +17,9 @@ import type { StateDescriptor } from '../state/descriptors.js';
 import { parseStateMapKey, stateMapKey, TaskState } from '../state/task-state.js';
 import { TaskTimers } from '../time/task-timers.js';
 import type { TimerEntry, TimerRef } from '../commit/ports.js';
-import type { Stage, Topology } from '../topology/topology.js';
+import type { Stage, StageInput, Topology } from '../topology/topology.js';
+import type { KeyByNode } from '../dsl/plan.js';
+import { EDGE_HEADER } from '../runtime/input.js';
 import { compile } from '../topology/compile.js';
 import type { TaskReport, WarmTask } from '../runtime/task.js';
 import { runControl, runTask, taskRef, timerSourcesOf } from '../runtime/task.js';
@@ -60,6 +62,11 @@ export interface HarnessDeadLetter {
   readonly offset: number;
   readonly errorClass: string;
   readonly errorMessage: string;
+}
+
+/** A stream or table of the pipeline whose records a stage reads (a side of a join). */
+export interface HarnessSource {
+  readonly from: { readonly nodeId: number };
 }
 
 /** Options of the harness. */
@@ -105,21 +112,30 @@ export class StageHarness {
     this.clock += ms;
   }
 
-  /** Feeds records to the stage's input (the first one unless `topic` is given); one batch per partition. */
-  async send<T>(records: ReadonlyArray<HarnessInput<T>>, topic?: string): Promise<TaskReport[]> {
+  /**
+   * Feeds records to the stage's input (the first one unless `topic` is given); one batch per
+   * partition. `{ from: stream }` sends them as written by that stream's keyBy (or the repartition
+   * the compiler put after it): a side of a join, or a table (`value: null` is a tombstone).
+   */
+  async send<T>(records: ReadonlyArray<HarnessInput<T>>, target?: string | HarnessSource): Promise<TaskReport[]> {
+    const kafkaRecords = this.toKafkaRecords(records, target);
     // A schema-registry serde registers its schema before it can write (as a producer would).
-    const input = topic ? this.stage.inputs.find((i) => i.topic === topic) : this.stage.inputs[0];
-    if (input) {
+    const topics = new Set(kafkaRecords.map((r) => r.topic));
+    for (const input of this.stage.inputs.filter((i) => topics.has(i.topic))) {
       await input.serde.schemas?.prepareWrite({ stage: this.stage.name, topic: input.topic, role: 'value' });
       await input.keySerde?.schemas?.prepareWrite({ stage: this.stage.name, topic: input.topic, role: 'key' });
     }
-    return this.deliver(this.toKafkaRecords(records, topic));
+    return this.deliver(kafkaRecords);
   }
 
   /** Builds Kafka records for `records` with fresh offsets, without delivering them (for redelivery tests). */
-  toKafkaRecords<T>(records: ReadonlyArray<HarnessInput<T>>, topic?: string): KafkaRecord[] {
+  toKafkaRecords<T>(records: ReadonlyArray<HarnessInput<T>>, target?: string | HarnessSource): KafkaRecord[] {
+    const topic = typeof target === 'string' ? target : undefined;
     const input = topic ? this.stage.inputs.find((i) => i.topic === topic) : this.stage.inputs[0];
     if (!input) throw new ConfigError(`stage "${this.stage.name}" does not read topic "${topic}"`, { stage: this.stage.name, topic });
+    const writer = typeof target === 'object' ? this.writerOf(input, target.from.nodeId) : undefined;
+    const edge = writer !== undefined && input.writers.length > 1 ? [{ name: EDGE_HEADER, value: Buffer.from(String(writer.id)) }] : [];
+    const serde = writer?.serde ?? input.serde;
     return records.map((r) => {
       const key = r.key === undefined ? null : Buffer.isBuffer(r.key) ? r.key : (input.keySerde ?? json()).serialize(r.key);
       const partition = r.partition ?? (key ? partitionForKey(key, input.partitions) : 0);
@@ -133,10 +149,19 @@ export class StageHarness {
         timestamp: r.timestamp ?? this.clock,
         timestampType: 'CREATE_TIME' as const,
         key,
-        value: r.raw !== undefined ? r.raw : input.serde.serialize(r.value),
-        headers: r.headers ?? [],
+        value: r.raw !== undefined ? r.raw : writer?.changelog && r.value === null ? null : serde.serialize(r.value),
+        headers: [...edge, ...(r.headers ?? [])],
       };
     });
+  }
+
+  /** The keyBy writing `input` on behalf of node `from` (it is the keyBy, or the repartition the compiler inserted after it). */
+  private writerOf(input: StageInput, from: number): KeyByNode {
+    for (const w of input.writers) {
+      const node = this.topology.nodes.get(w);
+      if (node?.kind === 'keyBy' && (node.id === from || (node.keepKey === true && node.input === from))) return node;
+    }
+    throw new ConfigError(`stage "${this.stage.name}" gets no records from that stream through ${input.topic}`, { stage: this.stage.name, topic: input.topic }, `pass a stream keyed into this stage (its writers are nodes ${input.writers.join(', ')})`);
   }
 
   /** Delivers Kafka records as Lambda would: grouped by partition, one task each, in order. */

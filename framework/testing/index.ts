@@ -1,6 +1,6 @@
 /** `sluice/testing`: the per-stage harness and the in-memory adapters behind it. */
 export { StageHarness, stageHarness } from './harness.js';
-export type { HarnessDeadLetter, HarnessInput, HarnessOptions, HarnessOutput } from './harness.js';
+export type { HarnessDeadLetter, HarnessInput, HarnessOptions, HarnessOutput, HarnessSource } from './harness.js';
 export { MemoryCheckpointStore } from './memory-store.js';
 export { MemoryFencedError, MemoryKafka, MemoryTxnSink } from './memory-kafka.js';
 export type { LoggedRecord } from './memory-kafka.js';

@@ -10,7 +10,7 @@
  */
 import type { TaskRef } from '../commit/ports.js';
 import type { Stage, Topology } from '../topology/topology.js';
-import { needsEventTime, taskIdOf } from '../topology/names.js';
+import { eventTimeDownstream, taskIdOf } from '../topology/names.js';
 import { markFlushDue, markPolicyOf } from './mark-policy.js';
 import { MIN_WATERMARK } from './control.js';
 import type { TimeState } from './watermark.js';
@@ -27,11 +27,13 @@ export function isSourceStage(stage: Stage): boolean {
   return stage.inputs.some((i) => i.kind === 'source');
 }
 
-/** Whether a stage's operators can register processing-time timers (early firings every D, process functions with onTimer). */
+/** Whether a stage's operators can register processing-time timers (early firings every D, process functions with onTimer; never joins). */
 export function hasProcessingTimers(topology: Topology, stage: Stage): boolean {
   return stage.nodes.some((id) => {
     const node = topology.nodes.get(id)!;
     if (node.kind === 'process') return node.onTimer !== undefined;
+    // Interval and window joins act on event time only; stream-table joins on no time at all.
+    if (node.kind === 'join') return false;
     if (node.kind !== 'window') return false;
     const a = node.spec.assigner;
     if (a.kind === 'global') return a.trigger.kind === 'event-time' && a.trigger.earlyEveryMs !== undefined;
@@ -41,7 +43,7 @@ export function hasProcessingTimers(topology: Topology, stage: Stage): boolean {
 
 /** Whether a source stage's idleness and marks matter: some stage after it needs event time. */
 function marksMatter(topology: Topology, stage: Stage): boolean {
-  return stage.downstream.some((d) => needsEventTime(topology, d));
+  return eventTimeDownstream(topology, stage.name).length > 0;
 }
 
 /** Stages the ticker may have to wake: sources whose marks matter (idleness, throttled marks) and stages with processing-time timers. */

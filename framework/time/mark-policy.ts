@@ -11,6 +11,11 @@
  * upstream watermark ≥ g, at the same data position), so results do not change; between points
  * nobody wakes.
  *
+ * Joins are classified the same way: a tumbling or sliding window join acts at its windows' points;
+ * a session window join and an interval join (a record leaves state at its own time + a bound) at
+ * points of the data; a stream-table join never reads the watermark. A stage that only writes a
+ * table's changes downstream takes no part in the watermark there (names.ts feedsEventTime).
+ *
  * Sessions and process functions act at points that depend on data (a session's end is its last
  * record's time + gap; a process function registers timers and reads the watermark), which an
  * upstream task cannot know: another upstream task's record may have set it. A stage whose
@@ -18,8 +23,8 @@
  * downstream), as does a pipeline with `marks: 'interval'`. docs/event-time.md explains the choice.
  */
 import type { Stage, Topology } from '../topology/topology.js';
-import { needsEventTime } from '../topology/names.js';
-import { cleanupTime } from './window-operator.js';
+import { eventTimeDownstream } from '../topology/names.js';
+import { cleanupTime, type WindowPlacement } from './window-operator.js';
 import type { TimeState } from './watermark.js';
 
 /** The points offset + k·period (all integers k); 0 ≤ offset < period. */
@@ -56,25 +61,37 @@ function computePolicy(topology: Topology, stage: Stage): MarkPolicy {
     for (const id of s.nodes) {
       const node = topology.nodes.get(id)!;
       if (node.kind === 'process') return interval(`stage ${s.name} has a process function (its timers and watermark reads are not known in advance)`);
-      if (node.kind !== 'window') continue;
-      const { assigner } = node.spec;
+      let placement: WindowPlacement;
+      if (node.kind === 'window') {
+        placement = node.spec;
+      } else if (node.kind === 'join') {
+        const { spec } = node;
+        // A stream-table join is in processing order: the watermark changes nothing there.
+        if (spec.kind === 'table') continue;
+        // Each buffered record leaves at its own time + a bound: a point of the data, as a session's end is.
+        if (spec.kind === 'interval') return interval(`stage ${s.name} has an interval join (its records leave state at times that depend on the data)`);
+        placement = spec;
+      } else {
+        continue;
+      }
+      const { assigner } = placement;
       if (assigner.kind === 'session') return interval(`stage ${s.name} has session windows (their ends depend on the data)`);
       if (assigner.kind === 'global') continue; // never ends: the watermark changes nothing
       const period = assigner.kind === 'tumbling' ? assigner.sizeMs : assigner.slideMs;
       // Windows [k·period + offset, k·period + offset + size): maxTimestamp and cleanup time of the one at k = 0.
       const first = { start: assigner.offsetMs, end: assigner.offsetMs + assigner.sizeMs };
-      for (const point of [first.end - 1, cleanupTime(node.spec, first)]) addPoint(points, { period, offset: mod(point, period) });
+      for (const point of [first.end - 1, cleanupTime(placement, first)]) addPoint(points, { period, offset: mod(point, period) });
     }
   }
   return { kind: 'boundaries', points };
 }
 
-/** Stages after `stage` (transitively) that need event time. */
+/** Stages after `stage` (transitively) that need event time and whose watermark it takes part in. */
 function downstreamClosure(topology: Topology, stage: Stage): string[] {
   const seen = new Set<string>();
   const visit = (name: string): void => {
-    for (const d of topology.stages.find((s) => s.name === name)?.downstream ?? []) {
-      if (seen.has(d) || !needsEventTime(topology, d)) continue;
+    for (const d of eventTimeDownstream(topology, name)) {
+      if (seen.has(d)) continue;
       seen.add(d);
       visit(d);
     }

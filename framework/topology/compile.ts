@@ -11,7 +11,9 @@ import { ConfigError } from '../errors.js';
 import type { KeyByNode, NodeId, Plan, PlanNode, SourceNode } from '../dsl/plan.js';
 import { inputsOf } from '../dsl/plan.js';
 import type { StateDescriptor } from '../state/descriptors.js';
-import { replayTopicName, controlTopicName, deadLetterTopicName, inputTopicName, lateTopicName, progressTopicName, STAGE_NAME, stageNameFromTopic, taskIdOf, windowStateName } from './names.js';
+import { replayTopicName, controlTopicName, deadLetterTopicName, feedsEventTime, inputTopicName, joinStateName, lateTopicName, progressTopicName, STAGE_NAME, stageNameFromTopic, taskIdOf, windowStateName } from './names.js';
+import { coPartition } from './co-partition.js';
+import { joinSpecName, validateJoinSpec } from '../join/spec.js';
 import { valueState } from '../state/descriptors.js';
 import { validateWindowSpec, windowSpecName } from '../time/window-operator.js';
 import type { Stage, StageInput, StageOutput, TopicSpec, Topology } from './topology.js';
@@ -21,7 +23,9 @@ import { checkSchemaSerdes } from '../serde/prefetch.js';
 const MAX_FUNCTION_TIMEOUT_MS = 14 * 60_000;
 
 /** Compiles a plan into a validated topology; throws ConfigError naming the stage and field. */
-export function compile(plan: Plan): Topology {
+export function compile(userPlan: Plan): Topology {
+  // Joins first get the repartitions co-partitioning needs (appended nodes; user node ids stay).
+  const plan = coPartition(userPlan);
   const { settings } = plan;
   const nodes = new Map<NodeId, PlanNode>(plan.nodes.map((n) => [n.id, n]));
   checkSettings(plan);
@@ -149,17 +153,23 @@ export function compile(plan: Plan): Topology {
         throw new ConfigError(`partition count missing for the input topic of stage "${name}"`, { stage: name, field: 'partitions' }, 'set keyBy(..., { partitions }) or pipeline(name, { partitions })');
       }
       if (new Set(partitions).size > 1) {
-        throw new ConfigError(`keyBy nodes feeding stage "${name}" disagree on partitions (${partitions.join(', ')})`, { stage: name, field: 'partitions' });
+        throw new ConfigError(
+          `keyBy nodes feeding stage "${name}" disagree on partitions (${partitions.join(', ')})`,
+          { stage: name, field: 'partitions' },
+          ids.some((id) => nodes.get(id)!.kind === 'join') ? 'the sides of a join must be written with one partition count: set the same keyBy(..., { partitions }) on both sides' : undefined,
+        );
       }
       checkPartitions(partitions[0]!, name);
+      const joins = ids.map((id) => nodes.get(id)!).filter((x) => x.kind === 'join');
       for (const k of keyBys.slice(1)) {
         const other = nodes.get(k) as KeyByNode;
-        // One topic, one way to read it: the writers must agree on how keys and records are written.
-        if (other.keySerde.name !== first.keySerde.name || other.serde.name !== first.serde.name) {
+        // Co-partitioning: a key must be the same bytes whoever writes it, or murmur2 sends its records
+        // to different tasks. Values may differ: each record names its writer (edge header), read with its serde.
+        if (other.keySerde.name !== first.keySerde.name) {
           throw new ConfigError(
-            `keyBy nodes feeding stage "${name}" write with different serdes (key ${first.keySerde.name} vs ${other.keySerde.name}, value ${first.serde.name} vs ${other.serde.name})`,
+            `keyBy nodes feeding stage "${name}" write keys with different serdes (${first.keySerde.name} vs ${other.keySerde.name})${joins.length > 0 ? `, so the sides of ${joins.map(describeNode).join(', ')} are not co-partitioned` : ''}`,
             { stage: name, field: 'keySerde' },
-            'use the same keySerde and serde in every keyBy of a keyed union',
+            joins.length > 0 ? 'give both sides of the join the same keySerde in their keyBy (one key, one byte form)' : 'use the same keySerde in every keyBy of a keyed union',
           );
         }
       }
@@ -197,13 +207,29 @@ export function compile(plan: Plan): Topology {
         const upstream = nodes.get(input)!;
         const from = upstream.kind === 'keyBy' ? upstream.id : input;
         // Consumers of a keyBy that sit in this stage hang off the keyBy's reading side (the stage input).
-        consumers.set(from, [...(consumers.get(from) ?? []), id]);
+        // A self-join reads one node twice: it is delivered each element once and sees it as both sides.
+        const list = consumers.get(from) ?? [];
+        if (!list.includes(id)) consumers.set(from, [...list, id]);
       }
       if (node.kind === 'window') {
         if (!keyed) throw new ConfigError(`window used in stage "${name}", which is not keyed`, { stage: name }, 'keyBy the stream before window()');
         validateWindowSpec(node.spec, name);
         state.push(valueState(windowStateName(id)));
         outputs.push({ kind: 'late', node: id, topic: node.lateTopic ?? lateTopicName(settings.name, name), toStage: undefined });
+      }
+      if (node.kind === 'join') {
+        if (!keyed) throw new ConfigError(`${describeNode(node)} used in stage "${name}", which is not keyed`, { stage: name }, 'join keyed streams (keyBy both sides) or a keyed stream with a table');
+        if (inputs.length !== 1) {
+          throw new ConfigError(`${describeNode(node)} in stage "${name}" would read ${inputs.length} topics, so its two sides would be in different tasks`, { stage: name, field: 'join' }, 'keyBy both sides of the join');
+        }
+        validateJoinSpec(node.spec, name);
+        if (node.spec.kind === 'window') validateWindowSpec({ assigner: node.spec.assigner, allowedLatenessMs: node.spec.allowedLatenessMs, fn: { kind: 'process', process: () => [] } }, name);
+        const stateName = joinStateName(node);
+        if (state.some((d) => d.name === stateName)) {
+          throw new ConfigError(`state "${stateName}" is declared twice in stage "${name}"`, { stage: name, field: stateName }, node.spec.kind === 'table' ? 'a table joined twice in one stage needs a second name: table(topic, { name }) or toTable({ name })' : undefined);
+        }
+        state.push(valueState(stateName));
+        if (node.spec.kind !== 'table') outputs.push({ kind: 'late', node: id, topic: node.lateTopic ?? lateTopicName(settings.name, name), toStage: undefined });
       }
       if ((node.kind === 'process' && node.keyed) || node.kind === 'aggregate') {
         if (!keyed) {
@@ -221,6 +247,13 @@ export function compile(plan: Plan): Topology {
       }
       if (node.kind === 'keyBy') {
         const to = stageOf.get(find(port(id)))!;
+        if (to === name) {
+          throw new ConfigError(
+            `stage "${name}" would write its own input: both sides of a join are computed in it and one is repartitioned back into it`,
+            { stage: name, field: 'keyBy' },
+            'join the keyed streams right after their keyBy (map after the join instead of before it)',
+          );
+        }
         outputs.push({ kind: 'repartition', node: id, topic: inputTopicName(settings.name, to), toStage: to });
       }
     }
@@ -242,13 +275,14 @@ export function compile(plan: Plan): Topology {
       upstreamTasks: [],
       eventTime: ids.some((id) => {
         const n = nodes.get(id)!;
-        return n.kind === 'window' || (n.kind === 'process' && n.onTimer !== undefined);
+        return n.kind === 'window' || (n.kind === 'process' && n.onTimer !== undefined) || (n.kind === 'join' && n.spec.kind !== 'table');
       }),
     });
   }
-  // Upstream tasks need every stage's inputs, so they are filled in once all stages exist.
+  // Upstream tasks need every stage's inputs, so they are filled in once all stages exist. A stage
+  // that only writes a table's changes here takes no part in this stage's event time.
   for (const [i, stage] of stages.entries()) {
-    const upstreamTasks = stage.upstream.flatMap((u) => {
+    const upstreamTasks = stage.upstream.filter((u) => feedsEventTime({ nodes, stages }, u, stage.name)).flatMap((u) => {
       const up = stages.find((s) => s.name === u)!;
       return up.inputs.flatMap((input) => Array.from({ length: input.partitions }, (_, p) => taskIdOf(up.name, up.inputs.length, input.topic, p)));
     });
@@ -312,6 +346,7 @@ export function describeNode(node: PlanNode): string {
     case 'source':
       return `source(${node.topic})`;
     case 'keyBy':
+      if (node.keepKey) return node.changelog ? 'repartition(table changes)' : 'repartition(same key)';
       return node.name ? `keyBy(${node.name})` : 'keyBy';
     case 'sink':
       return `sink(${node.topic})`;
@@ -325,6 +360,8 @@ export function describeNode(node: PlanNode): string {
       return node.state.length > 0 ? `process[${node.state.map((d) => d.name).join(',')}]` : 'process';
     case 'mapAsync':
       return `mapAsync(${node.concurrency})`;
+    case 'join':
+      return joinSpecName(node.spec);
     default:
       return node.kind;
   }

@@ -1,4 +1,6 @@
 /** Topic and stage naming: deterministic, so redeploys keep their topics and state. */
+import type { PlanNode } from '../dsl/plan.js';
+import type { Topology } from './topology.js';
 
 /** Internal topic a stage reads (written by upstream keyBy nodes). */
 export const inputTopicName = (app: string, stage: string): string => `${app}.${stage}.in`;
@@ -31,6 +33,31 @@ export const lateTopicName = (app: string, stage: string): string => `${app}.${s
 
 /** Keyed state item holding a window node's open windows per key. */
 export const windowStateName = (node: number): string => `window-${node}`;
+
+/** Keyed state item of a join: the table's row (stream-table joins, named by the table), or both sides' buffers or windows. */
+export function joinStateName(node: { readonly id: number; readonly spec: { readonly kind: string; readonly state?: string } }): string {
+  return node.spec.kind === 'table' && node.spec.state !== undefined ? node.spec.state : `join-${node.id}`;
+}
+
+/**
+ * Whether `stage` takes part in the event time of `downstream`: it writes it some records other than
+ * a table's changes. A stage that only feeds tables (whose rows are joined in processing order)
+ * would hold the downstream watermark back for nothing, so it is left out of its minimum.
+ */
+export function feedsEventTime(topology: Pick<Topology, 'nodes' | 'stages'>, stage: string, downstream: string): boolean {
+  const s = topology.stages.find((x) => x.name === stage);
+  return !!s && s.outputs.some((o) => o.kind === 'repartition' && o.toStage === downstream && !isChangelogWriter(topology.nodes.get(o.node)));
+}
+
+/** The stages right after `stage` that its watermark marks must reach: they need event time, and it takes part in theirs. */
+export function eventTimeDownstream(topology: Pick<Topology, 'nodes' | 'stages'>, stage: string): string[] {
+  const s = topology.stages.find((x) => x.name === stage);
+  return (s?.downstream ?? []).filter((d) => needsEventTime(topology, d) && feedsEventTime(topology, stage, d));
+}
+
+function isChangelogWriter(node: PlanNode | undefined): boolean {
+  return node?.kind === 'keyBy' && node.changelog === true;
+}
 
 /** Id of the task of `stage` reading `partition` of `topic` (the topic is part of it only for stages with several inputs). */
 export function taskIdOf(stage: string, inputCount: number, topic: string, partition: number): string {
