@@ -235,7 +235,7 @@ export function closableConnect(connect: (bootstrapServers: readonly string[]) =
       return ports;
     },
     close: async () => {
-      await Promise.all(opened.splice(0).map((p) => (p.sink as Partial<{ close(): Promise<void> }>).close?.().catch(() => undefined)));
+      await Promise.all(opened.splice(0).map(async (p) => (p.sink as Partial<{ close(): Promise<void> }>).close?.().catch(() => undefined)));
     },
   };
 }

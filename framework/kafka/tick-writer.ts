@@ -3,7 +3,7 @@
  * first write only, so a ticker pass with nothing due never touches the cluster.
  */
 import type { Kafka, Producer } from 'kafkajs';
-import type { OutgoingRecord } from './record.js';
+import type { OutgoingRecord } from '../record/record.js';
 import type { TickWriter } from '../time/ticker.js';
 
 /** Writes ticks with an idempotent producer of `kafka`. */

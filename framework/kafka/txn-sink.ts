@@ -14,12 +14,12 @@ import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, IHeaders, Kafka, Message, Producer, RecordMetadata, RetryOptions, Sender } from 'kafkajs';
 import type { KafkaTxn, ProgressPosition, ResolveOptions, SentOffsets, TxnOutcome, TxnSink } from '../commit/ports.js';
 import { SluiceError, type ErrorPlace } from '../errors.js';
-import { partitionForKey } from './partitioner.js';
-import { parseProgress } from './progress.js';
-import type { OutgoingRecord, RecordHeader } from './record.js';
+import { partitionForKey } from '../record/partitioner.js';
+import { parseProgress } from '../record/progress.js';
+import type { OutgoingRecord, RecordHeader } from '../record/record.js';
 
 /** The progress record format resolve() reads, defined in progress.ts and shared with the protocol. */
-export { parseProgress, progressRecord, type Progress } from './progress.js';
+export { parseProgress, progressRecord, type Progress } from '../record/progress.js';
 
 /** Kafka work done through one sink, for "Kafka operations per 1,000 events"; the sink only adds to it. */
 export interface KafkaSinkCounters {
@@ -259,7 +259,9 @@ export class KafkaTxnSink implements TxnSink {
       //    invocation holds the read back; if it takes long, fence every writer of the partition.
       const peers = (options.peers ?? []).filter((id) => id !== txnId);
       let fencing: Promise<void> | undefined;
-      const stall = peers.length > 0 ? setTimeout(() => (fencing = this.fencePeers(peers, progress)), this.stallFenceMs) : undefined;
+      const stall = peers.length > 0 ? setTimeout(() => {
+        fencing = this.fencePeers(peers, progress);
+      }, this.stallFenceMs) : undefined;
       let found: Buffer | null | undefined;
       try {
         found = await this.readUpToWithRetry(progress, probeOffset, nonce, txnId);

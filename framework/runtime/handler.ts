@@ -15,7 +15,7 @@ import { compile } from '../topology/compile.js';
 import type { TaskReport, WarmTask } from './task.js';
 import { lostRace, runControl, runTask, taskRef } from './task.js';
 import { controlTxnIdOf, txnIdOf } from '../commit/protocol.js';
-import { partitionForKey } from '../kafka/partitioner.js';
+import { partitionForKey } from '../record/partitioner.js';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MetricsSink } from '../ops/metrics.js';
 import { defaultMetricsSink, recordInvocation, recordInvocationFailure } from '../ops/metrics.js';

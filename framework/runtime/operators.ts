@@ -9,8 +9,8 @@
 import type { KeyedProcessContext, OnTimerContext, ProcessContext, RecordContext, TimerService } from '../dsl/context.js';
 import type { NodeId, PlanNode, WindowNode } from '../dsl/plan.js';
 import { SluiceError } from '../errors.js';
-import { partitionForKey } from '../kafka/partitioner.js';
-import type { KafkaRecord, RecordHeader } from '../kafka/record.js';
+import { partitionForKey } from '../record/partitioner.js';
+import type { KafkaRecord, RecordHeader } from '../record/record.js';
 import type { TimerEntry } from '../commit/ports.js';
 import type { TaskState } from '../state/task-state.js';
 import type { TaskTimers } from '../time/task-timers.js';
@@ -18,23 +18,11 @@ import type { ValueStateDescriptor } from '../state/descriptors.js';
 import type { Stage, Topology } from '../topology/topology.js';
 import { windowStateName } from '../topology/names.js';
 import { eventTimeHeader } from './input.js';
+import { RecordFailedError } from './record-failed.js';
 import { describeNode } from '../topology/compile.js';
 import { onElement, onEventTime, onProcessingTime } from '../time/window-operator.js';
 import type { KeyWindowsState, WindowFiring } from '../time/window-operator.js';
 import type { DeadLetter, Element, StageOutputRecord } from './element.js';
-
-/** A user function failed on a record and the pipeline says `onError: 'fail'`. */
-export class RecordFailedError extends SluiceError {
-  constructor(stage: string, operator: string, origin: { topic: string; partition: number; offset: number }, cause: unknown) {
-    super(
-      'SLUICE_RECORD_FAILED',
-      `${operator} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
-      { stage, topic: origin.topic, partition: origin.partition, offset: origin.offset },
-      'fix the function or the record; with onError: "dead-letter" the record would go to the dead-letter topic instead',
-      { cause },
-    );
-  }
-}
 
 /** What one batch produced. */
 export interface OperatorResult {

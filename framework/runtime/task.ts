@@ -17,7 +17,7 @@ import type { CommitDeps, Recovery } from '../commit/protocol.js';
 import { commitBatch, compactTask, controlTxnIdOf, freshRecords, openBatch, outgoingRecords, planChanges, takeTask, txnIdOf } from '../commit/protocol.js';
 import { DEFAULT_COMPACTION, mustCompactFirst, nextSeq } from '../commit/checkpoint.js';
 import type { SourceNode } from '../dsl/plan.js';
-import type { KafkaRecord } from '../kafka/record.js';
+import type { KafkaRecord } from '../record/record.js';
 import { TaskState } from '../state/task-state.js';
 import { decodeControl } from '../time/control.js';
 import { marksAfterSend } from '../time/marks.js';

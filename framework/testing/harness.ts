@@ -6,9 +6,9 @@
 import type { FaultHook } from '../commit/ports.js';
 import type { Pipeline } from '../dsl/pipeline.js';
 import { ConfigError } from '../errors.js';
-import { partitionForKey } from '../kafka/partitioner.js';
-import { readDeadLetter, readProvenance } from '../kafka/provenance.js';
-import type { KafkaRecord, RecordHeader } from '../kafka/record.js';
+import { partitionForKey } from '../record/partitioner.js';
+import { readDeadLetter, readProvenance } from '../record/provenance.js';
+import type { KafkaRecord, RecordHeader } from '../record/record.js';
 import type { Serde } from '../serde/serde.js';
 import { json } from '../serde/index.js';
 import type { StateDescriptor } from '../state/descriptors.js';

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoMetrics, DynamoTaskStore } from '../../framework/dynamodb/task-store.js';
 import { createTable, deleteTable } from '../../framework/dynamodb/table.js';
 import { isFencedError, newKafkaSinkCounters, ProducerFencedError, progressRecord } from '../../framework/kafka/txn-sink.js';
-import type { KafkaRecord } from '../../framework/kafka/record.js';
+import type { KafkaRecord } from '../../framework/record/record.js';
 import type { Topology } from '../../framework/topology/topology.js';
 import type { World } from '../support/fault-driver.js';
 import { clicksSeen, describeStats, faultSuiteConfig, formatFailures, measureHappyPath, runFaultSchedules, runningTotals, traceFromEnv } from '../support/fault-driver.js';

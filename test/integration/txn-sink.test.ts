@@ -9,8 +9,8 @@
 import type { Kafka, Producer } from 'kafkajs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { KafkaTxn } from '../../framework/commit/ports.js';
-import { partitionForKey } from '../../framework/kafka/partitioner.js';
-import type { KafkaRecord, OutgoingRecord, RecordHeader } from '../../framework/kafka/record.js';
+import { partitionForKey } from '../../framework/record/partitioner.js';
+import type { KafkaRecord, OutgoingRecord, RecordHeader } from '../../framework/record/record.js';
 import { newKafkaSinkCounters, ProducerFencedError, progressRecord, ResolveError, type KafkaSinkCounters } from '../../framework/kafka/txn-sink.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestTopic, deleteTestTopics, readToEnd, testKafka, uniqueName } from '../support/infra.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CommitStep, FaultHook } from '../../../framework/commit/ports.js';
 import { SimulatedCrash } from '../../../framework/commit/ports.js';
-import type { KafkaRecord } from '../../../framework/kafka/record.js';
+import type { KafkaRecord } from '../../../framework/record/record.js';
 import type { DecodedEvent } from '../../../framework/lambda/decode.js';
 import { ConfigError, EventShapeError, InvocationFailedError, compile, encodeEvent, json, pipeline, stageHandler } from '../../../framework/index.js';
 import type { StagePorts } from '../../../framework/index.js';
