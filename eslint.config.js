@@ -13,7 +13,7 @@ const PURE = ['dsl', 'topology', 'time', 'state', 'commit'];
 const ADAPTERS = ['kafka', 'dynamodb', 'lambda', 'local', 'deploy', 'cli', 'ops', 'testing'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.sluice/**', '.serverless/**', 'bench/kstreams/target/**', '**/*.js.map', 'test/fixtures/**/.serverless/**'] },
+  { ignores: ['node_modules/**', 'dist/**', '.sluice/**', '.serverless/**', 'bench/kstreams/target/**', '**/*.js.map', 'test/fixtures/**/.serverless/**', 'templates/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -52,7 +52,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.js'],
+    files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
   },
 );
