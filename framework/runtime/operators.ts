@@ -19,6 +19,7 @@ import type { Stage, Topology } from '../topology/topology.js';
 import { windowStateName } from '../topology/names.js';
 import { eventTimeHeader } from './input.js';
 import { RecordFailedError } from './record-failed.js';
+import { BatchMetrics } from '../ops/user-metrics.js';
 import { describeNode } from '../topology/compile.js';
 import { onElement, onEventTime, onProcessingTime } from '../time/window-operator.js';
 import type { KeyWindowsState, WindowFiring } from '../time/window-operator.js';
@@ -48,6 +49,8 @@ export const LATE_HEADERS = { topic: 'sluice-late-topic', partition: 'sluice-lat
 export class OperatorGraph {
   readonly outputs: StageOutputRecord[] = [];
   readonly deadLetters: DeadLetter[] = [];
+  /** What user functions record through `ctx.metrics` in this batch. */
+  readonly metrics: BatchMetrics;
   private readonly partitionsOf: Map<string, number>;
   private readonly sideConsumers = new Map<NodeId, Map<string, NodeId[]>>();
 
@@ -60,6 +63,7 @@ export class OperatorGraph {
     private readonly time: OperatorTime,
   ) {
     this.partitionsOf = new Map(topology.topics.map((t) => [t.name, t.partitions]));
+    this.metrics = new BatchMetrics(stage.name);
     for (const id of stage.nodes) {
       const n = this.node(id);
       if (n.kind === 'sideOutput') {
@@ -103,6 +107,7 @@ export class OperatorGraph {
           timeDomain: timer.kind,
           emit: (v) => void emitted.push({ ...base, value: v }),
           output: (tag, v) => void side.push([tag.id, { ...base, value: v }]),
+          metrics: this.metrics,
         };
         await node.onTimer(timer.time, ctx);
         this.state.commitRecord();
@@ -305,6 +310,7 @@ export class OperatorGraph {
           origin: el.origin,
           emit: (v) => void emitted.push({ ...el, value: v }),
           output: (tag, v) => void sideEmitted.push([tag.id, { ...el, value: v }]),
+          metrics: this.metrics,
         };
         if (node.kind === 'aggregate' || node.keyed) {
           if (!state || !el.keyBytes) throw new SluiceError('SLUICE_STATE_UNKEYED', 'keyed operator got a record without a key', { stage: this.stage.name, ...el.origin });

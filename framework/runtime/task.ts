@@ -28,6 +28,7 @@ import { markPolicyOf, shouldSendMarks } from '../time/mark-policy.js';
 import { timersOf, type KeyWindowsState } from '../time/window-operator.js';
 import type { Stage, StageInput, Topology } from '../topology/topology.js';
 import { needsEventTime, taskIdOf, windowStateName } from '../topology/names.js';
+import type { UserMetricValues } from '../ops/user-metrics.js';
 import type { Element } from './element.js';
 import { readInput } from './input.js';
 import { OperatorGraph, processTimerName } from './operators.js';
@@ -60,6 +61,10 @@ export interface TaskReport {
   readonly snapshot?: boolean;
   /** Times the batch ran again in this invocation after losing a race for the task (set only when it did). */
   readonly reruns?: number;
+  /** Time from opening the batch's transaction to its confirmed checkpoint, ms (set when the batch committed). */
+  readonly commitMs?: number;
+  /** What user functions recorded through `ctx.metrics` (set when they recorded something). */
+  readonly metrics?: UserMetricValues;
 }
 
 /** A warm container's memory of a task: the checkpoint it last wrote or read, and the task's state as of it. */
@@ -251,7 +256,8 @@ async function processBatch(
   if (procDue !== time.procDue) time = { ...time, procDue };
 
   const downstreamNeedsTime = stage.downstream.some((d) => needsEventTime(topology, d));
-  const report = { ...base, processed: fresh.length - ignoredControl, outputs: graph.outputs.length, deadLetters: graph.deadLetters.length, timersFired, watermark: time.wm };
+  const metrics = graph.metrics.snapshot();
+  const report = { ...base, processed: fresh.length - ignoredControl, outputs: graph.outputs.length, deadLetters: graph.deadLetters.length, timersFired, watermark: time.wm, ...(metrics ? { metrics } : {}) };
   const nothingToCommit =
     kind === 'control' &&
     graph.outputs.length === 0 &&
@@ -262,6 +268,7 @@ async function processBatch(
   // Ticks and repeated marks that change nothing cost no write.
   if (nothingToCommit) return { report: { ...report, seq: undefined }, checkpoint: undefined };
 
+  const commitStarted = deps.now();
   const open = await openBatch(deps, task, ckpt, txnId);
   const emitted = outgoingRecords({ outputs: graph.outputs, deadLetters: graph.deadLetters, deadLetterTopic: stage.deadLetterTopic, stage: stage.name });
   // Marks are fenced by the offsets of the outputs, so those go first; without marks, one send.
@@ -280,7 +287,7 @@ async function processBatch(
     snapshot: changes.snapshot && state ? state.entries() : undefined,
   });
   state?.markCommitted();
-  return { report: { ...report, seq: open.seq, ...(state ? { snapshot: changes.snapshot } : {}) }, checkpoint };
+  return { report: { ...report, seq: open.seq, commitMs: deps.now() - commitStarted, ...(state ? { snapshot: changes.snapshot } : {}) }, checkpoint };
 }
 
 /** Whether two time states differ only in processing time (not worth a checkpoint write). */
