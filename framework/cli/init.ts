@@ -73,7 +73,7 @@ export function projectPackageJson(app: string, sluice: string, versions: Readon
     version: '0.1.0',
     private: true,
     type: 'module',
-    engines: { node: '>=20.19' },
+    engines: { node: '^20.19.0 || >=22.12.0' },
     scripts: {
       start: 'sluice dev --pipeline src/pipeline.ts#app --fresh --feed src/sample.ts#sample --expect 3 --duration 90',
       test: 'tsc && vitest run',
