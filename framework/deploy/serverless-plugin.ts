@@ -2,7 +2,7 @@
  * The Serverless Framework plugin (v3 plugin API, as osls implements it): the imperative shell
  * around resources.ts. It reads `custom.sluice`, loads and compiles the pipeline, merges the
  * generated functions and resources into the service, and packages every Sluice function from
- * its own esbuild bundle. Loaded through `serverless.js`, which registers tsx first.
+ * its own esbuild bundle. Loaded on the first hook by plugin-entry.ts (`sluice/serverless`).
  *
  * Hooks:
  *   before:package:initialize              add functions, roles, the table (so `deploy` has them too)
