@@ -3,6 +3,7 @@
 // checkout of the repository (framework/ is there, the package does not ship it) runs the
 // TypeScript sources through tsx, a dev dependency, with the example's commands (demo, ysb).
 import { existsSync } from 'node:fs';
+import { URL } from 'node:url';
 
 const sources = new URL('../framework/cli/main.ts', import.meta.url);
 if (existsSync(sources)) {
