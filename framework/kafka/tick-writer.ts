@@ -22,7 +22,7 @@ export class KafkaTickWriter implements TickWriter {
     const byTopic = new Map<string, OutgoingRecord[]>();
     for (const r of records) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r]);
     await this.producer.sendBatch({
-      topicMessages: [...byTopic].map(([topic, rs]) => ({ topic, messages: rs.map((r) => ({ partition: r.partition, value: r.value })) })),
+      topicMessages: [...byTopic].map(([topic, rs]) => ({ topic, messages: rs.map((r) => ({ ...(r.partition !== undefined ? { partition: r.partition } : {}), value: r.value })) })),
     });
   }
 
