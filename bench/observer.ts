@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
-import { PROVENANCE_HEADERS } from '../framework/kafka/provenance.js';
+import { PROVENANCE_HEADERS } from '../framework/record/provenance.js';
 
 /** One record as observed. */
 export interface Observed {

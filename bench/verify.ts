@@ -4,9 +4,9 @@
  * Sluice's dead-letter topics, which must be empty.
  */
 import type { Kafka } from 'kafkajs';
-import { readProvenance } from '../framework/kafka/provenance.js';
+import { readProvenance } from '../framework/record/provenance.js';
 import { readToEnd } from '../framework/kafka/read-to-end.js';
-import type { RecordHeader } from '../framework/kafka/record.js';
+import type { RecordHeader } from '../framework/record/record.js';
 import type { GeneratorResult } from '../functions/ysb/generator.js';
 import type { WindowCounts } from '../functions/ysb/oracle.js';
 import type { CampaignView } from '../functions/ysb/pipeline.js';

@@ -1,7 +1,15 @@
 #!/usr/bin/env node
-// Launcher for the `sluice` command: Sluice ships TypeScript sources, so register tsx's ESM
-// loader first, then run the CLI entry point.
-import { register } from 'tsx/esm/api';
+// The `sluice` command. The package runs its built JavaScript (dist/, from `npm run build`); a
+// checkout of the repository (framework/ is there, the package does not ship it) runs the
+// TypeScript sources through tsx, a dev dependency, with the example's commands (demo, ysb).
+import { existsSync } from 'node:fs';
+import { URL } from 'node:url';
 
-register();
-await import('../framework/cli/main.ts');
+const sources = new URL('../framework/cli/main.ts', import.meta.url);
+if (existsSync(sources)) {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import(sources.href);
+} else {
+  await import('../dist/cli/bin.js');
+}

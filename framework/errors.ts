@@ -3,13 +3,16 @@
  * happened (stage, partition, offset, field when known) and says what to do about it.
  */
 
-/** Where an error happened; every field is optional because not every error has all of them. */
+/**
+ * Where an error happened; every field is optional because not every error has all of them, and
+ * may be undefined where the caller does not know it (the message leaves it out).
+ */
 export interface ErrorPlace {
-  readonly stage?: string;
-  readonly topic?: string;
-  readonly partition?: number;
-  readonly offset?: number;
-  readonly field?: string;
+  readonly stage?: string | undefined;
+  readonly topic?: string | undefined;
+  readonly partition?: number | undefined;
+  readonly offset?: number | undefined;
+  readonly field?: string | undefined;
 }
 
 /** Base class of every error Sluice throws on purpose. */

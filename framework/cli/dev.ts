@@ -4,15 +4,21 @@
  * one live status line per stage every second (records/s, lag, event time). Stage functions run
  * in this process (default) or behind a Lambda Invoke API (serverless-offline, LocalStack).
  * Ctrl-C stops it; the app's topics, table and consumer groups stay, so a restart resumes.
+ * `--fresh --feed <module#export> --expect <n>` makes it a bounded, self-checking run: start from
+ * empty topics and table, write sample records, print the committed outputs, stop after n of them
+ * (a new project's `npm start`).
  */
+import { resolve } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvalidArgumentError, type Command } from 'commander';
 import type { Admin, Kafka } from 'kafkajs';
 import { DEPLOY_DEFAULTS } from '../deploy/defaults.js';
+import { ConfigError } from '../errors.js';
 import { DynamoTaskStore } from '../dynamodb/task-store.js';
 import { createDynamoClient } from '../dynamodb/client.js';
 import { createTable, deleteTable } from '../dynamodb/table.js';
 import { ensureTopics } from '../kafka/admin.js';
+import { feedRecords, readSinks, writeFeed, type SinkReader } from '../local/feed.js';
 import { createKafka } from '../kafka/client.js';
 import { LocalRun } from '../local/dev.js';
 import type { Invoker } from '../local/esm/invoker.js';
@@ -24,11 +30,12 @@ import type { StageStatus } from '../local/monitor.js';
 import { PipelineMonitor } from '../local/monitor.js';
 import { SnapshotCollector } from '../local/ui/collector.js';
 import { DEFAULT_DEV_UI_PORT, startDevUi, type DevUi } from '../local/ui/server.js';
-import { loadTopology } from '../ops/pipeline-module.js';
+import { loadTopology, parsePipelineSpec } from '../ops/pipeline-module.js';
 import { stageHandler, type StagePorts } from '../runtime/handler.js';
 import { lambdaPorts } from '../runtime/lambda-ports.js';
 import type { Topology } from '../topology/topology.js';
 import { managedTopicConfigs } from '../topology/names.js';
+import { importUserModule } from '../user-module.js';
 import { deployToLocalstack } from './localstack-target.js';
 import { parseTarget, type Target } from './target.js';
 
@@ -57,6 +64,12 @@ interface DevOptions {
   /** `--target localstack`: the Serverless service to deploy (its directory) and its `--stage`. */
   readonly service: string;
   readonly stage: string;
+  /** Delete the app's topics, table and trigger groups first. */
+  readonly fresh?: boolean;
+  /** `module#export` of records to write to the source topics once the triggers run. */
+  readonly feed?: string;
+  /** Print committed sink records; stop after this many (exit 1 if --duration passes first). */
+  readonly expect?: number;
 }
 
 /** Adds the `dev` command to the program. */
@@ -76,6 +89,9 @@ export function registerDevCommand(program: Command): void {
     .option('--tick-interval <ms>', 'time between ticker passes in ms (a deployment passes once a minute; 0: no ticker)', parseNonNegative, 1_000)
     .option('--group-prefix <prefix>', 'consumer group prefix of the triggers (default sluice-local-<app>; a new one re-reads from the start)')
     .option('--duration <seconds>', 'stop after this many seconds (default: run until Ctrl-C)', parsePositive)
+    .option('--fresh', "start over: delete the app's topics, table and trigger consumer groups first")
+    .option('--feed <module#export>', 'write these records to the source topics once running (an array of { value, key?, topic?, timestamp?, partition? }, or a function returning one)')
+    .option('--expect <n>', 'print the committed sink records and stop after n of them; exit 1 if --duration passes first', parsePositive)
     .option('--verbose', 'show kafkajs logs')
     .option('--ui [port]', `also serve a live view in the browser on 127.0.0.1 (port default ${DEFAULT_DEV_UI_PORT}; 0: any free port)`, parsePort)
     .option('--target <where>', 'local: state in DynamoDB Local; localstack: create the service\'s table, roles and bucket on LocalStack through CloudFormation and keep the state there', parseTarget, 'local')
@@ -119,7 +135,14 @@ async function runDev(opts: DevOptions): Promise<void> {
 
   const kafka = createKafka({ brokers, clientId: `sluice-dev-${topology.app}` });
   const dynamo = createDynamoClient({ endpoint: dynamodbEndpoint });
+  if (opts.fresh) {
+    console.log(`  fresh     deleting ${topology.app}'s topics, table ${table} and consumer groups ${groupPrefix}-*`);
+    await cleanupApp(kafka, dynamo, topology, table, groupPrefix);
+    await topicsGone(kafka, topology.topics.map((t) => t.name));
+  }
   await prepareApp(kafka, dynamo, topology, table);
+  // Loaded before anything runs, so a bad feed fails fast.
+  const feed = opts.feed === undefined ? undefined : await loadFeed(opts.feed);
 
   let inner: Invoker;
   let close = async (): Promise<void> => undefined;
@@ -169,6 +192,17 @@ async function runDev(opts: DevOptions): Promise<void> {
   console.log('  stop      Ctrl-C\n');
 
   await run.start();
+  let outputs: SinkReader | undefined;
+  let seen = 0;
+  let expected: () => void = () => undefined;
+  if (opts.expect !== undefined) {
+    outputs = await readSinks(kafka, topology, (o) => {
+      seen += 1;
+      console.log(`  output    ${o.topic}[${o.partition}] ${o.key ?? '(no key)'}  ${o.value ?? '(tombstone)'}`);
+      if (seen === opts.expect) expected();
+    });
+  }
+  if (feed) console.log(`  fed       ${await writeFeed(kafka, topology, feed)} records from ${opts.feed}`);
   const admin = kafka.admin();
   await admin.connect();
   const screen = new StatusScreen(process.stdout.isTTY === true);
@@ -184,6 +218,7 @@ async function runDev(opts: DevOptions): Promise<void> {
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    expected = stop;
     if (opts.duration !== undefined) setTimeout(stop, opts.duration * 1000).unref();
   });
   const timer = setInterval(() => {
@@ -197,6 +232,7 @@ async function runDev(opts: DevOptions): Promise<void> {
   } finally {
     clearInterval(timer);
     console.log('\nstopping: waiting for in-flight invocations…');
+    await outputs?.stop();
     await ui?.close();
     await collector?.stop();
     uiDynamo?.destroy();
@@ -206,6 +242,41 @@ async function runDev(opts: DevOptions): Promise<void> {
     await close();
   }
   console.log(`stopped. Topics, table ${table} and consumer groups ${groupPrefix}-* are kept: \`sluice dev\` resumes where it stopped.`);
+  if (opts.expect !== undefined) {
+    if (seen >= opts.expect) {
+      console.log(`✓ ${seen} committed output records (expected ${opts.expect})`);
+    } else {
+      console.error(`✗ ${seen} committed output records, expected ${opts.expect}${opts.duration !== undefined ? ` within ${opts.duration} s` : ''}`);
+      process.exitCode = 1;
+    }
+  }
+}
+
+/** Loads `module#export` of a feed (the default export, or the module's only export). */
+async function loadFeed(spec: string): Promise<Awaited<ReturnType<typeof feedRecords>>> {
+  const { file, exportName } = parsePipelineSpec(spec);
+  const module = await importUserModule(resolve(file));
+  const names = Object.keys(module);
+  const name = exportName ?? ('default' in module ? 'default' : names.length === 1 ? names[0]! : undefined);
+  if (name === undefined || !(name in module)) {
+    throw new ConfigError(`${file} has no feed export${name ? ` "${name}"` : ''}`, { field: 'feed' }, `exports: ${names.join(', ') || 'none'}; pass --feed ${file}#<export>`);
+  }
+  return feedRecords(module[name], `${file}#${name}`);
+}
+
+/** Waits until the broker no longer lists the topics (deletion is asynchronous), at most 30 s. */
+async function topicsGone(kafka: Kafka, topics: readonly string[]): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+      const listed = new Set(await admin.listTopics());
+      if (!topics.some((t) => listed.has(t))) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  } finally {
+    await admin.disconnect();
+  }
 }
 
 /**
@@ -236,7 +307,7 @@ export function closableConnect(connect: (bootstrapServers: readonly string[]) =
       return ports;
     },
     close: async () => {
-      await Promise.all(opened.splice(0).map((p) => (p.sink as Partial<{ close(): Promise<void> }>).close?.().catch(() => undefined)));
+      await Promise.all(opened.splice(0).map(async (p) => (p.sink as Partial<{ close(): Promise<void> }>).close?.().catch(() => undefined)));
     },
   };
 }

@@ -9,7 +9,7 @@
  *   wins; a record slot only ever moves to higher seqs), so of any number of invocations of a
  *   task (data and control, live and zombie) at most one prepares each batch.
  */
-import type { OutgoingRecord } from '../kafka/record.js';
+import type { OutgoingRecord } from '../record/record.js';
 import type { StateEntry } from '../state/codec.js';
 import type { TimeState } from '../time/watermark.js';
 

@@ -20,10 +20,10 @@
  * checkpoint's version condition serialises confirm, abandon and compaction. The protocol never
  * calls into the runtime: the runtime drives the phases with plain data.
  */
-import type { KafkaRecord, OutgoingRecord } from '../kafka/record.js';
-import { deadLetterHeaders, provenanceHeaders } from '../kafka/provenance.js';
-import { progressRecord } from '../kafka/progress.js';
-import { partitionForKey } from '../kafka/partitioner.js';
+import type { KafkaRecord, OutgoingRecord } from '../record/record.js';
+import { deadLetterHeaders, provenanceHeaders } from '../record/provenance.js';
+import { progressRecord } from '../record/progress.js';
+import { partitionForKey } from '../record/partitioner.js';
 import type { DeadLetter, StageOutputRecord } from '../runtime/element.js';
 import { EDGE_HEADER } from '../runtime/input.js';
 import type { StateEntry } from '../state/codec.js';

@@ -7,7 +7,7 @@
  * say (stage and topic names that must exist in the pipeline, retry limits that need
  * provisioned mode, a destination that is the trigger's own topic).
  *
- * Plain data with no imports beyond types: the plugin's entry (serverless.js) loads it
+ * Plain data with no imports beyond types: the plugin's entry (plugin-entry.ts) loads it
  * synchronously in its constructor, which is where Serverless wants schemas declared. Written
  * for osls's ajv (strict mode): every keyword sits beside the `type` it applies to, and choices
  * between types are `anyOf` (ajv's type coercion would otherwise rewrite a value in place).

@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SluiceError } from '../errors.js';
+import { SOURCE_CONDITIONS } from '../user-module.js';
 
 /** What `osls package` produced. */
 export interface PackagedService {
@@ -35,7 +36,8 @@ export async function packageService(opts: PackageOptions): Promise<PackagedServ
   const outDir = resolve(opts.outDir);
   const env = { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', ...opts.env };
   await new Promise<void>((done, fail) => {
-    execFile(process.execPath, [cli, 'package', '--stage', opts.stage, '--package', outDir], { cwd: opts.serviceDir, env, timeout: 300_000, maxBuffer: 32 * 1024 * 1024 }, (error, stdout, stderr) => {
+    // A checkout's service resolves `plugins: [sluice/serverless]` to the sources, as this process does.
+    execFile(process.execPath, [...SOURCE_CONDITIONS, cli, 'package', '--stage', opts.stage, '--package', outDir], { cwd: opts.serviceDir, env, timeout: 300_000, maxBuffer: 32 * 1024 * 1024 }, (error, stdout, stderr) => {
       if (!error) return done();
       const output = `${stdout}${stderr}`.trim().split('\n').slice(-25).join('\n');
       fail(new SluiceError('SLUICE_PACKAGE', `osls package failed in ${opts.serviceDir}:\n${output}`, { field: 'serverless.yml' }, 'fix what the output above names, then run it again'));

@@ -1,14 +1,14 @@
 /**
  * Loads the pipeline a deployment names (`<module path>#<export>`) and compiles it. The module
- * is TypeScript, so the caller must run under tsx (the plugin's entry registers it). Errors name
+ * may be TypeScript: user-module.ts loads it without a loader. Errors name
  * the setting (`custom.sluice.pipeline`); the CLI's `--pipeline` goes through ops/pipeline-module.ts.
  */
 import { existsSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Plan } from '../dsl/plan.js';
 import { ConfigError } from '../errors.js';
 import { compile } from '../topology/compile.js';
+import { importUserModule } from '../user-module.js';
 import type { Topology } from '../topology/topology.js';
 
 /** A pipeline reference: the module (relative to `baseDir` unless absolute) and its export. */
@@ -21,7 +21,7 @@ export interface PipelineRef {
 export async function loadTopology(baseDir: string, ref: PipelineRef, field = 'custom.sluice.pipeline'): Promise<Topology> {
   const path = isAbsolute(ref.module) ? ref.module : resolve(baseDir, ref.module);
   if (!existsSync(path)) throw new ConfigError(`${field}: module ${ref.module} not found (looked at ${path})`, { field });
-  const mod = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+  const mod = await importUserModule(path);
   const value = mod[ref.exportName];
   // Duck-typed: a second copy of Sluice (a linked checkout, say) makes instanceof lie.
   if (isPipeline(value)) return compile(value.plan());

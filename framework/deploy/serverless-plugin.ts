@@ -2,7 +2,7 @@
  * The Serverless Framework plugin (v3 plugin API, as osls implements it): the imperative shell
  * around resources.ts. It reads `custom.sluice`, loads and compiles the pipeline, merges the
  * generated functions and resources into the service, and packages every Sluice function from
- * its own esbuild bundle. Loaded through `serverless.js`, which registers tsx first.
+ * its own esbuild bundle. Loaded on the first hook by plugin-entry.ts (`sluice/serverless`).
  *
  * Hooks:
  *   before:package:initialize              add functions, roles, the table (so `deploy` has them too)
@@ -11,7 +11,7 @@
  *                                          (table name resolved, ticker schedule off)
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError, SluiceError } from '../errors.js';
 import type { Topology } from '../topology/topology.js';
@@ -54,10 +54,8 @@ export interface PluginOptions {
 /** Directory the offline bundles are unpacked into, relative to the service. */
 export const OFFLINE_DIR = '.sluice/offline';
 
-/** The Sluice package's root, where the ticker's module lives. */
-const SLUICE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-/** Sluice's ticker module (exports `tickerHandler(pipeline)`), relative to SLUICE_ROOT. */
-const TICKER_MODULE = 'framework/time/ticker-handler';
+/** Sluice's ticker module (exports `tickerHandler(pipeline)`) beside this one: `.ts` in a checkout, `.js` in the built package. */
+const TICKER_MODULE = resolve(dirname(fileURLToPath(import.meta.url)), '../runtime/ticker-handler');
 
 /** Adds a Sluice app's functions and resources to a Serverless service and packages them. */
 export class SluicePlugin {
@@ -84,7 +82,7 @@ export class SluicePlugin {
         const entry = key === TICKER_FUNCTION ? this.tickerEntry(settings) : this.entryOf(key, fn.handler);
         if (entry === undefined) {
           // The ticker ships with Sluice; a copy without it still deploys the stages.
-          this.warn(`${TICKER_MODULE}.ts not found under ${SLUICE_ROOT}: deploying without the ticker (idle source partitions will not advance watermarks)`);
+          this.warn(`Sluice's ticker module ${TICKER_MODULE} (.ts or .js) not found: deploying without the ticker (idle source partitions will not advance watermarks)`);
           delete functions[key];
           delete resources[roleLogicalId(key)];
           continue;
@@ -182,7 +180,7 @@ export class SluicePlugin {
 
   /** The ticker's handler module: Sluice's tickerHandler bound to the app's pipeline export. */
   private tickerEntry(settings: DeploySettings): BundleRequest['entry'] | undefined {
-    const ticker = resolveHandlerEntry(SLUICE_ROOT, `${TICKER_MODULE}.tickerHandler`);
+    const ticker = resolveHandlerEntry(dirname(TICKER_MODULE), `${basename(TICKER_MODULE)}.tickerHandler`);
     if (ticker === undefined) return undefined;
     const pipeline = resolve(this.serverless.serviceDir, settings.pipeline.module);
     return {

@@ -31,12 +31,29 @@ export interface RecordContext {
   readonly origin: Origin;
 }
 
+/** CloudWatch units a user metric may have. */
+export type MetricUnitName = 'Count' | 'Milliseconds' | 'Seconds' | 'Microseconds' | 'Bytes' | 'Kilobytes' | 'Megabytes' | 'Percent' | 'None';
+
+/**
+ * Custom metrics from user code. They reach CloudWatch with Sluice's own, in the invocation's
+ * EMF document (namespace `Sluice`, dimensions `app` and `stage`), for the batches an
+ * invocation reports done; a retried batch counts again, so treat them as at-least-once.
+ */
+export interface UserMetrics {
+  /** Adds `by` (default 1) to the counter `name` (unit Count; summed over the invocation's batches). */
+  count(name: string, by?: number): void;
+  /** Records one observation of `name` (a latency, a size…); each observation is one value of the metric. */
+  value(name: string, value: number, unit?: MetricUnitName): void;
+}
+
 /** Context of a `process` function on an unkeyed stream. */
 export interface ProcessContext<O> extends RecordContext {
   /** Emits a record downstream. */
   emit(value: O): void;
   /** Emits a record to a side output. */
   output<U>(tag: OutputTag<U>, value: U): void;
+  /** Custom metrics, emitted with the stage's. */
+  readonly metrics: UserMetrics;
 }
 
 /** Accessors of declared keyed state. */
@@ -76,6 +93,8 @@ export interface OnTimerContext<K, O> extends StateAccess {
   readonly timeDomain: 'event' | 'processing';
   emit(value: O): void;
   output<U>(tag: OutputTag<U>, value: U): void;
+  /** Custom metrics, emitted with the stage's. */
+  readonly metrics: UserMetrics;
 }
 
 /** A per-record function on an unkeyed stream. */

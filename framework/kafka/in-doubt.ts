@@ -12,8 +12,8 @@ import { randomUUID } from 'node:crypto';
 import type { Consumer, Sender } from 'kafkajs';
 import type { ProgressPosition, ResolveOptions, SentOffsets, TxnOutcome } from '../commit/ports.js';
 import type { ErrorPlace, SluiceError } from '../errors.js';
-import { parseProgress } from './progress.js';
-import type { OutgoingRecord } from './record.js';
+import { parseProgress } from '../record/progress.js';
+import type { OutgoingRecord } from '../record/record.js';
 import type { SinkClients, Slot } from './sink-clients.js';
 import type { KafkaSinkCounters, SinkLogger } from './sink-counters.js';
 import { describeKafkaError, isFencedError, KafkaSinkError, ResolveError } from './sink-errors.js';
@@ -78,7 +78,9 @@ export class InDoubtResolver {
       //    invocation holds the read back; if it takes long, fence every writer of the partition.
       const peers = (options.peers ?? []).filter((id) => id !== txnId);
       let fencing: Promise<void> | undefined;
-      const stall = peers.length > 0 ? setTimeout(() => (fencing = this.fencePeers(peers, progress)), this.options.stallFenceMs) : undefined;
+      const stall = peers.length > 0 ? setTimeout(() => {
+        fencing = this.fencePeers(peers, progress);
+      }, this.options.stallFenceMs) : undefined;
       let found: Buffer | null | undefined;
       try {
         found = await this.readUpToWithRetry(progress, probeOffset, nonce, txnId);

@@ -3,7 +3,7 @@
  * shape (the trigger emulator, readToEnd and the tools read through it).
  */
 import type { IHeaders, KafkaMessage } from 'kafkajs';
-import type { KafkaRecord, RecordHeader } from './record.js';
+import type { KafkaRecord, RecordHeader } from '../record/record.js';
 
 /** kafkajs keeps the record batch's fields (timestamp type among them) on each message, untyped. */
 type WithBatchContext = KafkaMessage & { readonly batchContext?: { readonly timestampType?: number } };

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import { SluiceError } from '../errors.js';
-import type { KafkaRecord } from './record.js';
+import type { KafkaRecord } from '../record/record.js';
 import { recordFromKafkajs } from './kafkajs-record.js';
 import { topicOffsets } from './topic-offsets.js';
 

@@ -4,8 +4,8 @@
  */
 import type { IHeaders, Message, RecordMetadata } from 'kafkajs';
 import type { SentOffsets } from '../commit/ports.js';
-import { partitionForKey } from './partitioner.js';
-import type { OutgoingRecord, RecordHeader } from './record.js';
+import { partitionForKey } from '../record/partitioner.js';
+import type { OutgoingRecord, RecordHeader } from '../record/record.js';
 import { KafkaSinkError } from './sink-errors.js';
 
 /** A record with the partition it goes to. */

@@ -7,7 +7,7 @@
 import type { Producer } from 'kafkajs';
 import type { KafkaTxn, SentOffsets } from '../commit/ports.js';
 import type { SluiceError } from '../errors.js';
-import type { OutgoingRecord } from './record.js';
+import type { OutgoingRecord } from '../record/record.js';
 import type { OpenTxnState } from './sink-clients.js';
 import type { KafkaSinkCounters, SinkLogger } from './sink-counters.js';
 import { describeKafkaError, isFencedError, KafkaSinkError, ProducerFencedError } from './sink-errors.js';

@@ -3,7 +3,7 @@
  * first write only, so a ticker pass with nothing due never touches the cluster.
  */
 import type { Kafka, Producer } from 'kafkajs';
-import type { OutgoingRecord } from './record.js';
+import type { OutgoingRecord } from '../record/record.js';
 import type { TickWriter } from '../time/ticker.js';
 
 /** Writes ticks with an idempotent producer of `kafka`. */
@@ -22,7 +22,7 @@ export class KafkaTickWriter implements TickWriter {
     const byTopic = new Map<string, OutgoingRecord[]>();
     for (const r of records) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r]);
     await this.producer.sendBatch({
-      topicMessages: [...byTopic].map(([topic, rs]) => ({ topic, messages: rs.map((r) => ({ partition: r.partition, value: r.value })) })),
+      topicMessages: [...byTopic].map(([topic, rs]) => ({ topic, messages: rs.map((r) => ({ ...(r.partition !== undefined ? { partition: r.partition } : {}), value: r.value })) })),
     });
   }
 

@@ -13,7 +13,7 @@ import type { Kafka, RetryOptions, Sender } from 'kafkajs';
 import type { KafkaTxn, ProgressPosition, ResolveOptions, SentOffsets, TxnOutcome, TxnSink } from '../commit/ports.js';
 import { SluiceError, type ErrorPlace } from '../errors.js';
 import { InDoubtResolver } from './in-doubt.js';
-import type { OutgoingRecord } from './record.js';
+import type { OutgoingRecord } from '../record/record.js';
 import { chunkBySize, offsetsOf, partitionOf, toTopicMessages, type Routed } from './record-batches.js';
 import { SinkClients, type Slot } from './sink-clients.js';
 import { newKafkaSinkCounters, type KafkaSinkCounters, type SinkLogger } from './sink-counters.js';

@@ -8,7 +8,7 @@
  * and tests; `decodeEvent(encodeEvent(e))` equals `e` for any decoded `e`.
  */
 import { EventShapeError } from '../errors.js';
-import type { KafkaRecord, PartitionBatch, RecordHeader } from '../kafka/record.js';
+import type { KafkaRecord, PartitionBatch, RecordHeader } from '../record/record.js';
 import type { SchemaMetadata } from '../serde/serde.js';
 import { MSK_EVENT_SOURCE, SELF_MANAGED_EVENT_SOURCE } from './event.js';
 import type { LambdaKafkaEvent, LambdaKafkaHeader, LambdaKafkaRecord } from './event.js';

@@ -1,5 +1,5 @@
 /** Text views of `sluice dlq list` and `sluice dlq show` (pure). */
-import type { RecordHeader } from '../kafka/record.js';
+import type { RecordHeader } from '../record/record.js';
 import type { DeadLetterEntry, DeadLetterList } from './dlq.js';
 
 /** The list: counts, then the most recent `limit` entries, newest last. */

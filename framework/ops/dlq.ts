@@ -11,9 +11,9 @@
  */
 import type { IHeaders, Transaction } from 'kafkajs';
 import { ensureTopics } from '../kafka/admin.js';
-import { DEAD_LETTER_HEADERS, PROVENANCE_HEADERS, readDeadLetter, readProvenance, type DeadLetter, type Provenance } from '../kafka/provenance.js';
+import { DEAD_LETTER_HEADERS, PROVENANCE_HEADERS, readDeadLetter, readProvenance, type DeadLetter, type Provenance } from '../record/provenance.js';
 import { readToEnd } from '../kafka/read-to-end.js';
-import type { KafkaRecord, OutgoingRecord, RecordHeader } from '../kafka/record.js';
+import type { KafkaRecord, OutgoingRecord, RecordHeader } from '../record/record.js';
 import type { Stage } from '../topology/topology.js';
 import { OpsError } from './errors.js';
 import { requireStage } from './stages.js';

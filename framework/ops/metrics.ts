@@ -5,10 +5,14 @@
  * CloudWatch turns into metrics without an API call; locally the same figures go to any sink,
  * e.g. the in-memory aggregator behind the emulator's status line (metrics-aggregator.ts).
  *
+ * User code's own metrics (`ctx.metrics`, user-metrics.ts) go into the same document, under the
+ * same dimensions.
+ *
  * Data flows one way: report → figures (pure) → EMF document (pure) → sink (the only I/O).
  */
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { InvocationReport } from '../runtime/handler.js';
+import type { UserMetricValues } from './user-metrics.js';
 
 /** CloudWatch namespace of every Sluice metric. */
 export const METRICS_NAMESPACE = 'Sluice';
@@ -19,7 +23,7 @@ export interface InvocationExtras {
   readonly app: string;
   /** Wall time of the whole invocation, ms. */
   readonly durationMs: number;
-  /** Time spent in the commit protocol (send, prepare, commit, confirm), ms. */
+  /** Time spent in the commit protocol (open, send, prepare, commit, confirm), ms: the longest of the invocation's tasks, which commit concurrently. */
   readonly commitMs?: number;
   /** In-doubt batches resolved; default: counted from the tasks' `recovery`. */
   readonly recoveries?: number;
@@ -29,8 +33,10 @@ export interface InvocationExtras {
   readonly cacheMisses?: number;
   /** DynamoDB capacity units used (reported or estimated, see DynamoMetrics). */
   readonly dynamoUnits?: number;
-  /** How far the stage's event time (watermark) trails processing time, ms. Reserved for event time. */
+  /** How far the stage's event time trails the wall clock, ms: the end of the invocation minus the lowest known watermark of its tasks. */
   readonly watermarkLagMs?: number;
+  /** What user code recorded through `ctx.metrics` in the invocation's batches. */
+  readonly userMetrics?: UserMetricValues;
   /** When the invocation ended, epoch ms; default now. */
   readonly at?: number;
 }
@@ -67,6 +73,7 @@ export interface InvocationFigures {
   readonly cacheMisses: number | undefined;
   readonly dynamoUnits: number | undefined;
   readonly watermarkLagMs: number | undefined;
+  readonly userMetrics: UserMetricValues | undefined;
   /** Error code of a failed invocation (SluiceError code or error name). */
   readonly errorCode: string | undefined;
 }
@@ -106,7 +113,6 @@ export const INVOCATION_METRICS: readonly MetricSpec[] = [
   { name: 'StateCacheHits', unit: MetricUnit.Count, value: (f) => f.cacheHits },
   { name: 'StateCacheMisses', unit: MetricUnit.Count, value: (f) => f.cacheMisses },
   { name: 'DynamoCapacityUnits', unit: MetricUnit.Count, value: (f) => f.dynamoUnits },
-  // The runtime does not compute a watermark lag yet: emitted only when passed in the extras.
   { name: 'WatermarkLag', unit: MetricUnit.Milliseconds, value: (f) => f.watermarkLagMs },
 ];
 
@@ -136,6 +142,7 @@ export function invocationFigures(report: InvocationReport, extra: InvocationExt
     cacheMisses: extra.cacheMisses,
     dynamoUnits: extra.dynamoUnits,
     watermarkLagMs: extra.watermarkLagMs,
+    userMetrics: extra.userMetrics,
     errorCode: undefined,
   };
 }
@@ -160,6 +167,10 @@ export function emfDocument(figures: InvocationFigures): EmfDocument {
     const value = spec.value(figures);
     if (value !== undefined) metrics.addMetric(spec.name, spec.unit, value);
   }
+  // User metrics: a counter is one Count value; observations become the metric's value array.
+  const user = figures.userMetrics;
+  for (const [name, n] of Object.entries(user?.counters ?? {})) metrics.addMetric(name, MetricUnit.Count, n);
+  for (const [name, v] of Object.entries(user?.values ?? {})) for (const value of v.values) metrics.addMetric(name, v.unit as (typeof MetricUnit)[keyof typeof MetricUnit], value);
   if (figures.errorCode !== undefined) metrics.addMetadata('errorCode', figures.errorCode);
   metrics.setTimestamp(figures.at);
   return metrics.serializeMetrics();

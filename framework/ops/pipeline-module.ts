@@ -1,15 +1,15 @@
 /**
  * Finds the pipeline an operations command works on: `path/to/module.ts#exportName`, a module
- * that exports a Pipeline (or a compiled Topology). The CLI runs under tsx, so TypeScript
- * modules load as they are.
+ * that exports a Pipeline (or a compiled Topology). TypeScript modules load without a loader
+ * (user-module.ts).
  */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { Plan } from '../dsl/plan.js';
 import { compile } from '../topology/compile.js';
 import type { Topology } from '../topology/topology.js';
 import { OpsError } from './errors.js';
+import { importUserModule } from '../user-module.js';
 
 /** A parsed `--pipeline` value. */
 export interface PipelineSpec {
@@ -38,9 +38,9 @@ export async function loadTopology(spec: string, cwd: string = process.cwd()): P
   }
   let module: Record<string, unknown>;
   try {
-    module = (await import(pathToFileURL(path).href)) as Record<string, unknown>;
+    module = await importUserModule(path);
   } catch (err) {
-    throw new OpsError('SLUICE_OPS_PIPELINE', `could not load ${path}: ${err instanceof Error ? err.message : String(err)}`, { field: 'pipeline' }, 'run the command from the project root (through `npx sluice`, which loads TypeScript)', { cause: err });
+    throw new OpsError('SLUICE_OPS_PIPELINE', `could not load ${path}: ${err instanceof Error ? err.message : String(err)}`, { field: 'pipeline' }, 'run the command from the project root', { cause: err });
   }
   return topologyFromModule(module, exportName, path);
 }

@@ -3,11 +3,11 @@
  * (readState: the owning task's snapshot and committed batch records, strongly consistent),
  * decoded with the state's serde.
  */
-import { partitionForKey } from '../kafka/partitioner.js';
+import { partitionForKey } from '../record/partitioner.js';
 import { json } from '../serde/index.js';
 import type { Serde } from '../serde/serde.js';
 import type { StateDescriptor } from '../state/descriptors.js';
-import { readState } from '../state/query.js';
+import { readState } from '../dynamodb/state-query.js';
 import type { Stage } from '../topology/topology.js';
 import { OpsError } from './errors.js';
 import { requireStage, stageTasks } from './stages.js';

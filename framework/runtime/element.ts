@@ -1,6 +1,6 @@
 /** What flows between operators inside a stage: a value with its key, event time and origin. */
 import type { Origin } from '../dsl/context.js';
-import type { KafkaRecord, RecordHeader } from '../kafka/record.js';
+import type { KafkaRecord, RecordHeader } from '../record/record.js';
 
 /** A record inside a stage. */
 export interface Element {

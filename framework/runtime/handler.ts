@@ -15,10 +15,11 @@ import { compile } from '../topology/compile.js';
 import type { TaskReport, WarmTask } from './task.js';
 import { lostRace, runControl, runTask, taskRef } from './task.js';
 import { controlTxnIdOf, txnIdOf } from '../commit/protocol.js';
-import { partitionForKey } from '../kafka/partitioner.js';
+import { partitionForKey } from '../record/partitioner.js';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { MetricsSink } from '../ops/metrics.js';
 import { defaultMetricsSink, recordInvocation, recordInvocationFailure } from '../ops/metrics.js';
+import { invocationMeasures } from '../ops/invocation-measures.js';
 import { defaultStageLogger, logInvocation, logInvocationFailure } from '../ops/logger.js';
 
 /** The adapters a stage runs with; the Lambda default builds Kafka and DynamoDB ones from the environment. */
@@ -102,8 +103,9 @@ export function stageHandler(source: Pipeline | Topology, stageName: string, opt
     const started = now();
     try {
       const report = await invoke(event);
-      const durationMs = now() - started;
-      recordInvocation(report, { app: topology.app, durationMs, at: now() }, metrics);
+      const at = now();
+      const durationMs = at - started;
+      recordInvocation(report, { app: topology.app, durationMs, at, ...invocationMeasures(report, at) }, metrics);
       logInvocation(logger, report, durationMs);
       return report;
     } catch (error) {

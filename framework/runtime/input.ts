@@ -3,10 +3,10 @@
  * that cannot be read becomes a dead letter; the rest of the batch moves on.
  */
 import type { SourceNode } from '../dsl/plan.js';
-import type { KafkaRecord } from '../kafka/record.js';
+import type { KafkaRecord } from '../record/record.js';
 import type { StageInput, Topology } from '../topology/topology.js';
 import type { DeadLetter, Element } from './element.js';
-import { RecordFailedError } from './operators.js';
+import { RecordFailedError } from './record-failed.js';
 
 /** Header naming the keyBy node that wrote a record, when several keyBy nodes write one internal topic. */
 export const EDGE_HEADER = 'sluice-edge';

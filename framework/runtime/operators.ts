@@ -9,8 +9,8 @@
 import type { KeyedProcessContext, OnTimerContext, ProcessContext, RecordContext, TimerService } from '../dsl/context.js';
 import type { JoinNode, NodeId, PlanNode, WindowNode } from '../dsl/plan.js';
 import { SluiceError } from '../errors.js';
-import { partitionForKey } from '../kafka/partitioner.js';
-import type { KafkaRecord, RecordHeader } from '../kafka/record.js';
+import { partitionForKey } from '../record/partitioner.js';
+import type { KafkaRecord, RecordHeader } from '../record/record.js';
 import type { TimerEntry } from '../commit/ports.js';
 import type { TaskState } from '../state/task-state.js';
 import type { TaskTimers } from '../time/task-timers.js';
@@ -19,23 +19,12 @@ import type { Stage, Topology } from '../topology/topology.js';
 import { joinStateName, windowStateName } from '../topology/names.js';
 import { joinElement, joinTimer } from './join-operator.js';
 import { eventTimeHeader } from './input.js';
+import { RecordFailedError } from './record-failed.js';
+import { BatchMetrics } from '../ops/user-metrics.js';
 import { describeNode } from '../topology/compile.js';
 import { onElement, onEventTime, onProcessingTime } from '../time/window-operator.js';
 import type { KeyWindowsState, WindowFiring } from '../time/window-operator.js';
 import type { DeadLetter, Element, StageOutputRecord } from './element.js';
-
-/** A user function failed on a record and the pipeline says `onError: 'fail'`. */
-export class RecordFailedError extends SluiceError {
-  constructor(stage: string, operator: string, origin: { topic: string; partition: number; offset: number }, cause: unknown) {
-    super(
-      'SLUICE_RECORD_FAILED',
-      `${operator} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
-      { stage, topic: origin.topic, partition: origin.partition, offset: origin.offset },
-      'fix the function or the record; with onError: "dead-letter" the record would go to the dead-letter topic instead',
-      { cause },
-    );
-  }
-}
 
 /** What one batch produced. */
 export interface OperatorResult {
@@ -61,6 +50,8 @@ export const LATE_HEADERS = { topic: 'sluice-late-topic', partition: 'sluice-lat
 export class OperatorGraph {
   readonly outputs: StageOutputRecord[] = [];
   readonly deadLetters: DeadLetter[] = [];
+  /** What user functions record through `ctx.metrics` in this batch. */
+  readonly metrics: BatchMetrics;
   private readonly partitionsOf: Map<string, number>;
   private readonly sideConsumers = new Map<NodeId, Map<string, NodeId[]>>();
 
@@ -73,6 +64,7 @@ export class OperatorGraph {
     private readonly time: OperatorTime,
   ) {
     this.partitionsOf = new Map(topology.topics.map((t) => [t.name, t.partitions]));
+    this.metrics = new BatchMetrics(stage.name);
     for (const id of stage.nodes) {
       const n = this.node(id);
       if (n.kind === 'sideOutput') {
@@ -122,6 +114,7 @@ export class OperatorGraph {
           timeDomain: timer.kind,
           emit: (v) => void emitted.push({ ...base, value: v }),
           output: (tag, v) => void side.push([tag.id, { ...base, value: v }]),
+          metrics: this.metrics,
         };
         await node.onTimer(timer.time, ctx);
         this.state.commitRecord();
@@ -324,6 +317,7 @@ export class OperatorGraph {
           origin: el.origin,
           emit: (v) => void emitted.push({ ...el, value: v }),
           output: (tag, v) => void sideEmitted.push([tag.id, { ...el, value: v }]),
+          metrics: this.metrics,
         };
         if (node.kind === 'aggregate' || node.keyed) {
           if (!state || !el.keyBytes) throw new SluiceError('SLUICE_STATE_UNKEYED', 'keyed operator got a record without a key', { stage: this.stage.name, ...el.origin });

@@ -18,7 +18,7 @@ import type { CommitDeps, Recovery } from '../commit/protocol.js';
 import { commitBatch, compactTask, controlTxnIdOf, freshRecords, openBatch, outgoingRecords, planChanges, takeTask, txnIdOf } from '../commit/protocol.js';
 import { DEFAULT_COMPACTION, mustCompactFirst, nextSeq } from '../commit/checkpoint.js';
 import type { SourceNode } from '../dsl/plan.js';
-import type { KafkaRecord } from '../kafka/record.js';
+import type { KafkaRecord } from '../record/record.js';
 import { TaskState } from '../state/task-state.js';
 import { decodeControl } from '../time/control.js';
 import { marksAfterSend } from '../time/marks.js';
@@ -29,6 +29,7 @@ import { markPolicyOf, shouldSendMarks } from '../time/mark-policy.js';
 import { timersOf, type KeyWindowsState } from '../time/window-operator.js';
 import type { Stage, StageInput, Topology } from '../topology/topology.js';
 import { eventTimeDownstream, taskIdOf, windowStateName } from '../topology/names.js';
+import type { UserMetricValues } from '../ops/user-metrics.js';
 import { readInput } from './input.js';
 import { OperatorGraph, processTimerName } from './operators.js';
 import { joinTimerSource } from './join-operator.js';
@@ -61,6 +62,10 @@ export interface TaskReport {
   readonly snapshot?: boolean;
   /** Times the batch ran again in this invocation after losing a race for the task (set only when it did). */
   readonly reruns?: number;
+  /** Time from opening the batch's transaction to its confirmed checkpoint, ms (set when the batch committed). */
+  readonly commitMs?: number;
+  /** What user functions recorded through `ctx.metrics` (set when they recorded something). */
+  readonly metrics?: UserMetricValues;
 }
 
 /** A warm container's memory of a task: the checkpoint it last wrote or read, and the task's state as of it. */
@@ -255,7 +260,8 @@ async function processBatch(
   if (procDue !== time.procDue) time = { ...time, procDue };
 
   const downstreamNeedsTime = eventTimeDownstream(topology, stage.name).length > 0;
-  const report = { ...base, processed: fresh.length - ignoredControl, outputs: graph.outputs.length, deadLetters: graph.deadLetters.length, timersFired, watermark: time.wm };
+  const metrics = graph.metrics.snapshot();
+  const report = { ...base, processed: fresh.length - ignoredControl, outputs: graph.outputs.length, deadLetters: graph.deadLetters.length, timersFired, watermark: time.wm, ...(metrics ? { metrics } : {}) };
   const nothingToCommit =
     kind === 'control' &&
     graph.outputs.length === 0 &&
@@ -266,6 +272,7 @@ async function processBatch(
   // Ticks and repeated marks that change nothing cost no write.
   if (nothingToCommit) return { report: { ...report, seq: undefined }, checkpoint: undefined };
 
+  const commitStarted = deps.now();
   const open = await openBatch(deps, task, ckpt, txnId);
   const emitted = outgoingRecords({ outputs: graph.outputs, deadLetters: graph.deadLetters, deadLetterTopic: stage.deadLetterTopic, stage: stage.name });
   // Marks are fenced by the offsets of the outputs, so those go first; without marks, one send.
@@ -284,7 +291,7 @@ async function processBatch(
     snapshot: changes.snapshot && state ? state.entries() : undefined,
   });
   state?.markCommitted();
-  return { report: { ...report, seq: open.seq, ...(state ? { snapshot: changes.snapshot } : {}) }, checkpoint };
+  return { report: { ...report, seq: open.seq, commitMs: deps.now() - commitStarted, ...(state ? { snapshot: changes.snapshot } : {}) }, checkpoint };
 }
 
 /** Whether two time states differ only in processing time (not worth a checkpoint write). */

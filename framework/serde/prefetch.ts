@@ -9,7 +9,7 @@
  * stage reads or writes through (for IAM).
  */
 import type { NodeId, PlanNode } from '../dsl/plan.js';
-import type { PartitionBatch } from '../kafka/record.js';
+import type { PartitionBatch } from '../record/record.js';
 import type { Stage, Topology } from '../topology/topology.js';
 import type { SchemaRegistry, SchemaUse } from './registry/registry.js';
 import type { Serde } from './serde.js';

@@ -6,9 +6,9 @@
  */
 import type { KafkaTxn, ProgressPosition, SentOffsets, TxnOutcome, TxnSink } from '../commit/ports.js';
 import { SluiceError } from '../errors.js';
-import { partitionForKey } from '../kafka/partitioner.js';
-import { parseProgress } from '../kafka/progress.js';
-import type { OutgoingRecord, RecordHeader } from '../kafka/record.js';
+import { partitionForKey } from '../record/partitioner.js';
+import { parseProgress } from '../record/progress.js';
+import type { OutgoingRecord, RecordHeader } from '../record/record.js';
 
 /** A record in the in-memory log. */
 export interface LoggedRecord {

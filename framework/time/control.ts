@@ -7,7 +7,7 @@
  *  - ticks from the ticker: `{tick}` (processing time), which wake source stages so idle
  *    partitions are noticed and processing-time timers fire.
  */
-import type { OutgoingRecord } from '../kafka/record.js';
+import type { OutgoingRecord } from '../record/record.js';
 
 /** A watermark mark from an upstream task. */
 export interface WatermarkMark {

@@ -7,7 +7,7 @@
  * fences) and sent last in the same transaction.
  */
 import type { SentOffsets } from '../commit/ports.js';
-import type { OutgoingRecord } from '../kafka/record.js';
+import type { OutgoingRecord } from '../record/record.js';
 import type { Stage, Topology } from '../topology/topology.js';
 import { controlRecord } from './control.js';
 import { markPolicyOf, shouldSendMarks } from './mark-policy.js';

@@ -8,7 +8,7 @@
  * deployment gets finer idleness and processing-time timers, at the price of the run's duration.
  */
 import type { TaskRef } from '../commit/ports.js';
-import type { OutgoingRecord } from '../kafka/record.js';
+import type { OutgoingRecord } from '../record/record.js';
 import type { Topology } from '../topology/topology.js';
 import { controlRecord } from './control.js';
 import { dueTargets, tickTargets } from './due.js';

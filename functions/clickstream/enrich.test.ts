@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { partitionForKey } from '../../framework/kafka/partitioner.js';
+import { partitionForKey } from '../../framework/record/partitioner.js';
 import { json } from '../../framework/index.js';
 import { stageHarness } from '../../framework/testing/index.js';
 import { clickstream } from './pipeline.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { json } from '../../framework/index.js';
-import { partitionForKey } from '../../framework/kafka/partitioner.js';
+import { partitionForKey } from '../../framework/record/partitioner.js';
 import { stageHarness } from '../../framework/testing/index.js';
 import { CAMPAIGNS, campaignOf } from './campaigns.js';
 import type { AdEvent, CampaignView } from './pipeline.js';

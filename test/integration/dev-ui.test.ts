@@ -129,7 +129,7 @@ describe('sluice dev --ui: the live view in headless Chromium', () => {
     await ui?.close();
     await collector?.stop();
     await run?.stop();
-    await Promise.all(ports.map((p) => (p.sink instanceof KafkaTxnSink ? p.sink.close().catch(() => undefined) : undefined)));
+    await Promise.all(ports.map((p) => (p.sink instanceof KafkaTxnSink ? p.sink.close().catch(() => undefined) : Promise.resolve())));
     const admin = kafka.admin();
     await admin.connect();
     try {

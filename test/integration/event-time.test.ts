@@ -28,8 +28,8 @@ import { SimulatedCrash } from '../../framework/commit/ports.js';
 import { DynamoTaskStore } from '../../framework/dynamodb/task-store.js';
 import { createTable, deleteTable } from '../../framework/dynamodb/table.js';
 import { ensureTopics } from '../../framework/kafka/admin.js';
-import { readProvenance } from '../../framework/kafka/provenance.js';
-import type { KafkaRecord } from '../../framework/kafka/record.js';
+import { readProvenance } from '../../framework/record/provenance.js';
+import type { KafkaRecord } from '../../framework/record/record.js';
 import { KafkaTxnSink } from '../../framework/kafka/txn-sink.js';
 import { decodeEvent } from '../../framework/lambda/decode.js';
 import { LocalRun } from '../../framework/local/dev.js';
@@ -250,7 +250,7 @@ class Rig {
 
   async stop(): Promise<void> {
     await this.run?.stop();
-    await Promise.all(this.ports.map((p) => (p.sink instanceof KafkaTxnSink ? p.sink.close().catch(() => undefined) : undefined)));
+    await Promise.all(this.ports.map((p) => (p.sink instanceof KafkaTxnSink ? p.sink.close().catch(() => undefined) : Promise.resolve())));
     await deleteTable(testDynamo(), this.table).catch(() => undefined);
     await deleteTestTopics(this.kafka, [...this.topology.topics.map((t) => t.name)]).catch(() => undefined);
   }

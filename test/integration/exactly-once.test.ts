@@ -16,8 +16,8 @@ import { DynamoMetrics, DynamoTaskStore } from '../../framework/dynamodb/task-st
 import { createTable, deleteTable } from '../../framework/dynamodb/table.js';
 import { isFencedError, ProducerFencedError } from '../../framework/kafka/sink-errors.js';
 import { newKafkaSinkCounters } from '../../framework/kafka/sink-counters.js';
-import { progressRecord } from '../../framework/kafka/progress.js';
-import type { KafkaRecord } from '../../framework/kafka/record.js';
+import { progressRecord } from '../../framework/record/progress.js';
+import type { KafkaRecord } from '../../framework/record/record.js';
 import type { Topology } from '../../framework/topology/topology.js';
 import type { World } from '../support/fault-driver.js';
 import { clicksSeen, describeStats, faultSuiteConfig, formatFailures, measureHappyPath, runFaultSchedules, runningTotals, traceFromEnv } from '../support/fault-driver.js';

@@ -23,7 +23,7 @@ import { topicsManifest, topicsToCreate } from '../../framework/deploy/topics.js
 import { createTable, deleteTable } from '../../framework/dynamodb/table.js';
 import { ensureTopics } from '../../framework/kafka/admin.js';
 import { createKafka } from '../../framework/kafka/client.js';
-import { readDeadLetter } from '../../framework/kafka/provenance.js';
+import { readDeadLetter } from '../../framework/record/provenance.js';
 import { readToEnd } from '../../framework/kafka/read-to-end.js';
 import { freePort, infraDown, infraUp, loadInfraConfig, type InfraConfig } from '../../framework/local/infra/index.js';
 import { inProcessInvoker } from '../../framework/local/esm/invoker.js';

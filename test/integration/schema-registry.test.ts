@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { avro, compile, confluentRegistry, count, jsonSchema, pipeline, protobuf, stageHandler, string } from '../../framework/index.js';
 import type { KeyedResult, SchemaRegistry, Serde, Topology } from '../../framework/index.js';
 import { createTable, deleteTable } from '../../framework/dynamodb/table.js';
-import { readDeadLetter } from '../../framework/kafka/provenance.js';
+import { readDeadLetter } from '../../framework/record/provenance.js';
 import { inProcessInvoker } from '../../framework/local/esm/invoker.js';
 import { EventSourceMapping } from '../../framework/local/esm/mapping.js';
 import { lambdaPorts } from '../../framework/runtime/lambda-ports.js';

@@ -53,7 +53,8 @@ async function packageWith(yml: string): Promise<{ code: number; output: string 
     const env: NodeJS.ProcessEnv = { ...process.env, SLS_TELEMETRY_DISABLED: '1' };
     delete env['SLUICE_YSB_APP'];
     delete env['SLUICE_YSB_SOURCE_TOPIC'];
-    execFile(process.execPath, [OSLS, 'package', '--stage', 'dev', '--package', 'package'], { cwd: dir, env, timeout: 90_000 }, (error, stdout, stderr) => {
+    // `sluice/serverless` of the linked checkout resolves to its sources (the package's export condition).
+    execFile(process.execPath, ['--conditions=sluice-source', OSLS, 'package', '--stage', 'dev', '--package', 'package'], { cwd: dir, env, timeout: 90_000 }, (error, stdout, stderr) => {
       done({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, output: `${stdout}${stderr}` });
     });
   });

@@ -27,7 +27,8 @@ let resources: Record<string, Resource>;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sluice-msk-package-'));
-  await run(process.execPath, [join(REPO, 'node_modules/osls/bin/serverless.js'), 'package', '--stage', 'prod', '--package', join(dir, 'package')], {
+  // `plugins: [sluice/serverless]` resolves to this checkout's sources (the package's export condition), built or not.
+  await run(process.execPath, ['--conditions=sluice-source', join(REPO, 'node_modules/osls/bin/serverless.js'), 'package', '--stage', 'prod', '--package', join(dir, 'package')], {
     cwd: SERVICE,
     env: { ...process.env, SLS_TELEMETRY_DISABLED: '1' },
     timeout: 90_000,

@@ -32,7 +32,7 @@ interface Statement {
 }
 
 const topology: Topology = compile(ysb.plan());
-const tickerExists = existsSync('framework/time/ticker-handler.ts');
+const tickerExists = existsSync('framework/runtime/ticker-handler.ts');
 let dir: string;
 let resources: Record<string, Resource>;
 let output: string;

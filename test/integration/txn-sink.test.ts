@@ -9,11 +9,11 @@
 import type { Kafka, Producer } from 'kafkajs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import type { KafkaTxn } from '../../framework/commit/ports.js';
-import { partitionForKey } from '../../framework/kafka/partitioner.js';
-import type { KafkaRecord, OutgoingRecord, RecordHeader } from '../../framework/kafka/record.js';
+import { partitionForKey } from '../../framework/record/partitioner.js';
+import type { KafkaRecord, OutgoingRecord, RecordHeader } from '../../framework/record/record.js';
 import { newKafkaSinkCounters, type KafkaSinkCounters } from '../../framework/kafka/sink-counters.js';
 import { ProducerFencedError, ResolveError } from '../../framework/kafka/sink-errors.js';
-import { progressRecord } from '../../framework/kafka/progress.js';
+import { progressRecord } from '../../framework/record/progress.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createTestTopic, deleteTestTopics, readToEnd, testKafka, uniqueName } from '../support/infra.js';
 import { endTxnResends, expectFencedCause, SINK_CLIENT, testSink, type TestSink } from '../support/sink-client.js';

@@ -10,7 +10,7 @@ import type { Kafka } from 'kafkajs';
 import { compile, stageHandler } from '../../framework/index.js';
 import type { Topology } from '../../framework/index.js';
 import { cleanupApp, closableConnect, prepareApp } from '../../framework/cli/dev.js';
-import { readProvenance } from '../../framework/kafka/provenance.js';
+import { readProvenance } from '../../framework/record/provenance.js';
 import { DynamoTaskStore } from '../../framework/dynamodb/task-store.js';
 import { LocalRun } from '../../framework/local/dev.js';
 import { inProcessInvoker } from '../../framework/local/esm/invoker.js';

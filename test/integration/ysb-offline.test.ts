@@ -14,7 +14,7 @@ import type { Kafka } from 'kafkajs';
 import { compile } from '../../framework/index.js';
 import type { Topology } from '../../framework/index.js';
 import { cleanupApp, prepareApp } from '../../framework/cli/dev.js';
-import { readProvenance } from '../../framework/kafka/provenance.js';
+import { readProvenance } from '../../framework/record/provenance.js';
 import { DynamoTaskStore } from '../../framework/dynamodb/task-store.js';
 import { LocalRun } from '../../framework/local/dev.js';
 import { lambdaApiInvoker, type LambdaApiInvoker } from '../../framework/local/esm/lambda-api-invoker.js';

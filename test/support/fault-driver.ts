@@ -30,9 +30,9 @@ import { CheckpointConflict, SimulatedCrash } from '../../framework/commit/ports
 import type { CompactionPolicy } from '../../framework/commit/checkpoint.js';
 import { json, pipeline, valueState } from '../../framework/index.js';
 import type { PipelineOptions } from '../../framework/index.js';
-import { readProvenance } from '../../framework/kafka/provenance.js';
-import { parseProgress } from '../../framework/kafka/progress.js';
-import type { KafkaRecord } from '../../framework/kafka/record.js';
+import { readProvenance } from '../../framework/record/provenance.js';
+import { parseProgress } from '../../framework/record/progress.js';
+import type { KafkaRecord } from '../../framework/record/record.js';
 import { encodeEvent } from '../../framework/lambda/decode.js';
 import type { InvocationReport, KafkaHandler, StagePorts } from '../../framework/runtime/handler.js';
 import { InvocationFailedError, stageHandler } from '../../framework/runtime/handler.js';

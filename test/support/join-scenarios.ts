@@ -16,8 +16,8 @@
  * have written them), never to compute expectations.
  */
 import { json, pipeline, string } from '../../framework/index.js';
-import { partitionForKey } from '../../framework/kafka/partitioner.js';
-import type { KafkaRecord } from '../../framework/kafka/record.js';
+import { partitionForKey } from '../../framework/record/partitioner.js';
+import type { KafkaRecord } from '../../framework/record/record.js';
 import { EDGE_HEADER } from '../../framework/runtime/input.js';
 import { compile } from '../../framework/topology/compile.js';
 import type { Topology } from '../../framework/topology/topology.js';

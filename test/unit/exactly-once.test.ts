@@ -10,7 +10,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { CheckpointConflict, type TaskStore, type TxnSink } from '../../framework/commit/ports.js';
 import type { MemoryCheckpointStore } from '../../framework/testing/memory-store.js';
-import { parseProgress } from '../../framework/kafka/progress.js';
+import { parseProgress } from '../../framework/record/progress.js';
 import type { MemoryTxnSink } from '../../framework/testing/memory-kafka.js';
 import type { FaultRunReport, Scenario } from '../support/fault-driver.js';
 import {

@@ -14,7 +14,7 @@
  * request; and records without a timestamp get the send time explicitly, which is what the
  * library would give them, so the rule sees every timestamp.
  */
-import type { OutgoingRecord } from '../record.js';
+import type { OutgoingRecord } from '../../record/record.js';
 
 /** A record with the partition the sink chose for it. */
 export interface Routed {

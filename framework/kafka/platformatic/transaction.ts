@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Producer } from '@platformatic/kafka';
 import type { KafkaTxn, SentOffsets } from '../../commit/ports.js';
 import type { SluiceError } from '../../errors.js';
-import type { OutgoingRecord } from '../record.js';
+import type { OutgoingRecord } from '../../record/record.js';
 import { KafkaSinkError, ProducerFencedError } from '../sink-errors.js';
 import { type KafkaSinkCounters, type SinkLogger } from '../sink-counters.js';
 import { endTxnResend, isFencedByBroker } from './errors.js';

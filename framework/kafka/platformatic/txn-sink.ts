@@ -24,9 +24,9 @@ import { randomUUID } from 'node:crypto';
 import { Producer, type ProduceResult } from '@platformatic/kafka';
 import type { KafkaTxn, ProgressPosition, ResolveOptions, SentOffsets, TxnOutcome, TxnSink } from '../../commit/ports.js';
 import { SluiceError, type ErrorPlace } from '../../errors.js';
-import { partitionForKey } from '../partitioner.js';
-import { parseProgress } from '../progress.js';
-import type { OutgoingRecord } from '../record.js';
+import { partitionForKey } from '../../record/partitioner.js';
+import { parseProgress } from '../../record/progress.js';
+import type { OutgoingRecord } from '../../record/record.js';
 import { KafkaSinkError, ProducerFencedError, ResolveError } from '../sink-errors.js';
 import { newKafkaSinkCounters, type KafkaSinkCounters, type SinkLogger } from '../sink-counters.js';
 import { type KafkaTxnSinkOptions } from '../txn-sink.js';
@@ -162,7 +162,9 @@ export class PlatformaticTxnSink implements TxnSink {
       // 3. Read up to the probe; if that stalls, fence every writer of the partition.
       const peers = (options.peers ?? []).filter((id) => id !== txnId);
       let fencing: Promise<void> | undefined;
-      const stall = peers.length > 0 ? setTimeout(() => (fencing = this.fencePeers(peers, progress)), this.stallFenceMs) : undefined;
+      const stall = peers.length > 0 ? setTimeout(() => {
+        fencing = this.fencePeers(peers, progress);
+      }, this.stallFenceMs) : undefined;
       let found: Buffer | null | undefined;
       try {
         found = await this.readerClient().readUpTo(progress, probeOffset, this.resolveTimeoutMs, (offset, value) => {

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka, Producer } from 'kafkajs';
 import { SluiceError } from '../../errors.js';
 import { encodeEvent } from '../../lambda/decode.js';
-import type { KafkaRecord } from '../../kafka/record.js';
+import type { KafkaRecord } from '../../record/record.js';
 import { recordFromKafkajs } from '../../kafka/kafkajs-record.js';
 import type { Invoker } from './invoker.js';
 import { topicOffsets } from '../../kafka/topic-offsets.js';

@@ -167,7 +167,7 @@ class Container {
     this.ready.catch(() => undefined);
     const timer = setTimeout(() => {
       onFail(new ContainerExitedError(functionName, this.pid, `did not load its handler within ${Math.round((options.initTimeoutMs ?? 60_000) / 1000)} s`));
-      this.stop();
+      void this.stop();
     }, options.initTimeoutMs ?? 60_000);
     this.child.on('message', (raw) => {
       const m = raw as FromContainer;

@@ -50,11 +50,11 @@ export interface LaunchOptions {
 /** How to restart a service. */
 export interface RestartOptions extends LaunchOptions {
   /** SIGKILL instead of SIGTERM (a crash: no clean shutdown). Default false. */
-  readonly hard?: boolean;
+  readonly hard?: boolean | undefined;
   /** Startup timeout; default the driver's. */
-  readonly timeoutMs?: number;
+  readonly timeoutMs?: number | undefined;
   /** Stay down this long before starting again (clients see an outage). Default 0. */
-  readonly downtimeMs?: number;
+  readonly downtimeMs?: number | undefined;
 }
 
 /** What a restart did. */

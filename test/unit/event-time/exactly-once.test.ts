@@ -4,7 +4,7 @@
 // batches that change nothing write nothing.
 import { describe, expect, it } from 'vitest';
 import { count, json, pipeline } from '../../../framework/index.js';
-import type { KafkaRecord } from '../../../framework/kafka/record.js';
+import type { KafkaRecord } from '../../../framework/record/record.js';
 import type { CommitStep, FaultHook } from '../../../framework/commit/ports.js';
 import { SimulatedCrash } from '../../../framework/commit/ports.js';
 import type { WindowResult } from '../../../framework/dsl/stream.js';

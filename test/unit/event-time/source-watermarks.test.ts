@@ -8,7 +8,7 @@ import { count, json, pipeline } from '../../../framework/index.js';
 import type { PipelineOptions, SourceOptions } from '../../../framework/index.js';
 import type { FaultHook } from '../../../framework/commit/ports.js';
 import { SimulatedCrash } from '../../../framework/commit/ports.js';
-import { partitionForKey } from '../../../framework/kafka/partitioner.js';
+import { partitionForKey } from '../../../framework/record/partitioner.js';
 import { stageHarness } from '../../../framework/testing/index.js';
 import type { StageHarness } from '../../../framework/testing/index.js';
 import { MIN_WATERMARK } from '../../../framework/time/control.js';

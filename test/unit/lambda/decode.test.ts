@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EventShapeError } from '../../../framework/errors.js';
-import type { KafkaRecord, PartitionBatch } from '../../../framework/kafka/record.js';
+import type { KafkaRecord, PartitionBatch } from '../../../framework/record/record.js';
 import { decodeEvent, encodeEvent, recordGroupKey } from '../../../framework/lambda/decode.js';
 import type { DecodedEvent } from '../../../framework/lambda/decode.js';
 import mskFixture from '../../fixtures/lambda/msk-event.json' with { type: 'json' };

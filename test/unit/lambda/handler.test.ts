@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CommitStep, FaultHook } from '../../../framework/commit/ports.js';
 import { SimulatedCrash } from '../../../framework/commit/ports.js';
-import type { KafkaRecord } from '../../../framework/kafka/record.js';
+import type { KafkaRecord } from '../../../framework/record/record.js';
 import type { DecodedEvent } from '../../../framework/lambda/decode.js';
 import { ConfigError, EventShapeError, InvocationFailedError, compile, encodeEvent, json, pipeline, stageHandler } from '../../../framework/index.js';
 import type { StagePorts } from '../../../framework/index.js';
@@ -80,8 +80,8 @@ describe('stageHandler', () => {
     expect(report).toEqual({
       stage: 'orders',
       tasks: [
-        { task: 'orders.0', received: 2, duplicates: 0, processed: 2, outputs: 2, deadLetters: 0, seq: 1, recovery: undefined, kind: 'data', timersFired: 0, watermark: expect.any(Number) },
-        { task: 'orders.1', received: 1, duplicates: 0, processed: 1, outputs: 1, deadLetters: 0, seq: 1, recovery: undefined, kind: 'data', timersFired: 0, watermark: expect.any(Number) },
+        { task: 'orders.0', received: 2, duplicates: 0, processed: 2, outputs: 2, deadLetters: 0, seq: 1, recovery: undefined, kind: 'data', timersFired: 0, watermark: expect.any(Number), commitMs: expect.any(Number) },
+        { task: 'orders.1', received: 1, duplicates: 0, processed: 1, outputs: 1, deadLetters: 0, seq: 1, recovery: undefined, kind: 'data', timersFired: 0, watermark: expect.any(Number), commitMs: expect.any(Number) },
       ],
     });
   });
@@ -164,7 +164,7 @@ describe('stageHandler', () => {
       const retry = await handler(mskEvent());
       expect(retry.tasks).toEqual([
         { task: 'orders.0', received: 2, duplicates: 2, processed: 0, outputs: 0, deadLetters: 0, seq: undefined, recovery: undefined, kind: 'data', timersFired: 0, watermark: expect.any(Number) },
-        { task: 'orders.1', received: 1, duplicates: 0, processed: 1, outputs: 1, deadLetters: 0, seq: 2, recovery: { seq: 1, outcome: 'aborted' }, kind: 'data', timersFired: 0, watermark: expect.any(Number) },
+        { task: 'orders.1', received: 1, duplicates: 0, processed: 1, outputs: 1, deadLetters: 0, seq: 2, recovery: { seq: 1, outcome: 'aborted' }, kind: 'data', timersFired: 0, watermark: expect.any(Number), commitMs: expect.any(Number) },
       ]);
     });
 

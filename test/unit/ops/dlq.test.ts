@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compile, json, pipeline } from '../../../framework/index.js';
-import { deadLetterHeaders, provenanceHeaders } from '../../../framework/kafka/provenance.js';
-import type { KafkaRecord, RecordHeader } from '../../../framework/kafka/record.js';
+import { deadLetterHeaders, provenanceHeaders } from '../../../framework/record/provenance.js';
+import type { KafkaRecord, RecordHeader } from '../../../framework/record/record.js';
 import {
   chooseReplays,
   lastProvenance,

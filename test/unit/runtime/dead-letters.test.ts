@@ -1,7 +1,7 @@
 import { EMPTY_CHECKPOINT } from '../../../framework/commit/checkpoint.js';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { RecordFailedError } from '../../../framework/runtime/operators.js';
+import { RecordFailedError } from '../../../framework/runtime/record-failed.js';
 import { json, pipeline, valueState } from '../../../framework/index.js';
 import type { PipelineOptions } from '../../../framework/index.js';
 import { stageHarness } from '../../../framework/testing/index.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { partitionForKey } from '../../../framework/kafka/partitioner.js';
-import { readProvenance } from '../../../framework/kafka/provenance.js';
+import { partitionForKey } from '../../../framework/record/partitioner.js';
+import { readProvenance } from '../../../framework/record/provenance.js';
 import { count, json, pipeline, string, sum } from '../../../framework/index.js';
 import { EDGE_HEADER } from '../../../framework/runtime/input.js';
 import type { Serde } from '../../../framework/index.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { KafkaRecord } from '../../../framework/kafka/record.js';
+import type { KafkaRecord } from '../../../framework/record/record.js';
 import { compile, encodeEvent, InvocationFailedError, json, listState, mapState, pipeline, reducingState, stageHandler, sum, valueState } from '../../../framework/index.js';
 import type { KeyedProcessFunction, Pipeline, StateDescriptor } from '../../../framework/index.js';
 import { MemoryCheckpointStore, MemoryKafka, MemoryTxnSink, stageHarness } from '../../../framework/testing/index.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readProvenance } from '../../../framework/kafka/provenance.js';
+import { readProvenance } from '../../../framework/record/provenance.js';
 import { count, json, pipeline } from '../../../framework/index.js';
 import { stageHarness } from '../../../framework/testing/index.js';
 

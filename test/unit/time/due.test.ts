@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compile, count, json, pipeline, tumbling } from '../../../framework/index.js';
 import type { Topology } from '../../../framework/index.js';
-import type { OutgoingRecord } from '../../../framework/kafka/record.js';
+import type { OutgoingRecord } from '../../../framework/record/record.js';
 import { stageHarness } from '../../../framework/testing/index.js';
 import { MIN_WATERMARK } from '../../../framework/time/control.js';
 import { dueAt, tickedStages, tickTargets } from '../../../framework/time/due.js';

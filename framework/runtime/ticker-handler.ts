@@ -17,7 +17,7 @@ import { KafkaTickWriter } from '../kafka/tick-writer.js';
 import { ConfigError } from '../errors.js';
 import { compile } from '../topology/compile.js';
 import type { Topology } from '../topology/topology.js';
-import { runTicker, type TickerReport } from './ticker.js';
+import { runTicker, type TickerReport } from '../time/ticker.js';
 
 /** Builds the ticker handler of a pipeline. */
 export function tickerHandler(source: Pipeline | Topology, env: NodeJS.ProcessEnv = process.env): () => Promise<TickerReport> {

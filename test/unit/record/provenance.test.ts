@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RecordHeader } from '../../../framework/kafka/record.js';
+import type { RecordHeader } from '../../../framework/record/record.js';
 import {
   DEAD_LETTER_MESSAGE_LIMIT,
   HeaderError,
@@ -7,8 +7,8 @@ import {
   provenanceHeaders,
   readDeadLetter,
   readProvenance,
-} from '../../../framework/kafka/provenance.js';
-import type { DeadLetter } from '../../../framework/kafka/provenance.js';
+} from '../../../framework/record/provenance.js';
+import type { DeadLetter } from '../../../framework/record/provenance.js';
 
 const text = (name: string, value: string): RecordHeader => ({ name, value: Buffer.from(value, 'utf8') });
 

@@ -3,7 +3,7 @@ import { Partitioners } from 'kafkajs';
 import type { PartitionMetadata } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../framework/errors.js';
-import { murmur2, partitionForKey } from '../../../framework/kafka/partitioner.js';
+import { murmur2, partitionForKey } from '../../../framework/record/partitioner.js';
 
 // kafkajs's own hash, to check that external producers agree with us key for key.
 const kafkajsMurmur2 = createRequire(import.meta.url)('kafkajs/src/producer/partitioners/default/murmur2.js') as (key: Buffer) => number;

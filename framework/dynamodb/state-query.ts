@@ -7,12 +7,12 @@
  * own output topic or a table it maintains).
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoTaskStore } from '../dynamodb/task-store.js';
+import { DynamoTaskStore } from './task-store.js';
 import { ConfigError } from '../errors.js';
-import { partitionForKey } from '../kafka/partitioner.js';
+import { partitionForKey } from '../record/partitioner.js';
 import { taskIdOf } from '../topology/names.js';
 import type { Topology } from '../topology/topology.js';
-import { stateMapKey } from './task-state.js';
+import { stateMapKey } from '../state/task-state.js';
 
 /** Where the state lives. */
 export interface StateQueryTarget {
