@@ -18,6 +18,7 @@ import type { Kafka } from 'kafkajs';
 import { createDynamoClient } from '../framework/dynamodb/client.js';
 import { deleteTable } from '../framework/dynamodb/table.js';
 import { ensureTopics } from '../framework/kafka/admin.js';
+import { topicOffsets } from '../framework/kafka/topic-offsets.js';
 import { runGenerator, type RunGeneratorOptions } from '../functions/ysb/generator.js';
 import { windowStartOf } from '../functions/ysb/oracle.js';
 import { MAX_OUT_OF_ORDERNESS_MS, WINDOW_MS } from '../functions/ysb/pipeline.js';
@@ -343,7 +344,7 @@ export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv,
     }
 
     // ---- live: real time, at a fixed rate ---------------------------------------------------------
-    const ends = await withAdmin(env.kafka, (admin) => admin.fetchTopicOffsets(sourceTopic));
+    const ends = await withAdmin(env.kafka, (admin) => topicOffsets(admin, sourceTopic));
     const sources: SourceEvent[] = [];
     const readSource = sourceReader(encodingOf(spec));
     observers.push(
