@@ -1,8 +1,8 @@
 /**
  * Regression test of the exactly-once "loss" seen under fault injection (docs/exactly-once.md,
- * "Retention"): Kafka's time-based retention deletes a segment once its newest record timestamp
- * is older than retention.ms, and records Sluice wrote with old event times as their timestamps
- * (internal records of replayed history, dead letters, late records) were deleted by the broker's
+ * "Known problems found by the suite"): Kafka's time-based retention deletes a segment once its
+ * newest record timestamp is older than retention.ms, and records Sluice wrote with old event times
+ * as their timestamps (internal records of replayed history, dead letters, late records) were deleted by the broker's
  * next retention check before anyone read them. Every topic Sluice owns now takes the broker's
  * append time, and the event time travels in headers.
  *

@@ -80,7 +80,8 @@ export async function deleteTestTopics(kafka: Kafka, topics: readonly string[]):
  * off. Test inputs carry event times of long ago (fixed dates, so schedules replay exactly), and
  * sinks keep event time as the record timestamp, as in Kafka Streams and Flink: with the broker's
  * 24 h retention their records would be deleted at the next retention check, as a user's would
- * when replaying history into a topic with short retention (docs/exactly-once.md, "Retention").
+ * when replaying history into a topic with short retention (docs/exactly-once.md, "Known problems
+ * found by the suite").
  */
 export function topologyTopicSpecs(topology: Topology): TopicSpec[] {
   return topology.topics.map((t) => ({ topic: t.name, partitions: t.partitions, configs: t.managed ? managedTopicConfigs(t.role) : { 'retention.ms': '-1' } }));
