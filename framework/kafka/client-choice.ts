@@ -52,7 +52,7 @@ export async function createPlatformaticTxnSink(config: PlatformaticClientConfig
     throw new ConfigError(
       `SLUICE_KAFKA_CLIENT=platformatic: could not load the platformatic sink (${error instanceof Error ? error.message : String(error)})`,
       { field: 'SLUICE_KAFKA_CLIENT' },
-      'stage bundles built by `sluice deploy` contain the kafkajs sink only; run from the sources (sluice dev, tests, benchmarks) or leave SLUICE_KAFKA_CLIENT unset',
+      'stage bundles built by the deploy plugin (`osls package` / `osls deploy`) contain the kafkajs sink only; run from the sources (sluice dev, tests, benchmarks) or leave SLUICE_KAFKA_CLIENT unset',
     );
   }
   return new loaded.PlatformaticTxnSink(config, options);
