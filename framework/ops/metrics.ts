@@ -156,7 +156,7 @@ export function failureFigures(stage: string, error: unknown, extra: InvocationE
   };
 }
 
-/** The EMF document of one invocation (pure apart from Powertools' own warnings). */
+/** The EMF document of one invocation (pure apart from Powertools' own warnings about names and values). */
 export function emfDocument(figures: InvocationFigures): EmfDocument {
   const metrics = new Metrics({ namespace: METRICS_NAMESPACE, serviceName: `sluice-${figures.app}` });
   // Powertools adds a `service` dimension by default; Sluice's dimensions are exactly app and stage.
@@ -172,9 +172,20 @@ export function emfDocument(figures: InvocationFigures): EmfDocument {
   for (const [name, n] of Object.entries(user?.counters ?? {})) metrics.addMetric(name, MetricUnit.Count, n);
   for (const [name, v] of Object.entries(user?.values ?? {})) for (const value of v.values) metrics.addMetric(name, v.unit as (typeof MetricUnit)[keyof typeof MetricUnit], value);
   if (figures.errorCode !== undefined) metrics.addMetadata('errorCode', figures.errorCode);
-  metrics.setTimestamp(figures.at);
-  return metrics.serializeMetrics();
+  // Set on the document rather than through setTimestamp, which warns on stdout about a timestamp
+  // CloudWatch would skip: a test's clock is often far from now. stdoutEmfSink, the sink that
+  // feeds CloudWatch, warns instead.
+  const document = metrics.serializeMetrics();
+  return { ...document, _aws: { ...document._aws, Timestamp: figures.at } };
 }
+
+/** Whether CloudWatch accepts an EMF timestamp `at` seen at `now` (at most 14 days old, 2 hours ahead); it skips the others. */
+export function cloudWatchAcceptsTimestamp(at: number, now: number): boolean {
+  return Number.isFinite(at) && at >= now - 14 * DAY_MS && at <= now + 2 * HOUR_MS;
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
 
 /**
  * Records one successful invocation: builds its figures and EMF document and hands both to
@@ -198,8 +209,15 @@ export function lineSink(write: (line: string) => void): MetricsSink {
   return { record: (_figures, emf) => write(JSON.stringify(emf)) };
 }
 
-/** Lambda's way: one EMF line on stdout, which CloudWatch Logs turns into metrics. */
-export const stdoutEmfSink: MetricsSink = lineSink((line) => void process.stdout.write(`${line}\n`));
+/** Lambda's way: one EMF line on stdout, which CloudWatch Logs turns into metrics (with a warning when CloudWatch would skip it for its timestamp). */
+export const stdoutEmfSink: MetricsSink = {
+  record: (figures, emf) => {
+    if (!cloudWatchAcceptsTimestamp(figures.at, Date.now())) {
+      console.warn(`sluice: the metrics of stage "${figures.stage}" are timestamped ${Number.isFinite(figures.at) ? new Date(figures.at).toISOString() : String(figures.at)}; CloudWatch skips EMF timestamps more than 14 days old or 2 hours ahead: check the stage's clock`);
+    }
+    process.stdout.write(`${JSON.stringify(emf)}\n`);
+  },
+};
 
 /** Drops everything (tests, tools). */
 export const silentSink: MetricsSink = { record: () => undefined };

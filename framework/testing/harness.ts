@@ -1,17 +1,18 @@
 /**
- * The per-stage unit-test harness: runs one stage's real runtime (decode, operators,
- * state, commit protocol) over in-memory Kafka and state, with no infrastructure.
+ * The per-stage unit-test harness: runs one stage as its Lambda function does — the Lambda
+ * event, the stage's real handler (`stageHandler`), decode, operators, state, event time and
+ * the commit protocol — over in-memory Kafka and state, with no infrastructure.
  * Runner-agnostic: plain async functions that return data to assert on.
  */
+import type { Logger } from '@aws-lambda-powertools/logger';
 import type { FaultHook } from '../commit/ports.js';
 import type { CompactionPolicy } from '../commit/checkpoint.js';
 import type { Pipeline } from '../dsl/pipeline.js';
 import { ConfigError } from '../errors.js';
 import { partitionForKey } from '../record/partitioner.js';
 import { readDeadLetter, readProvenance } from '../record/provenance.js';
-import type { KafkaRecord, RecordHeader } from '../record/record.js';
+import type { KafkaRecord, PartitionBatch, RecordHeader } from '../record/record.js';
 import type { Serde } from '../serde/serde.js';
-import { prefetchSchemas } from '../serde/prefetch.js';
 import { json } from '../serde/index.js';
 import type { StateDescriptor } from '../state/descriptors.js';
 import { parseStateMapKey, stateMapKey, TaskState } from '../state/task-state.js';
@@ -21,12 +22,17 @@ import type { Stage, StageInput, Topology } from '../topology/topology.js';
 import type { KeyByNode } from '../dsl/plan.js';
 import { EDGE_HEADER } from '../runtime/input.js';
 import { compile } from '../topology/compile.js';
-import type { TaskReport, WarmTask } from '../runtime/task.js';
-import { runControl, runTask, taskRef, timerSourcesOf } from '../runtime/task.js';
-import type { TaskDeps } from '../runtime/task.js';
+import type { InvocationReport } from '../runtime/handler.js';
+import { InvocationFailedError } from '../runtime/handler.js';
+import type { TaskReport } from '../runtime/task.js';
+import { taskRef, timerSourcesOf } from '../runtime/task.js';
+import type { LambdaKafkaEvent } from '../lambda/event.js';
+import type { MetricsSink } from '../ops/metrics.js';
 import { encodeControl } from '../time/control.js';
 import type { ControlRecord } from '../time/control.js';
-import { MemoryKafka, MemoryTxnSink } from './memory-kafka.js';
+import type { Container, HarnessInvocation } from './container.js';
+import { harnessEvent, memoryContainer } from './container.js';
+import { MemoryKafka } from './memory-kafka.js';
 import { MemoryCheckpointStore } from './memory-store.js';
 
 /** A record to feed: a typed value (serialised with the input's serde) or raw bytes. */
@@ -77,9 +83,21 @@ export interface HarnessOptions {
   readonly fault?: FaultHook;
   /** When batches write snapshots, and how large a batch record may get (default: the runtime's). */
   readonly compaction?: CompactionPolicy;
+  /** Also receives the metrics of every invocation (they are kept on `invocations` anyway). */
+  readonly metrics?: MetricsSink;
+  /** The handler's logger (default: the handler's, silent outside Lambda unless POWERTOOLS_LOG_LEVEL is set). */
+  readonly logger?: Logger;
+  /** How often the handler reruns a task that lost a race within an invocation (default: the handler's). */
+  readonly raceRetries?: number;
+  /**
+   * How long a batch waits for the other trigger's pending batch (default 0, unlike the handler's
+   * 1000 ms). The harness runs one invocation at a time, so that batch is always a crashed one and
+   * waiting would only slow the test down, by wall-clock time.
+   */
+  readonly pendingGraceMs?: number;
 }
 
-/** Drives one stage in memory. */
+/** Drives one stage in memory, through its Lambda handler. */
 export class StageHarness {
   readonly topology: Topology;
   readonly stage: Stage;
@@ -87,8 +105,8 @@ export class StageHarness {
   readonly store: MemoryCheckpointStore;
   private clock: number;
   private readonly offsets = new Map<string, number>();
-  private readonly warm = new Map<string, WarmTask>();
-  private sink: MemoryTxnSink;
+  private readonly history: HarnessInvocation[] = [];
+  private container: Container;
 
   constructor(pipeline: Pipeline | Topology, stageName: string, private readonly options: HarnessOptions = {}) {
     this.topology = 'stages' in pipeline ? pipeline : compile(pipeline.plan());
@@ -99,7 +117,7 @@ export class StageHarness {
     const partitions = new Map(this.topology.topics.map((t) => [t.name, t.partitions]));
     this.kafka = new MemoryKafka((t) => partitions.get(t) ?? 1, () => this.clock);
     this.store = new MemoryCheckpointStore(() => this.clock);
-    this.sink = new MemoryTxnSink(this.kafka);
+    this.container = this.newContainer();
   }
 
   /** The current clock (epoch ms). */
@@ -113,9 +131,10 @@ export class StageHarness {
   }
 
   /**
-   * Feeds records to the stage's input (the first one unless `topic` is given); one batch per
-   * partition. `{ from: stream }` sends them as written by that stream's keyBy (or the repartition
-   * the compiler put after it): a side of a join, or a table (`value: null` is a tombstone).
+   * Feeds records to the stage's input (the first one unless `topic` is given): one invocation of
+   * the handler, one batch per partition (see `deliver`). `{ from: stream }` sends them as written
+   * by that stream's keyBy (or the repartition the compiler put after it): a side of a join, or a
+   * table (`value: null` is a tombstone).
    */
   async send<T>(records: ReadonlyArray<HarnessInput<T>>, target?: string | HarnessSource): Promise<TaskReport[]> {
     const kafkaRecords = this.toKafkaRecords(records, target);
@@ -164,19 +183,48 @@ export class StageHarness {
     throw new ConfigError(`stage "${this.stage.name}" gets no records from that stream through ${input.topic}`, { stage: this.stage.name, topic: input.topic }, `pass a stream keyed into this stage (its writers are nodes ${input.writers.join(', ')})`);
   }
 
-  /** Delivers Kafka records as Lambda would: grouped by partition, one task each, in order. */
+  /**
+   * Delivers Kafka records as Lambda's trigger would: one invocation of the stage's handler, whose
+   * event holds one batch per partition (the handler runs them concurrently). Resolves with the
+   * tasks' reports, sorted by topic then partition as the handler reports them. A failed invocation
+   * rejects with the error of its first failing task (the handler's own error is on `invocations`).
+   */
   async deliver(records: readonly KafkaRecord[]): Promise<TaskReport[]> {
     const groups = new Map<string, KafkaRecord[]>();
     for (const r of records) groups.set(`${r.topic}\u0000${r.partition}`, [...(groups.get(`${r.topic}\u0000${r.partition}`) ?? []), r]);
-    const reports: TaskReport[] = [];
-    // As the handler does: schema-registry look-ups before any task runs.
-    await prefetchSchemas(this.topology, this.stage, [...groups.values()].map((records) => ({ topic: records[0]!.topic, partition: records[0]!.partition, records })));
-    for (const batch of groups.values()) {
-      const first = batch[0]!;
-      const input = this.stage.inputs.find((i) => i.topic === first.topic)!;
-      reports.push(await runTask(this.topology, this.stage, input, first.partition, batch, this.deps()));
+    return this.run([...groups.values()].map((batch) => ({ topic: batch[0]!.topic, partition: batch[0]!.partition, records: batch })));
+  }
+
+  /**
+   * Invokes the stage's handler with `event`, exactly as Lambda would (as JSON), and resolves with
+   * its report; rejects with what the handler throws (InvocationFailedError when tasks failed).
+   */
+  async invoke(event: LambdaKafkaEvent): Promise<InvocationReport> {
+    const invocation = await this.container(event);
+    this.history.push(invocation);
+    if (!invocation.ok) throw invocation.error;
+    return invocation.report;
+  }
+
+  /** Every invocation of the stage's handler so far, oldest first: the event, the report or error, and the metrics. */
+  get invocations(): readonly HarnessInvocation[] {
+    return this.history;
+  }
+
+  /** The latest invocation of the stage's handler (undefined before the first). */
+  get lastInvocation(): HarnessInvocation | undefined {
+    return this.history[this.history.length - 1];
+  }
+
+  /** One invocation with these batches; a failure of tasks surfaces as the first failing task's own error. */
+  private async run(batches: readonly PartitionBatch[]): Promise<TaskReport[]> {
+    try {
+      return [...(await this.invoke(harnessEvent(batches))).tasks];
+    } catch (error) {
+      // Tests assert on what went wrong in the task (a SimulatedCrash, a RecordFailedError), not on its wrapper.
+      if (error instanceof InvocationFailedError && error.failures.length > 0) throw error.failures[0]!.error;
+      throw error;
     }
-    return reports;
   }
 
   /**
@@ -197,10 +245,13 @@ export class StageHarness {
     return this.control([{ kind: 'tick', tick: this.clock }]);
   }
 
-  /** Delivers control records to every partition of the stage's control topic, as the control trigger would. */
+  /**
+   * Delivers control records to every partition of the stage's control topic, as the control
+   * trigger would: one invocation; the handler runs each control partition's batch on every task of that partition.
+   */
   async control(records: readonly ControlRecord[]): Promise<TaskReport[]> {
     const partitions = this.topology.topics.find((t) => t.name === this.stage.controlTopic)!.partitions;
-    const reports: TaskReport[] = [];
+    const batches: PartitionBatch[] = [];
     for (let p = 0; p < partitions; p += 1) {
       const slot = `${this.stage.controlTopic}\u0000${p}`;
       const batch: KafkaRecord[] = records.map((c) => {
@@ -208,11 +259,9 @@ export class StageHarness {
         this.offsets.set(slot, offset + 1);
         return { topic: this.stage.controlTopic, partition: p, offset, timestamp: this.clock, timestampType: 'CREATE_TIME' as const, key: null, value: encodeControl(c), headers: [] };
       });
-      for (const input of this.stage.inputs) {
-        if (p < input.partitions) reports.push(await runControl(this.topology, this.stage, input, p, batch, this.deps()));
-      }
+      batches.push({ topic: this.stage.controlTopic, partition: p, records: batch });
     }
-    return reports;
+    return this.run(batches);
   }
 
   /** Records written to the stage's late topics (records too late for any window). */
@@ -225,24 +274,22 @@ export class StageHarness {
     return this.checkpoint(partition).time.wm;
   }
 
-  private deps(): TaskDeps {
-    return {
-      store: this.store,
-      sink: this.sink,
-      mode: this.topology.settings.mode,
-      progressTopic: this.topology.progressTopic,
-      progressPartitions: this.topology.topics.find((t) => t.name === this.topology.progressTopic)!.partitions,
-      fault: this.options.fault,
-      compaction: this.options.compaction,
-      now: () => this.clock,
-      warm: this.warm,
-    };
+  /** Simulates a new container: the stage's handler is built again, so producers and warm tasks are gone (the old ones become zombies). */
+  restartContainer(): void {
+    this.container = this.newContainer();
   }
 
-  /** Simulates a new container: producers and warm caches are gone (the old ones become zombies). */
-  restartContainer(): void {
-    this.sink = new MemoryTxnSink(this.kafka);
-    this.warm.clear();
+  private newContainer(): Container {
+    const o = this.options;
+    return memoryContainer(this.topology, this.stage, this.kafka, this.store, {
+      now: () => this.clock,
+      fault: o.fault,
+      compaction: o.compaction,
+      metrics: o.metrics,
+      logger: o.logger,
+      raceRetries: o.raceRetries,
+      pendingGraceMs: o.pendingGraceMs ?? 0,
+    });
   }
 
   /** Committed records on `topic` (read_committed), decoded with `serde` (JSON by default). */

@@ -6,6 +6,7 @@ import {
   emfDocument,
   INVOCATION_METRICS,
   invocationFigures,
+  cloudWatchAcceptsTimestamp,
   lineSink,
   recordInvocation,
   recordInvocationFailure,
@@ -16,6 +17,8 @@ import { MetricsAggregator } from '../../../framework/ops/metrics-aggregator.js'
 import { SluiceError } from '../../../framework/errors.js';
 
 const AT = 1_767_225_600_000;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
 
 function task(fields: Partial<TaskReport> & { task: string }): TaskReport {
   return { kind: 'data', received: 0, duplicates: 0, processed: 0, outputs: 0, deadLetters: 0, timersFired: 0, watermark: 0, seq: undefined, recovery: undefined, ...fields } as TaskReport;
@@ -126,12 +129,41 @@ describe('stdoutEmfSink', () => {
 
   it('writes the document as one line on stdout, as Lambda expects', () => {
     const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-    recordInvocation(report, { app: 'clickstream', durationMs: 1, at: AT }, stdoutEmfSink);
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    recordInvocation(report, { app: 'clickstream', durationMs: 1, at: Date.now() }, stdoutEmfSink);
+    expect(warn).not.toHaveBeenCalled();
     expect(write).toHaveBeenCalledTimes(1);
     const line = String(write.mock.calls[0]![0]);
     expect(line.endsWith('\n')).toBe(true);
     expect(line.trimEnd()).not.toContain('\n');
     expect((JSON.parse(line) as Emf)._aws.CloudWatchMetrics[0]!.Namespace).toBe('Sluice');
+  });
+
+  it('warns when CloudWatch would skip the document for its timestamp, and still writes it', () => {
+    const write = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => undefined);
+    recordInvocation(report, { app: 'clickstream', durationMs: 1, at: Date.now() - 15 * DAY }, stdoutEmfSink);
+    expect(warn).toHaveBeenCalledTimes(1);
+    expect(String(warn.mock.calls[0]![0])).toContain('CloudWatch skips EMF timestamps more than 14 days old or 2 hours ahead');
+    expect(write).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('the EMF timestamp', () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it('is the invocation’s time, however far from now, with no warning (a test’s clock often is far)', () => {
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    const long = Date.UTC(2001, 0, 1);
+    expect(emfDocument(invocationFigures(report, { app: 'a', durationMs: 1, at: long }))._aws.Timestamp).toBe(long);
+    expect([out.mock.calls.length, err.mock.calls.length]).toEqual([0, 0]);
+  });
+
+  it('is accepted by CloudWatch from 14 days ago to 2 hours ahead', () => {
+    const now = AT;
+    expect([now - 14 * DAY, now, now + 2 * HOUR].map((at) => cloudWatchAcceptsTimestamp(at, now))).toEqual([true, true, true]);
+    expect([now - 14 * DAY - 1, now + 2 * HOUR + 1, NaN].map((at) => cloudWatchAcceptsTimestamp(at, now))).toEqual([false, false, false]);
   });
 });
 

@@ -1,5 +1,5 @@
-// The per-stage harness runs a stage whose input is read through a schema registry as the
-// handler does: the writer schemas are fetched before any task runs (prefetchSchemas).
+// The per-stage harness runs a stage whose input is read through a schema registry through the
+// handler, which fetches the writer schemas before any task runs (prefetchSchemas).
 import { describe, expect, it } from 'vitest';
 import { avro, json, memoryRegistry, pipeline } from '../../../framework/index.js';
 import { stageHarness } from '../../../framework/testing/index.js';
@@ -14,7 +14,7 @@ const SCHEMA = { type: 'record', name: 'View', namespace: 'test', fields: [{ nam
 const WRITER = { ...SCHEMA, fields: [...SCHEMA.fields, { name: 'page', type: 'string', default: '/' }] };
 
 describe('a stage reading Avro through a registry, in the harness', () => {
-  it('reads its records (the harness prefetches the writer schemas like the handler)', async () => {
+  it('reads its records (the handler the harness invokes prefetches the writer schemas)', async () => {
     const registry = memoryRegistry();
     const p = pipeline('reg', { partitions: 1 });
     p.source('views', { serde: avro<View>({ schema: SCHEMA, registry }) })
