@@ -97,7 +97,12 @@ export function faultSuiteConfig(defaults: { seed: number; schedules: number; so
     if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`SLUICE_SEED must be an integer from 0 to 4294967295, got ${JSON.stringify(raw)}`);
     return { seed, schedules: 1, soak: false, replay: true };
   }
-  if (env.SLUICE_SOAK === '1') return { seed: Math.floor(Math.random() * 0xffffffff), schedules: defaults.soakSchedules, soak: true, replay: false };
+  if (env.SLUICE_SOAK === '1') {
+    const seed = Math.floor(Math.random() * 0xffffffff);
+    // Said now, not at the end: a soak that hangs or is killed must still say where it started.
+    process.stderr.write(`soak: ${defaults.soakSchedules} schedules per scenario from seed ${seed}\n`);
+    return { seed, schedules: defaults.soakSchedules, soak: true, replay: false };
+  }
   return { seed: defaults.seed, schedules: defaults.schedules, soak: false, replay: false };
 }
 
@@ -221,6 +226,11 @@ export interface FaultScheduleOptions {
   readonly trace?: (line: string) => void;
   /** When batches snapshot the task's state (default: every other batch). */
   readonly compaction?: CompactionPolicy;
+  /**
+   * A schedule that has not finished after this long is hung (default 10 minutes): the run fails
+   * naming its seed (and, with SLUICE_TRACE=failing, writes its trace so far).
+   */
+  readonly scheduleTimeoutMs?: number;
 }
 
 /** SLUICE_TRACE=failing: the folder failing schedules' traces are written to (SLUICE_TRACE_DIR, default the OS temp dir). */
@@ -304,7 +314,14 @@ export async function runFaultSchedules(world: World, scenario: Scenario, option
     // SLUICE_TRACE=failing: trace every schedule into memory, keep only the failing ones' traces.
     const lines: string[] = [];
     const trace = options.trace ?? (keep === undefined ? undefined : (line: string) => void lines.push(`${new Date().toISOString()} ${line}`));
-    const result = await runSchedule(world, scenario, { ...options, ...(trace ? { trace } : {}), seed: (options.seed + i) >>> 0 });
+    const seed = (options.seed + i) >>> 0;
+    const result = await withWatchdog(runSchedule(world, scenario, { ...options, ...(trace ? { trace } : {}), seed }), options.scheduleTimeoutMs ?? 600_000, () => {
+      const replay = `scenario ${scenario.name}, schedule seed ${seed} (replay: SLUICE_SEED=${seed})`;
+      if (keep === undefined) return `${replay} did not finish within ${options.scheduleTimeoutMs ?? 600_000} ms: hung`;
+      const file = join(keep, `${scenario.name.replace(/[^\w.-]+/g, '_')}-${seed}-${Date.now()}.hung.trace`);
+      writeFileSync(file, `${lines.join('\n')}\n`);
+      return `${replay} did not finish within ${options.scheduleTimeoutMs ?? 600_000} ms: hung; its trace so far: ${file}`;
+    });
     if (keep !== undefined && result.violations.length > 0) {
       const file = join(keep, `${scenario.name.replace(/[^\w.-]+/g, '_')}-${result.seed}-${Date.now()}.trace`);
       writeFileSync(file, `${describeViolations(result.violations, 50)}\n\n${lines.join('\n')}\n`);
@@ -316,6 +333,19 @@ export async function runFaultSchedules(world: World, scenario: Scenario, option
   const stats = emptyStats();
   for (const r of results) addStats(stats, r.stats);
   return { scenario: scenario.name, results, failures: results.filter((r) => r.violations.length > 0), stats };
+}
+
+/** `work`, or an error with `describe()`'s message when it has not settled within `ms`. */
+async function withWatchdog<T>(work: Promise<T>, ms: number, describe: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(describe())), ms);
+  });
+  try {
+    return await Promise.race([work, hung]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** A failure message naming each failing seed, how to replay it, and what was wrong. */

@@ -37,7 +37,7 @@ describe(`exactly-once under faults, in memory: ${runs}`, () => {
 
   beforeAll(async () => {
     for (const scenario of scenarios) {
-      const report = await runFaultSchedules(memoryWorld(), scenario, { seed: config.seed, schedules: config.schedules, trace: traceFromEnv() });
+      const report = await runFaultSchedules(memoryWorld(), scenario, { seed: config.seed, schedules: config.schedules, trace: traceFromEnv(), scheduleTimeoutMs: 60_000 });
       console.log(`${scenario.name}: ${describeStats(report.stats)}`);
       reports.set(scenario.name, report);
     }
@@ -76,7 +76,7 @@ describe(`at-least-once under faults, in memory: ${runs}`, () => {
   for (const { scenario, options } of cases) {
     it(`${scenario.name}: every click is in the committed output and state (duplicates allowed)`, async () => {
       const schedules = config.replay ? 1 : Math.ceil(config.schedules / 2);
-      const report = await runFaultSchedules(memoryWorld(), scenario, { seed: config.seed, schedules, trace: traceFromEnv(), ...options });
+      const report = await runFaultSchedules(memoryWorld(), scenario, { seed: config.seed, schedules, trace: traceFromEnv(), scheduleTimeoutMs: 60_000, ...options });
       console.log(`${scenario.name}: ${describeStats(report.stats)}`);
       expect(report.failures.length, formatFailures(report)).toBe(0);
       if (!config.replay) {
