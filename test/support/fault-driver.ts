@@ -89,7 +89,7 @@ export interface SuiteConfig {
   readonly replay: boolean;
 }
 
-/** Reads SLUICE_SEED (replay one schedule) and SLUICE_SOAK (many schedules from a random seed). */
+/** Reads SLUICE_SEED (replay one schedule) and SLUICE_SOAK (many schedules from a random seed; SLUICE_SOAK_SCHEDULES how many). */
 export function faultSuiteConfig(defaults: { seed: number; schedules: number; soakSchedules: number }, env: NodeJS.ProcessEnv = process.env): SuiteConfig {
   const raw = env.SLUICE_SEED;
   if (raw !== undefined && raw !== '') {
@@ -99,9 +99,12 @@ export function faultSuiteConfig(defaults: { seed: number; schedules: number; so
   }
   if (env.SLUICE_SOAK === '1') {
     const seed = Math.floor(Math.random() * 0xffffffff);
+    const count = env.SLUICE_SOAK_SCHEDULES;
+    const schedules = count === undefined || count === '' ? defaults.soakSchedules : Number(count);
+    if (!Number.isInteger(schedules) || schedules < 1) throw new Error(`SLUICE_SOAK_SCHEDULES must be a positive integer, got ${JSON.stringify(count)}`);
     // Said now, not at the end: a soak that hangs or is killed must still say where it started.
-    process.stderr.write(`soak: ${defaults.soakSchedules} schedules per scenario from seed ${seed}\n`);
-    return { seed, schedules: defaults.soakSchedules, soak: true, replay: false };
+    process.stderr.write(`soak: ${schedules} schedules per scenario from seed ${seed}\n`);
+    return { seed, schedules, soak: true, replay: false };
   }
   return { seed: defaults.seed, schedules: defaults.schedules, soak: false, replay: false };
 }
