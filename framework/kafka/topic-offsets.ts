@@ -34,7 +34,7 @@ export async function topicOffsets(admin: Admin, topic: string): Promise<TopicOf
 }
 
 /** kafkajs's unchecked empty answer, or a protocol error kafkajs itself calls retriable. */
-export function isRetriableRead(error: unknown): boolean {
+function isRetriableRead(error: unknown): boolean {
   if (error instanceof TypeError) return true;
   return typeof error === 'object' && error !== null && (error as { retriable?: unknown }).retriable === true;
 }
