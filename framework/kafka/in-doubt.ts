@@ -19,6 +19,7 @@ import type { KafkaSinkCounters, SinkLogger } from './sink-counters.js';
 import { describeKafkaError, isFencedError, KafkaSinkError, ResolveError } from './sink-errors.js';
 import type { KafkajsTxn } from './sink-txn.js';
 import { topicOffsets } from './topic-offsets.js';
+import { isProbe, probeRecord } from './resolve-probe.js';
 
 /** How the resolver runs. */
 export interface InDoubtOptions {
@@ -234,15 +235,3 @@ export class InDoubtResolver {
   }
 }
 
-/** The probe resolve() commits. Its key differs from the task's progress key so log compaction never removes a progress record in its favour. */
-function probeRecord(topic: string, partition: number, task: string, nonce: string): OutgoingRecord {
-  return { topic, partition, key: Buffer.from(`${task}#probe`), value: Buffer.from(JSON.stringify({ task, probe: nonce })), headers: [] };
-}
-
-function isProbe(value: Buffer | null, nonce: string): boolean {
-  try {
-    return (JSON.parse(value?.toString('utf8') ?? 'null') as { probe?: unknown } | null)?.probe === nonce;
-  } catch {
-    return false;
-  }
-}

@@ -51,25 +51,42 @@ export function toKafkaHeaders(headers: readonly RecordHeader[]): IHeaders {
   return out;
 }
 
-/** Kafka writes each partition's records of one request as one batch: offset = base offset + position in the batch. */
-export function offsetsOf(chunk: readonly Routed[], sent: readonly RecordMetadata[]): SentOffsets {
+/** The base offset Kafka gave one partition's records of a produce request. */
+export interface PartitionBase {
+  readonly topic: string;
+  readonly partition: number;
+  /** As the client reports it (a string, a bigint, or missing). */
+  readonly baseOffset: unknown;
+}
+
+/**
+ * Kafka writes each partition's records of one request as one batch: a record's offset is its
+ * partition's base offset plus its position there. Shared by both sinks (`client` names the one
+ * that answered, in errors).
+ */
+export function offsetsFromBases(chunk: readonly Routed[], bases: readonly PartitionBase[], client: string): SentOffsets {
   const base = new Map<string, number>();
-  for (const m of sent) {
-    const offset = Number(m.baseOffset);
-    if (m.baseOffset === undefined || !Number.isSafeInteger(offset) || offset < 0) {
-      throw new KafkaSinkError(`Kafka acknowledged a batch without a base offset (${String(m.baseOffset)})`, { topic: m.topicName, partition: m.partition }, 'report this: the producer must use acks=-1');
+  for (const b of bases) {
+    const offset = Number(b.baseOffset);
+    if (b.baseOffset === undefined || !Number.isSafeInteger(offset) || offset < 0) {
+      throw new KafkaSinkError(`Kafka acknowledged a batch without a base offset (${String(b.baseOffset)})`, { topic: b.topic, partition: b.partition }, 'report this: the producer must use acks=-1');
     }
-    base.set(`${m.topicName}\u0000${m.partition}`, offset);
+    base.set(`${b.topic}\u0000${b.partition}`, offset);
   }
   const next = new Map<string, number>();
   return chunk.map(({ record, partition }) => {
     const key = `${record.topic}\u0000${partition}`;
     const start = base.get(key);
-    if (start === undefined) throw new KafkaSinkError('kafkajs acknowledged the send without this partition', { topic: record.topic, partition }, 'kafkajs leaves out partitions it knows no leader for; check the topic');
+    if (start === undefined) throw new KafkaSinkError(`${client} acknowledged the send without this partition`, { topic: record.topic, partition }, `${client} leaves out partitions it knows no leader for; check the topic`);
     const i = next.get(key) ?? 0;
     next.set(key, i + 1);
     return { topic: record.topic, partition, offset: start + i };
   });
+}
+
+/** The offsets of a kafkajs send's records. */
+export function offsetsOf(chunk: readonly Routed[], sent: readonly RecordMetadata[]): SentOffsets {
+  return offsetsFromBases(chunk, sent.map((m) => ({ topic: m.topicName, partition: m.partition, baseOffset: m.baseOffset })), 'kafkajs');
 }
 
 export function toTopicMessages(chunk: readonly Routed[]): { topic: string; messages: Message[] }[] {

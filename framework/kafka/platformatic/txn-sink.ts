@@ -36,6 +36,8 @@ import { isFencedByBroker, PLATFORMATIC_RETRIES, protocolErrorIds, retryDelayMs 
 import { PartitionReader } from './reader.js';
 import { countRequests } from './requests.js';
 import { endTransaction, SinkTxn, type Txn, type TxnOps } from './transaction.js';
+import { isProbe, probeRecord } from '../resolve-probe.js';
+import { offsetsFromBases } from '../record-batches.js';
 
 /** EndTxn re-sends after UNKNOWN_SERVER_ERROR in this process (transaction.ts). */
 export { platformaticEndTxnResendCount } from './transaction.js';
@@ -390,39 +392,11 @@ function toMessage({ record, partition }: Routed) {
   };
 }
 
-/** Kafka writes each partition's records of one request as one batch: offset = base offset + position in the batch. */
+/** The offsets of a produce request's records. */
 function offsetsOf(chunk: readonly Routed[], result: ProduceResult): SentOffsets {
-  const base = new Map<string, number>();
-  for (const o of result.offsets ?? []) {
-    const offset = Number(o.offset);
-    if (!Number.isSafeInteger(offset) || offset < 0) {
-      throw new KafkaSinkError(`Kafka acknowledged a batch without a base offset (${String(o.offset)})`, { topic: o.topic, partition: o.partition }, 'report this: the producer must use acks=-1');
-    }
-    base.set(`${o.topic}\u0000${o.partition}`, offset);
-  }
-  const next = new Map<string, number>();
-  return chunk.map(({ record, partition }) => {
-    const key = `${record.topic}\u0000${partition}`;
-    const start = base.get(key);
-    if (start === undefined) throw new KafkaSinkError('the send was acknowledged without this partition', { topic: record.topic, partition }, 'report this');
-    const i = next.get(key) ?? 0;
-    next.set(key, i + 1);
-    return { topic: record.topic, partition, offset: start + i };
-  });
+  return offsetsFromBases(chunk, (result.offsets ?? []).map((o) => ({ topic: o.topic, partition: o.partition, baseOffset: o.offset })), '@platformatic/kafka');
 }
 
-/** The probe resolve() commits; keyed apart from the task's progress records so compaction keeps them. */
-function probeRecord(topic: string, partition: number, task: string, nonce: string): OutgoingRecord {
-  return { topic, partition, key: Buffer.from(`${task}#probe`), value: Buffer.from(JSON.stringify({ task, probe: nonce })), headers: [] };
-}
-
-function isProbe(value: Buffer | null, nonce: string): boolean {
-  try {
-    return (JSON.parse(value?.toString('utf8') ?? 'null') as { probe?: unknown } | null)?.probe === nonce;
-  } catch {
-    return false;
-  }
-}
 
 function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
