@@ -25,7 +25,7 @@ export function partitionOf(record: OutgoingRecord, count: number, turns: Map<st
       throw new KafkaSinkError(
         `partition ${record.partition} does not exist: the topic has ${count}`,
         { topic: record.topic, partition: record.partition },
-        'the partition count the pipeline was compiled for differs from the topic; see `sluice deploy`',
+        'the partition count the pipeline was compiled for differs from the topic; recreate the topic with that count, or rebuild the pipeline for the partition count the topic has',
       );
     }
     return record.partition;

@@ -119,7 +119,7 @@ export class SinkClients {
         .then((admin) => admin.fetchTopicMetadata({ topics: [topic] }))
         .then(({ topics }) => {
           const n = topics.find((t) => t.name === topic)?.partitions.length ?? 0;
-          if (n < 1) throw new KafkaSinkError(`topic "${topic}" has no partitions`, { topic }, 'create the topic first (sluice deploy creates the topology topics)');
+          if (n < 1) throw new KafkaSinkError(`topic "${topic}" has no partitions`, { topic }, 'create the topic first (`sls deploy` or `sluice dev` create the topology topics)');
           return n;
         });
       this.partitionCounts.set(topic, count);

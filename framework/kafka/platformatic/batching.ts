@@ -15,6 +15,7 @@
  * library would give them, so the rule sees every timestamp.
  */
 import type { OutgoingRecord } from '../../record/record.js';
+import { estimatedSize } from '../record-batches.js';
 
 /** A record with the partition the sink chose for it. */
 export interface Routed {
@@ -55,11 +56,4 @@ export function requestsOf(routed: readonly Routed[], maxBytes: number, now: num
   }
   if (current.length > 0) chunks.push(current);
   return chunks;
-}
-
-/** Upper estimate of a record's bytes in a record batch (varint lengths, attributes, deltas). */
-export function estimatedSize(r: OutgoingRecord): number {
-  let size = 32 + (r.key?.length ?? 0) + (r.value?.length ?? 0);
-  for (const h of r.headers) size += 10 + Buffer.byteLength(h.name) + h.value.length;
-  return size;
 }

@@ -35,7 +35,7 @@ export class PartitionReader {
     if (!count) {
       count = this.consumer.metadata({ topics: [topic] }).then((metadata) => {
         const n = metadata.topics.get(topic)?.partitionsCount ?? 0;
-        if (n < 1) throw new KafkaSinkError(`topic "${topic}" has no partitions`, { topic }, 'create the topic first (sluice deploy creates the topology topics)');
+        if (n < 1) throw new KafkaSinkError(`topic "${topic}" has no partitions`, { topic }, 'create the topic first (`sls deploy` or `sluice dev` create the topology topics)');
         return n;
       });
       this.partitionCounts.set(topic, count);

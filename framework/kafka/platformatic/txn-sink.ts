@@ -24,7 +24,6 @@ import { randomUUID } from 'node:crypto';
 import { Producer, type ProduceResult } from '@platformatic/kafka';
 import type { KafkaTxn, ProgressPosition, ResolveOptions, SentOffsets, TxnOutcome, TxnSink } from '../../commit/ports.js';
 import { SluiceError, type ErrorPlace } from '../../errors.js';
-import { partitionForKey } from '../../record/partitioner.js';
 import { parseProgress } from '../../record/progress.js';
 import type { OutgoingRecord } from '../../record/record.js';
 import { KafkaSinkError, ProducerFencedError, ResolveError } from '../sink-errors.js';
@@ -37,7 +36,7 @@ import { PartitionReader } from './reader.js';
 import { countRequests } from './requests.js';
 import { endTransaction, SinkTxn, type Txn, type TxnOps } from './transaction.js';
 import { isProbe, probeRecord } from '../resolve-probe.js';
-import { offsetsFromBases } from '../record-batches.js';
+import { offsetsFromBases, partitionOf } from '../record-batches.js';
 
 /** EndTxn re-sends after UNKNOWN_SERVER_ERROR in this process (transaction.ts). */
 export { platformaticEndTxnResendCount } from './transaction.js';
@@ -355,22 +354,7 @@ export class PlatformaticTxnSink implements TxnSink {
     const routed: Routed[] = [];
     for (const record of records) {
       const count = await this.readerClient().partitionCount(record.topic);
-      if (record.partition !== undefined) {
-        if (!Number.isInteger(record.partition) || record.partition < 0 || record.partition >= count) {
-          throw new KafkaSinkError(
-            `partition ${record.partition} does not exist: the topic has ${count}`,
-            { topic: record.topic, partition: record.partition },
-            'the partition count the pipeline was compiled for differs from the topic; see `sluice deploy`',
-          );
-        }
-        routed.push({ record, partition: record.partition });
-      } else if (record.key) {
-        routed.push({ record, partition: partitionForKey(record.key, count) });
-      } else {
-        const next = this.roundRobin.get(record.topic) ?? 0;
-        this.roundRobin.set(record.topic, next + 1);
-        routed.push({ record, partition: next % count });
-      }
+      routed.push({ record, partition: partitionOf(record, count, this.roundRobin) });
     }
     return routed;
   }
