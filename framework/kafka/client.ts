@@ -5,6 +5,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { fixKafkajsReadCommitted } from './read-committed.js';
+import { fixKafkajsRequestQueue } from './request-queue.js';
 import { fixKafkajsEndTxn } from './txn-retries.js';
 
 /** How loud kafkajs may be; it logs every retried connection error at `error`. */
@@ -38,6 +39,7 @@ const LEVELS: Record<LogLevelName, logLevel> = {
 export function createKafka(config: KafkaClientConfig): Kafka {
   fixKafkajsReadCommitted();
   fixKafkajsEndTxn();
+  fixKafkajsRequestQueue();
   // kafkajs 2 warns once per process that its default partitioner changed in v2. Sluice wants
   // exactly that default (Java-compatible murmur2), so the warning is noise; callers that pass
   // `createPartitioner` explicitly never see it either.

@@ -1,5 +1,15 @@
 /** Read-committed filtering done right for kafkajs (see fixKafkajsReadCommitted). */
-import { createRequire } from 'node:module';
+import fetchV4 from 'kafkajs/src/protocol/requests/fetch/v4/response.js';
+import fetchV5 from 'kafkajs/src/protocol/requests/fetch/v5/response.js';
+import fetchV6 from 'kafkajs/src/protocol/requests/fetch/v6/response.js';
+import fetchV7 from 'kafkajs/src/protocol/requests/fetch/v7/response.js';
+import fetchV8 from 'kafkajs/src/protocol/requests/fetch/v8/response.js';
+import fetchV9 from 'kafkajs/src/protocol/requests/fetch/v9/response.js';
+import fetchV10 from 'kafkajs/src/protocol/requests/fetch/v10/response.js';
+import fetchV11 from 'kafkajs/src/protocol/requests/fetch/v11/response.js';
+
+/** kafkajs's Fetch response parsers, v4 to v11: the versions that carry aborted transactions. */
+const FETCH_RESPONSES = [fetchV4, fetchV5, fetchV6, fetchV7, fetchV8, fetchV9, fetchV10, fetchV11];
 
 /**
  * kafkajs 2.2.4 (the last release) lets read_committed consumers see records of aborted
@@ -22,16 +32,11 @@ import { createRequire } from 'node:module';
 export function fixKafkajsReadCommitted(): void {
   if (readCommittedFixed) return;
   readCommittedFixed = true;
-  const require = createRequire(import.meta.url);
-  for (let v = 4; v <= 11; v += 1) {
-    let mod: { parse: (data: unknown) => Promise<unknown> };
-    try {
-      mod = require(`kafkajs/src/protocol/requests/fetch/v${v}/response.js`) as typeof mod;
-    } catch {
-      continue;
-    }
+  for (const mod of FETCH_RESPONSES) {
     const parse = mod.parse;
-    mod.parse = async (data: unknown): Promise<unknown> => dropAbortedRecords(await parse(data));
+    mod.parse = async function parseDroppingAborted(data: unknown): Promise<unknown> {
+      return dropAbortedRecords(await parse(data));
+    };
   }
 }
 

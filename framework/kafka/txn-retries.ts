@@ -16,8 +16,8 @@
  * completed that way answers NONE again. What is still not definite after the retries stays an
  * error, and the commit protocol treats a failed commit as in doubt (recovery decides it).
  */
-import { createRequire } from 'node:module';
 import { setTimeout as sleep } from 'node:timers/promises';
+import Broker from 'kafkajs/src/broker/index.js';
 
 /** What to do with an EndTxn error: send the request again (after `delayMs`) or give up. */
 export type EndTxnDecision = { readonly retry: true; readonly delayMs: number } | { readonly retry: false };
@@ -46,8 +46,6 @@ interface KafkajsBroker {
 export function fixKafkajsEndTxn(): void {
   if (installed) return;
   installed = true;
-  const require = createRequire(import.meta.url);
-  const Broker = require('kafkajs/src/broker/index.js') as { prototype: KafkajsBroker };
   const send = Broker.prototype.endTxn;
   Broker.prototype.endTxn = async function endTxnWithRetries(this: KafkajsBroker, args: unknown): Promise<unknown> {
     for (let attempt = 1; ; attempt += 1) {
