@@ -971,6 +971,14 @@ function emptyStats(): FaultStats {
   };
 }
 
+/** Two runs of one scenario as one report (the schedules of both, stats summed). */
+export function mergeReports(a: FaultRunReport, b: FaultRunReport): FaultRunReport {
+  const stats = emptyStats();
+  addStats(stats, a.stats);
+  addStats(stats, b.stats);
+  return { scenario: a.scenario, results: [...a.results, ...b.results], failures: [...a.failures, ...b.failures], stats };
+}
+
 function addStats(into: FaultStats, s: FaultStats): void {
   into.invocations += s.invocations;
   into.failedInvocations += s.failedInvocations;

@@ -12,7 +12,7 @@ import { CheckpointConflict, type TaskStore, type TxnSink } from '../../framewor
 import type { MemoryCheckpointStore } from '../../framework/testing/memory-store.js';
 import { parseProgress } from '../../framework/record/progress.js';
 import type { MemoryTxnSink } from '../../framework/testing/memory-kafka.js';
-import type { FaultRunReport, Scenario } from '../support/fault-driver.js';
+import type { FaultRunReport, FaultStats, Scenario } from '../support/fault-driver.js';
 import {
   COMMIT_STEPS,
   clicksSeen,
@@ -21,6 +21,7 @@ import {
   formatFailures,
   measureHappyPath,
   memoryWorld,
+  mergeReports,
   runFaultSchedules,
   runningTotals,
   traceFromEnv,
@@ -41,7 +42,18 @@ describe(`exactly-once under faults, in memory: ${runs}`, () => {
       console.log(`${scenario.name}: ${describeStats(report.stats)}`);
       reports.set(scenario.name, report);
     }
-  }, budget(600_000));
+    // Which faults a schedule meets depends on how its invocations interleave, which real time
+    // (the 1 s wait for the other trigger) changes from run to run: on an idle machine fewer
+    // batches are recovered, so fewer recoveries fail. Rather than pass or fail on that, run
+    // more schedules (each checked against the oracle too) until every fault was met, at most 4 rounds.
+    for (let round = 1; !config.replay && round <= 4 && missingCoverage([...reports.values()].map((r) => r.stats)).length > 0; round++) {
+      console.log(`round ${round} of extra schedules, for ${missingCoverage([...reports.values()].map((r) => r.stats)).join(', ')}`);
+      for (const scenario of scenarios) {
+        const extra = await runFaultSchedules(memoryWorld(), scenario, { seed: config.seed + config.schedules + (round - 1) * 10, schedules: 10, trace: traceFromEnv(), scheduleTimeoutMs: 60_000 });
+        reports.set(scenario.name, mergeReports(reports.get(scenario.name)!, extra));
+      }
+    }
+  }, budget(900_000));
 
   for (const scenario of scenarios) {
     it(`${scenario.name}: committed output and state equal the oracle`, () => {
@@ -51,21 +63,28 @@ describe(`exactly-once under faults, in memory: ${runs}`, () => {
   }
 
   it.skipIf(config.replay)('crashed at every commit step, ran zombies, injected port failures and redelivered', () => {
-    const all = [...reports.values()].map((r) => r.stats);
-    for (const step of COMMIT_STEPS) expect(all.reduce((n, s) => n + s.crashes[step], 0), `crashes at ${step}`).toBeGreaterThan(0);
-    expect(all.reduce((n, s) => n + s.zombiePairs, 0)).toBeGreaterThan(0);
-    expect(all.reduce((n, s) => n + s.conflicts, 0), 'calls that lost with CheckpointConflict').toBeGreaterThan(0);
-    expect(all.reduce((n, s) => n + s.fenced, 0), 'calls that lost with a fenced producer').toBeGreaterThan(0);
-    expect(all.reduce((n, s) => n + s.reruns, 0), 'batches rerun within an invocation after a lost race').toBeGreaterThan(0);
-    expect(all.reduce((n, s) => n + s.redelivered, 0)).toBeGreaterThan(0);
-    expect(all.reduce((n, s) => n + s.recovered.committed, 0), 'recoveries that promoted').toBeGreaterThan(0);
-    expect(all.reduce((n, s) => n + s.recovered.aborted, 0), 'recoveries that discarded').toBeGreaterThan(0);
-    const injected = new Set(all.flatMap((s) => Object.keys(s.injected)));
-    for (const kind of ['store.prepare:lost-response', 'store.prepare:stale-condition', 'store.confirm:stale-condition', 'sink.commit:lost-response', 'sink.resolve:unavailable']) {
-      expect(injected, kind).toContain(kind);
-    }
+    expect(missingCoverage([...reports.values()].map((r) => r.stats))).toEqual([]);
   });
 });
+
+/** The faults and outcomes the schedules must have met, each named when missing. */
+function missingCoverage(all: readonly FaultStats[]): string[] {
+  const sum = (f: (s: FaultStats) => number): number => all.reduce((n, s) => n + f(s), 0);
+  const counts: Array<[string, number]> = [
+    ...COMMIT_STEPS.map((step): [string, number] => [`crashes at ${step}`, sum((s) => s.crashes[step])]),
+    ['zombie pairs', sum((s) => s.zombiePairs)],
+    ['calls that lost with CheckpointConflict', sum((s) => s.conflicts)],
+    ['calls that lost with a fenced producer', sum((s) => s.fenced)],
+    ['batches rerun within an invocation after a lost race', sum((s) => s.reruns)],
+    ['records redelivered', sum((s) => s.redelivered)],
+    ['recoveries that promoted', sum((s) => s.recovered.committed)],
+    ['recoveries that discarded', sum((s) => s.recovered.aborted)],
+    ...['store.prepare:lost-response', 'store.prepare:stale-condition', 'store.confirm:stale-condition', 'sink.commit:lost-response', 'sink.resolve:unavailable'].map(
+      (kind): [string, number] => [`injected ${kind}`, sum((s) => s.injected[kind] ?? 0)],
+    ),
+  ];
+  return counts.filter(([, n]) => n === 0).map(([name]) => name);
+}
 
 describe(`at-least-once under faults, in memory: ${runs}`, () => {
   // Few keys (small batches), and many keys with large batches (over 99 state writes per batch).
