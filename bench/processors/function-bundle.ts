@@ -5,14 +5,20 @@
  * would run — plain Node on one file, no TypeScript loader — so their memory and CPU are a
  * deployed function's.
  */
+import { tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, relative, resolve } from 'node:path';
 import { bundleFunction, writeUnpacked } from '../../framework/deploy/bundle.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Where the bundle is written (under node_modules/.cache: git-ignored, rebuilt by every run). */
-export const FUNCTION_BUNDLE_DIR = join(ROOT, 'node_modules', '.cache', 'sluice-bench');
+/**
+ * Where the bundle is written (rebuilt by every run): outside the repository, with no
+ * node_modules above it, as on Lambda. Inside the repository a lookup at run time that esbuild
+ * did not bundle would quietly find the repository's node_modules (that hid a deploy bug once:
+ * docs/exactly-once.md, "Known problems").
+ */
+export const FUNCTION_BUNDLE_DIR = join(tmpdir(), 'sluice-bench-function');
 
 /** Builds the bundle; returns the path of its script. */
 export async function buildFunctionBundle(dir: string = FUNCTION_BUNDLE_DIR): Promise<string> {
