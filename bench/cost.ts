@@ -12,9 +12,10 @@
  * 10 events/s from the low-rate phase, 1,000 events/s from the live phase of the full run — its
  * invocations per second as they were, data scaled by rate ÷ phase rate. A rate no phase was
  * measured at (50,000 events/s; 1,000 in the quick run) takes its data invocations from the
- * batching model — per partition, what Lambda's trigger sends: full batches of B when records
- * come faster than B per batching window W, else one invocation per window (or per record below
- * one record per window) — and its control invocations per second from the phase nearest in rate
+ * batching model — what Lambda's trigger sends for the stage's input, one invocation carrying
+ * every partition's records up to BatchSize B: full batches of B when records come faster than B
+ * per batching window W, else one invocation per window (or per record below one record per
+ * window) — and its control invocations per second from the phase nearest in rate
  * (window firings follow event time, not the event rate; marks sent per upstream batch would grow
  * with the rate, which this leaves out).
  * The ticker is priced from its schedule (framework/deploy/defaults.ts): runs per month × (run
@@ -276,8 +277,14 @@ export function costAt(buckets: readonly InvocationCost[], records: number): Inv
   return { records, ms: last.ms * k, cpuMs: last.cpuMs === undefined ? undefined : last.cpuMs * k, wru: last.wru * k, rru: last.rru * k, requests: last.requests * k, count: 0 };
 }
 
-/** What Lambda's trigger does at `recordsPerSecond` on one partition: invocations/s and records each. */
-export function invocationsPerPartition(recordsPerSecond: number, d: Deployment): { perSecond: number; records: number } {
+/**
+ * What Lambda's trigger sends for a stage input that gets `recordsPerSecond` over all its
+ * partitions: invocations/s and records each. One invocation carries the records of every
+ * partition that has any, up to BatchSize (as the trigger emulator the samples were measured on
+ * does): full batches when records come faster than BatchSize per batching window, else one
+ * invocation per window (or per record, below one record per window).
+ */
+export function triggerInvocations(recordsPerSecond: number, d: Deployment): { perSecond: number; records: number } {
   if (recordsPerSecond <= 0) return { perSecond: 0, records: 0 };
   const full = recordsPerSecond / d.batchSize;
   const window = Math.max(d.batchingWindowSeconds, 0.001);
@@ -353,8 +360,11 @@ export function monthlyCost(profile: PipelineProfile, rate: number, prices: Pric
   for (const s of profile.stages) {
     const measured = phase?.stages.find((x) => x.stage === s.stage);
     const per = phase && phase.seconds > 0 ? 1 / phase.seconds : 0;
-    const perPartition = invocationsPerPartition((rate * s.recordsPerEvent) / s.partitions, d);
-    const modelData = perPartition.perSecond * s.partitions * s.attemptsPerDelivery;
+    // The measured invocations carried several partitions each, as Lambda's do; pricing one per
+    // partition (before 2026-12-05) charged each partition a whole invocation's fixed cost and, by
+    // records, the write units of several task batches.
+    const trigger = triggerInvocations(rate * s.recordsPerEvent, d);
+    const modelData = trigger.perSecond * s.attemptsPerDelivery;
     // Control invocations (marks, ticks, the window firings they cause) per second as in the basis
     // phase, at any rate: firings follow event time (windows per second), not the event rate.
     if (measured) {
@@ -371,7 +381,7 @@ export function monthlyCost(profile: PipelineProfile, rate: number, prices: Pric
       wru += measured.data.wru * k;
       rru += measured.data.rru * k;
     } else if (rate > 0) {
-      const data = costAt(s.data, perPartition.records);
+      const data = costAt(s.data, trigger.records);
       invocations += modelData;
       gbs += ((modelData * durationAtMemory(data.ms, data.cpuMs, d.lambdaMemoryMb)) / 1000) * gb;
       wru += modelData * data.wru;
@@ -518,13 +528,31 @@ export function formatCostReport(r: CostReport): string {
   ].join('\n');
 }
 
-// `npx tsx bench/cost.ts <result.json>`: the cost table of a saved run.
+// `npx tsx bench/cost.ts <result.json> [--reprice]`: the cost table of a saved run, as the run
+// printed it, or (--reprice) its measured profiles priced again by this model.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const file = process.argv[2] ?? 'bench/results/latest-quick.json';
-  const saved = JSON.parse(readFileSync(file, 'utf8')) as { cost?: CostReport };
+  const args = process.argv.slice(2);
+  const file = args.find((a) => !a.startsWith('--')) ?? 'bench/results/latest-quick.json';
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as { cost?: CostReport; results?: SavedResult[] };
   if (!saved.cost) {
     console.error(`${file} has no cost report`);
     process.exit(1);
   }
-  console.log(formatCostReport(saved.cost));
+  console.log(formatCostReport(args.includes('--reprice') ? repriced(saved.cost, saved.results ?? []) : saved.cost));
+}
+
+/** What --reprice reads of a saved configuration result. */
+interface SavedResult {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly invoker?: string;
+  readonly profile?: PipelineProfile;
+  readonly drain?: { readonly eventsPerSecond?: number };
+}
+
+/** A saved run's profiles priced again with this model, at the deployment and rates it was priced at. */
+function repriced(cost: CostReport, results: readonly SavedResult[]): CostReport {
+  const profiles = results.flatMap((r) => (r.ok && r.profile && r.invoker !== 'in-process' ? [r.profile] : []));
+  const kstreams = results.find((r) => r.name === 'kstreams-eos' && r.ok)?.drain?.eventsPerSecond;
+  return costReport(profiles, kstreams, PRICES, cost.deployment, cost.rates);
 }

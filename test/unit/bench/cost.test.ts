@@ -62,6 +62,16 @@ describe('monthlyCost', () => {
     expect(c.invocationsPerSecond).toBeCloseTo(100.4, 10);
   });
 
+  it('bundles the partitions of a stage into one invocation per batching window below BatchSize, as the trigger does', () => {
+    // 1,000 events/s over 2 partitions, BatchSize 10,000, window 0.5 s: 2 data invocations/s of
+    // 500 records (not 2 per partition); 50,000 events/s fill batches: 5/s of 10,000.
+    const low = monthlyCost(profile, 1_000, PRICES, DEPLOYMENT);
+    expect(low.basis.measured).toBe(true);
+    const model = (rate: number): number => monthlyCost({ ...profile, phases: profile.phases.filter((p) => p.name !== 'live') }, rate, PRICES, { ...DEPLOYMENT, batchSize: 10_000, batchingWindowSeconds: 0.5 }).invocationsPerSecond;
+    expect(model(1_000)).toBeCloseTo(2 + 0.4, 10);
+    expect(model(50_000)).toBeCloseTo(5 + 0.4, 10);
+  });
+
   it('prices idle from the idle phase\'s control invocations and the ticker', () => {
     const c = monthlyCost(profile, 0);
     expect(c.invocationsPerSecond).toBeCloseTo(0.2, 10);
