@@ -22,35 +22,8 @@ declare module 'kafkajs/src/network/requestQueue/index.js' {
   export default RequestQueue;
 }
 
-declare module 'kafkajs/src/protocol/requests/fetch/v4/response.js' {
-  const response: { parse: (data: unknown) => Promise<unknown> };
-  export default response;
-}
-declare module 'kafkajs/src/protocol/requests/fetch/v5/response.js' {
-  const response: { parse: (data: unknown) => Promise<unknown> };
-  export default response;
-}
-declare module 'kafkajs/src/protocol/requests/fetch/v6/response.js' {
-  const response: { parse: (data: unknown) => Promise<unknown> };
-  export default response;
-}
-declare module 'kafkajs/src/protocol/requests/fetch/v7/response.js' {
-  const response: { parse: (data: unknown) => Promise<unknown> };
-  export default response;
-}
-declare module 'kafkajs/src/protocol/requests/fetch/v8/response.js' {
-  const response: { parse: (data: unknown) => Promise<unknown> };
-  export default response;
-}
-declare module 'kafkajs/src/protocol/requests/fetch/v9/response.js' {
-  const response: { parse: (data: unknown) => Promise<unknown> };
-  export default response;
-}
-declare module 'kafkajs/src/protocol/requests/fetch/v10/response.js' {
-  const response: { parse: (data: unknown) => Promise<unknown> };
-  export default response;
-}
-declare module 'kafkajs/src/protocol/requests/fetch/v11/response.js' {
+/** kafkajs's Fetch response parsers (read-committed.ts patches v4 to v11). */
+declare module 'kafkajs/src/protocol/requests/fetch/*/response.js' {
   const response: { parse: (data: unknown) => Promise<unknown> };
   export default response;
 }

@@ -30,14 +30,8 @@ export function pendingCheckDelay(pending: number, throttledUntil: number, now: 
   return throttled > 0 ? throttled : PENDING_CHECK_INTERVAL_MS;
 }
 
-/** The fields of kafkajs's RequestQueue the fix reads and writes. */
-interface KafkajsRequestQueue {
-  pending: unknown[];
-  throttledUntil: number;
-  throttleCheckTimeoutId: ReturnType<typeof setTimeout> | null;
-  checkPendingRequests(): void;
-  scheduleCheckPendingRequests(): void;
-}
+/** The fields of kafkajs's RequestQueue the fix reads and writes (kafkajs-internals.d.ts). */
+type KafkajsRequestQueue = (typeof RequestQueue)['prototype'];
 
 let installed = false;
 

@@ -35,9 +35,8 @@ export function endTxnDecision(type: string | undefined, attempt: number): EndTx
   return { retry: true, delayMs: Math.min(1_000, 20 * 2 ** (attempt - 1)) };
 }
 
-interface KafkajsBroker {
-  endTxn(args: unknown): Promise<unknown>;
-}
+/** kafkajs's Broker as far as the fix uses it (kafkajs-internals.d.ts). */
+type KafkajsBroker = (typeof Broker)['prototype'];
 
 /**
  * Installs the EndTxn retries into kafkajs's Broker, process-wide and once. kafkajs calls
