@@ -7,8 +7,9 @@
  * after 1 ms, and the check it runs schedules the next one. So every connection that has answered
  * once wakes its process about a thousand times a second for as long as it is open
  * (tulios/kafkajs#1556, #1704; unfixed in 2.2.4, the last release). Profiled on the benchmark's
- * stage functions, those timers were about a quarter of their CPU at 10 events/s; on Lambda that
- * is billed duration, and on a shared machine it is CPU the work does not get.
+ * stage functions, those timers were about a third of their CPU: most of it between invocations,
+ * which Lambda freezes and does not bill, the rest billed duration; on a shared machine it is CPU
+ * the work does not get.
  *
  * The replacement keeps what the check is for — sending queued requests once a broker's
  * throttling ends, and a 10 ms safety poll while requests wait behind the in-flight limit — and
