@@ -152,6 +152,8 @@ export interface PhaseProfile {
   /** Source events per second while it ran (drain: the measured throughput; idle: 0). */
   readonly rate: number;
   readonly seconds: number;
+  /** Seconds of event time its input spans (the drain: fewer wall seconds than that); undefined = `seconds`. */
+  readonly eventSeconds?: number;
   readonly events: number;
   readonly stages: readonly StagePhase[];
   /** Ticker writes per second. */
@@ -194,6 +196,8 @@ export interface PhaseSamples {
   readonly samples: readonly InvocationSample[];
   readonly events: number;
   readonly seconds: number;
+  /** Seconds of event time the phase's input spans, when not `seconds` (the drain: a backlog read faster than real time). */
+  readonly eventSeconds?: number;
   readonly tickWrites: number;
 }
 
@@ -227,6 +231,7 @@ export function buildProfile(config: string, stages: ReadonlyArray<{ name: strin
       name: p.name,
       rate: p.rate,
       seconds: p.seconds,
+      ...(p.eventSeconds === undefined ? {} : { eventSeconds: p.eventSeconds }),
       events: p.events,
       stages: stages.map((s) => ({
         stage: s.name,
@@ -365,13 +370,16 @@ export function monthlyCost(profile: PipelineProfile, rate: number, prices: Pric
     // records, the write units of several task batches.
     const trigger = triggerInvocations(rate * s.recordsPerEvent, d);
     const modelData = trigger.perSecond * s.attemptsPerDelivery;
-    // Control invocations (marks, ticks, the window firings they cause) per second as in the basis
-    // phase, at any rate: firings follow event time (windows per second), not the event rate.
+    // Control invocations (marks, ticks, the window firings they cause) per second of event time as
+    // in the basis phase, at any rate: firings follow event time (windows per second), not the event
+    // rate. Deployed, event time runs with real time; in the drain it ran ~4× faster.
+    const eventSeconds = phase ? (phase.eventSeconds ?? phase.seconds) : 0;
+    const perEventSecond = eventSeconds > 0 ? 1 / eventSeconds : 0;
     if (measured) {
-      invocations += measured.control.count * per;
-      gbs += (billedMs(measured.control) / 1000) * per * gb;
-      wru += measured.control.wru * per;
-      rru += measured.control.rru * per;
+      invocations += measured.control.count * perEventSecond;
+      gbs += (billedMs(measured.control) / 1000) * perEventSecond * gb;
+      wru += measured.control.wru * perEventSecond;
+      rru += measured.control.rru * perEventSecond;
     }
     if (basis.measured && measured && phase) {
       // Data invocations as measured at (about) this rate, scaled to it.
@@ -533,12 +541,19 @@ export function formatCostReport(r: CostReport): string {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const args = process.argv.slice(2);
   const file = args.find((a) => !a.startsWith('--')) ?? 'bench/results/latest-quick.json';
-  const saved = JSON.parse(readFileSync(file, 'utf8')) as { cost?: CostReport; results?: SavedResult[] };
+  const saved = JSON.parse(readFileSync(file, 'utf8')) as SavedRun;
   if (!saved.cost) {
     console.error(`${file} has no cost report`);
     process.exit(1);
   }
-  console.log(formatCostReport(args.includes('--reprice') ? repriced(saved.cost, saved.results ?? []) : saved.cost));
+  console.log(formatCostReport(args.includes('--reprice') ? repriced(saved.cost, saved.results ?? [], saved.settings?.backlogRate) : saved.cost));
+}
+
+/** What --reprice reads of a saved run. */
+interface SavedRun {
+  readonly cost?: CostReport;
+  readonly results?: SavedResult[];
+  readonly settings?: { readonly backlogRate?: number };
 }
 
 /** What --reprice reads of a saved configuration result. */
@@ -550,9 +565,17 @@ interface SavedResult {
   readonly drain?: { readonly eventsPerSecond?: number };
 }
 
-/** A saved run's profiles priced again with this model, at the deployment and rates it was priced at. */
-function repriced(cost: CostReport, results: readonly SavedResult[]): CostReport {
-  const profiles = results.flatMap((r) => (r.ok && r.profile && r.invoker !== 'in-process' ? [r.profile] : []));
+/**
+ * A saved run's profiles priced again with this model, at the deployment and rates it was priced at.
+ * Runs from before 2026-12-05 evening saved no event-time span of the drain: it is the backlog's
+ * events at the run's backlog rate.
+ */
+function repriced(cost: CostReport, results: readonly SavedResult[], backlogRate: number | undefined): CostReport {
+  const withSpan = (p: PipelineProfile): PipelineProfile => ({
+    ...p,
+    phases: p.phases.map((ph) => (ph.name === 'drain' && ph.eventSeconds === undefined && backlogRate ? { ...ph, eventSeconds: ph.events / backlogRate } : ph)),
+  });
+  const profiles = results.flatMap((r) => (r.ok && r.profile && r.invoker !== 'in-process' ? [withSpan(r.profile)] : []));
   const kstreams = results.find((r) => r.name === 'kstreams-eos' && r.ok)?.drain?.eventsPerSecond;
   return costReport(profiles, kstreams, PRICES, cost.deployment, cost.rates);
 }

@@ -326,7 +326,8 @@ export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv,
     const withStartup = backlog.events / ((drainDoneAt - firstInput) / 1000);
     say(`drain ${int(timedRecords)} events after warm-up in ${drainSeconds.toFixed(1)} s = ${int(drainRate)} events/s (${int(withStartup)} with start-up)`);
     const stageSizes = sluiceTopology?.stages.map((st) => ({ name: st.name, partitions: st.inputs.reduce((n, i) => n + i.partitions, 0) }));
-    const drainSamples = { name: 'drain', rate: drainRate, samples: drainStats.invocations ?? [], events: backlog.events, seconds: drainSeconds, tickWrites: drainStats.ticker?.sends ?? 0 };
+    // The backlog spans events ÷ backlogRate seconds of event time, which the drain runs through faster than real time.
+    const drainSamples = { name: 'drain', rate: drainRate, samples: drainStats.invocations ?? [], events: backlog.events, seconds: drainSeconds, eventSeconds: backlog.events / s.backlogRate, tickWrites: drainStats.ticker?.sends ?? 0 };
     if (drainOnly) {
       const final = await p.stop();
       processor = undefined;

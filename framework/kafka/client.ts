@@ -5,6 +5,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { fixKafkajsReadCommitted } from './read-committed.js';
+import { fixKafkajsProduceEncoding } from './produce-encoding.js';
 import { fixKafkajsRequestQueue } from './request-queue.js';
 import { fixKafkajsEndTxn } from './txn-retries.js';
 
@@ -40,6 +41,7 @@ export function createKafka(config: KafkaClientConfig): Kafka {
   fixKafkajsReadCommitted();
   fixKafkajsEndTxn();
   fixKafkajsRequestQueue();
+  fixKafkajsProduceEncoding();
   // kafkajs 2 warns once per process that its default partitioner changed in v2. Sluice wants
   // exactly that default (Java-compatible murmur2), so the warning is noise; callers that pass
   // `createPartitioner` explicitly never see it either.

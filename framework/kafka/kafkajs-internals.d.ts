@@ -1,5 +1,6 @@
 /**
- * The kafkajs 2.2.4 modules Sluice patches (read-committed.ts, txn-retries.ts, request-queue.ts),
+ * The kafkajs 2.2.4 modules Sluice patches (read-committed.ts, txn-retries.ts, request-queue.ts,
+ * produce-encoding.ts),
  * typed as far as the patches use them. They are imported statically, not through
  * `createRequire`, so that esbuild bundles them: a function bundle then patches the kafkajs copy
  * inside it, not one resolved from a node_modules beside the bundle (which Lambda does not have).
@@ -26,4 +27,43 @@ declare module 'kafkajs/src/network/requestQueue/index.js' {
 declare module 'kafkajs/src/protocol/requests/fetch/*/response.js' {
   const response: { parse: (data: unknown) => Promise<unknown> };
   export default response;
+}
+
+/** kafkajs's Produce request versions (produce-encoding.ts replaces v3 to v7). */
+declare module 'kafkajs/src/protocol/requests/produce/index.js' {
+  /** Called with kafkajs's Produce arguments (produce-encoding.ts: ProduceArgs). */
+  type ProduceRequestFactory = (args: object) => { request: unknown; response: unknown };
+  const produce: { protocol: (args: { version: number }) => ProduceRequestFactory };
+  export default produce;
+}
+
+declare module 'kafkajs/src/protocol/encoder.js' {
+  class Encoder {
+    constructor(initialSize?: number);
+    buf: Buffer;
+    offset: number;
+    get buffer(): Buffer;
+    writeVarLong(value: number): Encoder;
+  }
+  export default Encoder;
+}
+
+/** kafkajs's record encoder (v2 record batches). */
+declare module 'kafkajs/src/protocol/recordBatch/record/v0/index.js' {
+  const record: (args: { offsetDelta: number; timestampDelta: number; key?: unknown; value?: unknown; headers?: unknown }) => { buffer: Buffer };
+  export default record;
+}
+
+declare module 'kafkajs/src/protocol/recordBatch/crc32C/index.js' {
+  const crc32C: (buffer: Buffer) => number;
+  export default crc32C;
+}
+
+declare module 'kafkajs/src/utils/long.js' {
+  interface KafkajsLong {
+    getHighBits(): number;
+    getLowBits(): number;
+  }
+  const Long: { fromValue(value: unknown): KafkajsLong; fromInt(value: number): KafkajsLong };
+  export default Long;
 }

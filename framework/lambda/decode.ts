@@ -199,15 +199,18 @@ function readCount(raw: unknown, path: string, at: Place): number {
   return n;
 }
 
-/** Standard padded base64; Buffer.from would silently skip garbage, so check the alphabet first. */
+/**
+ * Standard padded base64, as Lambda writes it. Buffer.from silently skips garbage (and takes the
+ * URL-safe alphabet), so the bytes must encode back to exactly the text: that rejects any other
+ * character, missing padding and non-zero padding bits, at a third of the cost of a regular
+ * expression over the text (measured on YSB values).
+ */
 function readBase64(raw: unknown, path: string, at: Place): Buffer | null {
   if (raw === undefined || raw === null) return null;
   if (typeof raw !== 'string') fail(path, `expected a base64 string, got ${describe(raw)}`, at);
-  // A character-class loop, not a group loop: linear and stack-free on 6 MB payloads.
-  if (raw.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(raw)) {
-    fail(path, `not valid base64: ${describe(raw)}`, at);
-  }
-  return Buffer.from(raw, 'base64');
+  const bytes = Buffer.from(raw, 'base64');
+  if (raw.length % 4 !== 0 || bytes.toString('base64') !== raw) fail(path, `not valid base64: ${describe(raw)}`, at);
+  return bytes;
 }
 
 function readHeaders(raw: unknown, path: string, at: Place): RecordHeader[] {

@@ -62,6 +62,14 @@ describe('monthlyCost', () => {
     expect(c.invocationsPerSecond).toBeCloseTo(100.4, 10);
   });
 
+  it("takes the control invocations per second of event time: a drain's backlog spans more event time than the drain took", () => {
+    // The drain read 40 s of event time in its 10 s: 4 control invocations are 0.1 per second deployed.
+    const drain = profile.phases.find((p) => p.name === 'drain')!;
+    const fast: PipelineProfile = { ...profile, phases: profile.phases.map((p) => (p === drain ? { ...p, eventSeconds: 40 } : p)) };
+    const c = monthlyCost(fast, 50_000, PRICES, { ...DEPLOYMENT, batchSize: 500 });
+    expect(c.invocationsPerSecond).toBeCloseTo(100.1, 10);
+  });
+
   it('bundles the partitions of a stage into one invocation per batching window below BatchSize, as the trigger does', () => {
     // 1,000 events/s over 2 partitions, BatchSize 10,000, window 0.5 s: 2 data invocations/s of
     // 500 records (not 2 per partition); 50,000 events/s fill batches: 5/s of 10,000.

@@ -23,6 +23,7 @@ const ENTRY = `
 import Broker from 'kafkajs/src/broker/index.js';
 import RequestQueue from 'kafkajs/src/network/requestQueue/index.js';
 import fetchV11 from 'kafkajs/src/protocol/requests/fetch/v11/response.js';
+import produce from 'kafkajs/src/protocol/requests/produce/index.js';
 import { createKafka } from './framework/kafka/client.js';
 
 export const handler = async () => {
@@ -35,7 +36,7 @@ export const handler = async () => {
   const idleTimer = queue.throttleCheckTimeoutId !== null;
   queue.destroy();
   clearTimeout(queue.throttleCheckTimeoutId ?? undefined);
-  return { endTxn: Broker.prototype.endTxn.name, fetchParse: fetchV11.parse.name, idleTimer };
+  return { endTxn: Broker.prototype.endTxn.name, fetchParse: fetchV11.parse.name, idleTimer, produce: produce.protocol.name };
 };
 `;
 
@@ -57,10 +58,10 @@ afterAll(async () => {
 });
 
 describe('kafkajs fixes inside a function bundle', () => {
-  it('load without a node_modules and patch the bundled kafkajs: EndTxn retries, read_committed filtering, no idle timer', async () => {
+  it('load without a node_modules and patch the bundled kafkajs: EndTxn retries, read_committed filtering, no idle timer, one-buffer Produce encoding', async () => {
     const script = `const { handler } = await import(${JSON.stringify(pathToFileURL(join(dir, 'check.mjs')).href)});
       console.log(JSON.stringify(await handler()));`;
     const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: dir });
-    expect(JSON.parse(stdout)).toEqual({ endTxn: 'endTxnWithRetries', fetchParse: 'parseDroppingAborted', idleTimer: false });
+    expect(JSON.parse(stdout)).toEqual({ endTxn: 'endTxnWithRetries', fetchParse: 'parseDroppingAborted', idleTimer: false, produce: 'produceInOneBuffer' });
   });
 });
