@@ -42,8 +42,6 @@ declare module 'kafkajs/src/protocol/encoder.js' {
     constructor(initialSize?: number);
     buf: Buffer;
     offset: number;
-    get buffer(): Buffer;
-    writeVarLong(value: number): Encoder;
   }
   export default Encoder;
 }
