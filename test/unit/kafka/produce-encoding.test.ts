@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import produceRequests from 'kafkajs/src/protocol/requests/produce/index.js';
 import { encodeProduce, fixKafkajsProduceEncoding, type ProduceArgs, type ProduceMessage } from '../../../framework/kafka/produce-encoding.js';
+import { prng } from '../../../functions/ysb/random.js';
 
 const require = createRequire(import.meta.url);
 /** kafkajs's own v3 request (v4 to v7 are it with another version number). */
@@ -15,20 +16,8 @@ const kafkajsV3 = require('kafkajs/src/protocol/requests/produce/v3/request.js')
 
 const NOW = 1_765_000_000_000;
 
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomArgs(seed: number): ProduceArgs {
-  const r = rng(seed);
+  const r = prng(seed);
   const int = (n: number): number => Math.floor(r() * n);
   const pick = <T,>(xs: readonly T[]): T => xs[int(xs.length)]!;
   const bytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256)));
