@@ -54,6 +54,8 @@ export { compile, describe, describeJson, findStage } from './topology/index.js'
 export type { Stage, StageInput, StageOutput, TopicSpec, Topology, TopologyDescription } from './topology/index.js';
 export { stageHandler, InvocationFailedError } from './runtime/handler.js';
 export type { InvocationReport, KafkaHandler, StageHandlerOptions, StagePorts } from './runtime/handler.js';
+export type { BacklogProbe } from './time/backlog.js';
+export type { TaskRef } from './commit/ports.js';
 export type { TaskReport } from './runtime/task.js';
 export { RecordFailedError } from './runtime/record-failed.js';
 export { UndeclaredStateError } from './state/task-state.js';

@@ -22,6 +22,7 @@ import { DynamoMetrics, DynamoTaskStore, type DynamoOperation } from '../../fram
 import { createKafka } from '../../framework/kafka/client.js';
 import { createPlatformaticTxnSink } from '../../framework/kafka/client-choice.js';
 import { KafkaTxnSink } from '../../framework/kafka/txn-sink.js';
+import { KafkaBacklogProbe } from '../../framework/kafka/backlog-probe.js';
 import { newKafkaSinkCounters } from '../../framework/kafka/sink-counters.js';
 import type { SluiceProcessorConfig } from './protocol.js';
 import { WRITE_OPERATIONS, zeroOps } from './protocol.js';
@@ -215,12 +216,16 @@ export class FunctionMeter {
       this.kafkaMs[k] = (this.kafkaMs[k] ?? 0) + ms;
     };
     // The platformatic sink counts its own requests (no per-request times: waitMs has kafkajs's only).
+    const kafka = countedKafka(createKafka({ brokers: this.cfg.brokers, clientId, logLevel: 'nothing' }), time, 'function');
     const sink =
       this.cfg.kafkaClient === 'platformatic'
         ? await createPlatformaticTxnSink({ brokers: this.cfg.brokers, clientId }, { transactionTimeoutMs, counters: this.sinkCounters })
-        : new KafkaTxnSink(countedKafka(createKafka({ brokers: this.cfg.brokers, clientId, logLevel: 'nothing' }), time, 'function'), { transactionTimeoutMs, counters: this.sinkCounters });
+        : new KafkaTxnSink(kafka, { transactionTimeoutMs, counters: this.sinkCounters });
     this.sinks.push(sink);
-    return { store: new DynamoTaskStore(this.dynamo, this.cfg.table, { metrics: this.metrics }), sink };
+    // As lambdaPorts builds them: the backlog probe on kafkajs whichever client commits.
+    const backlog = new KafkaBacklogProbe(kafka);
+    this.sinks.push(backlog);
+    return { store: new DynamoTaskStore(this.dynamo, this.cfg.table, { metrics: this.metrics }), sink, backlog };
   };
 
   /** A store on the meter's client and metrics, without a sink (the ticker's reader of checkpoints). */

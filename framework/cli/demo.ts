@@ -9,6 +9,7 @@
  * With `--target localstack` the state lives on LocalStack instead, in the table of the YSB
  * service's stack (localstack-target.ts). `sluice demo --smoke` is in smoke-demo.ts.
  */
+import { fromTheStart } from '../runtime/source-starts.js';
 import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError, type Command } from 'commander';
 import { DynamoTaskStore } from '../dynamodb/task-store.js';
@@ -145,7 +146,7 @@ export async function runYsbDemo(opts: YsbDemoOptions): Promise<YsbDemoResult> {
   say('app', `${app}: ${source!.name} ×${source!.partitions} → [views] keep views, join campaign → keyBy campaign ×4 → [counts] 10 s windows → ${sink!.name}`);
   say('state', `DynamoDB table ${table}; every stage commits through Kafka transactions + a conditional checkpoint`);
 
-  const ports = closableConnect(lambdaPorts(topology, { table, brokers: kafkaInfo.brokers, dynamodbEndpoint }));
+  const ports = closableConnect(lambdaPorts(topology, { table, brokers: kafkaInfo.brokers, dynamodbEndpoint, sourceStarts: fromTheStart(topology) }));
   const handlers = Object.fromEntries(topology.stages.map((s) => [s.name, () => stageHandler(topology, s.name, { connect: ports.connect })]));
   const remove = async (): Promise<void> => {
     const client = createDynamoClient({ endpoint: dynamodbEndpoint });

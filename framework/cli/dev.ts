@@ -8,6 +8,7 @@
  * empty topics and table, write sample records, print the committed outputs, stop after n of them
  * (a new project's `npm start`).
  */
+import { fromTheStart } from '../runtime/source-starts.js';
 import { resolve } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -151,7 +152,7 @@ async function runDev(opts: DevOptions): Promise<void> {
     inner = api;
     close = async () => api.close();
   } else {
-    const ports = closableConnect(lambdaPorts(topology, { table, brokers, dynamodbEndpoint }));
+    const ports = closableConnect(lambdaPorts(topology, { table, brokers, dynamodbEndpoint, sourceStarts: fromTheStart(topology) }));
     inner = inProcessInvoker(Object.fromEntries(topology.stages.map((s) => [s.name, () => stageHandler(topology, s.name, { connect: ports.connect })])));
     close = ports.close;
   }

@@ -9,6 +9,7 @@
  * functions, so each stage's role is a resource and the function points at it). Per app: the
  * DynamoDB table and, unless turned off, the ticker.
  */
+import { encodeSourceStarts, SOURCE_STARTS_ENV } from '../runtime/source-starts.js';
 import { ConfigError } from '../errors.js';
 import type { Stage, Topology } from '../topology/topology.js';
 import { tickedStages } from '../time/due.js';
@@ -117,7 +118,7 @@ export function buildDeployment(topology: Topology, settings: DeploySettings, co
       memorySize: triggers.memorySize ?? DEPLOY_DEFAULTS.memorySizeMb,
       architecture: triggers.architecture ?? DEPLOY_DEFAULTS.architecture,
       role: roleArn(role),
-      environment: { ...kafkaEnvironment(settings), SLUICE_APP: topology.app, SLUICE_STAGE: stage.name, SLUICE_TABLE: { Ref: TABLE_LOGICAL_ID } },
+      environment: { ...kafkaEnvironment(settings), SLUICE_APP: topology.app, SLUICE_STAGE: stage.name, SLUICE_TABLE: { Ref: TABLE_LOGICAL_ID }, ...sourceStartsEnvironment(stage, settings) },
       events: [],
       ...functionVpc(settings),
     };
@@ -210,6 +211,13 @@ export function kafkaEnvironment(settings: DeploySettings): Record<string, strin
 }
 
 /** The stage's triggers: each data input topic, then its control topic. */
+/** Where the stage's source triggers start, for its backlog probe (runtime/source-starts.ts); nothing for a stage without sources. */
+function sourceStartsEnvironment(stage: Stage, settings: DeploySettings): Record<string, string> {
+  const sources = stage.inputs.filter((i) => i.kind === 'source');
+  if (sources.length === 0) return {};
+  return { [SOURCE_STARTS_ENV]: encodeSourceStarts(Object.fromEntries(sources.map((i) => [i.topic, sourceStart(settings.triggers, i.topic)]))) };
+}
+
 function triggerSpecs(topology: Topology, stage: Stage, settings: DeploySettings): TriggerSpec[] {
   const triggers = stageTriggers(settings.triggers, stage.name);
   const partitions = (topic: string): number => topology.topics.find((t) => t.name === topic)?.partitions ?? 1;

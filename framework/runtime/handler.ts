@@ -11,6 +11,7 @@ import { ConfigError, SluiceError } from '../errors.js';
 import { decodeEvent } from '../lambda/decode.js';
 import { prefetchSchemas } from '../serde/prefetch.js';
 import type { Stage, Topology } from '../topology/topology.js';
+import type { BacklogProbe } from '../time/backlog.js';
 import { compile } from '../topology/compile.js';
 import type { TaskReport, WarmTask } from './task.js';
 import { lostRace, runControl, runTask, taskRef } from './task.js';
@@ -26,6 +27,8 @@ import { defaultStageLogger, logInvocation, logInvocationFailure } from '../ops/
 export interface StagePorts {
   readonly store: TaskStore;
   readonly sink: TxnSink;
+  /** Asked by a source task before it turns idle (time/backlog.ts); absent: a quiet partition counts as read to its end. */
+  readonly backlog?: BacklogProbe;
 }
 
 /** Options of `stageHandler`. */
@@ -124,7 +127,7 @@ export function stageHandler(source: Pipeline | Topology, stageName: string, opt
       ports = Promise.resolve().then(() => connect(decoded.bootstrapServers));
       ports.catch(() => (ports = undefined));
     }
-    const { store, sink } = await ports;
+    const { store, sink, backlog } = await ports;
     await prefetchSchemas(topology, stage, decoded.batches); // registry look-ups before any task runs (a registry outage fails the invocation)
     const deps = {
       store,
@@ -138,6 +141,7 @@ export function stageHandler(source: Pipeline | Topology, stageName: string, opt
       warm,
       pendingGraceMs: options.pendingGraceMs ?? DEFAULT_PENDING_GRACE_MS,
       compaction: options.compaction,
+      backlog,
     };
     // Check every batch before starting any task, so a misrouted event writes nothing
     // (and no task is left running after the invocation has failed).

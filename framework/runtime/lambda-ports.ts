@@ -5,6 +5,7 @@
  *   SLUICE_KAFKA_BROKERS     comma-separated brokers (default: the event's bootstrapServers)
  *   SLUICE_DYNAMODB_ENDPOINT DynamoDB endpoint override (DynamoDB Local)
  *   SLUICE_KAFKA_CLIENT      kafkajs (default) | platformatic: the commit protocol's Kafka client (kafka/client-choice.ts)
+ *   SLUICE_SOURCE_STARTS     where the stage's source triggers start, for its backlog probe (source-starts.ts)
  */
 import { DynamoTaskStore } from '../dynamodb/task-store.js';
 import { createDynamoClient } from '../dynamodb/client.js';
@@ -12,6 +13,8 @@ import { ConfigError } from '../errors.js';
 import { createKafka } from '../kafka/client.js';
 import { kafkaAuthFromEnv } from '../kafka/auth.js';
 import { createPlatformaticTxnSink, kafkaClientName, type KafkaClientName } from '../kafka/client-choice.js';
+import { KafkaBacklogProbe } from '../kafka/backlog-probe.js';
+import { sourceStartsFromEnv, type SourceStarts } from './source-starts.js';
 import { KafkaTxnSink } from '../kafka/txn-sink.js';
 import type { Topology } from '../topology/topology.js';
 import type { Pipeline } from '../dsl/pipeline.js';
@@ -25,6 +28,8 @@ export interface LambdaPortsOptions {
   readonly dynamodbEndpoint?: string;
   /** The commit protocol's Kafka client (default: SLUICE_KAFKA_CLIENT, else kafkajs). */
   readonly kafkaClient?: KafkaClientName;
+  /** Where the source triggers start (default: SLUICE_SOURCE_STARTS). */
+  readonly sourceStarts?: SourceStarts;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -43,12 +48,12 @@ export function lambdaPorts(source: Pipeline | Topology, options: LambdaPortsOpt
     const auth = await kafkaAuthFromEnv(env);
     const transactionTimeoutMs = topology.settings.transactionTimeoutMs;
     const dynamo = createDynamoClient(endpoint ? { endpoint } : {});
+    const kafka = createKafka({ brokers, clientId, ...auth });
     return {
       store: new DynamoTaskStore(dynamo, table),
-      sink:
-        client === 'platformatic'
-          ? await createPlatformaticTxnSink({ brokers, clientId, auth }, { transactionTimeoutMs })
-          : new KafkaTxnSink(createKafka({ brokers, clientId, ...auth }), { transactionTimeoutMs }),
+      sink: client === 'platformatic' ? await createPlatformaticTxnSink({ brokers, clientId, auth }, { transactionTimeoutMs }) : new KafkaTxnSink(kafka, { transactionTimeoutMs }),
+      // kafkajs whichever client commits: a source task asks only at its idle deadline.
+      backlog: new KafkaBacklogProbe(kafka, { starts: options.sourceStarts ?? sourceStartsFromEnv(env) }),
     };
   };
 }

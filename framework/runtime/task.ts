@@ -24,7 +24,8 @@ import { decodeControl } from '../time/control.js';
 import { marksAfterSend } from '../time/marks.js';
 import { TaskTimers, userTimerTimes, type TimerSource } from '../time/task-timers.js';
 import type { TimeState } from '../time/watermark.js';
-import { applyPosition, combine, observeSourceData, observeSourceTick, receiveMark } from '../time/watermark.js';
+import { applyPosition, combine, observeSourceData, observeSourceTick, quietFor, receiveMark } from '../time/watermark.js';
+import type { BacklogProbe } from '../time/backlog.js';
 import { markPolicyOf, shouldSendMarks } from '../time/mark-policy.js';
 import { timersOf, type KeyWindowsState } from '../time/window-operator.js';
 import type { Stage, StageInput, Topology } from '../topology/topology.js';
@@ -81,6 +82,8 @@ export interface WarmTask {
 export type TaskDeps = CommitDeps & {
   readonly now: () => number;
   readonly warm: Map<string, WarmTask>;
+  /** Asked by a source task before it turns idle (time/backlog.ts); absent: a quiet partition counts as read to its end. */
+  readonly backlog?: BacklogProbe | undefined;
 };
 
 /** Runs one batch of data records of one task. */
@@ -226,13 +229,14 @@ async function processBatch(
       time = applyPosition({ ...time, now }, nextOffset);
     }
   } else {
+    const sourceTick = sourceTicker(deps, task, ckpt.nextOffset, topology.settings.idleTimeoutMs);
     for (const r of fresh) {
       const c = decodeControl(r.value);
       if (!c) ignoredControl += 1;
-      else if (c.kind === 'tick') time = source ? observeSourceTick(time, Math.max(c.tick, now), topology.settings.idleTimeoutMs) : { ...time, now: Math.max(time.now, c.tick, now) };
+      else if (c.kind === 'tick') time = source ? await sourceTick(time, Math.max(c.tick, now)) : { ...time, now: Math.max(time.now, c.tick, now) };
       else time = receiveMark(time, c, ckpt.nextOffset);
     }
-    if (source && time === time0) time = observeSourceTick(time, now, topology.settings.idleTimeoutMs);
+    if (source && time === time0) time = await sourceTick(time, now);
   }
   if (!source) time = combine(time, stage.upstreamTasks);
 
@@ -292,6 +296,21 @@ async function processBatch(
   });
   state?.markCommitted();
   return { report: { ...report, seq: open.seq, commitMs: deps.now() - commitStarted, ...(state ? { snapshot: changes.snapshot } : {}) }, checkpoint };
+}
+
+/**
+ * A source task's ticks: idleness by processing time, except that a task about to turn idle first
+ * asks the backlog probe (once a batch) whether its partition still holds records it has not read
+ * — then it is behind, not idle. A task that never read anything asks with `nextOffset` -1: the
+ * probe knows where the trigger starts (TRIM_HORIZON: everything in the partition is coming).
+ */
+function sourceTicker(deps: TaskDeps, task: TaskRef, nextOffset: number, idleTimeoutMs: number): (time: TimeState, at: number) => Promise<TimeState> {
+  let unread: Promise<boolean> | undefined;
+  return async (time, at) => {
+    const ask = deps.backlog !== undefined && !time.idle && quietFor(time, at, idleTimeoutMs);
+    if (ask) unread ??= deps.backlog!.unread(task, nextOffset);
+    return observeSourceTick(time, at, idleTimeoutMs, ask ? await unread! : false);
+  };
 }
 
 /** Whether two time states differ only in processing time (not worth a checkpoint write). */

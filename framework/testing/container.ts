@@ -4,6 +4,7 @@
  * builds a new one to simulate a cold start; the handler keeps its warm memory inside, as the
  * module scope of a real container does.
  */
+import type { BacklogProbe } from '../time/backlog.js';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { CompactionPolicy } from '../commit/checkpoint.js';
 import type { FaultHook } from '../commit/ports.js';
@@ -37,6 +38,7 @@ export interface ContainerOptions {
   readonly logger: Logger | undefined;
   readonly raceRetries: number | undefined;
   readonly pendingGraceMs: number;
+  readonly backlog: BacklogProbe | undefined;
 }
 
 /** Invokes one container's handler; never throws: a failure is an invocation with `ok: false`. */
@@ -47,7 +49,7 @@ export function memoryContainer(topology: Topology, stage: Stage, kafka: MemoryK
   // Invocations run one at a time, so the figures recorded last belong to the running one.
   let recorded: HarnessMetrics | undefined;
   const handler = stageHandler(topology, stage.name, {
-    ports: { store, sink: new MemoryTxnSink(kafka) },
+    ports: { store, sink: new MemoryTxnSink(kafka), ...(options.backlog ? { backlog: options.backlog } : {}) },
     now: options.now,
     ...(options.fault ? { fault: options.fault } : {}),
     ...(options.compaction ? { compaction: options.compaction } : {}),

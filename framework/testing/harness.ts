@@ -4,6 +4,7 @@
  * the commit protocol — over in-memory Kafka and state, with no infrastructure.
  * Runner-agnostic: plain async functions that return data to assert on.
  */
+import type { BacklogProbe } from '../time/backlog.js';
 import type { Logger } from '@aws-lambda-powertools/logger';
 import type { FaultHook } from '../commit/ports.js';
 import type { CompactionPolicy } from '../commit/checkpoint.js';
@@ -95,6 +96,12 @@ export interface HarnessOptions {
    * waiting would only slow the test down, by wall-clock time.
    */
   readonly pendingGraceMs?: number;
+  /**
+   * What a source task asks before it turns idle: whether its partition still holds records it has
+   * not read (default: none, as the harness delivers what it is given at once). Give one to test a
+   * trigger that lags behind its partition.
+   */
+  readonly backlog?: BacklogProbe;
 }
 
 /** Drives one stage in memory, through its Lambda handler. */
@@ -289,6 +296,7 @@ export class StageHarness {
       logger: o.logger,
       raceRetries: o.raceRetries,
       pendingGraceMs: o.pendingGraceMs ?? 0,
+      backlog: o.backlog,
     });
   }
 

@@ -82,12 +82,28 @@ export function observeSourceData(s: TimeState, eventTimes: readonly number[], n
   return { ...s, since, maxTs, wm, idle: false, lastDataAt: now, now: Math.max(s.now, now) };
 }
 
-/** A source task at processing time `now`: idle once it saw no data for `idleTimeoutMs`. */
-export function observeSourceTick(s: TimeState, now: number, idleTimeoutMs: number): TimeState {
+/**
+ * Whether a source task at processing time `now` has seen no data for `idleTimeoutMs` (its last
+ * data, or its first invocation if it never had any): the point where it may turn idle.
+ */
+export function quietFor(s: TimeState, now: number, idleTimeoutMs: number): boolean {
   const t = Math.max(s.now, now);
   const since = s.since === MIN_WATERMARK ? t : s.since;
   const quietSince = s.lastDataAt === MIN_WATERMARK ? since : s.lastDataAt;
-  return { ...s, now: t, since, idle: t - quietSince >= idleTimeoutMs };
+  return t - quietSince >= idleTimeoutMs;
+}
+
+/**
+ * A source task at processing time `now`: idle once it saw no data for `idleTimeoutMs`, unless
+ * its partition still holds records it has not read (`unread`): a partition whose trigger lags
+ * (retries, throttling, a slow batch) is behind, not idle — leaving it out of the minimum would
+ * let the watermark overtake its records and make them late. Flink's sources are idle only when
+ * they have nothing to read, too.
+ */
+export function observeSourceTick(s: TimeState, now: number, idleTimeoutMs: number, unread = false): TimeState {
+  const t = Math.max(s.now, now);
+  const since = s.since === MIN_WATERMARK ? t : s.since;
+  return { ...s, now: t, since, idle: s.idle || (quietFor(s, now, idleTimeoutMs) && !unread) };
 }
 
 /** Records a mark from an upstream task; applies it at once if `position` (next data offset) passed its fence. */

@@ -31,6 +31,8 @@ import { ensureTopics } from '../../framework/kafka/admin.js';
 import { readProvenance } from '../../framework/record/provenance.js';
 import type { KafkaRecord } from '../../framework/record/record.js';
 import { KafkaTxnSink } from '../../framework/kafka/txn-sink.js';
+import { KafkaBacklogProbe } from '../../framework/kafka/backlog-probe.js';
+import { fromTheStart } from '../../framework/runtime/source-starts.js';
 import { decodeEvent } from '../../framework/lambda/decode.js';
 import { LocalRun } from '../../framework/local/dev.js';
 import { inProcessInvoker, type Invoker } from '../../framework/local/esm/invoker.js';
@@ -75,8 +77,13 @@ interface RigOptions {
   readonly idleTimeout?: Duration;
   readonly tickIntervalMs?: number;
   readonly batchSize?: number;
-  /** Delays every data invocation of `stage` by `ms` before it runs (its trigger lags). */
-  readonly delayData?: { readonly stage: string; readonly ms: number };
+  /**
+   * Delays every data invocation of `stage` by `ms` before it runs (its trigger lags); with
+   * `partition`, only those carrying that partition (the triggers then invoke each partition alone).
+   */
+  readonly delayData?: { readonly stage: string; readonly ms: number; readonly partition?: number };
+  /** Whether the containers get the backlog probe lambdaPorts gives them (default true). */
+  readonly backlogProbe?: boolean;
   /** Fault hook per stage, shared by every container of that stage. */
   readonly fault?: (stage: string) => FaultHook | undefined;
 }
@@ -134,6 +141,7 @@ class Rig {
       invoker: rig.invoker(options),
       batchSize: options.batchSize ?? 25,
       batchingWindowMs: 100,
+      ...(options.delayData?.partition !== undefined ? { bundlePartitions: false } : {}),
       tickIntervalMs: options.tickIntervalMs ?? 500,
       taskTimes: rig.store,
     });
@@ -146,9 +154,12 @@ class Rig {
     // What lambdaPorts builds in a Lambda container, with the test's kafkajs client (quiet unless
     // SLUICE_TEST_KAFKA_LOG is set: retried transient errors are logged at ERROR by kafkajs).
     const connect = (): StagePorts => {
+      const kafka = testKafka(`${this.app}-c${this.ports.length}`);
       const ports: StagePorts = {
         store: new DynamoTaskStore(testDynamo(), this.table),
-        sink: new KafkaTxnSink(testKafka(`${this.app}-c${this.ports.length}`), { transactionTimeoutMs: this.topology.settings.transactionTimeoutMs }),
+        sink: new KafkaTxnSink(kafka, { transactionTimeoutMs: this.topology.settings.transactionTimeoutMs }),
+        // LocalRun's triggers read sources from their start.
+        ...(options.backlogProbe === false ? {} : { backlog: new KafkaBacklogProbe(kafka, { starts: fromTheStart(this.topology) }) }),
       };
       this.ports.push(ports);
       return ports;
@@ -172,7 +183,8 @@ class Rig {
         const stage = this.topology.stages.find((s) => s.name === functionName)!;
         const batches = decodeEvent(event).batches;
         const kind = batches[0]!.topic === stage.controlTopic ? 'control' : 'data';
-        if (kind === 'data' && options.delayData?.stage === functionName) await sleep(options.delayData.ms);
+        const delay = options.delayData;
+        if (kind === 'data' && delay?.stage === functionName && (delay.partition === undefined || batches.some((b) => b.partition === delay.partition))) await sleep(delay.ms);
         const records = batches.flatMap((b) => b.records);
         const maxMark = kind === 'control' ? maxMarkOf(records) : undefined;
         const started = Date.now();
@@ -251,6 +263,7 @@ class Rig {
   async stop(): Promise<void> {
     await this.run?.stop();
     await Promise.all(this.ports.map((p) => (p.sink instanceof KafkaTxnSink ? p.sink.close().catch(() => undefined) : Promise.resolve())));
+    await Promise.all(this.ports.map((p) => (p.backlog instanceof KafkaBacklogProbe ? p.backlog.close().catch(() => undefined) : Promise.resolve())));
     await deleteTable(testDynamo(), this.table).catch(() => undefined);
     await deleteTestTopics(this.kafka, [...this.topology.topics.map((t) => t.name)]).catch(() => undefined);
   }
@@ -506,6 +519,44 @@ describe('event time through two keyed window stages on real Kafka and DynamoDB 
       await expectLateRecords(rig, expected);
     });
   });
+  describe('(f) a source partition whose trigger lags more than idleTimeout behind it', () => {
+    // Partition 1's data invocations each wait 3 s (a throttled, retrying or slow trigger) while
+    // ticks come every 300 ms and idleTimeout is 1.5 s: between its batches the partition is quiet
+    // for longer than idleTimeout, but holds records its task has not read. It is behind, not idle:
+    // the backlog probe keeps it in the minimum. Without the probe (the second run) it turns idle,
+    // the other partitions carry the watermark past its records, and they come late.
+    const phases = phasedScenario(SEED + 4, SPEC, { base: BASE, perPartition: 20, latePhase: false });
+    const expected = expectEventTime(SPEC, phases);
+    const lagging = { stage: 'events', ms: 3_000, partition: 1 } as const;
+    const runs = new Map<boolean, { rig: Rig; quietGaps: number }>();
+    for (const backlogProbe of [true, false]) {
+      beforeAll(async () => {
+        const t0 = Date.now();
+        const rig = await Rig.start({ prefix: 'etf', idleTimeout: '1500ms', tickIntervalMs: 300, delayData: lagging, batchSize: 10, backlogProbe });
+        await feed(rig, phases, expected);
+        // Times partition 1 went longer than idleTimeout between two data batches (it was quiet, not done).
+        const ends = rig.log.filter((i) => i.stage === 'events' && i.kind === 'data' && i.partitions.includes(1) && i.report).map((i) => i.ended);
+        const quietGaps = ends.slice(1).filter((t, k) => t - ends[k]! > 1_500).length;
+        runs.set(backlogProbe, { rig, quietGaps });
+        console.log(`[event-time] (f) backlog probe ${backlogProbe ? 'on' : 'off'}: ran in ${Date.now() - t0} ms, ${quietGaps} quiet gaps longer than idleTimeout`);
+      });
+    }
+    afterAll(async () => Promise.all([...runs.values()].map((r) => r.rig.stop())));
+
+    it('keeps the lagging partition in the minimum: exactly the oracle, nothing late', async () => {
+      const { rig, quietGaps } = runs.get(true)!;
+      expect(quietGaps).toBeGreaterThan(0);
+      await expectExactResults(rig, expected);
+      expect(await rig.late('by-user')).toEqual([]);
+    });
+
+    it('(the check can fail) without the probe the partition turns idle and its records come late', async () => {
+      const { rig, quietGaps } = runs.get(false)!;
+      expect(quietGaps).toBeGreaterThan(0);
+      expect((await rig.late('by-user')).length).toBeGreaterThan(0);
+    });
+  });
+
   describe('(e) boundary marks against interval marks, on the same input', () => {
     it('give the same window results, firings and late records, with lateness, out-of-order input and an idle partition', () => {
       for (const scenario of ['a', 'c']) {

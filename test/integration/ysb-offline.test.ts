@@ -179,7 +179,7 @@ describe('the YSB example through serverless-offline', () => {
     const results = sink.map((r) => JSON.parse(r.value!.toString()) as CampaignCount);
     const late = (await readToEnd(kafka, `${app}.counts.late`, { isolation: 'read_committed' })).map((r) => JSON.parse(r.value!.toString()) as CampaignView);
     const verdict = verifyCounts(generated.oracle.expected(), results, late);
-    if (!verdict.ok) await printDiagnostics().catch((e: unknown) => console.error('diagnostics failed:', e));
+    if (!verdict.ok || verdict.late > 0 || verdict.results !== verdict.expectedCounts) await printDiagnostics().catch((e: unknown) => console.error('diagnostics failed:', e));
     async function printDiagnostics(): Promise<void> {
       // Unexplained once (2026-12-05, Node 22): the last window missing. Everything needed to tell why.
       const perWindow = (starts: readonly number[]): Record<string, number> => {

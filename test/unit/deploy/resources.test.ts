@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { SOURCE_STARTS_ENV, sourceStartsFromEnv } from '../../../framework/runtime/source-starts.js';
 import { compile, ConfigError, count, json, pipeline, tumbling } from '../../../framework/index.js';
 import type { Topology } from '../../../framework/index.js';
 import type { PolicyStatement } from '../../../framework/deploy/iam.js';
@@ -115,6 +116,15 @@ describe('functions', () => {
       SLUICE_STAGE: 'by-order',
       SLUICE_TABLE: { Ref: 'SluiceTable' },
     });
+  });
+
+  it('tells a source stage where its trigger starts (for its backlog probe), and no other stage', () => {
+    const env = (d: ReturnType<typeof deploy>, stage: string) => fn(d, stage).environment as Record<string, string>;
+    expect(sourceStartsFromEnv(env(deploy({ kafka: msk }), 'orders'))).toEqual({ orders: { startingPosition: 'TRIM_HORIZON' } });
+    const at = deploy({ kafka: msk, sources: { orders: { startingPosition: 'AT_TIMESTAMP', startingPositionTimestamp: '2026-12-01T00:00:00Z' } } });
+    expect(sourceStartsFromEnv(env(at, 'orders'))).toEqual({ orders: { startingPosition: 'AT_TIMESTAMP', startingPositionTimestamp: Date.UTC(2026, 11, 1) / 1000 } });
+    expect(sourceStartsFromEnv(env(deploy({ kafka: msk, startingPosition: 'LATEST' }), 'orders'))).toEqual({ orders: { startingPosition: 'LATEST' } });
+    expect(env(at, 'by-user')[SOURCE_STARTS_ENV]).toBeUndefined();
   });
 
   it('fails when a function name would pass Lambda\'s 64 characters, naming the service', () => {

@@ -5,7 +5,7 @@
 // idle partitions.
 import { describe, expect, it } from 'vitest';
 import { count, json, pipeline } from '../../../framework/index.js';
-import type { PipelineOptions, SourceOptions } from '../../../framework/index.js';
+import type { BacklogProbe, PipelineOptions, SourceOptions } from '../../../framework/index.js';
 import type { FaultHook } from '../../../framework/commit/ports.js';
 import { SimulatedCrash } from '../../../framework/commit/ports.js';
 import { partitionForKey } from '../../../framework/record/partitioner.js';
@@ -29,14 +29,14 @@ const click = (user: string, at: number, partition = 0) => ({ value: { user, at 
  * The source stage `clicks` of app `shop` (`sourcePartitions` partitions): keyBy(user) into
  * `by-user` (2 partitions), which counts per user in tumbling windows, so it needs event time.
  */
-function clicks(options: { sourcePartitions?: number; pipeline?: PipelineOptions; source?: Partial<SourceOptions<Click>>; fault?: FaultHook } = {}): StageHarness {
+function clicks(options: { sourcePartitions?: number; pipeline?: PipelineOptions; source?: Partial<SourceOptions<Click>>; fault?: FaultHook; backlog?: BacklogProbe } = {}): StageHarness {
   const p = pipeline('shop', options.pipeline);
   p.source('clicks', { serde: json<Click>(), eventTime: (c) => c.at, maxOutOfOrderness: 5, partitions: options.sourcePartitions ?? 1, ...options.source })
     .keyBy((c) => c.user, { name: 'user', partitions: 2 })
     .window(tumbling(10))
     .aggregate(count())
     .sink('out', { serde: json() });
-  return stageHarness(p, 'clicks', options.fault ? { fault: options.fault } : {});
+  return stageHarness(p, 'clicks', { ...(options.fault ? { fault: options.fault } : {}), ...(options.backlog ? { backlog: options.backlog } : {}) });
 }
 
 /** The marks committed to `by-user`'s control topic, as [control partition, mark]. */
@@ -265,6 +265,76 @@ describe('idleness', () => {
       [0, { from: 'clicks.0', watermark: MIN_WATERMARK, fence: -1, idle: true }],
       [1, { from: 'clicks.0', watermark: MIN_WATERMARK, fence: -1, idle: true }],
     ]);
+  });
+
+  describe('a partition whose trigger lags behind it', () => {
+    /** A probe that says what `unread` says, and remembers what it was asked. */
+    const probe = (unread: { now: boolean }) => {
+      const asked: Array<{ task: string; from: number }> = [];
+      const backlog: BacklogProbe = {
+        unread: (task, from) => {
+          asked.push({ task: task.id, from });
+          return Promise.resolve(unread.now);
+        },
+      };
+      return { backlog, asked };
+    };
+
+    it('is behind, not idle, while it holds records the task has not read; idle once they are read and it is quiet again', async () => {
+      const unread = { now: true };
+      const { backlog, asked } = probe(unread);
+      const h = clicks({ pipeline: { idleTimeout: '30s' }, backlog });
+      await h.send([click(ON_0, 100)]);
+      h.advanceClock(29_999);
+      await h.tick();
+      expect(asked).toEqual([]); // before the deadline nothing is asked
+      h.advanceClock(1);
+      await h.tick();
+      expect(asked).toEqual([{ task: 'clicks.0', from: 1 }]);
+      expect(timeOf(h).idle).toBe(false);
+      h.advanceClock(60_000);
+      await h.tick();
+      expect(timeOf(h).idle).toBe(false);
+      expect(marks(h).filter(([p]) => p === 0).map(([, m]) => (m as { idle: boolean }).idle)).toEqual([false]);
+      // The trigger catches up: the record it held back arrives, and it stays active for idleTimeout.
+      await h.send([click(ON_0, 110)]);
+      unread.now = false;
+      h.advanceClock(29_999);
+      await h.tick();
+      expect(timeOf(h)).toMatchObject({ idle: false, wm: 105 });
+      h.advanceClock(1);
+      await h.tick();
+      expect(timeOf(h)).toMatchObject({ idle: true, wm: 105 });
+      expect(asked.at(-1)).toEqual({ task: 'clicks.0', from: 2 });
+    });
+
+    it('is idle at its deadline when the probe finds nothing unread (the probe does not hold it back)', async () => {
+      const { backlog, asked } = probe({ now: false });
+      const h = clicks({ pipeline: { idleTimeout: '30s' }, backlog });
+      await h.send([click(ON_0, 100)]);
+      h.advanceClock(30_000);
+      await h.tick();
+      expect(timeOf(h).idle).toBe(true);
+      expect(asked).toHaveLength(1);
+      // Idle already: later ticks ask nothing.
+      h.advanceClock(30_000);
+      await h.tick();
+      expect(asked).toHaveLength(1);
+    });
+
+    it('a task that has read nothing yet asks from offset -1 (where its trigger starts is the probe’s to know)', async () => {
+      const unread = { now: true };
+      const { backlog, asked } = probe(unread);
+      const h = clicks({ pipeline: { idleTimeout: '30s' }, backlog });
+      await h.tick();
+      h.advanceClock(30_000);
+      await h.tick();
+      expect(asked).toEqual([{ task: 'clicks.0', from: -1 }]);
+      expect(timeOf(h).idle).toBe(false);
+      unread.now = false;
+      await h.tick();
+      expect(timeOf(h).idle).toBe(true);
+    });
   });
 
   it('an idle partition sends its idle mark once, not on every tick', async () => {
