@@ -6,6 +6,8 @@
  * stopping the rest. Timers fire here too: `fireTimer` routes a due timer to the window
  * or process node that registered it, and what it emits flows on like any record.
  */
+import { json } from '../serde/json.js';
+import { stateMapKey } from '../state/task-state.js';
 import type { KeyedProcessContext, OnTimerContext, ProcessContext, RecordContext, TimerService } from '../dsl/context.js';
 import type { JoinNode, NodeId, PlanNode, WindowNode } from '../dsl/plan.js';
 import { SluiceError } from '../errors.js';
@@ -14,7 +16,6 @@ import type { KafkaRecord, RecordHeader } from '../record/record.js';
 import type { TimerEntry } from '../commit/ports.js';
 import type { TaskState } from '../state/task-state.js';
 import type { TaskTimers } from '../time/task-timers.js';
-import type { ValueStateDescriptor } from '../state/descriptors.js';
 import type { Stage, Topology } from '../topology/topology.js';
 import { joinStateName, windowStateName } from '../topology/names.js';
 import { joinElement, joinTimer } from './join-operator.js';
@@ -54,6 +55,8 @@ export class OperatorGraph {
   readonly metrics: BatchMetrics;
   private readonly partitionsOf: Map<string, number>;
   private readonly sideConsumers = new Map<NodeId, Map<string, NodeId[]>>();
+  /** Window states decoded in this batch, by state entry, with the bytes they were decoded from (windowState). */
+  private readonly decodedWindows = new Map<string, { readonly bytes: Buffer; readonly value: KeyWindowsState }>();
 
   constructor(
     private readonly topology: Topology,
@@ -129,6 +132,8 @@ export class OperatorGraph {
 
   /** Undoes the current record's state changes, and the timers derived from them. */
   private rollbackRecord(): void {
+    // A failing aggregate may have changed a decoded window state in place: decode again.
+    this.decodedWindows.clear();
     for (const e of this.state?.rollbackRecord() ?? []) this.timers?.refresh(e.key, e.name);
   }
 
@@ -181,16 +186,45 @@ export class OperatorGraph {
     };
   }
 
+  /**
+   * A key's window state. Stored as JSON like any value state (its descriptor has the default
+   * serde and no TTL), but decoded once per stored value: a read returns what was decoded from
+   * the very bytes the task holds (`decodedWindows`), so the records of a key in one batch parse
+   * its state once, not once per record and again for its timers. What a write caches is decoded
+   * from the bytes it stored, never the object it was given: the next record sees exactly what a
+   * later batch would (JSON keeps less than an object can hold).
+   */
   private windowState(node: WindowNode, key: Buffer): { get(): KeyWindowsState | undefined; set(v: KeyWindowsState | undefined): void } {
-    const descriptor = this.stage.state.find((d) => d.name === windowStateName(node.id)) as ValueStateDescriptor<KeyWindowsState>;
-    const vs = this.state!.access(key).state(descriptor);
-    return { get: () => vs.get(), set: (v) => (v === undefined ? vs.clear() : vs.set(v)) };
+    const state = this.state!;
+    const name = windowStateName(node.id);
+    const id = stateMapKey(key, name);
+    return {
+      get: () => {
+        const cur = state.get(key, name);
+        if (!cur) return undefined;
+        const cached = this.decodedWindows.get(id);
+        if (cached?.bytes === cur.bytes) return cached.value;
+        const value = WINDOW_SERDE.deserialize(cur.bytes, { topic: `state:${name}` })!;
+        this.decodedWindows.set(id, { bytes: cur.bytes, value });
+        return value;
+      },
+      set: (v) => {
+        if (v === undefined) {
+          state.put(key, name, undefined);
+          this.decodedWindows.delete(id);
+          return;
+        }
+        const bytes = WINDOW_SERDE.serialize(v)!;
+        state.put(key, name, { bytes, expiresAt: undefined });
+        this.decodedWindows.set(id, { bytes, value: WINDOW_SERDE.deserialize(bytes, { topic: `state:${name}` })! });
+      },
+    };
   }
 
-  /** Stores a key's window state; its timers follow from it (TimerService derives them). */
-  private saveWindows(node: WindowNode, key: Buffer, access: { set(v: KeyWindowsState | undefined): void }, next: KeyWindowsState | undefined): void {
+  /** Stores a key's window state; its timers follow from it (TimerService derives them, here from the decoded state). */
+  private saveWindows(node: WindowNode, key: Buffer, access: { get(): KeyWindowsState | undefined; set(v: KeyWindowsState | undefined): void }, next: KeyWindowsState | undefined): void {
     access.set(next);
-    this.timers?.refresh(key, windowStateName(node.id));
+    this.timers?.refresh(key, windowStateName(node.id), access.get());
   }
 
   private firingElements(base: Element, firings: ReadonlyArray<WindowFiring<unknown>>): Element[] {
@@ -405,6 +439,9 @@ export class OperatorGraph {
     return out;
   }
 }
+
+/** The serde of window state: what compile.ts declares for it (a value state with the default serde, JSON). */
+const WINDOW_SERDE = json<KeyWindowsState>();
 
 function lateHeaders(el: Element, watermark: number): RecordHeader[] {
   const h = (name: string, v: number | string): RecordHeader => ({ name, value: Buffer.from(String(v)) });

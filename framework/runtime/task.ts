@@ -175,7 +175,7 @@ export function timerSourcesOf(topology: Topology, stage: Stage): TimerSource[] 
     const node = topology.nodes.get(id)!;
     if (node.kind === 'window') {
       const spec = node.spec;
-      out.push({ name: windowStateName(id), kind: 'window', derive: (bytes) => timersOf(spec, JSON.parse(bytes.toString('utf8')) as KeyWindowsState) });
+      out.push({ name: windowStateName(id), kind: 'window', derive: (bytes) => timersOf(spec, JSON.parse(bytes.toString('utf8')) as KeyWindowsState), deriveDecoded: (value) => timersOf(spec, value as KeyWindowsState) });
     } else if (node.kind === 'process' && node.onTimer) {
       out.push({ name: processTimerName(id), kind: 'user', derive: userTimerTimes });
     } else if (node.kind === 'join') {

@@ -20,6 +20,8 @@ export interface TimerSource {
   readonly kind: 'window' | 'user';
   /** The timers an entry's value implies. */
   derive(bytes: Buffer): { readonly eventTime: readonly number[]; readonly processingTime: readonly number[] };
+  /** The same from the value already decoded (what `derive` would have decoded from the bytes), when the caller has it. */
+  deriveDecoded?(value: unknown): { readonly eventTime: readonly number[]; readonly processingTime: readonly number[] };
 }
 
 /** A user timer set as stored: event and processing times, ascending, distinct. */
@@ -56,8 +58,11 @@ export class TaskTimers {
     }
   }
 
-  /** Derives the timers of one entry again, after it changed. */
-  refresh(key: Buffer, name: string): void {
+  /**
+   * Derives the timers of one entry again, after it changed. `decoded`: the entry's value as
+   * decoded from the bytes the state now holds, if the caller has it (saves decoding them again).
+   */
+  refresh(key: Buffer, name: string, decoded?: unknown): void {
     const source = this.sources.get(name);
     if (!source) return;
     const id = entryId(key, name);
@@ -66,7 +71,7 @@ export class TaskTimers {
       this.byEntry.delete(id);
       return;
     }
-    const times = source.derive(value.bytes);
+    const times = decoded !== undefined && source.deriveDecoded ? source.deriveDecoded(decoded) : source.derive(value.bytes);
     const timers: TimerEntry[] = [
       ...times.eventTime.map((time) => ({ kind: 'event' as const, time, key, name })),
       ...times.processingTime.map((time) => ({ kind: 'processing' as const, time, key, name })),

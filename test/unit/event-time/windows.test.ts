@@ -232,3 +232,26 @@ describe('early firings', () => {
     ]);
   });
 });
+
+describe('an aggregate that changes its accumulator in place and then throws', () => {
+  it('dead-letters the record and keeps none of its change, also for the records after it in the same batch', async () => {
+    // Flink-style accumulators are often changed in place. The window operator decodes a key's
+    // state once a batch and hands the same object to the next record: a record whose add throws
+    // must not leave its half-done change in that object.
+    const mutating: AggregateFunction<Click, { n: number }, number> = {
+      name: 'mutating count',
+      createAccumulator: () => ({ n: 0 }),
+      add: (acc, c) => {
+        acc.n += 1;
+        if (c.ms < 0) throw new Error('negative duration');
+        return acc;
+      },
+      getResult: (acc) => acc.n,
+    };
+    const h = byUser((s) => s.window(tumbling(10)).aggregate(mutating));
+    await h.send([click('ann', 1), click('ann', 2), click('ann', 3, -1), click('ann', 4), click('ann', 5, -1), click('ann', 6)]);
+    await h.watermark(9);
+    expect(results(h)).toEqual([{ key: 'ann', window: { start: 0, end: 10 }, value: 4, firing: 'on-time' }]);
+    expect(h.deadLetters().map((d) => [d.offset, d.errorMessage])).toEqual([[2, expect.stringContaining('negative duration')], [4, expect.stringContaining('negative duration')]]);
+  });
+});
