@@ -6,7 +6,10 @@
  * transactional producer's commit leaves a marker after its last record, so a task that read
  * everything of a transactional topic is still one offset short of the end — and a
  * read_committed read from `from` (a throwaway consumer group that never commits) tells whether a
- * record is there. Only a source task at its idle deadline asks, so the read is rare.
+ * record is there. Only a source task at its idle deadline asks, so the read is rare; it costs a
+ * group join (kafkajs reads only through a group), which a broker delays by
+ * `group.initial.rebalance.delay.ms` (3 s by default, MSK too): that control invocation takes
+ * those seconds longer, once per idle deadline of a transactional or lagging source partition.
  */
 import { randomUUID } from 'node:crypto';
 import type { Admin, Consumer, Kafka } from 'kafkajs';
