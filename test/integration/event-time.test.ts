@@ -568,8 +568,11 @@ describe('event time through two keyed window stages on real Kafka and DynamoDB 
         console.log(
           `[event-time] (${scenario}) control invocations by-user/by-region: boundaries ${boundaries!.controlInvocations.join('/')}, interval ${interval!.controlInvocations.join('/')}; marks committed: ${boundaries!.marks} vs ${interval!.marks}`,
         );
-        // Never more marks; under a steady trickle (c) far fewer: the point of boundary marks.
-        expect(boundaries!.marks).toBeLessThanOrEqual(interval!.marks);
+        // Under a steady trickle (c) far fewer marks: the point of boundary marks. In a burst (a)
+        // the counts depend on batching, either way: interval marks go out at most once per
+        // watermarkInterval (200 ms) while the watermark moves, boundary marks once per batch that
+        // crosses a window boundary, so fast batches give interval fewer (seen: 54 against 45 in a
+        // CI trial, 54 against 57 before). Only the results must agree there.
         if (scenario === 'c') expect(boundaries!.marks * 2).toBeLessThan(interval!.marks);
       }
       expect(outcomes.get('a/boundaries')!.results.late.length).toBeGreaterThan(0);
