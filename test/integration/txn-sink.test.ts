@@ -49,7 +49,21 @@ async function rawProducer(client: Kafka, transactionalId: string): Promise<Prod
   return producer;
 }
 
-const committed = (topic: string): Promise<KafkaRecord[]> => readToEnd(kafka, topic, { isolation: 'read_committed' });
+/**
+ * What read_committed readers see on `topic`, once it stops changing: a commit returns before the
+ * coordinator has written its markers, and until then the last stable offset (where readToEnd
+ * stops) can be before the records just committed (seen on the platformatic sink, Node 22).
+ */
+async function committed(topic: string): Promise<KafkaRecord[]> {
+  let last = await readToEnd(kafka, topic, { isolation: 'read_committed' });
+  for (let i = 0; i < 20; i += 1) {
+    await new Promise((r) => setTimeout(r, 150));
+    const next = await readToEnd(kafka, topic, { isolation: 'read_committed' });
+    if (next.length === last.length) return next;
+    last = next;
+  }
+  return last;
+}
 
 function rec(topic: string, value: string, extra: Partial<OutgoingRecord> = {}): OutgoingRecord {
   return { topic, key: null, value: Buffer.from(value), headers: [], ...extra };
