@@ -22,6 +22,7 @@ import { DynamoMetrics, DynamoTaskStore, type DynamoOperation } from '../../fram
 import { createKafka } from '../../framework/kafka/client.js';
 import { createPlatformaticTxnSink } from '../../framework/kafka/client-choice.js';
 import { KafkaTxnSink } from '../../framework/kafka/txn-sink.js';
+import { KafkajsChangelogReader } from '../../framework/kafka/changelog-reader.js';
 import { KafkaBacklogProbe } from '../../framework/kafka/backlog-probe.js';
 import { newKafkaSinkCounters } from '../../framework/kafka/sink-counters.js';
 import type { SluiceProcessorConfig } from './protocol.js';
@@ -225,7 +226,9 @@ export class FunctionMeter {
     // As lambdaPorts builds them: the backlog probe on kafkajs whichever client commits.
     const backlog = new KafkaBacklogProbe(kafka);
     this.sinks.push(backlog);
-    return { store: new DynamoTaskStore(this.dynamo, this.cfg.table, { metrics: this.metrics }), sink, backlog };
+    const log = new KafkajsChangelogReader(kafka);
+    this.sinks.push(log);
+    return { store: new DynamoTaskStore(this.dynamo, this.cfg.table, { metrics: this.metrics }), sink, backlog, log };
   };
 
   /** A store on the meter's client and metrics, without a sink (the ticker's reader of checkpoints). */

@@ -61,6 +61,11 @@ export interface Checkpoint {
   readonly snapshot: SnapshotRef;
   /** Encoded bytes of the committed batch records after the snapshot (what a cold start reads besides it). */
   readonly deltaBytes: number;
+  /**
+   * Changelog protocol only: the offset in the task's changelog partition after the snapshot's
+   * batch, where a cold start starts reading (in a task's view in memory: after its last batch).
+   */
+  readonly log?: number;
 }
 
 /**
@@ -175,6 +180,39 @@ export interface TaskStore {
   compact(task: TaskRef, from: Checkpoint, snapshot: SnapshotRef): Promise<Checkpoint>;
   /** Whether every chunk of `snapshot` is stored (at-least-once recovery of a batch whose changes only its snapshot holds). */
   snapshotComplete(task: TaskRef, snapshot: SnapshotRef): Promise<boolean>;
+  /**
+   * Changelog protocol: the checkpoint becomes `next` (a snapshot, the batch it is as of and the
+   * changelog offset after it, or the same checkpoint with only its version bumped). Conditional
+   * on `from.version`; `next.version` must be `from.version + 1`.
+   */
+  advance(task: TaskRef, from: Checkpoint, next: Checkpoint): Promise<Checkpoint>;
+}
+
+/** A task's changelog partition (changelog protocol). */
+export interface LogPartition {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+/** A record read from a changelog partition. */
+export interface LogRecord {
+  readonly offset: number;
+  readonly value: Buffer | null;
+}
+
+/**
+ * Kafka side of the changelog protocol: reading a task's changelog. Writing goes through the
+ * batch's transaction (TxnSink).
+ */
+export interface TaskLog {
+  /**
+   * Every record of `at` from offset `from` that a read_committed consumer sees, up to the
+   * partition's last stable offset as the call finds it, and that offset (at least `from`): where
+   * to read from next time. Below it every transaction is decided, so nothing committed can ever
+   * appear there later; a transaction still open (the writer's own, or a newer producer's that has
+   * fenced the reader) is read by a later call.
+   */
+  read(at: LogPartition, from: number): Promise<{ readonly records: readonly LogRecord[]; readonly next: number }>;
 }
 
 /** Offsets Kafka assigned to the records of one send, in the order given. */
@@ -237,7 +275,9 @@ export type CommitStep =
   | 'after-confirm'
   | 'after-recovery-fence'
   /** A compaction outside a batch wrote its snapshot's chunks, not yet the checkpoint. */
-  | 'after-snapshot';
+  | 'after-snapshot'
+  /** Changelog protocol: a compaction bumped the checkpoint's version (its right to a bank), no chunk written yet. */
+  | 'after-compaction-claim';
 
 /** Hook called at every step boundary; throwing from it simulates a crash there. */
 export type FaultHook = (step: CommitStep, task: TaskRef, seq: number) => void | Promise<void>;

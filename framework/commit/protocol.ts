@@ -164,11 +164,16 @@ export interface OpenBatch {
   send(records: readonly OutgoingRecord[]): Promise<SentOffsets>;
 }
 
-/** Phase 2: the batch's seq and (exactly-once) its Kafka transaction. */
-export async function openBatch(deps: CommitDeps, task: TaskRef, ckpt: Checkpoint, txnId: string): Promise<OpenBatch & { readonly txn: KafkaTxn | undefined }> {
+/**
+ * Phase 2: the batch's seq and (exactly-once) its Kafka transaction. `restartOnFence` (default
+ * true): a cached producer found fenced at the first send is replaced and the send made again —
+ * right when the checkpoint read at take vouches for the container's memory; the changelog
+ * protocol passes false (a fenced producer means its memory may be stale: the batch must rerun).
+ */
+export async function openBatch(deps: Pick<CommitDeps, 'mode' | 'sink' | 'fault'>, task: TaskRef, ckpt: Pick<Checkpoint, 'committedSeq' | 'holes'>, txnId: string, restartOnFence = true): Promise<OpenBatch & { readonly txn: KafkaTxn | undefined }> {
   const seq = nextSeq(ckpt);
   await deps.fault?.('before-send', task, seq);
-  return deps.mode === 'exactly-once' ? new TxnBatch(deps, task, seq, txnId, await deps.sink.begin(txnId)) : new DirectBatch(deps, task, seq, txnId);
+  return deps.mode === 'exactly-once' ? new TxnBatch(deps, task, seq, txnId, await deps.sink.begin(txnId), restartOnFence) : new DirectBatch(deps, task, seq, txnId);
 }
 
 class DirectBatch implements OpenBatch {
@@ -176,7 +181,7 @@ class DirectBatch implements OpenBatch {
   sentCount = 0;
 
   constructor(
-    private readonly deps: CommitDeps,
+    private readonly deps: Pick<CommitDeps, 'sink'>,
     private readonly task: TaskRef,
     readonly seq: number,
     readonly txnId: string,
@@ -193,11 +198,12 @@ class TxnBatch implements OpenBatch {
   sentCount = 0;
 
   constructor(
-    private readonly deps: CommitDeps,
+    private readonly deps: Pick<CommitDeps, 'sink'>,
     private readonly task: TaskRef,
     readonly seq: number,
     readonly txnId: string,
     public txn: KafkaTxn,
+    private readonly restartOnFence: boolean,
   ) {}
 
   async send(records: readonly OutgoingRecord[]): Promise<SentOffsets> {
@@ -210,7 +216,7 @@ class TxnBatch implements OpenBatch {
       // A warm container's cached producer may have been fenced by another container that
       // handled this task since. Before anything else was sent nothing is lost: start over once
       // with a fresh producer. (Later the offsets of earlier sends are already in use.)
-      if (!first || (error as { code?: unknown }).code !== 'SLUICE_FENCED') {
+      if (!first || !this.restartOnFence || (error as { code?: unknown }).code !== 'SLUICE_FENCED') {
         if (!(error instanceof SimulatedCrash)) await this.txn.abort().catch(() => undefined);
         throw error;
       }

@@ -35,6 +35,13 @@ export interface PipelineOptions {
    * `watermarkInterval` at sources, on every change after. Results are the same; boundaries wake fewer tasks.
    */
   readonly marks?: 'boundaries' | 'interval';
+  /**
+   * Where a batch commits its input position, event time and state changes (exactly-once only).
+   * `checkpoint` (default): a batch record and a checkpoint in DynamoDB per task batch.
+   * `changelog` (experimental, docs/changelog-protocol.md): a changelog record in the batch's own
+   * Kafka transaction, one transactional id per task; DynamoDB holds only periodic snapshots.
+   */
+  readonly commit?: 'checkpoint' | 'changelog';
 }
 
 /** Options of a source. */
@@ -86,6 +93,7 @@ export class Pipeline {
       idleTimeoutMs: parseDuration(options.idleTimeout ?? '60s', 'idleTimeout'),
       watermarkIntervalMs: parseDuration(options.watermarkInterval ?? '1s', 'watermarkInterval'),
       marks: marksOption(options.marks),
+      commit: commitOption(options.commit, options.mode ?? 'exactly-once'),
     });
   }
 
@@ -143,6 +151,17 @@ export class Pipeline {
 /** Starts a pipeline definition. */
 export function pipeline(name: string, options: PipelineOptions = {}): Pipeline {
   return new Pipeline(name, options);
+}
+
+function commitOption(commit: unknown, mode: 'exactly-once' | 'at-least-once'): 'checkpoint' | 'changelog' {
+  if (commit === undefined) return 'checkpoint';
+  if (commit !== 'checkpoint' && commit !== 'changelog') {
+    throw new ConfigError(`commit: ${JSON.stringify(commit)} is not a commit protocol`, { field: 'commit' }, "use 'checkpoint' (the default) or 'changelog'");
+  }
+  if (commit === 'changelog' && mode !== 'exactly-once') {
+    throw new ConfigError("commit: 'changelog' needs mode 'exactly-once'", { field: 'commit' }, 'the changelog record is committed by the batch\'s Kafka transaction, which at-least-once batches do not open');
+  }
+  return commit;
 }
 
 function marksOption(marks: unknown): 'boundaries' | 'interval' {

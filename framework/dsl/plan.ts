@@ -178,6 +178,8 @@ export interface PipelineSettings {
   readonly watermarkIntervalMs: number;
   /** When tasks send marks: on crossing a point where a downstream window can act (default), or every interval. */
   readonly marks: 'boundaries' | 'interval';
+  /** Where a batch commits position, event time and state changes: DynamoDB checkpoints, or a Kafka changelog (exactly-once only). */
+  readonly commit: 'checkpoint' | 'changelog';
 }
 
 /** The whole plan: settings, nodes in creation order, and explicit stage names. */

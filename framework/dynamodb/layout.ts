@@ -6,7 +6,8 @@
  *
  *   checkpoint   pk `task#<app>#<taskId>`  sk `ckpt`
  *                v N (version), c N (committedSeq), h L<N> (holes), o N (nextOffset), t S (time, compact JSON: time/time-codec.ts),
- *                s S (snapshot ref, JSON), d N (bytes of records since the snapshot), st S (stage),
+ *                s S (snapshot ref, JSON), d N (bytes of records since the snapshot), lo N (changelog
+ *                protocol: changelog offset after the snapshot), st S (stage),
  *                w S (token of the last writer, to recognise our own write after a lost response)
  *   batch record pk `task#<app>#<taskId>`  sk `r#<seq mod 64, 2 digits>`
  *                q N (seq), o N, t S, x S (txnId, absent in at-least-once), g S (progress position, JSON),
@@ -93,6 +94,7 @@ export function encodeCheckpoint(app: string, taskId: string, stage: string, c: 
     t: { S: encodeTime(c.time) },
     s: { S: JSON.stringify(c.snapshot) },
     d: { N: String(c.deltaBytes) },
+    ...(c.log === undefined ? {} : { lo: { N: String(c.log) } }),
     st: { S: stage },
     w: { S: token },
   };
@@ -109,6 +111,7 @@ export function decodeCheckpoint(item: Item | undefined): Checkpoint {
     time: timeOf(item['t']),
     snapshot: json<SnapshotRef>(item['s']) ?? EMPTY_CHECKPOINT.snapshot,
     deltaBytes: num(item['d']) ?? 0,
+    ...(item['lo'] ? { log: num(item['lo']) ?? 0 } : {}),
   };
 }
 

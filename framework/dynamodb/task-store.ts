@@ -173,6 +173,11 @@ export class DynamoTaskStore implements TaskStore {
     return this.writeCheckpoint(task, from, compacted(from, snapshot));
   }
 
+  async advance(task: TaskRef, from: Checkpoint, next: Checkpoint): Promise<Checkpoint> {
+    if (next.version !== from.version + 1) throw new Error(`advance must bump the version by one (${from.version} → ${next.version})`);
+    return this.writeCheckpoint(task, from, next);
+  }
+
   /**
    * For tools (reset, savepoint import): the task's state becomes `entries` and its input
    * position `nextOffset`, from a fresh snapshot a ring above every batch number used, and at

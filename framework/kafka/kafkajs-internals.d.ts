@@ -65,3 +65,40 @@ declare module 'kafkajs/src/utils/long.js' {
   const Long: { fromValue(value: unknown): KafkajsLong; fromInt(value: number): KafkajsLong };
   export default Long;
 }
+
+/**
+ * kafkajs's Cluster, as changelog-reader.ts uses it: a client's private cluster factory makes one
+ * with the client's brokers, TLS and SASL settings; its brokers send single Fetch requests (no
+ * consumer group).
+ */
+declare module 'kafkajs/src/cluster/index.js' {
+  export interface KafkajsFetchedMessage {
+    offset: string;
+    value: Buffer | null;
+    isControlRecord: boolean;
+  }
+  export interface KafkajsFetchResponse {
+    responses: Array<{
+      topicName: string;
+      partitions: Array<{ partition: number; errorCode: number; highWatermark: string; lastStableOffset: string; messages: KafkajsFetchedMessage[] }>;
+    }>;
+  }
+  export interface KafkajsBroker {
+    fetch(args: {
+      replicaId: number;
+      isolationLevel: number;
+      maxWaitTime: number;
+      minBytes: number;
+      maxBytes: number;
+      topics: Array<{ topic: string; partitions: Array<{ partition: number; fetchOffset: string; maxBytes: number }> }>;
+    }): Promise<KafkajsFetchResponse>;
+  }
+  export interface KafkajsCluster {
+    connect(): Promise<void>;
+    disconnect(): Promise<void>;
+    refreshMetadata(): Promise<void>;
+    addTargetTopic(topic: string): Promise<void>;
+    findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
+    findBroker(args: { nodeId: string }): Promise<KafkajsBroker>;
+  }
+}

@@ -4,7 +4,7 @@
  * fails the invocation fails, so Lambda retries the whole batch — tasks that had already
  * committed skip their records by the checkpoint's nextOffset, so nothing doubles.
  */
-import type { FaultHook, TaskStore, TxnSink } from '../commit/ports.js';
+import type { FaultHook, TaskLog, TaskStore, TxnSink } from '../commit/ports.js';
 import type { CompactionPolicy } from '../commit/checkpoint.js';
 import type { Pipeline } from '../dsl/pipeline.js';
 import { ConfigError, SluiceError } from '../errors.js';
@@ -29,6 +29,8 @@ export interface StagePorts {
   readonly sink: TxnSink;
   /** Asked by a source task before it turns idle (time/backlog.ts); absent: a quiet partition counts as read to its end. */
   readonly backlog?: BacklogProbe;
+  /** Reads task changelogs (pipelines with `commit: 'changelog'`). */
+  readonly log?: TaskLog;
 }
 
 /** Options of `stageHandler`. */
@@ -127,7 +129,7 @@ export function stageHandler(source: Pipeline | Topology, stageName: string, opt
       ports = Promise.resolve().then(() => connect(decoded.bootstrapServers));
       ports.catch(() => (ports = undefined));
     }
-    const { store, sink, backlog } = await ports;
+    const { store, sink, backlog, log } = await ports;
     await prefetchSchemas(topology, stage, decoded.batches); // registry look-ups before any task runs (a registry outage fails the invocation)
     const deps = {
       store,
@@ -142,6 +144,7 @@ export function stageHandler(source: Pipeline | Topology, stageName: string, opt
       pendingGraceMs: options.pendingGraceMs ?? DEFAULT_PENDING_GRACE_MS,
       compaction: options.compaction,
       backlog,
+      log,
     };
     // Check every batch before starting any task, so a misrouted event writes nothing
     // (and no task is left running after the invocation has failed).

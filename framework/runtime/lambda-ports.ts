@@ -13,6 +13,7 @@ import { ConfigError } from '../errors.js';
 import { createKafka } from '../kafka/client.js';
 import { kafkaAuthFromEnv } from '../kafka/auth.js';
 import { createPlatformaticTxnSink, kafkaClientName, type KafkaClientName } from '../kafka/client-choice.js';
+import { KafkajsChangelogReader } from '../kafka/changelog-reader.js';
 import { KafkaBacklogProbe } from '../kafka/backlog-probe.js';
 import { sourceStartsFromEnv, type SourceStarts } from './source-starts.js';
 import { KafkaTxnSink } from '../kafka/txn-sink.js';
@@ -54,6 +55,8 @@ export function lambdaPorts(source: Pipeline | Topology, options: LambdaPortsOpt
       sink: client === 'platformatic' ? await createPlatformaticTxnSink({ brokers, clientId, auth }, { transactionTimeoutMs }) : new KafkaTxnSink(kafka, { transactionTimeoutMs }),
       // kafkajs whichever client commits: a source task asks only at its idle deadline.
       backlog: new KafkaBacklogProbe(kafka, { starts: options.sourceStarts ?? sourceStartsFromEnv(env) }),
+      // kafkajs whichever client commits; connects on first use (pipelines that commit through a changelog).
+      log: new KafkajsChangelogReader(kafka),
     };
   };
 }

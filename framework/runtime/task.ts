@@ -12,13 +12,15 @@
  * wrote or read last. If another invocation moved the task on meanwhile, the batch reads the
  * task and catches the state up from the batch records committed since (or loads it whole).
  */
-import type { Checkpoint, TaskRef, TimerEntry } from '../commit/ports.js';
+import type { Checkpoint, KafkaTxn, LogPartition, TaskLog, TaskRef, TimerEntry } from '../commit/ports.js';
 import { CheckpointConflict, SimulatedCrash } from '../commit/ports.js';
-import type { CommitDeps, Recovery } from '../commit/protocol.js';
+import type { CommitDeps, OpenBatch, Recovery } from '../commit/protocol.js';
+import { commitToLog, compactLog, DEFAULT_LOG_COMPACTION, logCompactionDue, takeFromLog, type LogTask } from '../commit/changelog-protocol.js';
 import { commitBatch, compactTask, controlTxnIdOf, freshRecords, openBatch, outgoingRecords, planChanges, takeTask, txnIdOf } from '../commit/protocol.js';
 import { DEFAULT_COMPACTION, mustCompactFirst, nextSeq } from '../commit/checkpoint.js';
 import type { SourceNode } from '../dsl/plan.js';
-import type { KafkaRecord } from '../record/record.js';
+import type { KafkaRecord, OutgoingRecord } from '../record/record.js';
+import { encodeEntries } from '../state/codec.js';
 import { TaskState } from '../state/task-state.js';
 import { decodeControl } from '../time/control.js';
 import { marksAfterSend } from '../time/marks.js';
@@ -29,7 +31,7 @@ import type { BacklogProbe } from '../time/backlog.js';
 import { markPolicyOf, shouldSendMarks } from '../time/mark-policy.js';
 import { timersOf, type KeyWindowsState } from '../time/window-operator.js';
 import type { Stage, StageInput, Topology } from '../topology/topology.js';
-import { eventTimeDownstream, taskIdOf, windowStateName } from '../topology/names.js';
+import { changelogTopicName, eventTimeDownstream, taskIdOf, windowStateName } from '../topology/names.js';
 import type { UserMetricValues } from '../ops/user-metrics.js';
 import { readInput } from './input.js';
 import { OperatorGraph, processTimerName } from './operators.js';
@@ -76,6 +78,8 @@ export interface WarmTask {
   readonly timers: TaskTimers | undefined;
   /** False after a failure: the next batch reads the checkpoint (and catches the state up) first. */
   readonly trusted: boolean;
+  /** Changelog protocol: the task as this container knows it (its state is as of `log.view`). */
+  readonly log?: LogTask;
 }
 
 /** Ports and clocks a task runs with. */
@@ -84,6 +88,8 @@ export type TaskDeps = CommitDeps & {
   readonly warm: Map<string, WarmTask>;
   /** Asked by a source task before it turns idle (time/backlog.ts); absent: a quiet partition counts as read to its end. */
   readonly backlog?: BacklogProbe | undefined;
+  /** The changelog reader (needed when the pipeline commits through a changelog). */
+  readonly log?: TaskLog | undefined;
 };
 
 /** Runs one batch of data records of one task. */
@@ -105,6 +111,7 @@ async function runBatch(
   deps: TaskDeps,
   kind: 'data' | 'control',
 ): Promise<TaskReport> {
+  if (topology.settings.commit === 'changelog') return runLogBatch(topology, stage, input, partition, records, deps, kind);
   const task = taskRef(topology, stage, input.topic, partition);
   const txnId = kind === 'control' ? controlTxnIdOf(task) : txnIdOf(task);
   const warm = deps.warm.get(task.id);
@@ -123,7 +130,7 @@ async function runBatch(
     if (state && (mustCompactFirst(ckpt, seq, policy) || (how === 'loaded' && seq - 1 - ckpt.snapshot.seq >= policy.everyBatches))) {
       ckpt = await compactTask(deps, task, ckpt, state.entries());
     }
-    const report = await processBatch(topology, stage, input, task, txnId, records, deps, kind, ckpt, state, timers);
+    const report = await processBatch(topology, stage, input, task, records, deps, kind, ckpt, state, timers, checkpointCommitter(deps, task, txnId, ckpt));
     const checkpoint = report.checkpoint ?? ckpt;
     deps.warm.set(task.id, { checkpoint, state, timers, trusted: true });
     return { ...report.report, recovery: taken.recovery, ...(state ? { state: how } : {}) };
@@ -133,6 +140,85 @@ async function runBatch(
       // which the next batch verifies by reading the checkpoint.
       if (state) for (const e of state.rollbackBatch()) timers?.refresh(e.key, e.name);
       deps.warm.set(task.id, { checkpoint: ckpt, state, timers, trusted: false });
+    }
+    throw error;
+  }
+}
+
+/** The changelog partition of a task (commit protocol `changelog`). */
+export function changelogOf(topology: Topology, stage: Stage, task: TaskRef): LogPartition {
+  return { topic: changelogTopicName(topology.app, stage.name, stage.inputs.length, task.topic), partition: task.partition };
+}
+
+/**
+ * A batch under the changelog protocol (commit/changelog-protocol.ts): one transactional id for
+ * both triggers; the task's view and state come from this container's memory caught up from the
+ * changelog, or from the snapshot and the changelog after it. A failed batch leaves its memory
+ * rolled back to the view before it, which the next batch catches up from the changelog (a batch
+ * whose commit's answer was lost finds its own record there).
+ */
+async function runLogBatch(
+  topology: Topology,
+  stage: Stage,
+  input: StageInput,
+  partition: number,
+  records: readonly KafkaRecord[],
+  deps: TaskDeps,
+  kind: 'data' | 'control',
+): Promise<TaskReport> {
+  const log = deps.log;
+  if (!log) throw new Error(`pipeline ${topology.app} commits through a changelog, but the stage has no changelog reader (TaskDeps.log)`);
+  const task = taskRef(topology, stage, input.topic, partition);
+  const txnId = txnIdOf(task);
+  const at = changelogOf(topology, stage, task);
+  const logDeps = { store: deps.store, log, fault: deps.fault, compaction: deps.compaction, snapshotId: deps.snapshotId };
+  const warm = deps.warm.get(task.id);
+  deps.warm.delete(task.id);
+  const keyed = stage.keyed;
+  const taken = await takeFromLog({ ...logDeps, sink: deps.sink }, task, at, txnId, warm?.log, keyed);
+  let state: TaskState | undefined;
+  let timers: TaskTimers | undefined;
+  let how: 'warm' | 'caught-up' | 'loaded';
+  if (taken.loaded) {
+    state = keyed ? TaskState.fromEntries(stage.name, stage.state, deps.now, taken.loaded) : undefined;
+    const sources = state ? timerSourcesOf(topology, stage) : [];
+    timers = state && sources.length > 0 ? new TaskTimers(sources, state) : undefined;
+    how = 'loaded';
+  } else {
+    state = warm?.state;
+    timers = warm?.timers;
+    how = taken.records > 0 ? 'caught-up' : 'warm';
+    if (state && taken.changes.length > 0) {
+      state.apply(taken.changes);
+      timers?.rebuild();
+    }
+  }
+  let current: LogTask = taken.task;
+  const remember = (): void => void deps.warm.set(task.id, { checkpoint: current.view, state, timers, trusted: true, log: current });
+  try {
+    if (how === 'loaded') await deps.fault?.('after-restore', task, current.view.committedSeq);
+    const committer: BatchCommitter = {
+      open: () => openBatch(deps, task, current.view, txnId, false),
+      commit: async (open, o) => {
+        const changes = o.state?.changes() ?? [];
+        current = await commitToLog(logDeps, task, at, current, open, { tail: o.tail, nextOffset: o.nextOffset, time: o.time, changes: changes.length > 0 ? encodeEntries(changes) : undefined });
+        return { checkpoint: current.view, snapshot: false };
+      },
+    };
+    const report = await processBatch(topology, stage, input, task, records, deps, kind, current.view, state, timers, committer);
+    let snapshot = false;
+    if (report.report.seq !== undefined && logCompactionDue(current.view, deps.compaction ?? DEFAULT_LOG_COMPACTION)) {
+      current = await compactLog(logDeps, task, current, state?.entries());
+      snapshot = current.base?.committedSeq === current.view.committedSeq;
+    }
+    remember();
+    return { ...report.report, ...(snapshot ? { snapshot } : {}), recovery: undefined, ...(state ? { state: how } : {}) };
+  } catch (error) {
+    if (!(error instanceof SimulatedCrash)) {
+      // Back to the view before the batch (or after it, if it committed before the failure): the
+      // next batch reads the changelog from there.
+      if (state) for (const e of state.rollbackBatch()) timers?.refresh(e.key, e.name);
+      remember();
     }
     throw error;
   }
@@ -192,13 +278,13 @@ async function processBatch(
   stage: Stage,
   input: StageInput,
   task: TaskRef,
-  txnId: string,
   records: readonly KafkaRecord[],
   deps: TaskDeps,
   kind: 'data' | 'control',
   ckpt: Checkpoint,
   state: TaskState | undefined,
   timers: TaskTimers | undefined,
+  committer: BatchCommitter,
 ): Promise<{ report: Omit<TaskReport, 'recovery'>; checkpoint: Checkpoint | undefined }> {
   const fresh = kind === 'data' ? freshRecords(ckpt, records) : [...records];
   const time0 = ckpt.time;
@@ -277,7 +363,7 @@ async function processBatch(
   if (nothingToCommit) return { report: { ...report, seq: undefined }, checkpoint: undefined };
 
   const commitStarted = deps.now();
-  const open = await openBatch(deps, task, ckpt, txnId);
+  const open = await committer.open();
   const emitted = outgoingRecords({ outputs: graph.outputs, deadLetters: graph.deadLetters, deadLetterTopic: stage.deadLetterTopic, stage: stage.name });
   // Marks are fenced by the offsets of the outputs, so those go first; without marks, one send.
   let tail = emitted;
@@ -286,16 +372,27 @@ async function processBatch(
     const sent = emitted.length > 0 ? await open.send(emitted) : [];
     ({ marks: tail, time: timeAfter } = marksAfterSend(topology, stage, task.id, time, sent));
   }
-  const changes = planChanges(deps, ckpt, open.seq, state?.changes() ?? [], state !== undefined);
-  const checkpoint = await commitBatch(deps, task, ckpt, open, {
-    tail,
-    nextOffset,
-    time: timeAfter,
-    changes,
-    snapshot: changes.snapshot && state ? state.entries() : undefined,
-  });
+  const committed = await committer.commit(open, { tail, nextOffset, time: timeAfter, state });
   state?.markCommitted();
-  return { report: { ...report, seq: open.seq, commitMs: deps.now() - commitStarted, ...(state ? { snapshot: changes.snapshot } : {}) }, checkpoint };
+  return { report: { ...report, seq: open.seq, commitMs: deps.now() - commitStarted, ...(state ? { snapshot: committed.snapshot } : {}) }, checkpoint: committed.checkpoint };
+}
+
+/** How processBatch commits: through DynamoDB checkpoints (commit/protocol.ts) or a changelog (commit/changelog-protocol.ts). */
+interface BatchCommitter {
+  open(): Promise<OpenBatch & { readonly txn: KafkaTxn | undefined }>;
+  commit(open: OpenBatch & { readonly txn: KafkaTxn | undefined }, outcome: { tail: readonly OutgoingRecord[]; nextOffset: number; time: TimeState; state: TaskState | undefined }): Promise<{ checkpoint: Checkpoint; snapshot: boolean }>;
+}
+
+/** The checkpoint protocol's commit: batch record (and snapshot when due), Kafka commit, confirm. */
+function checkpointCommitter(deps: TaskDeps, task: TaskRef, txnId: string, ckpt: Checkpoint): BatchCommitter {
+  return {
+    open: () => openBatch(deps, task, ckpt, txnId),
+    commit: async (open, o) => {
+      const changes = planChanges(deps, ckpt, open.seq, o.state?.changes() ?? [], o.state !== undefined);
+      const checkpoint = await commitBatch(deps, task, ckpt, open, { tail: o.tail, nextOffset: o.nextOffset, time: o.time, changes, snapshot: changes.snapshot && o.state ? o.state.entries() : undefined });
+      return { checkpoint, snapshot: changes.snapshot };
+    },
+  };
 }
 
 /**

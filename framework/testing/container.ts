@@ -15,6 +15,7 @@ import type { PartitionBatch } from '../record/record.js';
 import type { InvocationReport } from '../runtime/handler.js';
 import { stageHandler } from '../runtime/handler.js';
 import type { Stage, Topology } from '../topology/topology.js';
+import { MemoryTaskLog } from './memory-task-log.js';
 import { MemoryTxnSink, type MemoryKafka } from './memory-kafka.js';
 import type { MemoryCheckpointStore } from './memory-store.js';
 
@@ -49,7 +50,7 @@ export function memoryContainer(topology: Topology, stage: Stage, kafka: MemoryK
   // Invocations run one at a time, so the figures recorded last belong to the running one.
   let recorded: HarnessMetrics | undefined;
   const handler = stageHandler(topology, stage.name, {
-    ports: { store, sink: new MemoryTxnSink(kafka), ...(options.backlog ? { backlog: options.backlog } : {}) },
+    ports: { store, sink: new MemoryTxnSink(kafka), log: new MemoryTaskLog(kafka), ...(options.backlog ? { backlog: options.backlog } : {}) },
     now: options.now,
     ...(options.fault ? { fault: options.fault } : {}),
     ...(options.compaction ? { compaction: options.compaction } : {}),

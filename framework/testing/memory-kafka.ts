@@ -93,6 +93,18 @@ export class MemoryKafka {
     return (this.logs.get(topic) ?? []).flat();
   }
 
+  /**
+   * What a read_committed consumer of one partition sees from `from` up to the last stable offset
+   * (the first record of a transaction still open, else the end), and that offset.
+   */
+  readPartition(topic: string, partition: number, from: number): { records: LoggedRecord[]; stable: number } {
+    const part = this.log(topic)[partition];
+    if (!part) throw new Error(`topic ${topic} has no partition ${partition}`);
+    const open = part.findIndex((r) => r.state === 'open');
+    const stable = open < 0 ? part.length : open;
+    return { records: part.slice(Math.max(0, from), stable).filter((r) => r.state === 'committed'), stable };
+  }
+
   /** The record at a position, whatever its state. */
   at(topic: string, partition: number, offset: number): LoggedRecord | undefined {
     return this.logs.get(topic)?.[partition]?.[offset];

@@ -13,7 +13,7 @@ import { stateMapKey } from '../state/task-state.js';
 import { encodeEntries } from '../state/codec.js';
 
 /** Requests by operation, like the DynamoDB adapter's metrics. */
-export type MemoryStoreRequests = Record<'read' | 'readCheckpoint' | 'load' | 'prepare' | 'writeSnapshot' | 'snapshotComplete' | 'confirm' | 'abandon' | 'compact', number>;
+export type MemoryStoreRequests = Record<'read' | 'readCheckpoint' | 'load' | 'prepare' | 'writeSnapshot' | 'snapshotComplete' | 'confirm' | 'abandon' | 'compact' | 'advance', number>;
 
 interface TaskItems {
   readonly task: Pick<TaskRef, 'app' | 'stage' | 'id'>;
@@ -26,7 +26,7 @@ interface TaskItems {
 /** Checkpoints, batch records and snapshots in memory; shared by every simulated container of a test. */
 export class MemoryCheckpointStore implements TaskStore {
   private readonly tasks = new Map<string, TaskItems>();
-  readonly requests: MemoryStoreRequests = { read: 0, readCheckpoint: 0, load: 0, prepare: 0, writeSnapshot: 0, snapshotComplete: 0, confirm: 0, abandon: 0, compact: 0 };
+  readonly requests: MemoryStoreRequests = { read: 0, readCheckpoint: 0, load: 0, prepare: 0, writeSnapshot: 0, snapshotComplete: 0, confirm: 0, abandon: 0, compact: 0, advance: 0 };
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -91,6 +91,12 @@ export class MemoryCheckpointStore implements TaskStore {
   async compact(task: TaskRef, from: Checkpoint, snapshot: SnapshotRef): Promise<Checkpoint> {
     this.requests.compact += 1;
     return this.write(task, from, compacted(from, snapshot));
+  }
+
+  async advance(task: TaskRef, from: Checkpoint, next: Checkpoint): Promise<Checkpoint> {
+    this.requests.advance += 1;
+    if (next.version !== from.version + 1) throw new Error(`advance must bump the version by one (${from.version} → ${next.version})`);
+    return this.write(task, from, next);
   }
 
   /**

@@ -11,7 +11,7 @@ import { ConfigError } from '../errors.js';
 import type { KeyByNode, NodeId, Plan, PlanNode, SourceNode } from '../dsl/plan.js';
 import { inputsOf } from '../dsl/plan.js';
 import type { StateDescriptor } from '../state/descriptors.js';
-import { replayTopicName, controlTopicName, deadLetterTopicName, feedsEventTime, inputTopicName, joinStateName, lateTopicName, progressTopicName, STAGE_NAME, stageNameFromTopic, taskIdOf, windowStateName } from './names.js';
+import { replayTopicName, changelogTopicName, controlTopicName, deadLetterTopicName, feedsEventTime, inputTopicName, joinStateName, lateTopicName, progressTopicName, STAGE_NAME, stageNameFromTopic, taskIdOf, windowStateName } from './names.js';
 import { coPartition } from './co-partition.js';
 import { joinSpecName, validateJoinSpec } from '../join/spec.js';
 import { valueState } from '../state/descriptors.js';
@@ -296,6 +296,9 @@ export function compile(userPlan: Plan): Topology {
     addTopic({ name: stage.deadLetterTopic, partitions: 1, role: 'dead-letter', managed: true });
     addTopic({ name: replayTopicName(settings.name, stage.name), partitions: 1, role: 'dead-letter', managed: true });
     for (const out of stage.outputs) if (out.kind === 'late') addTopic({ name: out.topic, partitions: 1, role: 'late', managed: out.topic === lateTopicName(settings.name, stage.name) });
+    if (settings.commit === 'changelog') {
+      for (const input of stage.inputs) addTopic({ name: changelogTopicName(settings.name, stage.name, stage.inputs.length, input.topic), partitions: input.partitions, role: 'changelog', managed: true });
+    }
   }
   const progressTopic = progressTopicName(settings.name);
   for (const stage of stages) {

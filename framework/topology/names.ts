@@ -64,6 +64,14 @@ export function taskIdOf(stage: string, inputCount: number, topic: string, parti
   return inputCount > 1 ? `${stage}.${topic}.${partition}` : `${stage}.${partition}`;
 }
 
+/**
+ * The changelog topic of a stage's input (commit protocol `changelog`): one partition per task,
+ * the task of input partition p writes partition p. Stages with several inputs have one per input.
+ */
+export function changelogTopicName(app: string, stage: string, inputCount: number, topic: string): string {
+  return inputCount > 1 ? `${app}.${stage}.${topic}.changelog` : `${app}.${stage}.changelog`;
+}
+
 /** Whether a stage, or any stage downstream of it, needs event time (so watermarks must reach it). */
 export function needsEventTime(topology: { readonly stages: ReadonlyArray<{ readonly name: string; readonly eventTime: boolean; readonly downstream: readonly string[] }> }, stage: string): boolean {
   const s = topology.stages.find((x) => x.name === stage);
@@ -76,9 +84,10 @@ export function needsEventTime(topology: { readonly stages: ReadonlyArray<{ read
  * record timestamp is older than retention.ms; with event times as timestamps, internal records
  * of replayed old data, dead letters and late records (late by definition) could be deleted at
  * the broker's next retention check, before anyone read them. Their event time travels in a
- * header instead (EVENT_TIME_HEADER; dead letters: the dlq timestamp header). `role` is unused
- * today: kept so a role can get its own configs.
+ * header instead (EVENT_TIME_HEADER; dead letters: the dlq timestamp header). A changelog keeps
+ * its records until Sluice no longer needs them (retention.ms -1): a task idle for longer than any
+ * retention would otherwise lose the batches after its snapshot.
  */
-export function managedTopicConfigs(_role: string): Readonly<Record<string, string>> {
-  return { 'message.timestamp.type': 'LogAppendTime' };
+export function managedTopicConfigs(role: string): Readonly<Record<string, string>> {
+  return role === 'changelog' ? { 'message.timestamp.type': 'LogAppendTime', 'retention.ms': '-1' } : { 'message.timestamp.type': 'LogAppendTime' };
 }

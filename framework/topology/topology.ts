@@ -59,7 +59,7 @@ export interface Stage {
 export interface TopicSpec {
   readonly name: string;
   readonly partitions: number;
-  readonly role: 'source' | 'internal' | 'control' | 'progress' | 'dead-letter' | 'late' | 'sink';
+  readonly role: 'source' | 'internal' | 'control' | 'progress' | 'changelog' | 'dead-letter' | 'late' | 'sink';
   /** Whether Sluice creates it (internal topics) or expects it to exist (sources, sinks). */
   readonly managed: boolean;
 }

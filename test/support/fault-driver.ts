@@ -25,7 +25,11 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BatchRecord, Checkpoint, CommitStep, KafkaTxn, TaskRef, TaskStore, TxnSink } from '../../framework/commit/ports.js';
+import type { BatchRecord, Checkpoint, CommitStep, KafkaTxn, TaskLog, TaskRef, TaskStore, TxnSink } from '../../framework/commit/ports.js';
+import { readLogTask } from '../../framework/commit/changelog-protocol.js';
+import { parseChangelog, type ChangelogEntry } from '../../framework/record/changelog.js';
+import type { StateEntry } from '../../framework/state/codec.js';
+import { MemoryTaskLog } from '../../framework/testing/memory-task-log.js';
 import { CheckpointConflict, SimulatedCrash } from '../../framework/commit/ports.js';
 import type { CompactionPolicy } from '../../framework/commit/checkpoint.js';
 import { json, pipeline, valueState } from '../../framework/index.js';
@@ -36,7 +40,7 @@ import type { KafkaRecord } from '../../framework/record/record.js';
 import { encodeEvent } from '../../framework/lambda/decode.js';
 import type { InvocationReport, KafkaHandler, StagePorts } from '../../framework/runtime/handler.js';
 import { InvocationFailedError, stageHandler } from '../../framework/runtime/handler.js';
-import { taskRef } from '../../framework/runtime/task.js';
+import { changelogOf, taskRef } from '../../framework/runtime/task.js';
 import { stateMapKey } from '../../framework/state/task-state.js';
 import { MemoryFencedError, MemoryKafka, MemoryTxnSink } from '../../framework/testing/memory-kafka.js';
 import { MemoryCheckpointStore } from '../../framework/testing/memory-store.js';
@@ -129,6 +133,8 @@ export interface WorldSession {
   container(): StagePorts | Promise<StagePorts>;
   /** What the checker reads checkpoints and state through: never faulted, never counted. */
   readonly observer: TaskStore;
+  /** What the checker reads task changelogs through (changelog protocol), never faulted. */
+  readonly observerLog?: TaskLog;
   /** Every record of `topic` a read_committed consumer sees, partitions ascending, offsets ascending. */
   readCommitted(topic: string): Promise<KafkaRecord[]>;
   /** Whether an error says a producer was fenced by a newer one (an allowed way to lose a race). */
@@ -154,10 +160,11 @@ export function memoryWorld(options: MemoryWorldOptions = {}): World {
       const store = new MemoryCheckpointStore();
       return {
         container: () => {
-          const ports: StagePorts = { store, sink: new MemoryTxnSink(kafka) };
+          const ports: StagePorts = { store, sink: new MemoryTxnSink(kafka), log: new MemoryTaskLog(kafka) };
           return options.wrap ? options.wrap(ports) : ports;
         },
         observer: store,
+        observerLog: new MemoryTaskLog(kafka),
         readCommitted: async (topic) =>
           kafka.readCommitted(topic).map((r) => ({
             topic: r.topic,
@@ -180,6 +187,11 @@ export function memoryWorld(options: MemoryWorldOptions = {}): World {
 
 /** Every step the protocol announces to its fault hook. */
 export const COMMIT_STEPS: readonly CommitStep[] = ['after-restore', 'before-send', 'after-send', 'after-record', 'after-prepare', 'after-kafka-commit', 'after-confirm', 'after-recovery-fence', 'after-snapshot'];
+
+/** The steps of the changelog protocol (commit/changelog-protocol.ts); `after-confirm` is a compaction's checkpoint write there. */
+export const CHANGELOG_STEPS: readonly CommitStep[] = ['after-restore', 'before-send', 'after-send', 'after-kafka-commit', 'after-compaction-claim', 'after-snapshot', 'after-confirm'];
+
+const ALL_STEPS: readonly CommitStep[] = [...new Set([...COMMIT_STEPS, ...CHANGELOG_STEPS])];
 
 /** How often each fault happens. Probabilities are per invocation unless said otherwise. */
 export interface FaultMix {
@@ -376,7 +388,7 @@ const rank = (kind: string): number => (KIND_ORDER.includes(kind) ? KIND_ORDER.i
 
 /** One line of what the faults did, for test output. */
 export function describeStats(s: FaultStats): string {
-  const crashes = COMMIT_STEPS.map((step) => `${step} ${s.crashes[step]}`).join(', ');
+  const crashes = ALL_STEPS.filter((step) => s.crashes[step] > 0).map((step) => `${step} ${s.crashes[step]}`).join(', ');
   const injected = Object.values(s.injected).reduce((a, b) => a + b, 0);
   return (
     `${s.invocations} invocations (${s.failedInvocations} failed); crashes: ${crashes}; ${s.zombiePairs} zombie pairs; ` +
@@ -619,7 +631,7 @@ class ScheduleRun {
       const batch = batches[i]!;
       const last = batch[batch.length - 1]!;
       const task = taskRef(this.topology, stage, last.topic, last.partition);
-      const { checkpoint: ckpt } = await this.session.observer.read(task);
+      const { checkpoint: ckpt } = await this.committedTask(stage, task);
       if (ckpt.nextOffset <= last.offset) {
         this.violation('behind', `task ${task.id}: an invocation with offsets ${batch[0]!.offset}..${last.offset} succeeded, but the checkpoint's nextOffset is ${ckpt.nextOffset}`);
       }
@@ -669,6 +681,20 @@ class ScheduleRun {
     }
   }
 
+  /** The task as committed: its checkpoint (changelog protocol: its snapshot plus the changelog after it), a pending batch, its state. */
+  async committedTask(stage: Stage, task: TaskRef): Promise<{ checkpoint: Checkpoint; pending: BatchRecord | undefined; entries: () => Promise<readonly StateEntry[]> }> {
+    if (this.changelog) {
+      const read = await readLogTask(this.session.observer, this.session.observerLog!, task, changelogOf(this.topology, stage, task), Date.now());
+      return { checkpoint: read.checkpoint, pending: undefined, entries: async () => read.entries };
+    }
+    const { checkpoint, pending } = await this.session.observer.read(task);
+    return { checkpoint, pending, entries: async () => (await this.session.observer.load(task, checkpoint)).entries };
+  }
+
+  get changelog(): boolean {
+    return this.topology.settings.commit === 'changelog';
+  }
+
   /** Compares what was committed with the protocol's bookkeeping and with the oracle. */
   async check(fed: ReadonlyMap<string, readonly KafkaRecord[]>): Promise<void> {
     const stages = [...fed.keys()].map((name) => this.stage(name));
@@ -686,7 +712,7 @@ class ScheduleRun {
       const tasks = new Map<string, { task: TaskRef; ckpt: Checkpoint }>();
       for (const partition of new Set(input.map((r) => r.partition))) {
         const task = taskRef(this.topology, stage, stage.inputs[0]!.topic, partition);
-        const { checkpoint: ckpt, pending } = await this.session.observer.read(task);
+        const { checkpoint: ckpt, pending, entries } = await this.committedTask(stage, task);
         tasks.set(task.id, { task, ckpt });
         // A compaction left pending (it carries no input and no outputs) waits for the task's next
         // batch to settle it; redelivered duplicates alone do not reach a warm container's prepare.
@@ -695,15 +721,15 @@ class ScheduleRun {
         }
         if (stage.keyed && stage.state.length > 0) {
           // The task's whole committed state, as a cold start would load it (snapshot + records).
-          const load = await this.session.observer.load(task, ckpt);
-          for (const e of load.entries) if (e.value) state.set(`${stage.name}\u0000${stateMapKey(e.key, e.name)}`, e.value.bytes);
+          for (const e of await entries()) if (e.value) state.set(`${stage.name}\u0000${stateMapKey(e.key, e.name)}`, e.value.bytes);
         }
       }
       // At-least-once keeps no progress records and lets a failed batch's outputs stay visible
       // (its retry writes them again): only the scenario's no-loss oracle applies to them.
       const exactlyOnce = this.topology.settings.mode === 'exactly-once';
       for (const topic of stage.outputs.map((o) => o.topic)) this.checkOutputs(committed.get(topic)!, tasks, exactlyOnce);
-      if (exactlyOnce) this.checkProgress(committed.get(this.topology.progressTopic)!, tasks);
+      if (exactlyOnce && this.changelog) await this.checkChangelog(stage, tasks);
+      else if (exactlyOnce) this.checkProgress(committed.get(this.topology.progressTopic)!, tasks);
       for (const r of committed.get(stage.deadLetterTopic)!) this.violation('dead-letter', `stage ${stage.name}: a record was dead-lettered at ${where(r)}`);
     }
 
@@ -750,6 +776,31 @@ class ScheduleRun {
     }
   }
 
+  /** Changelog protocol: each task's committed changelog records number its batches 1, 2, 3, … (no gap, no repeat), and the last carries its position. */
+  private async checkChangelog(stage: Stage, tasks: ReadonlyMap<string, { task: TaskRef; ckpt: Checkpoint }>): Promise<void> {
+    for (const { task, ckpt } of tasks.values()) {
+      const at = changelogOf(this.topology, stage, task);
+      // Read by the world's changelog reader, not readCommitted: a world may append records to the
+      // topics it reads (the real one does, to see the last markers), which a changelog must never hold.
+      const records = (await this.session.observerLog!.read(at, 0)).records.map((r) => ({ ...r, topic: at.topic, partition: at.partition, headers: [] }));
+      let expected = 1;
+      let last: ChangelogEntry | undefined;
+      for (const r of records) {
+        const e = parseChangelog(r.value);
+        if (!e || e.task !== task.id) {
+          this.violation('unexpected', `changelog record at ${where(r)} is not one of task ${task.id}`);
+          continue;
+        }
+        if (e.seq !== expected) this.violation(e.seq < expected ? 'duplicate' : 'disagreement', `task ${task.id}: changelog record at ${where(r)} is batch ${e.seq}, expected ${expected}`);
+        expected = e.seq + 1;
+        last = e;
+      }
+      if ((last?.seq ?? 0) !== ckpt.committedSeq || (last && last.nextOffset !== ckpt.nextOffset)) {
+        this.violation('disagreement', `task ${task.id}: the changelog ends at batch ${last?.seq ?? 0} (nextOffset ${last?.nextOffset ?? -1}), the task's view at ${ckpt.committedSeq} (nextOffset ${ckpt.nextOffset})`);
+      }
+    }
+  }
+
   /** Kafka's committed progress records and the checkpoints agree batch by batch. */
   private checkProgress(records: readonly KafkaRecord[], tasks: ReadonlyMap<string, { task: TaskRef; ckpt: Checkpoint }>): void {
     const bySeq = new Map<string, Map<number, number>>();
@@ -786,7 +837,7 @@ function describeCheckpoint(ckpt: Checkpoint): string {
   return `committedSeq ${ckpt.committedSeq}, holes [${ckpt.holes.join(', ')}], nextOffset ${ckpt.nextOffset}`;
 }
 
-function where(r: KafkaRecord): string {
+function where(r: Pick<KafkaRecord, 'topic' | 'partition' | 'offset' | 'headers'>): string {
   const p = readProvenance(r.headers);
   return `${r.topic}/${r.partition}@${r.offset}${p ? ` (task ${p.task} seq ${p.seq} idx ${p.idx})` : ''}`;
 }
@@ -841,7 +892,7 @@ class Container {
     ports: StagePorts,
   ) {
     this.handler = stageHandler(run.topology, stage.name, {
-      ports: { store: this.faultyStore(ports.store), sink: this.faultySink(ports.sink) },
+      ports: { store: this.faultyStore(ports.store), sink: this.faultySink(ports.sink), ...(ports.log ? { log: this.faultyLog(ports.log) } : {}) },
       fault: (step, task, seq) => this.step(step, task, seq),
       compaction: run.compaction,
     });
@@ -922,7 +973,12 @@ class Container {
       confirm: (task, from, record) => write('confirm', task, from.version, record.seq, () => inner.confirm(task, from, record)),
       abandon: (task, from, record) => write('abandon', task, from.version, record.seq, () => inner.abandon(task, from, record)),
       compact: (task, from, snapshot) => write('compact', task, from.version, snapshot.seq, () => inner.compact(task, from, snapshot)),
+      advance: (task, from, next) => write('advance', task, from.version, next.committedSeq, () => inner.advance(task, from, next)),
     };
+  }
+
+  private faultyLog(inner: TaskLog): TaskLog {
+    return { read: (at, from) => this.call('sink', 'readLog', `${at.topic}/${at.partition} from ${from}`, () => inner.read(at, from), READS) };
   }
 
   private faultySink(inner: TxnSink): TxnSink {
@@ -959,7 +1015,7 @@ function emptyStats(): FaultStats {
   return {
     invocations: 0,
     failedInvocations: 0,
-    crashes: Object.fromEntries(COMMIT_STEPS.map((s) => [s, 0])) as Record<CommitStep, number>,
+    crashes: Object.fromEntries(ALL_STEPS.map((s) => [s, 0])) as Record<CommitStep, number>,
     zombiePairs: 0,
     conflicts: 0,
     fenced: 0,
@@ -982,7 +1038,7 @@ export function mergeReports(a: FaultRunReport, b: FaultRunReport): FaultRunRepo
 function addStats(into: FaultStats, s: FaultStats): void {
   into.invocations += s.invocations;
   into.failedInvocations += s.failedInvocations;
-  for (const step of COMMIT_STEPS) into.crashes[step] += s.crashes[step];
+  for (const step of ALL_STEPS) into.crashes[step] += s.crashes[step];
   into.zombiePairs += s.zombiePairs;
   into.conflicts += s.conflicts;
   into.fenced += s.fenced;
@@ -1038,7 +1094,7 @@ export interface RunningTotalsOptions {
   /** Partitions of every topic, default 3. */
   readonly partitions?: number;
   /** E.g. a short transaction timeout, so a real broker aborts a crashed zombie's transaction soon. */
-  readonly pipeline?: Pick<PipelineOptions, 'functionTimeout' | 'transactionTimeout'>;
+  readonly pipeline?: Pick<PipelineOptions, 'functionTimeout' | 'transactionTimeout' | 'commit'>;
 }
 
 /** The running-totals pipeline: clicks → keyBy(user) → per-user count and sum in ValueState → sink. */
@@ -1124,7 +1180,7 @@ export interface ClicksSeenOptions {
   readonly users?: number;
   /** Partitions of every topic, default 3. */
   readonly partitions?: number;
-  readonly pipeline?: Pick<PipelineOptions, 'functionTimeout' | 'transactionTimeout'>;
+  readonly pipeline?: Pick<PipelineOptions, 'functionTimeout' | 'transactionTimeout' | 'commit'>;
 }
 
 /**

@@ -191,6 +191,7 @@ function forgettingPosition(store: TaskStore): TaskStore {
     confirm: async (task, from, record) => forget(await store.confirm(task, from, record)),
     abandon: async (task, from, record) => forget(await store.abandon(task, from, record)),
     compact: async (task, from, snapshot) => forget(await store.compact(task, from, snapshot)),
+    advance: async (task, from, next) => forget(await store.advance(task, from, next)),
   };
 }
 
@@ -216,6 +217,7 @@ function unfencedRecords(store: TaskStore): TaskStore {
     confirm: (task, from, record) => store.confirm(task, from, record),
     abandon: (task, from, record) => store.abandon(task, from, record),
     compact: (task, from, snapshot) => store.compact(task, from, snapshot),
+    advance: (task, from, next) => store.advance(task, from, next),
   };
 }
 

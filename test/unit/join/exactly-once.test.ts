@@ -50,5 +50,6 @@ function forgetting(inner: TaskStore): TaskStore {
     confirm: (task, from, record) => inner.confirm(task, from, record),
     abandon: (task, from, record) => inner.abandon(task, from, record),
     compact: (task, from, snapshot) => inner.compact(task, from, snapshot),
+    advance: (task, from, next) => inner.advance(task, from, next),
   };
 }

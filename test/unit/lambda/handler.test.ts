@@ -119,7 +119,7 @@ describe('stageHandler', () => {
     expect(e).toBeInstanceOf(EventShapeError);
     expect((e as EventShapeError).place).toMatchObject({ field: 'records["orders-0"][0].offset', topic: 'orders', partition: 0 });
     expect(written()).toEqual([]);
-    expect(store.requests).toEqual({ read: 0, readCheckpoint: 0, load: 0, prepare: 0, writeSnapshot: 0, snapshotComplete: 0, confirm: 0, abandon: 0, compact: 0 });
+    expect(store.requests).toEqual({ read: 0, readCheckpoint: 0, load: 0, prepare: 0, writeSnapshot: 0, snapshotComplete: 0, confirm: 0, abandon: 0, compact: 0, advance: 0 });
   });
 
   it('rejects an event carrying a topic the stage does not read, before running any task', async () => {

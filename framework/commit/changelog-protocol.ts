@@ -1,0 +1,222 @@
+/**
+ * The changelog commit protocol of one task (pipeline option `commit: 'changelog'`,
+ * docs/changelog-protocol.md), as named phases:
+ *
+ *   take     claim the task's one transactional id (a container's first use fences every older
+ *            producer of it, data and control alike, and so decides their open transactions); then
+ *            read the task's changelog partition from where this container's view of the task
+ *            ends (warm) or from its DynamoDB snapshot (cold), up to the last stable offset
+ *   open     the batch's sequence number (the view's + 1) and its Kafka transaction
+ *   commit   outputs, marks and one changelog record (sequence number, input position, event time,
+ *            state changes) into the transaction → commit it: the decision point. Nothing is
+ *            written to DynamoDB
+ *   compact  now and then, after a commit: the task's state, position and event time as of that
+ *            batch become its DynamoDB snapshot, with the changelog offset after it
+ *
+ * Invariant: a batch's outputs, marks, state changes and input position become visible together
+ * or not at all, exactly once. The changelog partition has one writer, the task's transactional
+ * id; Kafka's fencing serialises its invocations (data, control, zombies): a producer's transaction
+ * can commit only if no producer of the id was initialised after it, and a newer producer's take
+ * reads every transaction committed before its initialisation. So the committed changelog records
+ * of a task carry the sequence numbers 1, 2, 3, … with no gap or repeat, and every committed batch
+ * started from the view its predecessor committed.
+ */
+import type { StateEntry } from '../state/codec.js';
+import { decodeEntries } from '../state/codec.js';
+import { buildSnapshot } from '../state/committed.js';
+import { stateMapKey, isLive } from '../state/task-state.js';
+import { changelogRecord, parseChangelog } from '../record/changelog.js';
+import type { OutgoingRecord } from '../record/record.js';
+import type { TimeState } from '../time/watermark.js';
+import type { Checkpoint, FaultHook, KafkaTxn, LogPartition, LogRecord, TaskLog, TaskRef, TaskStore } from './ports.js';
+import { SimulatedCrash } from './ports.js';
+import { emptySnapshot, nextBank, TaskStateCorrupt, type CompactionPolicy } from './checkpoint.js';
+import type { OpenBatch } from './protocol.js';
+
+/** What the changelog protocol needs besides the batch's sink (commit/protocol.ts CommitDeps). */
+export interface ChangelogDeps {
+  readonly store: TaskStore;
+  readonly log: TaskLog;
+  readonly fault?: FaultHook | undefined;
+  /** When a task writes a snapshot (default DEFAULT_LOG_COMPACTION). */
+  readonly compaction?: CompactionPolicy | undefined;
+  readonly snapshotId?: (() => string) | undefined;
+}
+
+/**
+ * Snapshot every 1,000 batches, or once the changes since the snapshot outweigh it (and 256 KB): a
+ * cold start then reads at most about twice the state's size, and snapshots cost DynamoDB at most
+ * about one write of each changed byte.
+ */
+export const DEFAULT_LOG_COMPACTION: CompactionPolicy = { everyBatches: 1_000, minBytes: 256 * 1024 };
+
+/**
+ * A task as a container knows it: `base`, the DynamoDB checkpoint it last read or wrote (a snapshot,
+ * the batch it is as of, the changelog offset after it; undefined after a failed compaction: read
+ * it again), and `view`, the task after its last committed batch (committedSeq, nextOffset, time,
+ * deltaBytes since the snapshot, and in `log` the changelog offset to read from next).
+ */
+export interface LogTask {
+  readonly base: Checkpoint | undefined;
+  readonly view: Checkpoint;
+}
+
+/** What take found. */
+export interface TakenLogTask {
+  readonly task: LogTask;
+  /** Cold: the snapshot's entries, then every committed batch's changes after it, in order (apply them in order). */
+  readonly loaded: readonly StateEntry[] | undefined;
+  /** Warm: the changes of the batches other invocations committed since this container's view, in order. */
+  readonly changes: readonly StateEntry[];
+  /** Changelog records read. */
+  readonly records: number;
+}
+
+// --- take ----------------------------------------------------------------------------------------
+
+/**
+ * Phase 1. Claims `txnId` first (so every transaction of an older producer of the task is decided
+ * before the read), then reads the changelog: from the warm view's end, or from the snapshot.
+ */
+export async function takeFromLog(deps: ChangelogDeps & { readonly sink: { claim(txnId: string): Promise<void> } }, task: TaskRef, at: LogPartition, txnId: string, warm: LogTask | undefined, keyed: boolean): Promise<TakenLogTask> {
+  await deps.sink.claim(txnId);
+  if (warm) {
+    const read = await readAfter(deps.log, task, at, warm.view);
+    return { task: { base: warm.base, view: read.view }, loaded: undefined, changes: read.changes, records: read.records };
+  }
+  const base = await deps.store.readCheckpoint(task);
+  const snapshot = keyed && base.snapshot.chunks > 0 ? (await deps.store.load(task, atSnapshot(base))).entries : [];
+  const read = await readAfter(deps.log, task, at, { ...base, log: base.log ?? 0 });
+  return { task: { base, view: read.view }, loaded: [...snapshot, ...read.changes], changes: [], records: read.records };
+}
+
+/** The checkpoint protocol's view of a changelog checkpoint: its snapshot is all there is in DynamoDB. */
+function atSnapshot(ckpt: Checkpoint): Checkpoint {
+  return { ...ckpt, committedSeq: ckpt.snapshot.seq, holes: [] };
+}
+
+/** Reads the changelog after `view` and folds what it finds into it (pure but for the read). */
+async function readAfter(log: TaskLog, task: TaskRef, at: LogPartition, view: Checkpoint): Promise<{ view: Checkpoint; changes: StateEntry[]; records: number }> {
+  const from = view.log ?? 0;
+  const { records, next } = await log.read(at, from);
+  const folded = foldChangelog(task.id, view, records);
+  return { ...folded, view: { ...folded.view, log: Math.max(next, folded.view.log ?? 0) } };
+}
+
+/**
+ * A task's view after the changelog records read (pure). Records of batches the view already
+ * has are skipped; a record of another task, or a gap in the sequence numbers, means the changelog
+ * does not add up.
+ */
+export function foldChangelog(taskId: string, view: Checkpoint, records: readonly LogRecord[]): { view: Checkpoint; changes: StateEntry[]; records: number } {
+  let v = view;
+  const changes: StateEntry[] = [];
+  let count = 0;
+  for (const r of records) {
+    const e = parseChangelog(r.value);
+    if (!e || e.task !== taskId) throw new TaskStateCorrupt(taskId, `changelog record at offset ${r.offset} is not one of this task's`);
+    if (e.seq <= v.committedSeq) continue;
+    if (e.seq !== v.committedSeq + 1) throw new TaskStateCorrupt(taskId, `changelog jumps from batch ${v.committedSeq} to ${e.seq} at offset ${r.offset}`);
+    if (e.changes) changes.push(...decodeEntries(e.changes));
+    v = { ...v, committedSeq: e.seq, nextOffset: e.nextOffset, time: e.time, deltaBytes: v.deltaBytes + (e.changes?.length ?? 0), log: r.offset + 1 };
+    count += 1;
+  }
+  return { view: v, changes, records: count };
+}
+
+// --- commit --------------------------------------------------------------------------------------
+
+/** What a batch commits besides what it already sent. */
+export interface LogBatchOutcome {
+  /** Records sent last, with the changelog record (marks, or the outputs when there are no marks). */
+  readonly tail: readonly OutgoingRecord[];
+  readonly nextOffset: number;
+  readonly time: TimeState;
+  /** The batch's state changes, encoded (state/codec.ts); undefined when it changed none. */
+  readonly changes: Buffer | undefined;
+}
+
+/**
+ * Phases 2–3 after the outputs were sent: the changelog record into the transaction, then the
+ * commit. Returns the task after the batch. Before the commit returns, nothing of the batch is
+ * visible; a failure aborts the transaction (a simulated crash leaves it open, as a dead process
+ * would: the next claim of the id aborts it).
+ */
+export async function commitToLog(deps: ChangelogDeps, task: TaskRef, at: LogPartition, t: LogTask, open: OpenBatch & { readonly txn: KafkaTxn | undefined }, outcome: LogBatchOutcome): Promise<LogTask> {
+  const { seq } = open;
+  if (!open.txn) throw new Error('the changelog protocol needs a transaction');
+  try {
+    const sent = await open.send([...outcome.tail, changelogRecord(at.topic, at.partition, { task: task.id, seq, nextOffset: outcome.nextOffset, time: outcome.time, changes: outcome.changes })]);
+    const offset = sent[sent.length - 1]!.offset;
+    await deps.fault?.('after-send', task, seq);
+    await open.txn.commit();
+    await deps.fault?.('after-kafka-commit', task, seq);
+    const view: Checkpoint = { ...t.view, committedSeq: seq, nextOffset: outcome.nextOffset, time: outcome.time, deltaBytes: t.view.deltaBytes + (outcome.changes?.length ?? 0), log: offset + 1 };
+    return { base: t.base, view };
+  } catch (error) {
+    if (!(error instanceof SimulatedCrash)) await open.txn.abort().catch(() => undefined);
+    throw error;
+  }
+}
+
+// --- compact -------------------------------------------------------------------------------------
+
+/** Whether the task should write a snapshot after its last batch (pure). */
+export function logCompactionDue(view: Checkpoint, policy: CompactionPolicy = DEFAULT_LOG_COMPACTION): boolean {
+  if (view.committedSeq <= view.snapshot.seq) return false;
+  return view.committedSeq - view.snapshot.seq >= policy.everyBatches || (view.deltaBytes >= policy.minBytes && view.deltaBytes >= view.snapshot.bytes);
+}
+
+/**
+ * The task's state as of its last committed batch (`entries`, with t.view) becomes its DynamoDB
+ * snapshot. With state: first bump the checkpoint's version (the right to write the bank not in
+ * use from that version: a compaction that died half way never blocks the next one, and a zombie
+ * compaction's chunks never land on a newer one's), then the chunks, then the checkpoint naming
+ * them. Without state, one checkpoint write. Every write is conditional on the version read; a
+ * compaction that loses to another one changes nothing and is dropped (the batch is committed
+ * already, so this never fails it: a failure leaves `base` unknown, to be read again next time).
+ */
+export async function compactLog(deps: ChangelogDeps, task: TaskRef, t: LogTask, entries: Iterable<StateEntry> | undefined): Promise<LogTask> {
+  try {
+    const base = t.base ?? (await deps.store.readCheckpoint(task));
+    const seq = t.view.committedSeq;
+    if (base.committedSeq >= seq) return { base, view: { ...t.view, version: base.version, snapshot: base.snapshot } };
+    let from = base;
+    let snapshot = emptySnapshot(seq);
+    if (entries) {
+      from = await deps.store.advance(task, base, { ...base, version: base.version + 1 });
+      await deps.fault?.('after-compaction-claim', task, seq);
+      const write = buildSnapshot(entries, seq, nextBank(from), (deps.snapshotId ?? randomId)(), from.version);
+      await deps.store.writeSnapshot(task, write);
+      await deps.fault?.('after-snapshot', task, seq);
+      snapshot = write.ref;
+    }
+    const next: Checkpoint = { version: from.version + 1, committedSeq: seq, holes: [], nextOffset: t.view.nextOffset, time: t.view.time, snapshot, deltaBytes: 0, log: t.view.log ?? 0 };
+    await deps.store.advance(task, from, next);
+    await deps.fault?.('after-confirm', task, seq);
+    return { base: next, view: { ...t.view, version: next.version, snapshot, deltaBytes: 0 } };
+  } catch (error) {
+    if (error instanceof SimulatedCrash) throw error;
+    return { base: undefined, view: t.view };
+  }
+}
+
+// --- reading a task from outside -----------------------------------------------------------------
+
+/**
+ * A task's committed view and state as an outside reader has them (tools, the fault-injection
+ * checker): the DynamoDB snapshot plus the changelog after it. No claim: a transaction still open
+ * is not read (the read stops at the last stable offset).
+ */
+export async function readLogTask(store: TaskStore, log: TaskLog, task: TaskRef, at: LogPartition, now: number): Promise<{ checkpoint: Checkpoint; entries: StateEntry[] }> {
+  const base = await store.readCheckpoint(task);
+  const snapshot = base.snapshot.chunks > 0 ? (await store.load(task, atSnapshot(base))).entries : [];
+  const read = await readAfter(log, task, at, { ...base, log: base.log ?? 0 });
+  const state = new Map<string, StateEntry>();
+  for (const e of [...snapshot, ...read.changes]) state.set(stateMapKey(e.key, e.name), e);
+  return { checkpoint: read.view, entries: [...state.values()].filter((e) => isLive(e.value, now)) };
+}
+
+function randomId(): string {
+  return crypto.randomUUID();
+}
