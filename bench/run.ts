@@ -61,6 +61,14 @@ export const CONFIGS = [
     optional: true,
     title: 'Sluice, YSB source stage, exactly-once, @platformatic/kafka commit protocol (Node 22)',
   },
+  {
+    name: 'sluice-stateless-eos-changelog',
+    engine: 'sluice',
+    job: 'stateless',
+    mode: 'exactly-once',
+    commit: 'changelog',
+    title: "Sluice, YSB source stage, exactly-once, commit: 'changelog' (experimental)",
+  },
   { name: 'sluice-stateless-alo', engine: 'sluice', job: 'stateless', mode: 'at-least-once', title: 'Sluice, YSB source stage, at-least-once' },
   {
     name: 'sluice-stateless-alo-inproc',
@@ -89,6 +97,7 @@ export const CONFIGS = [
     invoker: 'in-process',
     title: 'Sluice, YSB pipeline, exactly-once, functions in the pollers\' process (the earlier measurement)',
   },
+  { name: 'sluice-ysb-eos-changelog', engine: 'sluice', job: 'ysb', mode: 'exactly-once', commit: 'changelog', bottom: true, title: "Sluice, YSB pipeline, exactly-once, commit: 'changelog' (experimental)" },
   { name: 'sluice-ysb-alo', engine: 'sluice', job: 'ysb', mode: 'at-least-once', bottom: true, title: 'Sluice, YSB pipeline, at-least-once' },
   {
     name: 'sluice-ysb-alo-inproc',
@@ -106,6 +115,8 @@ export const CONFIGS = [
   mode?: Mode;
   /** Source records as JSON (default) or Avro through a schema registry. */
   encoding?: 'json' | 'avro';
+  /** The pipeline's commit protocol (PipelineOptions.commit; default checkpoint). */
+  commit?: 'checkpoint' | 'changelog';
   /** The stage functions' Kafka client (default kafkajs); the emulated triggers stay kafkajs. */
   kafkaClient?: KafkaClientName;
   /** Where the stage functions run: out of process (default: containers as child processes), or in the pollers' process. */
@@ -120,6 +131,11 @@ export const CONFIGS = [
 /** Where a configuration's stage functions run (Sluice only). */
 export function invokerOf(spec: ConfigSpec): 'process' | 'in-process' {
   return 'invoker' in spec ? spec.invoker : 'process';
+}
+
+/** The commit protocol of a configuration, when it names one. */
+function commitOf(spec: ConfigSpec): { commit?: 'checkpoint' | 'changelog' } {
+  return 'commit' in spec ? { commit: spec.commit } : {};
 }
 
 /** The source encoding of a configuration (JSON unless it says Avro). */
@@ -259,7 +275,7 @@ export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv,
   const sinkTopic = `${app}-out`;
   const table = `${app}-state`;
   const sluiceTopology =
-    spec.engine === 'sluice' ? benchTopology({ variant: spec.job, mode: spec.mode, encoding: encodingOf(spec), app, sourceTopic, sinkTopic, sourcePartitions: s.sourcePartitions, partitions: s.partitions }) : undefined;
+    spec.engine === 'sluice' ? benchTopology({ variant: spec.job, mode: spec.mode, encoding: encodingOf(spec), ...commitOf(spec), app, sourceTopic, sinkTopic, sourcePartitions: s.sourcePartitions, partitions: s.partitions }) : undefined;
   const observers: TopicObserver[] = [];
   const observerGroups: string[] = [];
   let processor: Processor | undefined;
@@ -551,6 +567,7 @@ function startProcessor(spec: ConfigSpec, s: BenchSettings, env: RunEnv, names: 
     variant: spec.job,
     encoding: encodingOf(spec),
     mode: spec.mode,
+    ...commitOf(spec),
     app: names.app,
     sourceTopic: names.sourceTopic,
     sinkTopic: names.sinkTopic,

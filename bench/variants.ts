@@ -26,14 +26,16 @@ export interface VariantOptions {
   readonly partitions: number;
   /** How source records are encoded: JSON text (default) or Avro framed for a schema registry. */
   readonly encoding?: 'json' | 'avro';
+  /** Where batches commit (PipelineOptions.commit; default checkpoint). */
+  readonly commit?: 'checkpoint' | 'changelog';
 }
 
 /** Builds the pipeline of `o`. */
 export function benchPipeline(o: VariantOptions): Pipeline {
   const { app, sourceTopic, sinkTopic, sourcePartitions, partitions, mode } = o;
-  if (o.variant === 'ysb') return ysbPipeline({ app, sourceTopic, sinkTopic, sourcePartitions, partitions, mode });
+  if (o.variant === 'ysb') return ysbPipeline({ app, sourceTopic, sinkTopic, sourcePartitions, partitions, mode, ...(o.commit ? { commit: o.commit } : {}) });
   // The views stage of ysbPipeline() with its settings; what it sends to `counts` goes to a topic, keyed by campaign.
-  const p = pipeline(app, { partitions, idleTimeout: '2s', mode });
+  const p = pipeline(app, { partitions, idleTimeout: '2s', mode, ...(o.commit ? { commit: o.commit } : {}) });
   const serde = o.encoding === 'avro' ? adEventAvro(ysbRegistry()) : json({ schema: AdEvent });
   p.source(sourceTopic, { serde, eventTime: (e) => e.event_time, maxOutOfOrderness: MAX_OUT_OF_ORDERNESS_MS, partitions: sourcePartitions })
     .filter(isView)

@@ -17,6 +17,8 @@
  *
  * Started by bench/processors/processor.ts with the config as JSON in argv[2].
  */
+import { KafkajsChangelogReader } from '../../framework/kafka/changelog-reader.js';
+import { taskTimesReader } from '../../framework/commit/changelog-times.js';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { stageHandler } from '../../framework/index.js';
@@ -187,7 +189,7 @@ async function main(): Promise<void> {
     batchingWindowMs: cfg.batchingWindowMs,
     tickIntervalMs: cfg.tickIntervalMs,
     // The ticker reads the checkpoints through a store of its own, so its reads are counted apart.
-    taskTimes: tickerMeter.store(),
+    taskTimes: taskTimesReader(topology, tickerMeter.store(), () => new KafkajsChangelogReader(kafka)),
     groupPrefix: `bench-${topology.app}`,
     onInvocation: (info) => {
       if (info.ok || info.part !== 0) return; // a bundled invocation reports once per partition

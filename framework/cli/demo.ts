@@ -9,6 +9,8 @@
  * With `--target localstack` the state lives on LocalStack instead, in the table of the YSB
  * service's stack (localstack-target.ts). `sluice demo --smoke` is in smoke-demo.ts.
  */
+import { KafkajsChangelogReader } from '../kafka/changelog-reader.js';
+import { taskTimesReader } from '../commit/changelog-times.js';
 import { fromTheStart } from '../runtime/source-starts.js';
 import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -47,6 +49,8 @@ export interface YsbDemoOptions {
   readonly skew: number;
   /** Keep the demo's topics, table and consumer groups. */
   readonly keep: boolean;
+  /** The pipeline's commit protocol (PipelineOptions.commit; default checkpoint). */
+  readonly commit?: 'checkpoint' | 'changelog';
   /**
    * Where the state lives: `local` (DynamoDB Local) or `localstack` (the YSB service's stack —
    * table, roles, bucket — created by CloudFormation on LocalStack, the table used by the stages).
@@ -65,6 +69,7 @@ export function registerDemoCommand(program: Command): void {
     .option('--jitter <ms>', 'out-of-orderness of event times, ms (above 2000 some records may be late)', parseWhole, 1_500)
     .option('--skew <s>', 'Zipf exponent of campaign popularity (0 = uniform)', parseSkew, 1)
     .option('--keep', 'keep the demo topics, table and consumer groups', false)
+    .option('--commit <protocol>', "checkpoint (default): DynamoDB per batch; changelog (experimental): the batch's Kafka transaction, DynamoDB snapshots", parseCommit, 'checkpoint')
     .option('--target <where>', 'local: state in DynamoDB Local; localstack: deploy the YSB stack\'s table, roles and bucket to LocalStack through CloudFormation and keep the state there', parseTarget, 'local')
     .option('--smoke', 'instead: the transactional Kafka + conditional DynamoDB smoke flow', false)
     .option('--committed <n>', '--smoke: records in the committed transaction', parseCount, 5)
@@ -136,7 +141,7 @@ export async function runYsbDemo(opts: YsbDemoOptions): Promise<YsbDemoResult> {
     dynamodbEndpoint = deployment.endpoint;
   }
   const groupPrefix = `sluice-local-${app}`;
-  const topology = compile(ysbPipeline({ app, sourceTopic: `${app}-ad-events`, sinkTopic: `${app}-campaign-counts` }).plan());
+  const topology = compile(ysbPipeline({ app, sourceTopic: `${app}-ad-events`, sinkTopic: `${app}-campaign-counts`, ...(opts.commit ? { commit: opts.commit } : {}) }).plan());
   const [source] = topology.topics.filter((t) => t.role === 'source');
   const [sink] = topology.topics.filter((t) => t.role === 'sink');
   const lateTopic = topology.topics.find((t) => t.role === 'late')!.name;
@@ -166,7 +171,7 @@ export async function runYsbDemo(opts: YsbDemoOptions): Promise<YsbDemoResult> {
     onInvocation: monitor.onInvocation,
     groupPrefix,
     // Batch size, batching window and ticker: the deployed defaults (framework/deploy/defaults.ts), LocalRun's own.
-    taskTimes: new DynamoTaskStore(dynamo, table),
+    taskTimes: taskTimesReader(topology, new DynamoTaskStore(dynamo, table), () => new KafkajsChangelogReader(kafka)),
   });
   let verdict: Verification;
   try {
@@ -284,4 +289,9 @@ function parseCount(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 1 || n > 10_000) throw new InvalidArgumentError('expected an integer from 1 to 10000');
   return n;
+}
+
+function parseCommit(value: string): 'checkpoint' | 'changelog' {
+  if (value !== 'checkpoint' && value !== 'changelog') throw new InvalidArgumentError("use 'checkpoint' or 'changelog'");
+  return value;
 }

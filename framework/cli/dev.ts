@@ -8,6 +8,8 @@
  * empty topics and table, write sample records, print the committed outputs, stop after n of them
  * (a new project's `npm start`).
  */
+import { KafkajsChangelogReader } from '../kafka/changelog-reader.js';
+import { taskTimesReader } from '../commit/changelog-times.js';
 import { fromTheStart } from '../runtime/source-starts.js';
 import { resolve } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -173,7 +175,7 @@ async function runDev(opts: DevOptions): Promise<void> {
     batchSize: opts.batchSize,
     bundlePartitions: opts.bundle,
     tickIntervalMs: opts.tickInterval,
-    taskTimes: new DynamoTaskStore(dynamo, table),
+    taskTimes: taskTimesReader(topology, new DynamoTaskStore(dynamo, table), () => new KafkajsChangelogReader(kafka)),
   });
 
   console.log(`sluice dev: ${topology.app} (${topology.stages.map((s) => s.name).join(' → ')})`);

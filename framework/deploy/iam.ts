@@ -12,6 +12,7 @@
  * `arn:<partition>:kafka:<region>:<account>:<type>/<cluster name>/<cluster uuid>[/<name>]`
  * with type `cluster`, `topic`, `group` or `transactional-id`.
  */
+import { changelogTopicName } from '../topology/names.js';
 import { registriesOf } from '../serde/prefetch.js';
 import type { Stage, Topology } from '../topology/topology.js';
 import { tickedStages } from '../time/due.js';
@@ -78,13 +79,20 @@ export function consumerGroupId(app: string, stage: string, topic: string): stri
   return `${id.slice(0, 190)}~${(hash >>> 0).toString(16)}`;
 }
 
+/** A stage's changelog topics (commit: 'changelog'; none otherwise). */
+function changelogTopicsOf(topology: Topology, stage: Stage): string[] {
+  if (topology.settings.commit !== 'changelog') return [];
+  return stage.inputs.map((i) => changelogTopicName(topology.app, stage.name, stage.inputs.length, i.topic));
+}
+
 /** What a stage's function touches. */
 export function stageAccess(topology: Topology, stage: Stage): Access {
   const { app } = topology;
   const downstreamControl = stage.downstream.flatMap((name) => topology.stages.filter((s) => s.name === name).map((s) => s.controlTopic));
+  const changelogs = changelogTopicsOf(topology, stage);
   return {
-    readTopics: unique([...stage.inputs.map((i) => i.topic), stage.controlTopic, topology.progressTopic]),
-    writeTopics: unique([...stage.outputs.map((o) => o.topic), stage.deadLetterTopic, topology.progressTopic, ...downstreamControl]),
+    readTopics: unique([...stage.inputs.map((i) => i.topic), stage.controlTopic, topology.progressTopic, ...changelogs]),
+    writeTopics: unique([...stage.outputs.map((o) => o.topic), stage.deadLetterTopic, topology.progressTopic, ...downstreamControl, ...changelogs]),
     // Also covers recovery's throwaway groups, named `<app>.<stage>.<partition>.resolve-<uuid>`.
     groups: [`${app}.${stage.name}.*`],
     transactionalIds: [`${app}.${stage.name}.*`],
@@ -116,7 +124,8 @@ export function schemaRegistryStatement(actions: readonly string[]): PolicyState
 export function tickerAccess(topology: Topology): Access {
   const stages = tickedStages(topology);
   return {
-    readTopics: [],
+    // With commit: 'changelog', a task's event time is its checkpoint plus its changelog.
+    readTopics: stages.flatMap((s) => changelogTopicsOf(topology, s)),
     writeTopics: stages.map((s) => s.controlTopic),
     groups: [],
     transactionalIds: [],

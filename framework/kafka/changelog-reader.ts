@@ -15,9 +15,8 @@ import type { Kafka } from 'kafkajs';
 import type { KafkajsCluster } from 'kafkajs/src/cluster/index.js';
 import type { LogPartition, LogRecord, TaskLog } from '../commit/ports.js';
 import { KafkaSinkError } from './sink-errors.js';
+import { privateCluster, READ_COMMITTED } from './private-cluster.js';
 
-/** Fetch's isolation level READ_COMMITTED. */
-const READ_COMMITTED = 1;
 /** Bytes one fetch may return. */
 const FETCH_MAX_BYTES = 4 * 1024 * 1024;
 /** Attempts of one fetch when the partition's leader moved or is not known yet. */
@@ -98,12 +97,4 @@ export class KafkajsChangelogReader implements TaskLog {
     }
     return this.cluster;
   }
-}
-
-/** A Cluster from the client's private factory (kafkajs 2.2.4 keeps it under a symbol). */
-function privateCluster(kafka: Kafka): KafkajsCluster {
-  const symbol = Object.getOwnPropertySymbols(kafka).find((s) => s.description === 'private:Kafka:createCluster');
-  const create = symbol ? (kafka as unknown as Record<symbol, unknown>)[symbol] : undefined;
-  if (typeof create !== 'function') throw new Error('kafkajs has no private cluster factory (not kafkajs 2.2.x?): the changelog reader cannot fetch without a consumer group');
-  return (create as (options: { allowAutoTopicCreation: boolean }) => KafkajsCluster)({ allowAutoTopicCreation: false });
 }

@@ -100,5 +100,7 @@ declare module 'kafkajs/src/cluster/index.js' {
     addTargetTopic(topic: string): Promise<void>;
     findLeaderForPartitions(topic: string, partitions: number[]): Record<string, number[]>;
     findBroker(args: { nodeId: string }): Promise<KafkajsBroker>;
+    findTopicPartitionMetadata(topic: string): Array<{ partitionId: number }>;
+    fetchTopicsOffset(topics: Array<{ topic: string; fromBeginning: boolean; partitions: Array<{ partition: number }> }>): Promise<Array<{ topic: string; partitions: Array<{ partition: number; offset: string }> }>>;
   }
 }

@@ -9,6 +9,7 @@ import { SluiceError } from '../errors.js';
 import type { KafkaRecord } from '../record/record.js';
 import { recordFromKafkajs } from './kafkajs-record.js';
 import { topicOffsets } from './topic-offsets.js';
+import { highWatermarks } from './private-cluster.js';
 
 /** Options of readToEnd. */
 export interface ReadToEndOptions {
@@ -16,6 +17,14 @@ export interface ReadToEndOptions {
   readonly isolation: 'read_committed' | 'read_uncommitted';
   /** Default 30 s. */
   readonly timeoutMs?: number;
+  /**
+   * How far (read_committed): `high-watermark` (default), the end of the log as the read starts —
+   * records committed just before the call are read even if their markers are still being
+   * written, and a transaction still open makes the read wait (and time out if it stays open);
+   * `stable`, the last stable offset: never waits for a transaction (tools listing what is
+   * committed now).
+   */
+  readonly end?: 'high-watermark' | 'stable';
 }
 
 /**
@@ -42,9 +51,15 @@ async function readOnce(kafka: Kafka, topic: string, options: ReadToEndOptions):
   const groupId = `sluice-read-to-end-${randomUUID()}`;
   try {
     // The end to reach per partition: high watermark - 1 (the last offset, maybe a commit marker).
+    // kafkajs's admin answers the last stable offset (ListOffsets at READ_COMMITTED), which right
+    // after a commit can still be before the records just committed (the coordinator writes the
+    // markers after EndTxn returns): the high watermark comes from a READ_UNCOMMITTED ListOffsets,
+    // and a read_committed read then waits for the markers (or times out on a transaction left open).
+    const highs = options.end === 'stable' ? new Map<number, number>() : await highWatermarks(kafka, topic);
     const remaining = new Map<number, bigint>();
     for (const p of await topicOffsets(admin, topic)) {
-      if (BigInt(p.high) > BigInt(p.low)) remaining.set(p.partition, BigInt(p.high) - 1n);
+      const high = BigInt(highs.get(p.partition) ?? Number(p.high));
+      if (high > BigInt(p.low)) remaining.set(p.partition, high - 1n);
     }
     if (remaining.size === 0) return [];
     const target = new Map(remaining);

@@ -354,8 +354,9 @@ function positionOf(r: KafkaRecord): DlqPosition {
 async function readList(target: OpsTarget, stage: Stage, withMarkers: boolean): Promise<DeadLetterList> {
   const replays = replayTopicName(target.topology.app, stage.name);
   const [records, markerRecords] = await Promise.all([
-    readToEnd(target.kafka, stage.deadLetterTopic, { isolation: 'read_committed' }),
-    withMarkers ? readToEnd(target.kafka, replays, { isolation: 'read_committed' }) : Promise.resolve([]),
+    // What is committed now: a live stage's transaction still open is not waited for.
+    readToEnd(target.kafka, stage.deadLetterTopic, { isolation: 'read_committed', end: 'stable' }),
+    withMarkers ? readToEnd(target.kafka, replays, { isolation: 'read_committed', end: 'stable' }) : Promise.resolve([]),
   ]);
   const markers = new Map<string, ReplayMarker>();
   for (const r of markerRecords) {

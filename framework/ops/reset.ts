@@ -17,7 +17,7 @@
  *   trigger's consumer-group offsets too (the group must have no active member).
  */
 import type { TimeState } from '../time/watermark.js';
-import { OpsError } from './errors.js';
+import { OpsError, refuseChangelog } from './errors.js';
 import { offsetsAtTimestamp, topicLogs, type PartitionLog } from './offsets.js';
 import { assertNoPending, loadTaskState, readCheckpoints, rebaseTasks, type StoredCheckpoint } from './stage-items.js';
 import { requireStage, stageTasks } from './stages.js';
@@ -95,6 +95,7 @@ export function planReset(stage: string, tasks: ReadonlyArray<{ stored: StoredCh
 /** Applies a reset; see the rules at the top of this file. */
 export async function resetStage(target: OpsTarget, stageName: string, options: ResetOptions): Promise<ResetResult> {
   const { topology } = target;
+  refuseChangelog(topology, `reset stage ${stageName}`);
   const stage = requireStage(topology, stageName);
   if (options.topic !== undefined && !stage.inputs.some((i) => i.topic === options.topic)) {
     throw new OpsError('SLUICE_OPS_OFFSET', `stage ${stage.name} does not read topic ${options.topic}`, { stage: stage.name, topic: options.topic }, `inputs: ${stage.inputs.map((i) => i.topic).join(', ')}`);

@@ -18,7 +18,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { StateEntry } from '../state/codec.js';
 import { INITIAL_TIME, type TimeState } from '../time/watermark.js';
-import { OpsError } from './errors.js';
+import { OpsError, refuseChangelog } from './errors.js';
 import { parseSavepoint, savepointLines, type Savepoint, type SavepointCheckpoint, type SavepointState, type SavepointTimer } from './savepoint-format.js';
 import { assertNoPending, loadTaskState, readCheckpoints, rebaseTasks, type StoredCheckpoint, type TableRef } from './stage-items.js';
 import { requireStage, stageTasks } from './stages.js';
@@ -37,6 +37,7 @@ const CUT_ATTEMPTS = 5;
 /** Reads a stage's savepoint (a consistent cut). */
 export async function readSavepoint(target: OpsTarget, stageName: string, now: () => number = Date.now): Promise<Savepoint> {
   const { topology } = target;
+  refuseChangelog(topology, `export a savepoint of stage ${stageName}`);
   const stage = requireStage(topology, stageName);
   const tasks = stageTasks(topology, stage);
   const table = tableOf(target);
@@ -103,6 +104,7 @@ export interface ImportOptions {
 /** Imports a parsed savepoint into a stage. */
 export async function importSavepointData(target: OpsTarget, stageName: string, sp: Savepoint, options: ImportOptions = {}): Promise<ImportResult> {
   const { topology } = target;
+  refuseChangelog(topology, `import a savepoint into stage ${stageName}`);
   const stage = requireStage(topology, stageName);
   if (sp.header.stage !== stage.name) {
     throw new OpsError('SLUICE_OPS_SAVEPOINT', `the savepoint is of stage "${sp.header.stage}", not "${stage.name}"`, { stage: stage.name }, `import it into stage ${sp.header.stage}`);

@@ -3,6 +3,7 @@
  * (readState: the owning task's snapshot and committed batch records, strongly consistent),
  * decoded with the state's serde.
  */
+import { KafkajsChangelogReader } from '../kafka/changelog-reader.js';
 import { partitionForKey } from '../record/partitioner.js';
 import { json } from '../serde/index.js';
 import type { Serde } from '../serde/serde.js';
@@ -76,7 +77,13 @@ export async function getState(target: OpsTarget, stageName: string, keyArg: str
   const descriptor = stateDescriptor(stage, options.state);
   const key = keyBytes(stage, keyArg, options.format ?? 'json');
   await checkTable(target);
-  const bytes = await readState({ client: target.dynamo, table: target.table, topology: target.topology }, stage.name, key, descriptor.name);
+  const log = target.topology.settings.commit === 'changelog' ? new KafkajsChangelogReader(target.kafka) : undefined;
+  let bytes: Buffer | undefined;
+  try {
+    bytes = await readState({ client: target.dynamo, table: target.table, topology: target.topology, ...(log ? { log } : {}) }, stage.name, key, descriptor.name);
+  } finally {
+    await log?.close();
+  }
   const serde = (descriptor.options.serde ?? json()) as Serde<unknown>;
   const input = stage.inputs.length === 1 ? stage.inputs[0] : undefined;
   const task = input ? stageTasks(target.topology, stage)[partitionForKey(key, input.partitions)]?.id : undefined;

@@ -4,6 +4,7 @@
  * I/O (Kafka offsets, DynamoDB checkpoints); judging them is the pure `assessStatus`, so what
  * "needs attention" means is one tested function.
  */
+import { refuseChangelog } from './errors.js';
 import type { TimeState } from '../time/watermark.js';
 import { MIN_WATERMARK } from '../time/control.js';
 import type { Stage } from '../topology/topology.js';
@@ -182,6 +183,7 @@ function assessTask(t: TaskFacts, now: number, pendingTimeoutMs: number, maxLag:
 /** Reads the facts for every stage (or just `stageName`): checks the table and brokers first. */
 export async function collectStatus(target: OpsTarget, stageName?: string, now: () => number = Date.now): Promise<StatusFacts> {
   const { topology } = target;
+  refuseChangelog(topology, 'show the status');
   const stages = stageName === undefined ? topology.stages : [requireStage(topology, stageName)];
   await checkTable(target);
   const admin = await connectAdmin(target);

@@ -12,7 +12,7 @@
  * wrote or read last. If another invocation moved the task on meanwhile, the batch reads the
  * task and catches the state up from the batch records committed since (or loads it whole).
  */
-import type { Checkpoint, KafkaTxn, LogPartition, TaskLog, TaskRef, TimerEntry } from '../commit/ports.js';
+import type { Checkpoint, KafkaTxn, TaskLog, TaskRef, TimerEntry } from '../commit/ports.js';
 import { CheckpointConflict, SimulatedCrash } from '../commit/ports.js';
 import type { CommitDeps, OpenBatch, Recovery } from '../commit/protocol.js';
 import { commitToLog, compactLog, DEFAULT_LOG_COMPACTION, logCompactionDue, takeFromLog, type LogTask } from '../commit/changelog-protocol.js';
@@ -31,7 +31,7 @@ import type { BacklogProbe } from '../time/backlog.js';
 import { markPolicyOf, shouldSendMarks } from '../time/mark-policy.js';
 import { timersOf, type KeyWindowsState } from '../time/window-operator.js';
 import type { Stage, StageInput, Topology } from '../topology/topology.js';
-import { changelogTopicName, eventTimeDownstream, taskIdOf, windowStateName } from '../topology/names.js';
+import { changelogOf, eventTimeDownstream, taskIdOf, windowStateName } from '../topology/names.js';
 import type { UserMetricValues } from '../ops/user-metrics.js';
 import { readInput } from './input.js';
 import { OperatorGraph, processTimerName } from './operators.js';
@@ -145,11 +145,6 @@ async function runBatch(
   }
 }
 
-/** The changelog partition of a task (commit protocol `changelog`). */
-export function changelogOf(topology: Topology, stage: Stage, task: TaskRef): LogPartition {
-  return { topic: changelogTopicName(topology.app, stage.name, stage.inputs.length, task.topic), partition: task.partition };
-}
-
 /**
  * A batch under the changelog protocol (commit/changelog-protocol.ts): one transactional id for
  * both triggers; the task's view and state come from this container's memory caught up from the
@@ -170,7 +165,7 @@ async function runLogBatch(
   if (!log) throw new Error(`pipeline ${topology.app} commits through a changelog, but the stage has no changelog reader (TaskDeps.log)`);
   const task = taskRef(topology, stage, input.topic, partition);
   const txnId = txnIdOf(task);
-  const at = changelogOf(topology, stage, task);
+  const at = changelogOf(topology, task);
   const logDeps = { store: deps.store, log, fault: deps.fault, compaction: deps.compaction, snapshotId: deps.snapshotId };
   const warm = deps.warm.get(task.id);
   deps.warm.delete(task.id);

@@ -72,6 +72,13 @@ export function changelogTopicName(app: string, stage: string, inputCount: numbe
   return inputCount > 1 ? `${app}.${stage}.${topic}.changelog` : `${app}.${stage}.changelog`;
 }
 
+/** The changelog partition of a task (commit protocol `changelog`): its stage's changelog topic of the task's input, the task's partition. */
+export function changelogOf(topology: { readonly app: string; readonly stages: ReadonlyArray<{ readonly name: string; readonly inputs: readonly unknown[] }> }, task: { readonly stage: string; readonly topic: string; readonly partition: number }): { topic: string; partition: number } {
+  const stage = topology.stages.find((s) => s.name === task.stage);
+  if (!stage) throw new Error(`pipeline ${topology.app} has no stage ${task.stage}`);
+  return { topic: changelogTopicName(topology.app, stage.name, stage.inputs.length, task.topic), partition: task.partition };
+}
+
 /** Whether a stage, or any stage downstream of it, needs event time (so watermarks must reach it). */
 export function needsEventTime(topology: { readonly stages: ReadonlyArray<{ readonly name: string; readonly eventTime: boolean; readonly downstream: readonly string[] }> }, stage: string): boolean {
   const s = topology.stages.find((x) => x.name === stage);

@@ -70,6 +70,8 @@ export interface YsbOptions {
    * partition the generator stops writing does not hold the windows of the others back.
    */
   readonly idleTimeout?: Duration;
+  /** Where batches commit (PipelineOptions.commit); default `checkpoint` (the benchmark also runs `changelog`). */
+  readonly commit?: 'checkpoint' | 'changelog';
   /** Delivery guarantee; default `exactly-once` (the benchmark also runs `at-least-once`). */
   readonly mode?: 'exactly-once' | 'at-least-once';
 }
@@ -89,7 +91,7 @@ export function withCampaign(view: AdView): CampaignView {
 /** Builds a YSB pipeline; stages `views` and `counts`. */
 export function ysbPipeline(options: YsbOptions = {}): Pipeline {
   const app = options.app ?? 'ysb';
-  const p = pipeline(app, { partitions: options.partitions ?? 4, idleTimeout: options.idleTimeout ?? '2s', ...(options.mode ? { mode: options.mode } : {}) });
+  const p = pipeline(app, { partitions: options.partitions ?? 4, idleTimeout: options.idleTimeout ?? '2s', ...(options.mode ? { mode: options.mode } : {}), ...(options.commit ? { commit: options.commit } : {}) });
   p.source(options.sourceTopic ?? 'ad-events', {
     serde: json({ schema: AdEvent }),
     eventTime: (e) => e.event_time,

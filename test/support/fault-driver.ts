@@ -40,7 +40,8 @@ import type { KafkaRecord } from '../../framework/record/record.js';
 import { encodeEvent } from '../../framework/lambda/decode.js';
 import type { InvocationReport, KafkaHandler, StagePorts } from '../../framework/runtime/handler.js';
 import { InvocationFailedError, stageHandler } from '../../framework/runtime/handler.js';
-import { changelogOf, taskRef } from '../../framework/runtime/task.js';
+import { taskRef } from '../../framework/runtime/task.js';
+import { changelogOf } from '../../framework/topology/names.js';
 import { stateMapKey } from '../../framework/state/task-state.js';
 import { MemoryFencedError, MemoryKafka, MemoryTxnSink } from '../../framework/testing/memory-kafka.js';
 import { MemoryCheckpointStore } from '../../framework/testing/memory-store.js';
@@ -684,7 +685,7 @@ class ScheduleRun {
   /** The task as committed: its checkpoint (changelog protocol: its snapshot plus the changelog after it), a pending batch, its state. */
   async committedTask(stage: Stage, task: TaskRef): Promise<{ checkpoint: Checkpoint; pending: BatchRecord | undefined; entries: () => Promise<readonly StateEntry[]> }> {
     if (this.changelog) {
-      const read = await readLogTask(this.session.observer, this.session.observerLog!, task, changelogOf(this.topology, stage, task), Date.now());
+      const read = await readLogTask(this.session.observer, this.session.observerLog!, task, changelogOf(this.topology, task), Date.now());
       return { checkpoint: read.checkpoint, pending: undefined, entries: async () => read.entries };
     }
     const { checkpoint, pending } = await this.session.observer.read(task);
@@ -779,7 +780,7 @@ class ScheduleRun {
   /** Changelog protocol: each task's committed changelog records number its batches 1, 2, 3, … (no gap, no repeat), and the last carries its position. */
   private async checkChangelog(stage: Stage, tasks: ReadonlyMap<string, { task: TaskRef; ckpt: Checkpoint }>): Promise<void> {
     for (const { task, ckpt } of tasks.values()) {
-      const at = changelogOf(this.topology, stage, task);
+      const at = changelogOf(this.topology, task);
       // Read by the world's changelog reader, not readCommitted: a world may append records to the
       // topics it reads (the real one does, to see the last markers), which a changelog must never hold.
       const records = (await this.session.observerLog!.read(at, 0)).records.map((r) => ({ ...r, topic: at.topic, partition: at.partition, headers: [] }));
