@@ -17,8 +17,6 @@
  *
  * Started by bench/processors/processor.ts with the config as JSON in argv[2].
  */
-import { KafkajsChangelogReader } from '../../framework/kafka/changelog-reader.js';
-import { taskTimesReader } from '../../framework/commit/changelog-times.js';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { stageHandler } from '../../framework/index.js';
@@ -189,7 +187,8 @@ async function main(): Promise<void> {
     batchingWindowMs: cfg.batchingWindowMs,
     tickIntervalMs: cfg.tickIntervalMs,
     // The ticker reads the checkpoints through a store of its own, so its reads are counted apart.
-    taskTimes: taskTimesReader(topology, tickerMeter.store(), () => new KafkajsChangelogReader(kafka)),
+    // With commit: 'changelog' LocalRun reads the tasks' changelogs too.
+    taskTimes: tickerMeter.store(),
     groupPrefix: `bench-${topology.app}`,
     onInvocation: (info) => {
       if (info.ok || info.part !== 0) return; // a bundled invocation reports once per partition

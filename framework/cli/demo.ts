@@ -9,8 +9,6 @@
  * With `--target localstack` the state lives on LocalStack instead, in the table of the YSB
  * service's stack (localstack-target.ts). `sluice demo --smoke` is in smoke-demo.ts.
  */
-import { KafkajsChangelogReader } from '../kafka/changelog-reader.js';
-import { taskTimesReader } from '../commit/changelog-times.js';
 import { fromTheStart } from '../runtime/source-starts.js';
 import { randomBytes } from 'node:crypto';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -149,7 +147,12 @@ export async function runYsbDemo(opts: YsbDemoOptions): Promise<YsbDemoResult> {
   const dynamo = createDynamoClient({ endpoint: dynamodbEndpoint });
   await prepareApp(kafka, dynamo, topology, table);
   say('app', `${app}: ${source!.name} ×${source!.partitions} → [views] keep views, join campaign → keyBy campaign ×4 → [counts] 10 s windows → ${sink!.name}`);
-  say('state', `DynamoDB table ${table}; every stage commits through Kafka transactions + a conditional checkpoint`);
+  say(
+    'state',
+    topology.settings.commit === 'changelog'
+      ? `DynamoDB table ${table} (snapshots); every batch commits its outputs, state changes and position in one Kafka transaction (changelog)`
+      : `DynamoDB table ${table}; every stage commits through Kafka transactions + a conditional checkpoint`,
+  );
 
   const ports = closableConnect(lambdaPorts(topology, { table, brokers: kafkaInfo.brokers, dynamodbEndpoint, sourceStarts: fromTheStart(topology) }));
   const handlers = Object.fromEntries(topology.stages.map((s) => [s.name, () => stageHandler(topology, s.name, { connect: ports.connect })]));
@@ -171,7 +174,7 @@ export async function runYsbDemo(opts: YsbDemoOptions): Promise<YsbDemoResult> {
     onInvocation: monitor.onInvocation,
     groupPrefix,
     // Batch size, batching window and ticker: the deployed defaults (framework/deploy/defaults.ts), LocalRun's own.
-    taskTimes: taskTimesReader(topology, new DynamoTaskStore(dynamo, table), () => new KafkajsChangelogReader(kafka)),
+    taskTimes: new DynamoTaskStore(dynamo, table),
   });
   let verdict: Verification;
   try {

@@ -8,8 +8,7 @@
  * empty topics and table, write sample records, print the committed outputs, stop after n of them
  * (a new project's `npm start`).
  */
-import { KafkajsChangelogReader } from '../kafka/changelog-reader.js';
-import { taskTimesReader } from '../commit/changelog-times.js';
+import { tableOf } from '../ops/stage-items.js';
 import { fromTheStart } from '../runtime/source-starts.js';
 import { resolve } from 'node:path';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -161,7 +160,7 @@ async function runDev(opts: DevOptions): Promise<void> {
   const monitor = new PipelineMonitor(topology);
   // The live view (--ui): its own figures per task, from the same callbacks plus offsets and checkpoints.
   const uiDynamo = opts.ui !== undefined && opts.ui !== false ? createDynamoClient({ endpoint: dynamodbEndpoint }) : undefined;
-  const collector = uiDynamo ? new SnapshotCollector({ topology, kafka, groupPrefix, checkpoints: { client: uiDynamo, table } }) : undefined;
+  const collector = uiDynamo ? new SnapshotCollector({ topology, kafka, groupPrefix, checkpoints: tableOf({ dynamo: uiDynamo, table, kafka, topology }) }) : undefined;
   const run = new LocalRun({
     topology,
     kafka,
@@ -175,7 +174,7 @@ async function runDev(opts: DevOptions): Promise<void> {
     batchSize: opts.batchSize,
     bundlePartitions: opts.bundle,
     tickIntervalMs: opts.tickInterval,
-    taskTimes: taskTimesReader(topology, new DynamoTaskStore(dynamo, table), () => new KafkajsChangelogReader(kafka)),
+    taskTimes: new DynamoTaskStore(dynamo, table),
   });
 
   console.log(`sluice dev: ${topology.app} (${topology.stages.map((s) => s.name).join(' → ')})`);

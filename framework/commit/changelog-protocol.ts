@@ -11,7 +11,8 @@
  *            state changes) into the transaction → commit it: the decision point. Nothing is
  *            written to DynamoDB
  *   compact  now and then, after a commit: the task's state, position and event time as of that
- *            batch become its DynamoDB snapshot, with the changelog offset after it
+ *            batch become its DynamoDB snapshot, with the changelog offset after it; the changelog
+ *            before the previous snapshot is then trimmed
  *
  * Invariant: a batch's outputs, marks, state changes and input position become visible together
  * or not at all, exactly once. The changelog partition has one writer, the task's transactional
@@ -22,14 +23,15 @@
  * started from the view its predecessor committed.
  */
 import type { StateEntry } from '../state/codec.js';
-import { decodeEntries } from '../state/codec.js';
+import { decodeEntries, encodeEntries } from '../state/codec.js';
 import { buildSnapshot } from '../state/committed.js';
 import { stateMapKey, isLive } from '../state/task-state.js';
 import { changelogRecord, parseChangelog } from '../record/changelog.js';
 import type { OutgoingRecord } from '../record/record.js';
 import type { TimeState } from '../time/watermark.js';
-import type { Checkpoint, FaultHook, KafkaTxn, LogPartition, LogRecord, TaskLog, TaskRef, TaskStore } from './ports.js';
-import { SimulatedCrash } from './ports.js';
+import type { Checkpoint, FaultHook, KafkaTxn, LogPartition, LogRecord, TaskLog, TaskRef, TaskStore, TxnSink } from './ports.js';
+import { ChangelogTrimmed, CheckpointConflict, SimulatedCrash } from './ports.js';
+import { SluiceError } from '../errors.js';
 import { emptySnapshot, nextBank, TaskStateCorrupt, type CompactionPolicy } from './checkpoint.js';
 import type { OpenBatch } from './protocol.js';
 
@@ -66,7 +68,7 @@ export interface TakenLogTask {
   readonly task: LogTask;
   /** Cold: the snapshot's entries, then every committed batch's changes after it, in order (apply them in order). */
   readonly loaded: readonly StateEntry[] | undefined;
-  /** Warm: the changes of the batches other invocations committed since this container's view, in order. */
+  /** Warm: the changes of the batches other invocations committed since this container's view, in order (a rebase read makes the take cold: `loaded`). */
   readonly changes: readonly StateEntry[];
   /** Changelog records read. */
   readonly records: number;
@@ -81,13 +83,35 @@ export interface TakenLogTask {
 export async function takeFromLog(deps: ChangelogDeps & { readonly sink: { claim(txnId: string): Promise<void> } }, task: TaskRef, at: LogPartition, txnId: string, warm: LogTask | undefined, keyed: boolean): Promise<TakenLogTask> {
   await deps.sink.claim(txnId);
   if (warm) {
-    const read = await readAfter(deps.log, task, at, warm.view);
-    return { task: { base: warm.base, view: read.view }, loaded: undefined, changes: read.changes, records: read.records };
+    try {
+      const read = await readAfter(deps.log, task, at, warm.view);
+      // A tool replaced the task's state meanwhile: what was read is the whole state.
+      if (read.replaced) return { task: { base: warm.base, view: read.view }, loaded: read.changes, changes: [], records: read.records };
+      return { task: { base: warm.base, view: read.view }, loaded: undefined, changes: read.changes, records: read.records };
+    } catch (error) {
+      // This container fell so far behind that a newer snapshot's compaction trimmed what it had
+      // not read: start cold, from that snapshot.
+      if (!(error instanceof ChangelogTrimmed)) throw error;
+    }
   }
-  const base = await deps.store.readCheckpoint(task);
-  const snapshot = keyed && base.snapshot.chunks > 0 ? (await deps.store.load(task, atSnapshot(base))).entries : [];
-  const read = await readAfter(deps.log, task, at, { ...base, log: base.log ?? 0 });
+  const { base, read } = await readFromCheckpoint(deps.store, deps.log, task, at);
+  const snapshot = keyed && base.snapshot.chunks > 0 && !read.replaced ? (await deps.store.load(task, atSnapshot(base))).entries : [];
   return { task: { base, view: read.view }, loaded: [...snapshot, ...read.changes], changes: [], records: read.records };
+}
+
+/**
+ * The task's checkpoint and the changelog after it. A compaction may move the checkpoint on and
+ * trim the changelog between the two reads: then the checkpoint is read again.
+ */
+export async function readFromCheckpoint(store: Pick<TaskStore, 'readCheckpoint'>, log: TaskLog, task: TaskRef, at: LogPartition): Promise<{ base: Checkpoint; read: Awaited<ReturnType<typeof readAfter>> }> {
+  for (let attempt = 1; ; attempt += 1) {
+    const base = await store.readCheckpoint(task);
+    try {
+      return { base, read: await readAfter(log, task, at, { ...base, log: base.log ?? 0 }) };
+    } catch (error) {
+      if (!(error instanceof ChangelogTrimmed) || attempt >= 3) throw error;
+    }
+  }
 }
 
 /** The checkpoint protocol's view of a changelog checkpoint: its snapshot is all there is in DynamoDB. */
@@ -96,7 +120,7 @@ function atSnapshot(ckpt: Checkpoint): Checkpoint {
 }
 
 /** Reads the changelog after `view` and folds what it finds into it (pure but for the read). */
-async function readAfter(log: TaskLog, task: TaskRef, at: LogPartition, view: Checkpoint): Promise<{ view: Checkpoint; changes: StateEntry[]; records: number }> {
+async function readAfter(log: TaskLog, task: TaskRef, at: LogPartition, view: Checkpoint): Promise<{ view: Checkpoint; changes: StateEntry[]; records: number; replaced: boolean }> {
   const from = view.log ?? 0;
   const { records, next } = await log.read(at, from);
   const folded = foldChangelog(task.id, view, records);
@@ -106,22 +130,28 @@ async function readAfter(log: TaskLog, task: TaskRef, at: LogPartition, view: Ch
 /**
  * A task's view after the changelog records read (pure). Records of batches the view already
  * has are skipped; a record of another task, or a gap in the sequence numbers, means the changelog
- * does not add up.
+ * does not add up. A tool's rebase record (`replace`) replaces the state: `changes` then start
+ * from its entries (the whole state) and `replaced` says so.
  */
-export function foldChangelog(taskId: string, view: Checkpoint, records: readonly LogRecord[]): { view: Checkpoint; changes: StateEntry[]; records: number } {
+export function foldChangelog(taskId: string, view: Checkpoint, records: readonly LogRecord[]): { view: Checkpoint; changes: StateEntry[]; records: number; replaced: boolean } {
   let v = view;
-  const changes: StateEntry[] = [];
+  let changes: StateEntry[] = [];
   let count = 0;
+  let replaced = false;
   for (const r of records) {
     const e = parseChangelog(r.value);
     if (!e || e.task !== taskId) throw new TaskStateCorrupt(taskId, `changelog record at offset ${r.offset} is not one of this task's`);
     if (e.seq <= v.committedSeq) continue;
     if (e.seq !== v.committedSeq + 1) throw new TaskStateCorrupt(taskId, `changelog jumps from batch ${v.committedSeq} to ${e.seq} at offset ${r.offset}`);
+    if (e.replace) {
+      changes = [];
+      replaced = true;
+    }
     if (e.changes) changes.push(...decodeEntries(e.changes));
     v = { ...v, committedSeq: e.seq, nextOffset: e.nextOffset, time: e.time, deltaBytes: v.deltaBytes + (e.changes?.length ?? 0), log: r.offset + 1 };
     count += 1;
   }
-  return { view: v, changes, records: count };
+  return { view: v, changes, records: count, replaced };
 }
 
 // --- commit --------------------------------------------------------------------------------------
@@ -176,7 +206,7 @@ export function logCompactionDue(view: Checkpoint, policy: CompactionPolicy = DE
  * compaction that loses to another one changes nothing and is dropped (the batch is committed
  * already, so this never fails it: a failure leaves `base` unknown, to be read again next time).
  */
-export async function compactLog(deps: ChangelogDeps, task: TaskRef, t: LogTask, entries: Iterable<StateEntry> | undefined): Promise<LogTask> {
+export async function compactLog(deps: ChangelogDeps, task: TaskRef, at: LogPartition, t: LogTask, entries: Iterable<StateEntry> | undefined): Promise<LogTask> {
   try {
     const base = t.base ?? (await deps.store.readCheckpoint(task));
     const seq = t.view.committedSeq;
@@ -194,6 +224,11 @@ export async function compactLog(deps: ChangelogDeps, task: TaskRef, t: LogTask,
     const next: Checkpoint = { version: from.version + 1, committedSeq: seq, holes: [], nextOffset: t.view.nextOffset, time: t.view.time, snapshot, deltaBytes: 0, log: t.view.log ?? 0 };
     await deps.store.advance(task, from, next);
     await deps.fault?.('after-confirm', task, seq);
+    // The changelog before the snapshot replaced now is needed by nobody who reads the checkpoint
+    // (one snapshot's worth is kept for readers that read the previous checkpoint; an older reader
+    // finds its records trimmed and starts over from the checkpoint). Best effort: a failed trim
+    // is done by the next compaction.
+    if ((base.log ?? 0) > 0) await deps.log.trim(at, base.log ?? 0).catch(() => undefined);
     return { base: next, view: { ...t.view, version: next.version, snapshot, deltaBytes: 0 } };
   } catch (error) {
     if (error instanceof SimulatedCrash) throw error;
@@ -209,12 +244,60 @@ export async function compactLog(deps: ChangelogDeps, task: TaskRef, t: LogTask,
  * is not read (the read stops at the last stable offset).
  */
 export async function readLogTask(store: TaskStore, log: TaskLog, task: TaskRef, at: LogPartition, now: number): Promise<{ checkpoint: Checkpoint; entries: StateEntry[] }> {
-  const base = await store.readCheckpoint(task);
-  const snapshot = base.snapshot.chunks > 0 ? (await store.load(task, atSnapshot(base))).entries : [];
-  const read = await readAfter(log, task, at, { ...base, log: base.log ?? 0 });
+  const { base, read } = await readFromCheckpoint(store, log, task, at);
+  const snapshot = base.snapshot.chunks > 0 && !read.replaced ? (await store.load(task, atSnapshot(base))).entries : [];
   const state = new Map<string, StateEntry>();
   for (const e of [...snapshot, ...read.changes]) state.set(stateMapKey(e.key, e.name), e);
   return { checkpoint: read.view, entries: [...state.values()].filter((e) => isLive(e.value, now)) };
+}
+
+// --- rebase (tools) ------------------------------------------------------------------------------
+
+/** Largest encoded state a rebase record carries (a Kafka record's default limit is 1 MB). */
+export const MAX_REBASE_BYTES = 900 * 1024;
+
+/** A rebase that does not fit one changelog record. */
+export class RebaseTooLarge extends SluiceError {
+  constructor(task: string, bytes: number) {
+    super('SLUICE_REBASE_TOO_LARGE', `the state of task ${task} encodes to ${bytes} bytes, more than one changelog record holds (${MAX_REBASE_BYTES})`, { field: 'state' }, "rebase it in a pipeline with commit: 'checkpoint', or import fewer keys");
+  }
+}
+
+/**
+ * A tool's rebase (reset, savepoint import) under the changelog protocol: the task's state
+ * becomes `entries` and its position `nextOffset`. Claims the task's transactional id first, so
+ * every invocation of the task is fenced and every transaction of it decided; then reads the task
+ * and, if it is still where the tool read it (`expected`: its committed batch), commits one
+ * changelog record of the next batch number that replaces the state (`replace`). A live task's
+ * next batch is fenced, reruns, and reads the record. CheckpointConflict if the task moved.
+ */
+export async function rebaseLog(
+  deps: { readonly store: TaskStore; readonly log: TaskLog; readonly sink: TxnSink },
+  task: TaskRef,
+  at: LogPartition,
+  expected: Pick<Checkpoint, 'version' | 'committedSeq'> | undefined,
+  entries: Iterable<StateEntry>,
+  nextOffset: number,
+  time: TimeState,
+  now: number,
+): Promise<Checkpoint> {
+  const txnId = `${task.app}.${task.id}`;
+  await deps.sink.claim(txnId);
+  const { checkpoint: view } = await readLogTask(deps.store, deps.log, task, at, now);
+  if (expected && view.committedSeq !== expected.committedSeq) throw new CheckpointConflict(task.id, expected.version);
+  const list = [...entries];
+  const changes = list.length > 0 ? encodeEntries(list) : undefined;
+  if ((changes?.length ?? 0) > MAX_REBASE_BYTES) throw new RebaseTooLarge(task.id, changes!.length);
+  const seq = view.committedSeq + 1;
+  const txn = await deps.sink.begin(txnId);
+  try {
+    const sent = await txn.send([changelogRecord(at.topic, at.partition, { task: task.id, seq, nextOffset, time, changes, replace: true })]);
+    await txn.commit();
+    return { ...view, committedSeq: seq, nextOffset, time, deltaBytes: view.deltaBytes + (changes?.length ?? 0), log: sent[0]!.offset + 1 };
+  } catch (error) {
+    await txn.abort().catch(() => undefined);
+    throw error;
+  }
 }
 
 function randomId(): string {

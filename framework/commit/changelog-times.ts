@@ -10,7 +10,7 @@ import type { TaskTimesReader } from '../time/ticker.js';
 import type { TimeState } from '../time/watermark.js';
 import { changelogOf } from '../topology/names.js';
 import type { Topology } from '../topology/topology.js';
-import { foldChangelog } from './changelog-protocol.js';
+import { readFromCheckpoint } from './changelog-protocol.js';
 import type { TaskLog, TaskRef, TaskStore } from './ports.js';
 
 /** Event times of tasks from their snapshots and changelogs. */
@@ -25,11 +25,9 @@ export class ChangelogTimesReader implements TaskTimesReader {
     const out = new Map<string, TimeState>();
     await Promise.all(
       tasks.map(async (task) => {
-        const base = await this.store.readCheckpoint(task);
-        const { records } = await this.log.read(changelogOf(this.topology, task), base.log ?? 0);
         // Only the header of each record is needed; folding decodes the changes too, which a tick pass can afford.
-        const { view } = foldChangelog(task.id, base, records);
-        if (view.committedSeq > 0) out.set(task.id, view.time);
+        const { read } = await readFromCheckpoint(this.store, this.log, task, changelogOf(this.topology, task));
+        if (read.view.committedSeq > 0) out.set(task.id, read.view.time);
       }),
     );
     return out;

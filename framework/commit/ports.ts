@@ -213,6 +213,19 @@ export interface TaskLog {
    * fenced the reader) is read by a later call.
    */
   read(at: LogPartition, from: number): Promise<{ readonly records: readonly LogRecord[]; readonly next: number }>;
+  /**
+   * Deletes the records of `at` before offset `before` (Kafka's DeleteRecords): what no snapshot
+   * needs any more. A later read from below `before` fails with ChangelogTrimmed.
+   */
+  trim(at: LogPartition, before: number): Promise<void>;
+}
+
+/** A changelog read started below the partition's first offset: those records were trimmed after a newer snapshot. */
+export class ChangelogTrimmed extends Error {
+  constructor(readonly topic: string, readonly partition: number, readonly from: number) {
+    super(`changelog ${topic}/${partition} no longer holds offset ${from} (trimmed after a newer snapshot)`);
+    this.name = 'ChangelogTrimmed';
+  }
 }
 
 /** Offsets Kafka assigned to the records of one send, in the order given. */

@@ -40,6 +40,8 @@ export interface Access {
   readonly groups: readonly string[];
   /** Transactional ids (patterns with `*`). */
   readonly transactionalIds: readonly string[];
+  /** Topics whose old records it deletes (DeleteRecords: a task trims its changelog after a snapshot). */
+  readonly trimTopics?: readonly string[];
   /** `dynamodb:LeadingKeys` patterns of the items it may touch; empty = no DynamoDB access. */
   readonly leadingKeys: readonly string[];
   /** Only reads those items (the ticker); default: reads and writes. */
@@ -93,6 +95,7 @@ export function stageAccess(topology: Topology, stage: Stage): Access {
   return {
     readTopics: unique([...stage.inputs.map((i) => i.topic), stage.controlTopic, topology.progressTopic, ...changelogs]),
     writeTopics: unique([...stage.outputs.map((o) => o.topic), stage.deadLetterTopic, topology.progressTopic, ...downstreamControl, ...changelogs]),
+    trimTopics: changelogs,
     // Also covers recovery's throwaway groups, named `<app>.<stage>.<partition>.resolve-<uuid>`.
     groups: [`${app}.${stage.name}.*`],
     transactionalIds: [`${app}.${stage.name}.*`],
@@ -216,6 +219,15 @@ export function mskStatements(cluster: MskClusterRef, access: Access, options: {
       Effect: 'Allow',
       Action: ['kafka-cluster:DescribeTopic', 'kafka-cluster:WriteData'],
       Resource: access.writeTopics.map((t) => mskArn(cluster, 'topic', t)),
+    });
+  }
+  if ((access.trimTopics ?? []).length > 0) {
+    // Kafka authorises DeleteRecords as DELETE on the topic, which MSK IAM calls DeleteTopic.
+    statements.push({
+      Sid: 'MskTrim',
+      Effect: 'Allow',
+      Action: ['kafka-cluster:DescribeTopic', 'kafka-cluster:DeleteTopic'],
+      Resource: access.trimTopics!.map((t) => mskArn(cluster, 'topic', t)),
     });
   }
   if (access.groups.length > 0) {

@@ -36,10 +36,12 @@ export interface PipelineOptions {
    */
   readonly marks?: 'boundaries' | 'interval';
   /**
-   * Where a batch commits its input position, event time and state changes (exactly-once only).
-   * `checkpoint` (default): a batch record and a checkpoint in DynamoDB per task batch.
-   * `changelog` (experimental, docs/changelog-protocol.md): a changelog record in the batch's own
-   * Kafka transaction, one transactional id per task; DynamoDB holds only periodic snapshots.
+   * Where a batch commits its input position, event time and state changes.
+   * `changelog` (the default in exactly-once mode, docs/changelog-protocol.md): one changelog
+   * record in the batch's own Kafka transaction, one transactional id per task; DynamoDB holds
+   * only periodic snapshots, so a batch writes nothing to it.
+   * `checkpoint` (the default, and the only protocol, in at-least-once mode; docs/exactly-once.md):
+   * a batch record and a checkpoint in DynamoDB per task batch.
    */
   readonly commit?: 'checkpoint' | 'changelog';
 }
@@ -154,7 +156,7 @@ export function pipeline(name: string, options: PipelineOptions = {}): Pipeline 
 }
 
 function commitOption(commit: unknown, mode: 'exactly-once' | 'at-least-once'): 'checkpoint' | 'changelog' {
-  if (commit === undefined) return 'checkpoint';
+  if (commit === undefined) return mode === 'exactly-once' ? 'changelog' : 'checkpoint';
   if (commit !== 'checkpoint' && commit !== 'changelog') {
     throw new ConfigError(`commit: ${JSON.stringify(commit)} is not a commit protocol`, { field: 'commit' }, "use 'checkpoint' (the default) or 'changelog'");
   }

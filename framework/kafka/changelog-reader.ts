@@ -11,12 +11,15 @@
  * are flagged by read-committed.ts (kafkajs's parse, patched process-wide) and dropped here with
  * the transaction markers.
  */
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import type { KafkajsCluster } from 'kafkajs/src/cluster/index.js';
 import type { LogPartition, LogRecord, TaskLog } from '../commit/ports.js';
+import { ChangelogTrimmed } from '../commit/ports.js';
 import { KafkaSinkError } from './sink-errors.js';
 import { privateCluster, READ_COMMITTED } from './private-cluster.js';
 
+/** The fetch started below the log start (DeleteRecords after a newer snapshot) or past its end. */
+const OFFSET_OUT_OF_RANGE = 1;
 /** Bytes one fetch may return. */
 const FETCH_MAX_BYTES = 4 * 1024 * 1024;
 /** Attempts of one fetch when the partition's leader moved or is not known yet. */
@@ -27,16 +30,33 @@ const LEADER_ERRORS = new Set([3 /* UNKNOWN_TOPIC_OR_PARTITION */, 5 /* LEADER_N
 /** Reads task changelogs through one kafkajs cluster; close() with the ports. */
 export class KafkajsChangelogReader implements TaskLog {
   private cluster: Promise<KafkajsCluster> | undefined;
+  private admin: Promise<Admin> | undefined;
   /** Fetch requests sent, for the benchmark's request counts. */
   requests = 0;
 
-  constructor(private readonly kafka: Kafka) {}
+  /**
+   * `settleMs`: a reader outside the commit protocol (tools, tests) may read right after a commit
+   * returned, before the coordinator wrote its markers, when the last stable offset is still below
+   * the batch just committed. With settleMs it fetches again, for up to that long, until the last
+   * stable offset reaches the high watermark (a transaction left open keeps it below: then it
+   * returns what is stable). The protocol's own reads need no settling: a container knows its own
+   * batches, and its claim waits for every older producer's transaction to complete.
+   */
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly options: { readonly settleMs?: number } = {},
+  ) {}
 
   async read(at: LogPartition, from: number): Promise<{ readonly records: readonly LogRecord[]; readonly next: number }> {
     const records: LogRecord[] = [];
     let position = from;
+    const settleUntil = Date.now() + (this.options.settleMs ?? 0);
     for (;;) {
-      const fetched = await this.fetch(at, position);
+      let fetched = await this.fetch(at, position);
+      while (Number(fetched.lastStableOffset) < Number(fetched.highWatermark) && Date.now() < settleUntil) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        fetched = await this.fetch(at, position);
+      }
       const stable = Number(fetched.lastStableOffset);
       let last = position - 1;
       for (const m of fetched.messages) {
@@ -51,14 +71,27 @@ export class KafkajsChangelogReader implements TaskLog {
     }
   }
 
+  /** DeleteRecords through the client's admin (connected on first use). */
+  async trim(at: LogPartition, before: number): Promise<void> {
+    if (!this.admin) {
+      const admin = this.kafka.admin();
+      this.admin = admin.connect().then(() => admin);
+      this.admin.catch(() => (this.admin = undefined));
+    }
+    await (await this.admin).deleteTopicRecords({ topic: at.topic, partitions: [{ partition: at.partition, offset: String(before) }] });
+  }
+
   async close(): Promise<void> {
     const cluster = this.cluster;
+    const admin = this.admin;
     this.cluster = undefined;
+    this.admin = undefined;
     await (await cluster?.catch(() => undefined))?.disconnect();
+    await (await admin?.catch(() => undefined))?.disconnect();
   }
 
   /** One read_committed Fetch of the partition at `offset`, from its leader (metadata refreshed and retried when the leader moved). */
-  private async fetch(at: LogPartition, offset: number): Promise<{ lastStableOffset: string; messages: ReadonlyArray<{ offset: string; value: Buffer | null; isControlRecord: boolean }> }> {
+  private async fetch(at: LogPartition, offset: number): Promise<{ lastStableOffset: string; highWatermark: string; messages: ReadonlyArray<{ offset: string; value: Buffer | null; isControlRecord: boolean }> }> {
     const cluster = await this.connected();
     for (let attempt = 1; ; attempt += 1) {
       try {
@@ -81,6 +114,7 @@ export class KafkajsChangelogReader implements TaskLog {
         return p;
       } catch (error) {
         const code = (error as { code?: unknown }).code;
+        if (code === OFFSET_OUT_OF_RANGE) throw new ChangelogTrimmed(at.topic, at.partition, offset);
         const retriable = (typeof code === 'number' && LEADER_ERRORS.has(code)) || (error as { retriable?: unknown }).retriable === true;
         if (!retriable || attempt >= ATTEMPTS) throw error;
         await new Promise((resolve) => setTimeout(resolve, 50 * attempt));

@@ -4,6 +4,9 @@
  * handlers (in-process by default, or through a Lambda Invoke API). Used by `sluice dev`,
  * the demo and the integration tests.
  */
+import { ChangelogTimesReader } from '../commit/changelog-times.js';
+import { KafkajsChangelogReader } from '../kafka/changelog-reader.js';
+import type { TaskStore } from '../commit/ports.js';
 import type { Kafka } from 'kafkajs';
 import type { Topology } from '../topology/topology.js';
 import { ensureTopics } from '../kafka/admin.js';
@@ -30,8 +33,12 @@ export interface LocalRunOptions {
   readonly batchingWindowMs?: number;
   /** A ticker pass every this many ms (default 1 s; a deployment passes once a minute); 0 disables the ticker. */
   readonly tickIntervalMs?: number;
-  /** Where the ticker reads the tasks' checkpoints (the app's DynamoTaskStore); needed unless the ticker is off. */
-  readonly taskTimes?: TaskTimesReader;
+  /**
+   * Where the ticker reads the tasks' checkpoints (the app's DynamoTaskStore); needed unless the
+   * ticker is off. For a pipeline with commit: 'changelog' a store given here is read with the
+   * tasks' changelogs (commit/changelog-times.ts).
+   */
+  readonly taskTimes?: TaskTimesReader | (TaskTimesReader & Pick<TaskStore, 'readCheckpoint'>);
   /** Consumer group prefix (default `sluice-local-<app>`), so runs can start over with a new one. */
   readonly groupPrefix?: string;
   readonly eventSource?: 'msk' | 'self-managed';
@@ -91,7 +98,9 @@ export class LocalRun {
     if (interval > 0) {
       if (!o.taskTimes) throw new ConfigError('the local ticker needs taskTimes (where to read the checkpoints)', { field: 'taskTimes' }, 'pass the DynamoTaskStore of the app table, or tickIntervalMs: 0');
       const stats = this.tickerStats;
-      this.ticker = runTicker(o.taskTimes, new KafkaTickWriter(o.kafka), o.topology, {
+      const log = o.topology.settings.commit === 'changelog' && 'readCheckpoint' in o.taskTimes ? new KafkajsChangelogReader(o.kafka) : undefined;
+      const times = log && 'readCheckpoint' in o.taskTimes ? new ChangelogTimesReader(o.taskTimes, log, o.topology) : o.taskTimes;
+      this.ticker = runTicker(times, new KafkaTickWriter(o.kafka), o.topology, {
         intervalMs: interval,
         durationMs: Number.MAX_SAFE_INTEGER,
         stopped: () => this.stopped,
@@ -106,6 +115,7 @@ export class LocalRun {
         },
       });
       this.ticker.catch(() => undefined);
+      if (log) this.ticker = this.ticker.finally(() => log.close());
     }
   }
 

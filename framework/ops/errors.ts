@@ -21,27 +21,11 @@ export type OpsErrorCode =
   | 'SLUICE_OPS_KEY'
   | 'SLUICE_OPS_STATE'
   | 'SLUICE_OPS_DLQ'
-  | 'SLUICE_OPS_REPLAY'
-  | 'SLUICE_OPS_CHANGELOG';
+  | 'SLUICE_OPS_REPLAY';
 
 /** An operations command could not do what was asked; nothing was changed unless the message says so. */
 export class OpsError extends SluiceError {
   constructor(code: OpsErrorCode, message: string, place: ErrorPlace, hint: string, options?: { cause?: unknown }) {
     super(code, message, place, hint, options);
   }
-}
-
-/**
- * Throws for a pipeline that commits through a changelog (commit: 'changelog', experimental), for
- * the tools that do not support it yet: they read or rewrite the DynamoDB checkpoints, which hold
- * such a task only as of its last snapshot.
- */
-export function refuseChangelog(topology: { readonly app: string; readonly settings: { readonly commit: 'checkpoint' | 'changelog' } }, doing: string): void {
-  if (topology.settings.commit !== 'changelog') return;
-  throw new OpsError(
-    'SLUICE_OPS_CHANGELOG',
-    `cannot ${doing}: pipeline ${topology.app} commits through a changelog (commit: 'changelog'), which this tool does not support yet`,
-    { field: 'commit' },
-    "`sluice state get` reads such pipelines; for status, savepoints and reset, run the pipeline with commit: 'checkpoint' (docs/changelog-protocol.md, Limits)",
-  );
 }

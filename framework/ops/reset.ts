@@ -17,9 +17,9 @@
  *   trigger's consumer-group offsets too (the group must have no active member).
  */
 import type { TimeState } from '../time/watermark.js';
-import { OpsError, refuseChangelog } from './errors.js';
+import { OpsError } from './errors.js';
 import { offsetsAtTimestamp, topicLogs, type PartitionLog } from './offsets.js';
-import { assertNoPending, loadTaskState, readCheckpoints, rebaseTasks, type StoredCheckpoint } from './stage-items.js';
+import { assertNoPending, loadTaskState, readCheckpoints, rebaseTasks, type StoredCheckpoint, tableOf } from './stage-items.js';
 import { requireStage, stageTasks } from './stages.js';
 import { checkTable, connectAdmin, describe, type OpsTarget } from './target.js';
 
@@ -95,7 +95,6 @@ export function planReset(stage: string, tasks: ReadonlyArray<{ stored: StoredCh
 /** Applies a reset; see the rules at the top of this file. */
 export async function resetStage(target: OpsTarget, stageName: string, options: ResetOptions): Promise<ResetResult> {
   const { topology } = target;
-  refuseChangelog(topology, `reset stage ${stageName}`);
   const stage = requireStage(topology, stageName);
   if (options.topic !== undefined && !stage.inputs.some((i) => i.topic === options.topic)) {
     throw new OpsError('SLUICE_OPS_OFFSET', `stage ${stage.name} does not read topic ${options.topic}`, { stage: stage.name, topic: options.topic }, `inputs: ${stage.inputs.map((i) => i.topic).join(', ')}`);
@@ -107,7 +106,7 @@ export async function resetStage(target: OpsTarget, stageName: string, options: 
     throw new OpsError('SLUICE_OPS_OFFSET', `stage ${stage.name} has no partition ${unknown.join(', ') || '(none selected)'}`, { stage: stage.name, partition: unknown[0] }, `partitions: 0 to ${Math.max(...stage.inputs.map((i) => i.partitions)) - 1}`);
   }
   await checkTable(target);
-  const table = { client: target.dynamo, table: target.table };
+  const table = tableOf(target);
   const stored = await readCheckpoints(table, tasks);
   assertNoPending(stored, stage.name, 'reset');
 

@@ -18,9 +18,9 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { StateEntry } from '../state/codec.js';
 import { INITIAL_TIME, type TimeState } from '../time/watermark.js';
-import { OpsError, refuseChangelog } from './errors.js';
+import { OpsError } from './errors.js';
 import { parseSavepoint, savepointLines, type Savepoint, type SavepointCheckpoint, type SavepointState, type SavepointTimer } from './savepoint-format.js';
-import { assertNoPending, loadTaskState, readCheckpoints, rebaseTasks, type StoredCheckpoint, type TableRef } from './stage-items.js';
+import { assertNoPending, loadTaskState, readCheckpoints, rebaseTasks, tableOf, type StoredCheckpoint } from './stage-items.js';
 import { requireStage, stageTasks } from './stages.js';
 import { checkTable, type OpsTarget } from './target.js';
 
@@ -37,7 +37,6 @@ const CUT_ATTEMPTS = 5;
 /** Reads a stage's savepoint (a consistent cut). */
 export async function readSavepoint(target: OpsTarget, stageName: string, now: () => number = Date.now): Promise<Savepoint> {
   const { topology } = target;
-  refuseChangelog(topology, `export a savepoint of stage ${stageName}`);
   const stage = requireStage(topology, stageName);
   const tasks = stageTasks(topology, stage);
   const table = tableOf(target);
@@ -53,7 +52,8 @@ export async function readSavepoint(target: OpsTarget, stageName: string, now: (
       }
     }
     const after = await readCheckpoints(table, tasks);
-    if (after.some((a, i) => a.checkpoint.version !== before[i]!.checkpoint.version)) continue;
+    // A batch committed meanwhile (the checkpoint protocol moves the version, the changelog protocol the batch number).
+    if (after.some((a, i) => a.checkpoint.version !== before[i]!.checkpoint.version || a.checkpoint.committedSeq !== before[i]!.checkpoint.committedSeq)) continue;
     return {
       header: { format: 'sluice-savepoint', version: 2, app: topology.app, stage: stage.name, exportedAt: new Date(now()).toISOString(), tasks: tasks.map((t) => t.id), counts: { checkpoint: after.length, state: state.length, timer: 0 } },
       checkpoints: after.map((s) => toLine(s)),
@@ -104,7 +104,6 @@ export interface ImportOptions {
 /** Imports a parsed savepoint into a stage. */
 export async function importSavepointData(target: OpsTarget, stageName: string, sp: Savepoint, options: ImportOptions = {}): Promise<ImportResult> {
   const { topology } = target;
-  refuseChangelog(topology, `import a savepoint into stage ${stageName}`);
   const stage = requireStage(topology, stageName);
   if (sp.header.stage !== stage.name) {
     throw new OpsError('SLUICE_OPS_SAVEPOINT', `the savepoint is of stage "${sp.header.stage}", not "${stage.name}"`, { stage: stage.name }, `import it into stage ${sp.header.stage}`);
@@ -184,8 +183,4 @@ export function timerEntriesOfV1(timers: readonly SavepointTimer[]): Array<{ tas
 function toLine(s: StoredCheckpoint): SavepointCheckpoint {
   const c = s.checkpoint;
   return { type: 'checkpoint', task: s.task.id, exists: s.exists, committedSeq: c.committedSeq, holes: [...c.holes], nextOffset: c.nextOffset, time: c.time as unknown as Readonly<Record<string, unknown>> };
-}
-
-function tableOf(target: OpsTarget): TableRef {
-  return { client: target.dynamo, table: target.table };
 }

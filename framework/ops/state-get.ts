@@ -77,7 +77,7 @@ export async function getState(target: OpsTarget, stageName: string, keyArg: str
   const descriptor = stateDescriptor(stage, options.state);
   const key = keyBytes(stage, keyArg, options.format ?? 'json');
   await checkTable(target);
-  const log = target.topology.settings.commit === 'changelog' ? new KafkajsChangelogReader(target.kafka) : undefined;
+  const log = target.topology.settings.commit === 'changelog' ? new KafkajsChangelogReader(target.kafka, { settleMs: 2_000 }) : undefined;
   let bytes: Buffer | undefined;
   try {
     bytes = await readState({ client: target.dynamo, table: target.table, topology: target.topology, ...(log ? { log } : {}) }, stage.name, key, descriptor.name);

@@ -4,12 +4,11 @@
  * I/O (Kafka offsets, DynamoDB checkpoints); judging them is the pure `assessStatus`, so what
  * "needs attention" means is one tested function.
  */
-import { refuseChangelog } from './errors.js';
 import type { TimeState } from '../time/watermark.js';
 import { MIN_WATERMARK } from '../time/control.js';
 import type { Stage } from '../topology/topology.js';
 import { topicLogs, type PartitionLog } from './offsets.js';
-import { readCheckpoints, type StoredCheckpoint } from './stage-items.js';
+import { readCheckpoints, type StoredCheckpoint, tableOf } from './stage-items.js';
 import { requireStage, stageTasks } from './stages.js';
 import { checkTable, connectAdmin, type OpsTarget } from './target.js';
 
@@ -183,7 +182,6 @@ function assessTask(t: TaskFacts, now: number, pendingTimeoutMs: number, maxLag:
 /** Reads the facts for every stage (or just `stageName`): checks the table and brokers first. */
 export async function collectStatus(target: OpsTarget, stageName?: string, now: () => number = Date.now): Promise<StatusFacts> {
   const { topology } = target;
-  refuseChangelog(topology, 'show the status');
   const stages = stageName === undefined ? topology.stages : [requireStage(topology, stageName)];
   await checkTable(target);
   const admin = await connectAdmin(target);
@@ -194,7 +192,7 @@ export async function collectStatus(target: OpsTarget, stageName?: string, now: 
       if (!logsOf.has(topic)) logsOf.set(topic, existing.has(topic) ? await topicLogs(admin, topic) : undefined);
       return logsOf.get(topic);
     };
-    const table = { client: target.dynamo, table: target.table };
+    const table = tableOf(target);
     const facts: StageFacts[] = [];
     for (const stage of stages) {
       const stored = await readCheckpoints(table, stageTasks(topology, stage));

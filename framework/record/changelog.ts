@@ -5,7 +5,7 @@
  * input position and event time after it, and the state entries it changed (state/codec.ts bytes).
  *
  * Layout of the value: 4 bytes (big-endian length n of the header), n bytes of JSON header
- * `{task, seq, nextOffset, time}` (time compact, time/time-codec.ts), then the encoded changes (absent when the batch changed none).
+ * `{task, seq, nextOffset, time, replace?}` (time compact, time/time-codec.ts), then the encoded changes (absent when the batch changed none).
  */
 import { decodeTime, encodeTime } from '../time/time-codec.js';
 import type { TimeState } from '../time/watermark.js';
@@ -21,11 +21,13 @@ export interface ChangelogEntry {
   readonly time: TimeState;
   /** The batch's state changes as state/codec.ts encodes them; undefined when it changed none. */
   readonly changes: Buffer | undefined;
+  /** A tool's rebase (reset, savepoint import): `changes` are the task's whole state, replacing what it had. */
+  readonly replace?: boolean;
 }
 
 /** The changelog record of a batch, keyed by task id. */
 export function changelogRecord(topic: string, partition: number, entry: ChangelogEntry): OutgoingRecord {
-  const header = Buffer.from(JSON.stringify({ task: entry.task, seq: entry.seq, nextOffset: entry.nextOffset, time: encodeTime(entry.time) }));
+  const header = Buffer.from(JSON.stringify({ task: entry.task, seq: entry.seq, nextOffset: entry.nextOffset, time: encodeTime(entry.time), ...(entry.replace ? { replace: true } : {}) }));
   const length = Buffer.alloc(4);
   length.writeUInt32BE(header.length);
   const value = entry.changes ? Buffer.concat([length, header, entry.changes]) : Buffer.concat([length, header]);
@@ -38,10 +40,10 @@ export function parseChangelog(value: Buffer | null): ChangelogEntry | undefined
   const n = value.readUInt32BE(0);
   if (4 + n > value.length) return undefined;
   try {
-    const h = JSON.parse(value.subarray(4, 4 + n).toString('utf8')) as { task?: unknown; seq?: unknown; nextOffset?: unknown; time?: unknown };
+    const h = JSON.parse(value.subarray(4, 4 + n).toString('utf8')) as { task?: unknown; seq?: unknown; nextOffset?: unknown; time?: unknown; replace?: unknown };
     if (typeof h.task !== 'string' || !Number.isInteger(h.seq) || !Number.isInteger(h.nextOffset) || typeof h.time !== 'string') return undefined;
     const changes = value.length > 4 + n ? value.subarray(4 + n) : undefined;
-    return { task: h.task, seq: h.seq as number, nextOffset: h.nextOffset as number, time: decodeTime(h.time), changes };
+    return { task: h.task, seq: h.seq as number, nextOffset: h.nextOffset as number, time: decodeTime(h.time), changes, ...(h.replace === true ? { replace: true } : {}) };
   } catch {
     return undefined;
   }

@@ -203,7 +203,7 @@ async function runLogBatch(
     const report = await processBatch(topology, stage, input, task, records, deps, kind, current.view, state, timers, committer);
     let snapshot = false;
     if (report.report.seq !== undefined && logCompactionDue(current.view, deps.compaction ?? DEFAULT_LOG_COMPACTION)) {
-      current = await compactLog(logDeps, task, current, state?.entries());
+      current = await compactLog(logDeps, task, at, current, state?.entries());
       snapshot = current.base?.committedSeq === current.view.committedSeq;
     }
     remember();

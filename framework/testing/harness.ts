@@ -6,7 +6,9 @@
  */
 import type { BacklogProbe } from '../time/backlog.js';
 import type { Logger } from '@aws-lambda-powertools/logger';
-import type { FaultHook } from '../commit/ports.js';
+import type { Checkpoint, FaultHook, StateValue, TaskRef } from '../commit/ports.js';
+import { foldChangelog } from '../commit/changelog-protocol.js';
+import { changelogOf } from '../topology/names.js';
 import type { CompactionPolicy } from '../commit/checkpoint.js';
 import type { Pipeline } from '../dsl/pipeline.js';
 import { ConfigError } from '../errors.js';
@@ -16,7 +18,7 @@ import type { KafkaRecord, PartitionBatch, RecordHeader } from '../record/record
 import type { Serde } from '../serde/serde.js';
 import { json } from '../serde/index.js';
 import type { StateDescriptor } from '../state/descriptors.js';
-import { parseStateMapKey, stateMapKey, TaskState } from '../state/task-state.js';
+import { isLive, parseStateMapKey, stateMapKey, TaskState } from '../state/task-state.js';
 import { TaskTimers } from '../time/task-timers.js';
 import type { TimerEntry, TimerRef } from '../commit/ports.js';
 import type { Stage, StageInput, Topology } from '../topology/topology.js';
@@ -332,22 +334,53 @@ export class StageHarness {
     const d = typeof descriptor === 'string' ? this.stage.state.find((s) => s.name === descriptor) : descriptor;
     if (!d) throw new ConfigError(`stage "${this.stage.name}" declares no state "${String(descriptor)}"`, { stage: this.stage.name });
     const task = taskRef(this.topology, this.stage, input.topic, partitionForKey(keyBytes, input.partitions));
-    const v = this.store.committedState(task).get(stateMapKey(keyBytes, d.name));
+    const v = this.committed(task).state.get(stateMapKey(keyBytes, d.name));
     return v ? ((d.options.serde ?? json()) as Serde<T>).deserialize(v.bytes) : undefined;
   }
 
   /** The timers of the task reading `partition` (of the stage's first input) as committed: derived from its committed state, as a cold start would. */
   committedTimers(partition = 0, kind?: TimerRef['kind']): TimerEntry[] {
     const task = taskRef(this.topology, this.stage, this.stage.inputs[0]!.topic, partition);
-    const entries = [...this.store.committedState(task)].map(([id, value]) => ({ ...parseStateMapKey(id), value }));
+    const entries = [...this.committed(task).state].map(([id, value]) => ({ ...parseStateMapKey(id), value }));
     const timers = new TaskTimers(timerSourcesOf(this.topology, this.stage), TaskState.fromEntries(this.stage.name, this.stage.state, () => this.clock, entries));
     const all = [...timers.due('event', Number.MAX_SAFE_INTEGER), ...timers.due('processing', Number.MAX_SAFE_INTEGER)];
     return kind === undefined ? all : all.filter((t) => t.kind === kind);
   }
 
-  /** The checkpoint of the task reading `partition` of the stage's first input. */
+  /** Every committed state entry of the stage's tasks (of its first input), tasks ascending, then by key and name: as cold starts would load them. */
+  committedItems(): Array<{ key: Buffer; name: string; value: StateValue }> {
+    const input = this.stage.inputs[0]!;
+    const out: Array<{ key: Buffer; name: string; value: StateValue }> = [];
+    for (let p = 0; p < input.partitions; p += 1) {
+      const items = [...this.committed(taskRef(this.topology, this.stage, input.topic, p)).state].map(([id, value]) => ({ ...parseStateMapKey(id), value }));
+      out.push(...items.sort((a, b) => Buffer.compare(a.key, b.key) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)));
+    }
+    return out;
+  }
+
+  /**
+   * The checkpoint of the task reading `partition` of the stage's first input. With commit:
+   * 'changelog', the task's view: its checkpoint (snapshot) folded with the changelog after it.
+   */
   checkpoint(partition = 0): ReturnType<MemoryCheckpointStore['checkpoint']> {
-    return this.store.checkpoint(taskRef(this.topology, this.stage, this.stage.inputs[0]!.topic, partition));
+    return this.committed(taskRef(this.topology, this.stage, this.stage.inputs[0]!.topic, partition)).checkpoint;
+  }
+
+  /** A task as committed: checkpoint and state (changelog protocol: snapshot + changelog, read as a cold start would). */
+  private committed(task: TaskRef): { checkpoint: Checkpoint; state: Map<string, StateValue> } {
+    const base = this.store.checkpoint(task);
+    const state = this.store.committedState(task);
+    if (this.topology.settings.commit !== 'changelog') return { checkpoint: base, state };
+    const at = changelogOf(this.topology, task);
+    const read = this.kafka.readPartition(at.topic, at.partition, base.log ?? 0);
+    const folded = foldChangelog(task.id, base, read.records);
+    if (folded.replaced) state.clear();
+    for (const e of folded.changes) {
+      const id = stateMapKey(e.key, e.name);
+      if (isLive(e.value, this.clock)) state.set(id, e.value);
+      else state.delete(id);
+    }
+    return { checkpoint: folded.view, state };
   }
 }
 

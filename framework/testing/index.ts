@@ -5,4 +5,5 @@ export { HARNESS_CLUSTER_ARN } from './container.js';
 export type { HarnessInvocation, HarnessMetrics } from './container.js';
 export { MemoryCheckpointStore } from './memory-store.js';
 export { MemoryFencedError, MemoryKafka, MemoryTxnSink } from './memory-kafka.js';
+export { MemoryTaskLog } from './memory-task-log.js';
 export type { LoggedRecord } from './memory-kafka.js';

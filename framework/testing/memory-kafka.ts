@@ -5,6 +5,7 @@
  * is the "cluster"; each MemoryTxnSink is one container's producers.
  */
 import type { KafkaTxn, ProgressPosition, SentOffsets, TxnOutcome, TxnSink } from '../commit/ports.js';
+import { ChangelogTrimmed } from '../commit/ports.js';
 import { SluiceError } from '../errors.js';
 import { partitionForKey } from '../record/partitioner.js';
 import { parseProgress } from '../record/progress.js';
@@ -35,6 +36,8 @@ export class MemoryKafka {
   private readonly logs = new Map<string, LoggedRecord[][]>();
   private readonly epochs = new Map<string, number>();
   private readonly open = new Map<string, LoggedRecord[]>();
+  /** First offset of each partition still held (`topic/partition`), after DeleteRecords. */
+  private readonly starts = new Map<string, number>();
   /** Transactions committed and aborted, for cost assertions. */
   readonly counts = { transactions: 0, commits: 0, aborts: 0, records: 0 };
 
@@ -100,9 +103,16 @@ export class MemoryKafka {
   readPartition(topic: string, partition: number, from: number): { records: LoggedRecord[]; stable: number } {
     const part = this.log(topic)[partition];
     if (!part) throw new Error(`topic ${topic} has no partition ${partition}`);
+    if (from < (this.starts.get(`${topic}/${partition}`) ?? 0)) throw new ChangelogTrimmed(topic, partition, from);
     const open = part.findIndex((r) => r.state === 'open');
     const stable = open < 0 ? part.length : open;
     return { records: part.slice(Math.max(0, from), stable).filter((r) => r.state === 'committed'), stable };
+  }
+
+  /** DeleteRecords: the partition starts at `before` (if later than where it starts now). */
+  deleteRecords(topic: string, partition: number, before: number): void {
+    const key = `${topic}/${partition}`;
+    this.starts.set(key, Math.max(this.starts.get(key) ?? 0, Math.min(before, this.log(topic)[partition]?.length ?? 0)));
   }
 
   /** The record at a position, whatever its state. */

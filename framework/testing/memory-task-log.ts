@@ -14,4 +14,8 @@ export class MemoryTaskLog implements TaskLog {
     const { records, stable } = this.kafka.readPartition(at.topic, at.partition, from);
     return { records: records.map((r) => ({ offset: r.offset, value: r.value })), next: Math.max(from, stable) };
   }
+
+  async trim(at: LogPartition, before: number): Promise<void> {
+    this.kafka.deleteRecords(at.topic, at.partition, before);
+  }
 }

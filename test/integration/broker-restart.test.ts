@@ -13,6 +13,10 @@
  * This file restarts the shared broker: every other client of it sees the outage. Integration
  * files run one at a time, and afterAll leaves the broker up (on the same data) for the next.
  */
+import { parseChangelog } from '../../framework/record/changelog.js';
+import { changelogOf } from '../../framework/topology/names.js';
+import { loadTaskState, readCheckpoints, tableOf, type StoredCheckpoint } from '../../framework/ops/stage-items.js';
+import { KafkajsChangelogReader } from '../../framework/kafka/changelog-reader.js';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchRecord, Checkpoint, TaskRef } from '../../framework/commit/ports.js';
@@ -224,23 +228,42 @@ describe('exactly-once across broker restarts (graceful and SIGKILL) on Kafka an
     }
   });
 
-  it('left checkpoints that agree with Kafka: nothing pending, committed progress records = committed batches, nothing dead-lettered', async () => {
-    const progress = await readToEnd(kafka, topology.progressTopic, { isolation: 'read_committed' });
-    const byTask = new Map<string, Array<{ seq: number; nextOffset: number }>>();
-    for (const r of progress) {
-      const p = parseProgress(r.value);
-      if (p) byTask.set(p.task, [...(byTask.get(p.task) ?? []), p]);
-    }
+  it('left tasks that agree with Kafka: nothing pending, the committed progress (or changelog) records are the committed batches, nothing dead-lettered', async () => {
     const problems: string[] = [];
-    for (const { task, ckpt, pending } of await checkpoints()) {
-      if (pending) problems.push(`${task.id}: batch ${pending.seq} still pending`);
-      const committed = Array.from({ length: ckpt.committedSeq }, (_, i) => i + 1).filter((s) => !ckpt.holes.includes(s));
-      const seen = (byTask.get(task.id) ?? []).map((p) => p.seq);
-      if (JSON.stringify([...seen].sort((a, b) => a - b)) !== JSON.stringify(committed)) {
-        problems.push(`${task.id}: Kafka has committed progress records for batches [${seen.join(', ')}], the checkpoint counts [${committed.join(', ')}] (holes [${ckpt.holes.join(', ')}])`);
+    if (topology.settings.commit === 'changelog') {
+      // The changelog protocol: each task's changelog after its snapshot numbers the batches after it, in order, and ends at the task's position.
+      const log = new KafkajsChangelogReader(kafka, { settleMs: 2_000 });
+      try {
+        for (const { task, ckpt } of await checkpoints()) {
+          const base = await store.readCheckpoint(task);
+          const { records } = await log.read(changelogOf(topology, task), base.log ?? 0);
+          const entries = records.map((r) => parseChangelog(r.value));
+          const seqs = entries.map((e) => e?.seq ?? -1);
+          const want = Array.from({ length: ckpt.committedSeq - base.committedSeq }, (_, i) => base.committedSeq + 1 + i);
+          if (JSON.stringify(seqs) !== JSON.stringify(want)) problems.push(`${task.id}: changelog batches [${seqs.join(', ')}] after the snapshot at ${base.committedSeq}, the task is at ${ckpt.committedSeq}`);
+          const last = entries.at(-1);
+          if (last && last.nextOffset !== ckpt.nextOffset) problems.push(`${task.id}: last changelog record says nextOffset ${last.nextOffset}, the task ${ckpt.nextOffset}`);
+        }
+      } finally {
+        await log.close();
       }
-      const last = byTask.get(task.id)?.at(-1);
-      if (last && last.nextOffset !== ckpt.nextOffset) problems.push(`${task.id}: last progress record says nextOffset ${last.nextOffset}, the checkpoint ${ckpt.nextOffset}`);
+    } else {
+      const progress = await readToEnd(kafka, topology.progressTopic, { isolation: 'read_committed' });
+      const byTask = new Map<string, Array<{ seq: number; nextOffset: number }>>();
+      for (const r of progress) {
+        const p = parseProgress(r.value);
+        if (p) byTask.set(p.task, [...(byTask.get(p.task) ?? []), p]);
+      }
+      for (const { task, ckpt, pending } of await checkpoints()) {
+        if (pending) problems.push(`${task.id}: batch ${pending.seq} still pending`);
+        const committed = Array.from({ length: ckpt.committedSeq }, (_, i) => i + 1).filter((s) => !ckpt.holes.includes(s));
+        const seen = (byTask.get(task.id) ?? []).map((p) => p.seq);
+        if (JSON.stringify([...seen].sort((a, b) => a - b)) !== JSON.stringify(committed)) {
+          problems.push(`${task.id}: Kafka has committed progress records for batches [${seen.join(', ')}], the checkpoint counts [${committed.join(', ')}] (holes [${ckpt.holes.join(', ')}])`);
+        }
+        const last = byTask.get(task.id)?.at(-1);
+        if (last && last.nextOffset !== ckpt.nextOffset) problems.push(`${task.id}: last progress record says nextOffset ${last.nextOffset}, the checkpoint ${ckpt.nextOffset}`);
+      }
     }
     expect(problems).toEqual([]);
     for (const stage of topology.stages) expect(await readToEnd(kafka, stage.deadLetterTopic, { isolation: 'read_committed' })).toEqual([]);
@@ -256,9 +279,10 @@ describe('exactly-once across broker restarts (graceful and SIGKILL) on Kafka an
    */
   function invoker(): Invoker {
     const connect = (): StagePorts => {
-      const sink = new KafkaTxnSink(testKafka(`${app}-c${sinks.length}`), { transactionTimeoutMs: topology.settings.transactionTimeoutMs });
+      const kafka = testKafka(`${app}-c${sinks.length}`);
+      const sink = new KafkaTxnSink(kafka, { transactionTimeoutMs: topology.settings.transactionTimeoutMs });
       sinks.push(sink);
-      return { store: new DynamoTaskStore(testDynamo(), table), sink };
+      return { store: new DynamoTaskStore(testDynamo(), table), sink, log: new KafkajsChangelogReader(kafka) };
     };
     const idle = new Map<string, KafkaHandler[]>(topology.stages.map((s) => [s.name, []]));
     return {
@@ -297,6 +321,17 @@ describe('exactly-once across broker restarts (graceful and SIGKILL) on Kafka an
     return { hard, began, ended, outcome, marker, producedBefore };
   }
 
+  /** The table (and the changelogs) as the tools read them, under either commit protocol. */
+  function tables(): ReturnType<typeof tableOf> {
+    return tableOf({ dynamo: testDynamo(), table, kafka, topology });
+  }
+
+  /** A task's committed view (checkpoint protocol: its checkpoint and pending batch; changelog: snapshot + changelog). */
+  async function view(task: TaskRef): Promise<StoredCheckpoint> {
+    const [stored] = await readCheckpoints(tables(), [task]);
+    return stored!;
+  }
+
   /** Waits until every task has read all its committed input: the source tasks to the source's end, then the keyed tasks to the internal topic's end. */
   async function drain(): Promise<void> {
     const admin = kafka.admin();
@@ -306,7 +341,7 @@ describe('exactly-once across broker restarts (graceful and SIGKILL) on Kafka an
     const stageOf = (name: string) => topology.stages.find((s) => s.name === name)!;
     const caughtUp = async (stage: string, topic: string, ends: ReadonlyMap<number, number>): Promise<boolean> => {
       for (const [partition, end] of ends) {
-        const { checkpoint: ckpt, pending } = await store.read(taskRef(topology, stageOf(stage), topic, partition));
+        const { checkpoint: ckpt, pending } = await view(taskRef(topology, stageOf(stage), topic, partition));
         if (ckpt.nextOffset < end || pending) return false;
       }
       return true;
@@ -325,8 +360,8 @@ describe('exactly-once across broker restarts (graceful and SIGKILL) on Kafka an
       const input = stage.inputs[0]!;
       for (let p = 0; p < input.partitions; p += 1) {
         const task = taskRef(topology, stage, input.topic, p);
-        const view = await store.read(task);
-        out.push({ task, ckpt: view.checkpoint, pending: view.pending });
+        const v = await view(task);
+        out.push({ task, ckpt: v.checkpoint, pending: v.pending });
       }
     }
     return out;
@@ -345,9 +380,8 @@ describe('exactly-once across broker restarts (graceful and SIGKILL) on Kafka an
     for (const user of new Set(input.map((f) => f.value.user))) state.set(user, undefined);
     for (const [partition, keys] of keysByPartition) {
       const task = taskRef(topology, stage, internalTopic, partition);
-      const { checkpoint } = await store.read(task);
-      const load = await store.load(task, checkpoint);
-      const values = new Map(load.entries.map((e) => [stateMapKey(e.key, e.name), e.value]));
+      const entries = await loadTaskState(tables(), await view(task));
+      const values = new Map(entries.map((e) => [stateMapKey(e.key, e.name), e.value]));
       for (const key of keys.values()) {
         const value = values.get(stateMapKey(key, 'totals'));
         state.set(JSON.parse(key.toString('utf8')) as string, value ? (JSON.parse(value.bytes.toString('utf8')) as Totals) : undefined);

@@ -5,6 +5,8 @@
  * the graph has every stage and topic, and the figures move when more input arrives.
  * Chromium is required: CI installs it (.ci/run); without it this test fails.
  */
+import { KafkajsChangelogReader } from '../../framework/kafka/changelog-reader.js';
+import { tableOf } from '../../framework/ops/stage-items.js';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -100,12 +102,13 @@ describe('sluice dev --ui: the live view in headless Chromium', () => {
       const p: StagePorts = {
         store: new DynamoTaskStore(testDynamo(), table),
         sink: new KafkaTxnSink(testKafka(`${app}-c${ports.length}`), { transactionTimeoutMs: topology.settings.transactionTimeoutMs }),
+        log: new KafkajsChangelogReader(testKafka(`${app}-l${ports.length}`)),
       };
       ports.push(p);
       return p;
     };
     const handlers = Object.fromEntries(topology.stages.map((s) => [s.name, () => stageHandler(topology, s.name, { connect })]));
-    collector = new SnapshotCollector({ topology, kafka, groupPrefix, checkpoints: { client: testDynamo(), table } });
+    collector = new SnapshotCollector({ topology, kafka, groupPrefix, checkpoints: tableOf({ dynamo: testDynamo(), table, kafka, topology }) });
     run = new LocalRun({
       topology,
       kafka,

@@ -19,6 +19,8 @@
  *      stage downstream can fire or close) and with interval marks: the same results, firings and
  *      late records, and fewer marks on boundaries.
  */
+import { readCheckpoints, tableOf } from '../../framework/ops/stage-items.js';
+import { KafkajsChangelogReader } from '../../framework/kafka/changelog-reader.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kafka } from 'kafkajs';
 import { compile, count, InvocationFailedError, json, pipeline, stageHandler, sum } from '../../framework/index.js';
@@ -39,7 +41,7 @@ import { inProcessInvoker, type Invoker } from '../../framework/local/esm/invoke
 import { LATE_HEADERS } from '../../framework/runtime/operators.js';
 import { taskRef } from '../../framework/runtime/task.js';
 import { tumbling } from '../../framework/time/windows.js';
-import { COMMIT_STEPS, Rng } from '../support/fault-driver.js';
+import { ALL_STEPS, Rng } from '../support/fault-driver.js';
 import type { EventTimeSpec, Ev, Expectation, Phase, RegionWindowResult, Sent, UserWindowResult } from '../support/event-time-oracle.js';
 import { expectEventTime, idleScenario, phasedScenario, regionOf, sortRegionResults, sortUserResults } from '../support/event-time-oracle.js';
 import { deleteTestTopics, readToEnd, testBrokers, testDynamo, testKafka, uniqueName } from '../support/infra.js';
@@ -158,6 +160,7 @@ class Rig {
       const ports: StagePorts = {
         store: new DynamoTaskStore(testDynamo(), this.table),
         sink: new KafkaTxnSink(kafka, { transactionTimeoutMs: this.topology.settings.transactionTimeoutMs }),
+        log: new KafkajsChangelogReader(kafka),
         // LocalRun's triggers read sources from their start.
         ...(options.backlogProbe === false ? {} : { backlog: new KafkaBacklogProbe(kafka, { starts: fromTheStart(this.topology) }) }),
       };
@@ -213,16 +216,13 @@ class Rig {
     }
   }
 
-  /** The checkpoints of a stage's tasks, by partition: input position and watermark. */
+  /** The committed views of a stage's tasks, by partition: input position and watermark (as the tools read them, under either protocol). */
   async checkpoints(stageName: string): Promise<Array<{ nextOffset: number; wm: number; idle: boolean; pending: boolean }>> {
     const stage = this.topology.stages.find((s) => s.name === stageName)!;
     const input = stage.inputs[0]!;
-    return Promise.all(
-      Array.from({ length: input.partitions }, async (_, p) => {
-        const { checkpoint: c, pending } = await this.store.read(taskRef(this.topology, stage, input.topic, p));
-        return { nextOffset: c.nextOffset, wm: c.time.wm, idle: c.time.idle, pending: pending !== undefined };
-      }),
-    );
+    const tasks = Array.from({ length: input.partitions }, (_, p) => taskRef(this.topology, stage, input.topic, p));
+    const stored = await readCheckpoints(tableOf({ dynamo: testDynamo(), table: this.table, kafka: this.kafka, topology: this.topology }), tasks);
+    return stored.map(({ checkpoint: c, pending }) => ({ nextOffset: c.nextOffset, wm: c.time.wm, idle: c.time.idle, pending: pending !== undefined }));
   }
 
   /**
@@ -474,7 +474,7 @@ describe('event time through two keyed window stages on real Kafka and DynamoDB 
   describe('(d) crashes at random protocol steps, Lambda-style retries', () => {
     const phases = phasedScenario(SEED + 3, SPEC, { base: BASE, perPartition: 25, latePhase: true });
     const expected = expectEventTime(SPEC, phases);
-    const crashes = new Map<CommitStep, number>(COMMIT_STEPS.map((s) => [s, 0]));
+    const crashes = new Map<CommitStep, number>(ALL_STEPS.map((s) => [s, 0]));
     const crashedStages = new Set<string>();
     const crashesByPhase = phases.map(() => 0);
     let phase = 0;

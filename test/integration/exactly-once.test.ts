@@ -28,7 +28,7 @@ import { SINK_CLIENT, testSink, type TestSink } from '../support/sink-client.js'
 const config = faultSuiteConfig({ seed: 20_260_201, schedules: 8, soakSchedules: 60 });
 // A crashed zombie's open transaction holds read_committed readers back until the broker aborts
 // it; a short transaction timeout keeps that to seconds.
-const scenarioOptions = { pipeline: { functionTimeout: '4s', transactionTimeout: '8s' } } as const;
+const scenarioOptions = { pipeline: { functionTimeout: '4s', transactionTimeout: '8s', commit: 'checkpoint' } } as const;
 const schedule = { records: 24, invocations: 16, maxBatch: 5 };
 
 const kafka: Kafka = testKafka('sluice-test-exactly-once');
@@ -50,7 +50,7 @@ const realWorld: World = {
     }
     const sinks: Array<TestSink | KafkajsChangelogReader> = [];
     // One per schedule: a kafkajs cluster refreshes metadata for every topic it ever read, and fails when one was deleted.
-    const observerLog = new KafkajsChangelogReader(kafka);
+    const observerLog = new KafkajsChangelogReader(kafka, { settleMs: 2_000 });
     sinks.push(observerLog);
     return {
       container: () => {

@@ -14,6 +14,8 @@
  *
  * Replay (a) with SLUICE_SEED=<seed>; (b) draws its faults from SLUICE_SEED too.
  */
+import { readCheckpoints, tableOf } from '../../framework/ops/stage-items.js';
+import { KafkajsChangelogReader } from '../../framework/kafka/changelog-reader.js';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -31,7 +33,7 @@ import { inProcessInvoker, type Invoker } from '../../framework/local/esm/invoke
 import { taskRef } from '../../framework/runtime/task.js';
 import { readState } from '../../framework/dynamodb/state-query.js';
 import type { World } from '../support/fault-driver.js';
-import { COMMIT_STEPS, describeStats, faultSuiteConfig, formatFailures, Rng, runFaultSchedules, traceFromEnv } from '../support/fault-driver.js';
+import { ALL_STEPS, describeStats, faultSuiteConfig, formatFailures, Rng, runFaultSchedules, traceFromEnv } from '../support/fault-driver.js';
 import { intervalJoin, tableJoin } from '../support/join-scenarios.js';
 import { createTopologyTopics, deleteTestTopics, readToEnd, testBrokers, testDynamo, testKafka, uniqueName } from '../support/infra.js';
 import { testSink, type TestSink } from '../support/sink-client.js';
@@ -66,14 +68,20 @@ const realWorld: World = {
     } finally {
       await admin.disconnect();
     }
-    const sinks: TestSink[] = [];
+    const sinks: Array<TestSink | KafkajsChangelogReader> = [];
+    // One per schedule: a kafkajs cluster refreshes metadata for every topic it ever read, and fails when one was deleted.
+    const observerLog = new KafkajsChangelogReader(kafka, { settleMs: 2_000 });
+    sinks.push(observerLog);
     return {
       container: () => {
         const sink = testSink(kafka, { transactionTimeoutMs: topology.settings.transactionTimeoutMs, resolveTimeoutMs: 60_000 });
         sinks.push(sink);
-        return { store: new DynamoTaskStore(dynamo, table), sink };
+        const log = new KafkajsChangelogReader(kafka);
+        sinks.push(log);
+        return { store: new DynamoTaskStore(dynamo, table), sink, log };
       },
       observer: new DynamoTaskStore(dynamo, table),
+      observerLog,
       readCommitted: (topic) => readToEnd(kafka, topic, { isolation: 'read_committed', timeoutMs: 60_000 }),
       isFenced: (error) => error instanceof ProducerFencedError || isFencedError(error),
       close: async () => {
@@ -101,7 +109,7 @@ const PARTITIONS = 2;
 
 /** One emulated deployment of the fraud pipeline: its topics, LocalRun, crashing containers and zombies. */
 class FraudRig {
-  readonly crashes = new Map<CommitStep, number>(COMMIT_STEPS.map((s) => [s, 0]));
+  readonly crashes = new Map<CommitStep, number>(ALL_STEPS.map((s) => [s, 0]));
   zombies = 0;
   replaced = 0;
   private readonly sinks: TestSink[] = [];
@@ -141,7 +149,7 @@ class FraudRig {
     const connect = (): StagePorts => {
       const sink = testSink(kafka, { transactionTimeoutMs: this.topology.settings.transactionTimeoutMs });
       this.sinks.push(sink);
-      return { store: new DynamoTaskStore(dynamo, table), sink };
+      return { store: new DynamoTaskStore(dynamo, table), sink, log: new KafkajsChangelogReader(kafka) };
     };
     let budget = 24;
     const fault = (step: CommitStep, task: { id: string }, seq: number): void => {
@@ -195,7 +203,9 @@ class FraudRig {
     for (const r of await this.committed(input.topic)) last.set(r.partition, Math.max(last.get(r.partition) ?? -1, r.offset));
     const deadline = Date.now() + 90_000;
     for (;;) {
-      const cs = await Promise.all(Array.from({ length: input.partitions }, async (_, p) => (await this.store.read(taskRef(this.topology, s, input.topic, p))).checkpoint));
+      // The tasks' committed views, as the tools read them under either protocol.
+      const tasks = Array.from({ length: input.partitions }, (_, p) => taskRef(this.topology, s, input.topic, p));
+      const cs = (await readCheckpoints(tableOf({ dynamo, table, kafka, topology: this.topology }), tasks)).map((x) => x.checkpoint);
       const read = cs.every((c, p) => c.nextOffset > (last.get(p) ?? -1));
       if (read && (watermark === undefined || cs.every((c) => c.time.wm >= watermark))) return;
       if (Date.now() > deadline) {
@@ -281,7 +291,7 @@ describe('(b) the fraud example through emulated Lambda triggers, with crashes a
   });
 
   it('keeps the accounts table as queryable state of enrich: every account’s last row, closed ones gone', async () => {
-    const target = { client: dynamo, table, topology: rig.topology };
+    const target = { client: dynamo, table, topology: rig.topology, log: new KafkajsChangelogReader(kafka, { settleMs: 2_000 }) };
     for (const key of new Set(input.accounts.map((c) => c.key))) {
       const bytes = await readState(target, 'enrich', Buffer.from(key), 'table-accounts');
       expect(bytes === undefined ? undefined : JSON.parse(bytes.toString()), key).toEqual(expected.table.get(key));
@@ -289,7 +299,7 @@ describe('(b) the fraud example through emulated Lambda triggers, with crashes a
   });
 
   it('has dropped the interval join state of every session whose windows the watermark closed', async () => {
-    const target = { client: dynamo, table, topology: rig.topology };
+    const target = { client: dynamo, table, topology: rig.topology, log: new KafkajsChangelogReader(kafka, { settleMs: 2_000 }) };
     const joinState = rig.topology.stages.find((s) => s.name === 'score')!.state[0]!.name;
     // A payment leaves state at its time + 1 min, a login at its time + 30 min (when no payment can reach it any more).
     const closed = input.payments.filter((p) => p.at + 60_000 <= finalWatermark && input.logins.every((l) => l.session !== p.session || l.at + 30 * 60_000 <= finalWatermark));

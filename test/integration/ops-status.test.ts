@@ -34,7 +34,8 @@ const table = uniqueName('ops-status-table');
 
 /** The pipeline, as a definition a pipeline module can repeat (the CLI loads it from a file). */
 function definition(name: string, from: string, to: string) {
-  const p = pipeline(name, { partitions: 3, functionTimeout: '30s', transactionTimeout: '60s' });
+  // The checkpoint protocol: its pending batches are what status flags (the changelog protocol has none).
+  const p = pipeline(name, { partitions: 3, functionTimeout: '30s', transactionTimeout: '60s', commit: 'checkpoint' });
   p.source<Click>(from, { serde: json<Click>(), partitions: 2 })
     .stage('clicks')
     .filter((c) => c.ms > 0)
@@ -132,7 +133,7 @@ describe('sluice status on a pipeline run', () => {
     writeFileSync(
       module,
       `import { count, json, pipeline } from ${JSON.stringify(framework)};\n` +
-        `const p = pipeline(${JSON.stringify(app)}, { partitions: 3, functionTimeout: '30s', transactionTimeout: '60s' });\n` +
+        `const p = pipeline(${JSON.stringify(app)}, { partitions: 3, functionTimeout: '30s', transactionTimeout: '60s', commit: 'checkpoint' });\n` +
         `p.source(${JSON.stringify(source)}, { serde: json(), partitions: 2 }).stage('clicks').filter(() => true).keyBy((c) => c.user, { name: 'user' }).aggregate(count()).sink(${JSON.stringify(`${app}-counts`)}, { serde: json() });\n` +
         'export const ops = p;\n',
     );

@@ -6,6 +6,8 @@
  * each in its own worker, with the environment the plugin gives them. The committed window counts
  * must equal the oracle's. ysb-e2e.test.ts runs the same example with the in-process invoker.
  */
+import { ChangelogTimesReader } from '../../framework/commit/changelog-times.js';
+import { KafkajsChangelogReader } from '../../framework/kafka/changelog-reader.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
@@ -187,8 +189,10 @@ describe('the YSB example through serverless-offline', () => {
         for (const k of starts) out[String(k)] = (out[String(k)] ?? 0) + 1;
         return out;
       };
-      const store = new DynamoTaskStore(testDynamo(), table);
-      const times = await store.readTimes(topology.stages.flatMap((s) => s.inputs.flatMap((i) => Array.from({ length: i.partitions }, (_, p) => taskRef(topology, s, i.topic, p)))));
+      const log = new KafkajsChangelogReader(kafka);
+      const times = await new ChangelogTimesReader(new DynamoTaskStore(testDynamo(), table), log, topology)
+        .readTimes(topology.stages.flatMap((s) => s.inputs.flatMap((i) => Array.from({ length: i.partitions }, (_, p) => taskRef(topology, s, i.topic, p)))))
+        .finally(() => log.close());
       console.error(JSON.stringify({ generated: { lastEventTime: generated.lastEventTime, views: generated.views }, sinkPerWindow: perWindow(results.map((r) => r.window.start)), latePerWindow: perWindow(late.map((v) => Math.floor(v.event_time / WINDOW_MS) * WINDOW_MS)), monitor: monitor.sample() }, null, 1));
       for (const [id, t] of times) console.error(`checkpoint time ${id}: ${JSON.stringify(t)}`);
       console.error(reports.filter((r) => !r.includes('"received":0')).slice(-400).join('\n'));

@@ -192,7 +192,8 @@ export const COMMIT_STEPS: readonly CommitStep[] = ['after-restore', 'before-sen
 /** The steps of the changelog protocol (commit/changelog-protocol.ts); `after-confirm` is a compaction's checkpoint write there. */
 export const CHANGELOG_STEPS: readonly CommitStep[] = ['after-restore', 'before-send', 'after-send', 'after-kafka-commit', 'after-compaction-claim', 'after-snapshot', 'after-confirm'];
 
-const ALL_STEPS: readonly CommitStep[] = [...new Set([...COMMIT_STEPS, ...CHANGELOG_STEPS])];
+/** Every step of either protocol. */
+export const ALL_STEPS: readonly CommitStep[] = [...new Set([...COMMIT_STEPS, ...CHANGELOG_STEPS])];
 
 /** How often each fault happens. Probabilities are per invocation unless said otherwise. */
 export interface FaultMix {
@@ -782,9 +783,11 @@ class ScheduleRun {
     for (const { task, ckpt } of tasks.values()) {
       const at = changelogOf(this.topology, task);
       // Read by the world's changelog reader, not readCommitted: a world may append records to the
-      // topics it reads (the real one does, to see the last markers), which a changelog must never hold.
-      const records = (await this.session.observerLog!.read(at, 0)).records.map((r) => ({ ...r, topic: at.topic, partition: at.partition, headers: [] }));
-      let expected = 1;
+      // topics it reads (the real one does, to see the last markers), which a changelog must never
+      // hold. From the checkpoint's snapshot on: what is before it may be trimmed.
+      const base = await this.session.observer.readCheckpoint(task);
+      const records = (await this.session.observerLog!.read(at, base.log ?? 0)).records.map((r) => ({ ...r, topic: at.topic, partition: at.partition, headers: [] }));
+      let expected = base.committedSeq + 1;
       let last: ChangelogEntry | undefined;
       for (const r of records) {
         const e = parseChangelog(r.value);
@@ -796,8 +799,8 @@ class ScheduleRun {
         expected = e.seq + 1;
         last = e;
       }
-      if ((last?.seq ?? 0) !== ckpt.committedSeq || (last && last.nextOffset !== ckpt.nextOffset)) {
-        this.violation('disagreement', `task ${task.id}: the changelog ends at batch ${last?.seq ?? 0} (nextOffset ${last?.nextOffset ?? -1}), the task's view at ${ckpt.committedSeq} (nextOffset ${ckpt.nextOffset})`);
+      if ((last?.seq ?? base.committedSeq) !== ckpt.committedSeq || (last && last.nextOffset !== ckpt.nextOffset)) {
+        this.violation('disagreement', `task ${task.id}: the changelog ends at batch ${last?.seq ?? base.committedSeq} (nextOffset ${last?.nextOffset ?? base.nextOffset}), the task's view at ${ckpt.committedSeq} (nextOffset ${ckpt.nextOffset})`);
       }
     }
   }
@@ -979,7 +982,10 @@ class Container {
   }
 
   private faultyLog(inner: TaskLog): TaskLog {
-    return { read: (at, from) => this.call('sink', 'readLog', `${at.topic}/${at.partition} from ${from}`, () => inner.read(at, from), READS) };
+    return {
+      read: (at, from) => this.call('sink', 'readLog', `${at.topic}/${at.partition} from ${from}`, () => inner.read(at, from), READS),
+      trim: (at, before) => this.call('sink', 'trimLog', `${at.topic}/${at.partition} before ${before}`, () => inner.trim(at, before), KAFKA),
+    };
   }
 
   private faultySink(inner: TxnSink): TxnSink {

@@ -53,7 +53,7 @@ export interface AdEvent {
 export interface JoinScenarioOptions {
   readonly partitions?: number;
   readonly keys?: number;
-  readonly pipeline?: Pick<PipelineOptions, 'functionTimeout' | 'transactionTimeout'>;
+  readonly pipeline?: Pick<PipelineOptions, 'functionTimeout' | 'transactionTimeout' | 'commit'>;
 }
 
 const STAGE = 'by-key';

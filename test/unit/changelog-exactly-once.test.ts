@@ -83,7 +83,7 @@ describe('changelog protocol: the checker fails when a guarantee is switched off
   it('reports lost state when a cold start reads no changelog (snapshot only)', async () => {
     const world = memoryWorld({
       wrap: (ports) => {
-        const log: TaskLog = { read: async (at, from) => ({ records: [], next: (await ports.log!.read(at, from)).next }) };
+        const log: TaskLog = { read: async (at, from) => ({ records: [], next: (await ports.log!.read(at, from)).next }), trim: (at, before) => ports.log!.trim(at, before) };
         return { ...ports, log };
       },
     });

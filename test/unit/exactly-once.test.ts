@@ -28,7 +28,9 @@ import {
 } from '../support/fault-driver.js';
 
 const config = faultSuiteConfig({ seed: 20_260_101, schedules: 40, soakSchedules: 3000 });
-const scenarios: readonly Scenario[] = [runningTotals('keyed'), runningTotals('repartition'), runningTotals('chain')];
+/** This suite proves the checkpoint protocol (the changelog protocol's: changelog-exactly-once.test.ts). */
+const checkpoint = { pipeline: { commit: 'checkpoint' as const } };
+const scenarios: readonly Scenario[] = [runningTotals('keyed', checkpoint), runningTotals('repartition', checkpoint), runningTotals('chain', checkpoint)];
 const runs = `${config.schedules} schedule(s) from seed ${config.seed}${config.soak ? ' (soak)' : ''}`;
 /** A soak runs thousands of schedules: give it hours, not minutes. */
 const budget = (ms: number): number => (config.soak ? 4 * 3_600_000 : ms);
@@ -124,7 +126,7 @@ describe('the checker fails when a guarantee is switched off', () => {
 
   it('reports duplicates when input dedupe is off (checkpoints read as if nothing was processed)', async () => {
     const world = memoryWorld({ wrap: (ports) => ({ ...ports, store: forgettingPosition(ports.store) }) });
-    const report = await runFaultSchedules(world, runningTotals('keyed'), { seed: 7, schedules: 3, faults: { crash: 0, zombie: 0, flakyStore: 0, flakySink: 0, lostOffsetCommit: 0.5 } });
+    const report = await runFaultSchedules(world, runningTotals('keyed', checkpoint), { seed: 7, schedules: 3, faults: { crash: 0, zombie: 0, flakyStore: 0, flakySink: 0, lostOffsetCommit: 0.5 } });
     expect(report.failures).toHaveLength(3);
     const message = formatFailures(report, 50);
     expect(message).toMatch(/duplicate: user u\d+: click c\d+ \(input partition \d+ offset \d+\) was committed 2 times: /);
@@ -133,7 +135,7 @@ describe('the checker fails when a guarantee is switched off', () => {
 
   it('reports duplicates when recovery does not fence and calls every in-doubt batch aborted', async () => {
     const world = memoryWorld({ wrap: (ports) => ({ ...ports, sink: resolvingAs(ports.sink, 'aborted') }) });
-    const report = await runFaultSchedules(world, runningTotals('keyed'), { seed: 11, schedules: 3, faults: { crash: 0.5, crashSteps: ['after-kafka-commit'], zombie: 0 } });
+    const report = await runFaultSchedules(world, runningTotals('keyed', checkpoint), { seed: 11, schedules: 3, faults: { crash: 0.5, crashSteps: ['after-kafka-commit'], zombie: 0 } });
     expect(report.failures).toHaveLength(3);
     const message = formatFailures(report, 50);
     expect(message).toMatch(/disagreement: Kafka committed batch \d+ of task by-user\.\d+, its checkpoint says it did not/);
@@ -142,7 +144,7 @@ describe('the checker fails when a guarantee is switched off', () => {
 
   it('reports losses when recovery does not fence and calls every in-doubt batch committed', async () => {
     const world = memoryWorld({ wrap: (ports) => ({ ...ports, sink: resolvingAs(ports.sink, 'committed') }) });
-    const report = await runFaultSchedules(world, runningTotals('keyed'), { seed: 13, schedules: 3, faults: { crash: 0.5, crashSteps: ['after-prepare'], zombie: 0 } });
+    const report = await runFaultSchedules(world, runningTotals('keyed', checkpoint), { seed: 13, schedules: 3, faults: { crash: 0.5, crashSteps: ['after-prepare'], zombie: 0 } });
     expect(report.failures).toHaveLength(3);
     const message = formatFailures(report, 50);
     expect(message).toMatch(/lost: user u\d+: click c\d+ \(input partition \d+ offset \d+\) has no committed output/);
@@ -151,7 +153,7 @@ describe('the checker fails when a guarantee is switched off', () => {
 
   it('reports a zombie committing an abandoned batch when recovery reads the outcome without fencing', async () => {
     const world = memoryWorld({ wrap: (ports) => ({ ...ports, sink: readingWithoutFence(ports.sink) }) });
-    const report = await runFaultSchedules(world, runningTotals('keyed'), { seed: 17, schedules: 20, faults: { crash: 0, zombie: 1, flakyStore: 0, flakySink: 0 } });
+    const report = await runFaultSchedules(world, runningTotals('keyed', checkpoint), { seed: 17, schedules: 20, faults: { crash: 0, zombie: 1, flakyStore: 0, flakySink: 0 } });
     expect(report.failures.length).toBeGreaterThan(0);
     expect(formatFailures(report, 50)).toMatch(/uncommitted-visible: batch \d+ of task by-user\.\d+ has \d+ committed record\(s\), e\.g\. .*, but its checkpoint says it did not commit/);
   });
@@ -159,7 +161,7 @@ describe('the checker fails when a guarantee is switched off', () => {
 
 describe('cost of a fault-free batch', () => {
   it('the keyed stage: read + load + prepare + confirm cold; a warm container only checks the checkpoint version: readCheckpoint + prepare + confirm; begin + send + commit in Kafka', async () => {
-    const costs = await measureHappyPath(memoryWorld(), runningTotals('keyed', { users: 3 }), { seed: 3, batches: 2, batchSize: 4 });
+    const costs = await measureHappyPath(memoryWorld(), runningTotals('keyed', { ...checkpoint, users: 3 }), { seed: 3, batches: 2, batchSize: 4 });
     console.log(`per batch of the keyed stage: cold ${JSON.stringify(costs[0])}, warm ${JSON.stringify(costs[1])}`);
     // sink.claim is a map lookup once the container holds the transactional id (one fence when cold).
     expect(costs[0]).toEqual({ 'sink.claim': 1, 'store.read': 1, 'store.load': 1, 'store.prepare': 1, 'store.confirm': 1, 'sink.begin': 1, 'sink.send': 1, 'sink.commit': 1 });
@@ -167,7 +169,7 @@ describe('cost of a fault-free batch', () => {
   });
 
   it('the stateless source stage: read + prepare + confirm cold; begin + send + commit in Kafka', async () => {
-    const costs = await measureHappyPath(memoryWorld(), runningTotals('repartition'), { seed: 3, batches: 1, batchSize: 4 });
+    const costs = await measureHappyPath(memoryWorld(), runningTotals('repartition', checkpoint), { seed: 3, batches: 1, batchSize: 4 });
     console.log(`per batch of the source stage: ${JSON.stringify(costs[0])}`);
     expect(costs[0]).toEqual({ 'sink.claim': 1, 'store.read': 1, 'store.prepare': 1, 'store.confirm': 1, 'sink.begin': 1, 'sink.send': 1, 'sink.commit': 1 });
   });

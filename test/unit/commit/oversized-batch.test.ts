@@ -15,7 +15,8 @@ interface Visit {
 const visits = valueState<number>('visits');
 
 function counting(mode: 'exactly-once' | 'at-least-once') {
-  const p = pipeline('big', { partitions: 1, mode });
+  // The checkpoint protocol's batch records (the changelog protocol keeps changes in Kafka records).
+  const p = pipeline('big', { partitions: 1, mode, commit: 'checkpoint' });
   p.source('visits', { serde: json<Visit>() })
     .keyBy((v) => v.user, { name: 'user' })
     .process<string>(

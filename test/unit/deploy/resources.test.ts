@@ -167,21 +167,22 @@ describe('IAM roles', () => {
     expect(all.flatMap((s) => s.Action).filter((a) => a.startsWith('dynamodb:Scan'))).toEqual([]);
   });
 
-  it('lets a stage read its inputs, control topic and the progress topic over MSK IAM', () => {
+  it('lets a stage read its inputs, control topic, the progress topic and its changelog over MSK IAM', () => {
     expect(statement(deploy({ kafka: msk }), 'SluiceRoleByDashuser', 'MskRead')).toEqual({
       Sid: 'MskRead',
       Effect: 'Allow',
       Action: ['kafka-cluster:DescribeTopic', 'kafka-cluster:ReadData'],
-      Resource: [`${TOPIC_ARN}/shop.by-user.in`, `${TOPIC_ARN}/shop.by-user.control`, `${TOPIC_ARN}/shop.progress`],
+      Resource: [`${TOPIC_ARN}/shop.by-user.in`, `${TOPIC_ARN}/shop.by-user.control`, `${TOPIC_ARN}/shop.progress`, `${TOPIC_ARN}/shop.by-user.changelog`],
     });
   });
 
-  it('lets a stage write its outputs, dead letters, progress records and the control topic downstream', () => {
+  it('lets a stage write its outputs, dead letters, progress records, the control topic downstream and its changelog', () => {
     expect(statement(deploy({ kafka: msk }), 'SluiceRoleByDashuser', 'MskWrite').Resource).toEqual([
       `${TOPIC_ARN}/shop.by-order.in`,
       `${TOPIC_ARN}/shop.by-user.dlq`,
       `${TOPIC_ARN}/shop.progress`,
       `${TOPIC_ARN}/shop.by-order.control`,
+      `${TOPIC_ARN}/shop.by-user.changelog`,
     ]);
   });
 
@@ -231,9 +232,10 @@ describe('IAM roles', () => {
     expect(statements(deploy({ kafka: selfManaged }), 'SluiceRoleOrders').map((s) => s.Sid)).toEqual(['Logs', 'StateTable', 'VpcNetworkInterfaces']);
   });
 
-  it('lets the ticker read the checkpoints of the stages it wakes and write only their control topics', () => {
+  it('lets the ticker read the checkpoints and changelogs of the stages it wakes and write only their control topics', () => {
     const d = deploy({ kafka: msk }, clicks());
-    expect(statements(d, 'SluiceRoleTicker').map((s) => s.Sid)).toEqual(['Logs', 'StateTable', 'MskConnect', 'MskWrite']);
+    expect(statements(d, 'SluiceRoleTicker').map((s) => s.Sid)).toEqual(['Logs', 'StateTable', 'MskConnect', 'MskRead', 'MskWrite']);
+    expect(statement(d, 'SluiceRoleTicker', 'MskRead').Resource).toEqual([`${TOPIC_ARN}/shop.clicks.changelog`]);
     expect(statement(d, 'SluiceRoleTicker', 'MskWrite').Resource).toEqual([`${TOPIC_ARN}/shop.clicks.control`]);
     expect(statement(d, 'SluiceRoleTicker', 'StateTable')).toMatchObject({
       Action: ['dynamodb:GetItem', 'dynamodb:BatchGetItem'],

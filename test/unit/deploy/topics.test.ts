@@ -19,7 +19,9 @@ describe('topicsToCreate', () => {
     expect(byName.has('orders')).toBe(false);
     expect(byName.has('out')).toBe(false);
     expect(byName.get('shop.by-user.in')).toEqual({ topic: 'shop.by-user.in', partitions: 3, replicationFactor: 3, configs: { 'message.timestamp.type': 'LogAppendTime', 'min.insync.replicas': '2' } });
-    for (const spec of specs) expect(spec.configs).toEqual({ 'message.timestamp.type': 'LogAppendTime', 'min.insync.replicas': '2' });
+    // Changelogs also keep every record until Sluice no longer needs them.
+    for (const spec of specs) expect(spec.configs).toEqual({ 'message.timestamp.type': 'LogAppendTime', 'min.insync.replicas': '2', ...(spec.topic.endsWith('.changelog') ? { 'retention.ms': '-1' } : {}) });
+    expect(specs.filter((s) => s.topic.endsWith('.changelog')).map((s) => s.topic).sort()).toEqual(['shop.by-user.changelog', 'shop.orders.changelog']);
     expect(externalTopics(manifest).map((t) => t.name).sort()).toEqual(['orders', 'out']);
   });
 });

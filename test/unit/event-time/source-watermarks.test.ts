@@ -109,7 +109,8 @@ describe('marks', () => {
   it('are written in the batch’s transaction: invisible until it commits, then there exactly once', async () => {
     let crashed = false;
     const fault: FaultHook = (step, task, seq) => {
-      if (step === 'after-prepare' && !crashed) {
+      // After the marks were sent, before the commit (a step of both protocols).
+      if (step === 'after-send' && !crashed) {
         crashed = true;
         throw new SimulatedCrash(step, task.id, seq);
       }

@@ -5,7 +5,7 @@ import type { KafkaRecord } from '../../../framework/record/record.js';
 import type { DecodedEvent } from '../../../framework/lambda/decode.js';
 import { ConfigError, EventShapeError, InvocationFailedError, compile, encodeEvent, json, pipeline, stageHandler } from '../../../framework/index.js';
 import type { StagePorts } from '../../../framework/index.js';
-import { MemoryCheckpointStore, MemoryKafka, MemoryTxnSink } from '../../../framework/testing/index.js';
+import { MemoryCheckpointStore, MemoryKafka, MemoryTxnSink, MemoryTaskLog } from '../../../framework/testing/index.js';
 
 interface Order {
   readonly id: string;
@@ -16,7 +16,8 @@ const ARN = 'arn:aws:kafka:eu-west-1:123456789012:cluster/shop/0b1c2d3e-4f50-617
 const BROKERS = ['b-1.shop.kafka.eu-west-1.amazonaws.com:9098', 'b-2.shop.kafka.eu-west-1.amazonaws.com:9098'];
 
 function shop() {
-  const p = pipeline('shop', { partitions: 2 });
+  // The checkpoint protocol: these tests crash at and assert its steps (the changelog protocol's: changelog-exactly-once.test.ts).
+  const p = pipeline('shop', { partitions: 2, commit: 'checkpoint' });
   p.source('orders', { serde: json<Order>() })
     .map((o) => ({ id: o.id, cents: o.amount * 100 }))
     .sink('priced', { serde: json() });
@@ -29,7 +30,7 @@ function setup(fault?: FaultHook) {
   const partitions = new Map(topology.topics.map((t) => [t.name, t.partitions]));
   const kafka = new MemoryKafka((t) => partitions.get(t) ?? 1);
   const store = new MemoryCheckpointStore();
-  const ports: StagePorts = { store, sink: new MemoryTxnSink(kafka) };
+  const ports: StagePorts = { store, sink: new MemoryTxnSink(kafka), log: new MemoryTaskLog(kafka) };
   const handler = stageHandler(topology, 'orders', { ports, ...(fault ? { fault } : {}) });
   const written = () => topology.topics.flatMap((t) => kafka.readUncommitted(t.name));
   const priced = () => kafka.readCommitted('priced').map((r) => JSON.parse(r.value!.toString()) as { id: string; cents: number });
@@ -104,7 +105,7 @@ describe('stageHandler', () => {
     const handler = stageHandler(shop(), 'orders', {
       connect: (servers) => {
         calls.push(servers);
-        return { store: new MemoryCheckpointStore(), sink: new MemoryTxnSink(kafka) };
+        return { store: new MemoryCheckpointStore(), sink: new MemoryTxnSink(kafka), log: new MemoryTaskLog(kafka) };
       },
     });
     await handler(mskEvent([{ topic: 'orders', partition: 0, records: [record('orders', 0, 0, { id: 'o1', amount: 1 })] }]));
@@ -181,7 +182,7 @@ describe('stageHandler', () => {
   });
 
   it('refuses to build a handler for a stage the pipeline does not have', () => {
-    expect(() => stageHandler(shop(), 'nope', { ports: { store: new MemoryCheckpointStore(), sink: new MemoryTxnSink(new MemoryKafka()) } })).toThrow(
+    expect(() => stageHandler(shop(), 'nope', { ports: { store: new MemoryCheckpointStore(), sink: new MemoryTxnSink(new MemoryKafka()), log: new MemoryTaskLog(new MemoryKafka()) } })).toThrow(
       'pipeline "shop" has no stage "nope" [stage=nope] — stages: orders',
     );
   });

@@ -1,8 +1,10 @@
+import { ChangelogTrimmed } from '../../../framework/commit/ports.js';
+import type { CompactionPolicy } from '../../../framework/commit/checkpoint.js';
 import { describe, expect, it } from 'vitest';
 import type { KafkaRecord } from '../../../framework/record/record.js';
 import { compile, encodeEvent, InvocationFailedError, json, listState, mapState, pipeline, reducingState, stageHandler, sum, valueState } from '../../../framework/index.js';
 import type { KeyedProcessFunction, Pipeline, StateDescriptor } from '../../../framework/index.js';
-import { MemoryCheckpointStore, MemoryKafka, MemoryTxnSink, stageHarness } from '../../../framework/testing/index.js';
+import { MemoryCheckpointStore, MemoryKafka, MemoryTxnSink, MemoryTaskLog, stageHarness } from '../../../framework/testing/index.js';
 import type { StageHarness } from '../../../framework/testing/index.js';
 
 interface Order {
@@ -17,8 +19,8 @@ const keyed = (o: Order) => ({ key: o.user, value: o });
 const values = <T>(outputs: ReadonlyArray<{ value: T }>): T[] => outputs.map((o) => o.value);
 
 /** A one-partition pipeline whose keyed stage `by-user` runs `process` and sinks what it emits to `out`. */
-function byUser<O>(process: KeyedProcessFunction<string, Order, O>, state: readonly StateDescriptor[]) {
-  const p = pipeline('shop', { partitions: 1 });
+function byUser<O>(process: KeyedProcessFunction<string, Order, O>, state: readonly StateDescriptor[], commit?: 'checkpoint' | 'changelog') {
+  const p = pipeline('shop', { partitions: 1, ...(commit ? { commit } : {}) });
   keyedOrders(p)
     .process<O>(process, { state })
     .sink('out', { serde: json<O>() });
@@ -207,15 +209,26 @@ describe('state TTL', () => {
 
 describe('warm state cache', () => {
   const visits = valueState<number>('visits');
-  function counting() {
+  function counting(commit?: 'checkpoint' | 'changelog') {
     return byUser<number>((o, ctx) => {
       ctx.state(visits).set((ctx.state(visits).get() ?? 0) + 1);
       ctx.emit(ctx.state(visits).get()!);
-    }, [visits]);
+    }, [visits], commit);
   }
 
-  it('is rebuilt from the store after a container restart', async () => {
-    const h = stageHarness(counting(), 'by-user');
+  it('is rebuilt from the snapshot and changelog after a container restart, and kept warm otherwise (changelog protocol)', async () => {
+    const h = stageHarness(counting('changelog'), 'by-user');
+    await h.send([keyed(order('ann', 1))]);
+    await h.send([keyed(order('ann', 1))]);
+    h.restartContainer();
+    await h.send([keyed(order('ann', 1))]);
+    expect(values(h.outputs('out'))).toEqual([1, 2, 3]);
+    // One cold start: the checkpoint read once (its snapshot is still empty); warm batches read no store.
+    expect(h.store.requests.readCheckpoint).toBe(2);
+  });
+
+  it('is rebuilt from the store after a container restart (checkpoint protocol: loads counted)', async () => {
+    const h = stageHarness(counting('checkpoint'), 'by-user');
     await h.send([keyed(order('ann', 1))]);
     h.restartContainer();
     await h.send([keyed(order('ann', 1))]);
@@ -223,8 +236,8 @@ describe('warm state cache', () => {
     expect(h.store.requests.load).toBe(2);
   });
 
-  it('is reused while this container wrote the checkpoint last', async () => {
-    const h = stageHarness(counting(), 'by-user');
+  it('is reused while this container wrote the checkpoint last (checkpoint protocol: loads counted)', async () => {
+    const h = stageHarness(counting('checkpoint'), 'by-user');
     await h.send([keyed(order('ann', 1))]);
     await h.send([keyed(order('ann', 1))]);
     expect(values(h.outputs('out'))).toEqual([1, 2]);
@@ -232,7 +245,7 @@ describe('warm state cache', () => {
   });
 
   /** Two containers of one stage: each has its own producers and warm caches; Kafka and the store are shared. */
-  function twoContainers(mode: 'exactly-once' | 'at-least-once') {
+  function twoContainers(mode: 'exactly-once' | 'at-least-once', compaction?: CompactionPolicy) {
     const p = pipeline('shop', { partitions: 1, mode });
     keyedOrders(p)
       .process<number>(
@@ -247,7 +260,7 @@ describe('warm state cache', () => {
     const partitions = new Map(topology.topics.map((t) => [t.name, t.partitions]));
     const kafka = new MemoryKafka((t) => partitions.get(t) ?? 1);
     const store = new MemoryCheckpointStore();
-    const container = () => stageHandler(topology, 'by-user', { ports: { store, sink: new MemoryTxnSink(kafka) } });
+    const container = () => stageHandler(topology, 'by-user', { ports: { store, sink: new MemoryTxnSink(kafka), log: new MemoryTaskLog(kafka) }, ...(compaction ? { compaction } : {}) });
     let offset = 0;
     const eventOf = (user: string) => {
       const record: KafkaRecord = {
@@ -263,8 +276,19 @@ describe('warm state cache', () => {
       return encodeEvent({ source: 'self-managed', bootstrapServers: ['kafka:9092'], batches: [{ topic: record.topic, partition: 0, records: [record] }] });
     };
     const committed = () => kafka.readCommitted('out').map((r) => JSON.parse(r.value!.toString()) as number);
-    return { a: container(), b: container(), eventOf, committed };
+    return { a: container(), b: container(), eventOf, committed, kafka };
   }
+
+  it('starts cold when the changelog it would catch up from was trimmed by newer snapshots (changelog protocol)', async () => {
+    // A snapshot after every batch: each compaction trims the changelog before the previous snapshot.
+    const { a, b, eventOf, committed, kafka } = twoContainers('exactly-once', { everyBatches: 1, minBytes: 1 });
+    await invoke(a, eventOf('ann'));
+    for (let i = 0; i < 4; i += 1) await invoke(b, eventOf('ann'));
+    expect(() => kafka.readPartition('shop.by-user.changelog', 0, 0)).toThrow(ChangelogTrimmed);
+    // No retry: the batch itself notices and loads the snapshot (a failure here would be Lambda's retry's to fix).
+    await a(eventOf('ann'));
+    expect(committed()).toEqual([1, 2, 3, 4, 5, 6]);
+  });
 
   /** Invokes like Lambda: a failed invocation is retried with the same event. */
   async function invoke(handler: (event: unknown) => Promise<unknown>, event: unknown): Promise<void> {

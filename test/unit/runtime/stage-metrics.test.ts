@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { KafkaRecord } from '../../../framework/record/record.js';
 import { compile, encodeEvent, json, pipeline, stageHandler } from '../../../framework/index.js';
 import { lineSink } from '../../../framework/ops/metrics.js';
-import { MemoryCheckpointStore, MemoryKafka, MemoryTxnSink } from '../../../framework/testing/index.js';
+import { MemoryCheckpointStore, MemoryKafka, MemoryTxnSink, MemoryTaskLog } from '../../../framework/testing/index.js';
 
 interface Order {
   readonly id: string;
@@ -36,7 +36,7 @@ async function invoke(orders: Order[]): Promise<{ doc: Record<string, unknown>; 
   const partitions = new Map(topology.topics.map((t) => [t.name, t.partitions]));
   const kafka = new MemoryKafka((t) => partitions.get(t) ?? 1);
   const lines: string[] = [];
-  const handler = stageHandler(topology, topology.stages[0]!.name, { ports: { store: new MemoryCheckpointStore(), sink: new MemoryTxnSink(kafka) }, now: () => AT, metrics: lineSink((l) => lines.push(l)) });
+  const handler = stageHandler(topology, topology.stages[0]!.name, { ports: { store: new MemoryCheckpointStore(), sink: new MemoryTxnSink(kafka), log: new MemoryTaskLog(kafka) }, now: () => AT, metrics: lineSink((l) => lines.push(l)) });
   const report = await handler(encodeEvent({ source: 'self-managed', bootstrapServers: BROKERS, batches: [{ topic: 'orders', partition: 0, records: orders.map((o, i) => record(i, o)) }] }));
   return { doc: JSON.parse(lines[0]!) as Record<string, unknown>, watermark: report.tasks[0]!.watermark };
 }

@@ -16,7 +16,8 @@ interface Order {
 
 /** Stage `orders` of app `shop`: prices each order; its input and control topics have 2 partitions. */
 function shop(options: HarnessOptions = {}) {
-  const p = pipeline('shop', { partitions: 2 });
+  // The checkpoint protocol: these tests crash at and assert its steps (the changelog protocol's: changelog-exactly-once.test.ts).
+  const p = pipeline('shop', { partitions: 2, commit: 'checkpoint' });
   p.source('orders', { serde: json<Order>() })
     .map((o) => ({ id: o.id, cents: o.amount * 100 }))
     .sink('priced', { serde: json() });
