@@ -22,6 +22,7 @@ import type { SourceNode } from '../dsl/plan.js';
 import type { KafkaRecord, OutgoingRecord } from '../record/record.js';
 import { encodeEntries } from '../state/codec.js';
 import { TaskState } from '../state/task-state.js';
+import { ConfigError } from '../errors.js';
 import { decodeControl } from '../time/control.js';
 import { marksAfterSend } from '../time/marks.js';
 import { TaskTimers, userTimerTimes, type TimerSource } from '../time/task-timers.js';
@@ -162,7 +163,13 @@ async function runLogBatch(
   kind: 'data' | 'control',
 ): Promise<TaskReport> {
   const log = deps.log;
-  if (!log) throw new Error(`pipeline ${topology.app} commits through a changelog, but the stage has no changelog reader (TaskDeps.log)`);
+  if (!log) {
+    throw new ConfigError(
+      `pipeline ${topology.app} commits through a changelog, but stage ${stage.name} was given no changelog reader`,
+      { stage: stage.name, field: 'log' },
+      "pass StagePorts.log (lambdaPorts does: KafkajsChangelogReader), or build the pipeline with commit: 'checkpoint'",
+    );
+  }
   const task = taskRef(topology, stage, input.topic, partition);
   const txnId = txnIdOf(task);
   const at = changelogOf(topology, task);
