@@ -8,8 +8,9 @@
  *            ends (warm) or from its DynamoDB snapshot (cold), up to the last stable offset
  *   open     the batch's sequence number (the view's + 1) and its Kafka transaction
  *   commit   outputs, marks and one changelog record (sequence number, input position, event time,
- *            state changes) into the transaction → commit it: the decision point. Nothing is
- *            written to DynamoDB
+ *            state changes; changes longer than a Kafka record go in consecutive parts, each a
+ *            record) into the transaction → commit it: the decision point. Nothing is written to
+ *            DynamoDB
  *   compact  now and then, after a commit: the task's state, position and event time as of that
  *            batch become its DynamoDB snapshot, with the changelog offset after it; the changelog
  *            before the previous snapshot is then trimmed
@@ -26,12 +27,11 @@ import type { StateEntry } from '../state/codec.js';
 import { decodeEntries, encodeEntries } from '../state/codec.js';
 import { buildSnapshot } from '../state/committed.js';
 import { stateMapKey, isLive } from '../state/task-state.js';
-import { changelogRecord, parseChangelog } from '../record/changelog.js';
+import { changelogBatches, changelogRecords, MAX_CHANGELOG_PART_BYTES } from '../record/changelog.js';
 import type { OutgoingRecord } from '../record/record.js';
 import type { TimeState } from '../time/watermark.js';
 import type { Checkpoint, FaultHook, KafkaTxn, LogPartition, LogRecord, TaskLog, TaskRef, TaskStore, TxnSink } from './ports.js';
 import { ChangelogTrimmed, CheckpointConflict, SimulatedCrash } from './ports.js';
-import { SluiceError } from '../errors.js';
 import { emptySnapshot, nextBank, TaskStateCorrupt, type CompactionPolicy } from './checkpoint.js';
 import type { OpenBatch } from './protocol.js';
 
@@ -123,35 +123,37 @@ function atSnapshot(ckpt: Checkpoint): Checkpoint {
 async function readAfter(log: TaskLog, task: TaskRef, at: LogPartition, view: Checkpoint): Promise<{ view: Checkpoint; changes: StateEntry[]; records: number; replaced: boolean }> {
   const from = view.log ?? 0;
   const { records, next } = await log.read(at, from);
-  const folded = foldChangelog(task.id, view, records);
-  return { ...folded, view: { ...folded.view, log: Math.max(next, folded.view.log ?? 0) } };
+  const { incompleteAt, ...folded } = foldChangelog(task.id, view, records);
+  return { ...folded, view: { ...folded.view, log: incompleteAt ?? Math.max(next, folded.view.log ?? 0) } };
 }
 
 /**
  * A task's view after the changelog records read (pure). Records of batches the view already
- * has are skipped; a record of another task, or a gap in the sequence numbers, means the changelog
- * does not add up. A tool's rebase record (`replace`) replaces the state: `changes` then start
- * from its entries (the whole state) and `replaced` says so.
+ * has are skipped; a record of another task, parts of a batch out of order, or a gap in the
+ * sequence numbers, mean the changelog does not add up. A tool's rebase record (`replace`)
+ * replaces the state: `changes` then start from its entries (the whole state) and `replaced` says
+ * so. A read that ended inside a batch's parts (a reader cut short) stops the view before that
+ * batch: `incompleteAt` is where to read again.
  */
-export function foldChangelog(taskId: string, view: Checkpoint, records: readonly LogRecord[]): { view: Checkpoint; changes: StateEntry[]; records: number; replaced: boolean } {
+export function foldChangelog(taskId: string, view: Checkpoint, records: readonly LogRecord[]): { view: Checkpoint; changes: StateEntry[]; records: number; replaced: boolean; incompleteAt: number | undefined } {
+  const read = changelogBatches(taskId, records);
+  if ('corrupt' in read) throw new TaskStateCorrupt(taskId, `changelog record at offset ${read.corrupt.offset} ${read.corrupt.reason}`);
   let v = view;
   let changes: StateEntry[] = [];
   let count = 0;
   let replaced = false;
-  for (const r of records) {
-    const e = parseChangelog(r.value);
-    if (!e || e.task !== taskId) throw new TaskStateCorrupt(taskId, `changelog record at offset ${r.offset} is not one of this task's`);
+  for (const { entry: e, first, offset } of read.batches) {
     if (e.seq <= v.committedSeq) continue;
-    if (e.seq !== v.committedSeq + 1) throw new TaskStateCorrupt(taskId, `changelog jumps from batch ${v.committedSeq} to ${e.seq} at offset ${r.offset}`);
+    if (e.seq !== v.committedSeq + 1) throw new TaskStateCorrupt(taskId, `changelog jumps from batch ${v.committedSeq} to ${e.seq} at offset ${first}`);
     if (e.replace) {
       changes = [];
       replaced = true;
     }
     if (e.changes) changes.push(...decodeEntries(e.changes));
-    v = { ...v, committedSeq: e.seq, nextOffset: e.nextOffset, time: e.time, deltaBytes: v.deltaBytes + (e.changes?.length ?? 0), log: r.offset + 1 };
+    v = { ...v, committedSeq: e.seq, nextOffset: e.nextOffset, time: e.time, deltaBytes: v.deltaBytes + (e.changes?.length ?? 0), log: offset + 1 };
     count += 1;
   }
-  return { view: v, changes, records: count, replaced };
+  return { view: v, changes, records: count, replaced, incompleteAt: read.incompleteAt };
 }
 
 // --- commit --------------------------------------------------------------------------------------
@@ -176,7 +178,8 @@ export async function commitToLog(deps: ChangelogDeps, task: TaskRef, at: LogPar
   const { seq } = open;
   if (!open.txn) throw new Error('the changelog protocol needs a transaction');
   try {
-    const sent = await open.send([...outcome.tail, changelogRecord(at.topic, at.partition, { task: task.id, seq, nextOffset: outcome.nextOffset, time: outcome.time, changes: outcome.changes })]);
+    const log = changelogRecords(at.topic, at.partition, { task: task.id, seq, nextOffset: outcome.nextOffset, time: outcome.time, changes: outcome.changes }, deps.compaction?.maxRecordBytes ?? MAX_CHANGELOG_PART_BYTES);
+    const sent = await open.send([...outcome.tail, ...log]);
     const offset = sent[sent.length - 1]!.offset;
     await deps.fault?.('after-send', task, seq);
     await open.txn.commit();
@@ -253,23 +256,14 @@ export async function readLogTask(store: TaskStore, log: TaskLog, task: TaskRef,
 
 // --- rebase (tools) ------------------------------------------------------------------------------
 
-/** Largest encoded state a rebase record carries (a Kafka record's default limit is 1 MB). */
-export const MAX_REBASE_BYTES = 900 * 1024;
-
-/** A rebase that does not fit one changelog record. */
-export class RebaseTooLarge extends SluiceError {
-  constructor(task: string, bytes: number) {
-    super('SLUICE_REBASE_TOO_LARGE', `the state of task ${task} encodes to ${bytes} bytes, more than one changelog record holds (${MAX_REBASE_BYTES})`, { field: 'state' }, "rebase it in a pipeline with commit: 'checkpoint', or import fewer keys");
-  }
-}
-
 /**
  * A tool's rebase (reset, savepoint import) under the changelog protocol: the task's state
  * becomes `entries` and its position `nextOffset`. Claims the task's transactional id first, so
  * every invocation of the task is fenced and every transaction of it decided; then reads the task
  * and, if it is still where the tool read it (`expected`: its committed batch), commits one
- * changelog record of the next batch number that replaces the state (`replace`). A live task's
- * next batch is fenced, reruns, and reads the record. CheckpointConflict if the task moved.
+ * changelog record (or its parts) of the next batch number that replaces the state (`replace`).
+ * A live task's next batch is fenced, reruns, and reads the record. CheckpointConflict if the
+ * task moved.
  */
 export async function rebaseLog(
   deps: { readonly store: TaskStore; readonly log: TaskLog; readonly sink: TxnSink },
@@ -287,13 +281,12 @@ export async function rebaseLog(
   if (expected && view.committedSeq !== expected.committedSeq) throw new CheckpointConflict(task.id, expected.version);
   const list = [...entries];
   const changes = list.length > 0 ? encodeEntries(list) : undefined;
-  if ((changes?.length ?? 0) > MAX_REBASE_BYTES) throw new RebaseTooLarge(task.id, changes!.length);
   const seq = view.committedSeq + 1;
   const txn = await deps.sink.begin(txnId);
   try {
-    const sent = await txn.send([changelogRecord(at.topic, at.partition, { task: task.id, seq, nextOffset, time, changes, replace: true })]);
+    const sent = await txn.send(changelogRecords(at.topic, at.partition, { task: task.id, seq, nextOffset, time, changes, replace: true }));
     await txn.commit();
-    return { ...view, committedSeq: seq, nextOffset, time, deltaBytes: view.deltaBytes + (changes?.length ?? 0), log: sent[0]!.offset + 1 };
+    return { ...view, committedSeq: seq, nextOffset, time, deltaBytes: view.deltaBytes + (changes?.length ?? 0), log: sent[sent.length - 1]!.offset + 1 };
   } catch (error) {
     await txn.abort().catch(() => undefined);
     throw error;

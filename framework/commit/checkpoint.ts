@@ -27,7 +27,9 @@ export interface CompactionPolicy {
   readonly minBytes: number;
   /**
    * The largest encoded changes a batch record holds (default MAX_RECORD_CHANGE_BYTES). A batch that
-   * changes more writes a snapshot with it instead, and its record carries no changes.
+   * changes more writes a snapshot with it instead, and its record carries no changes. Under the
+   * changelog protocol: the most changes one changelog record carries (default
+   * MAX_CHANGELOG_PART_BYTES); a batch that changes more writes them in consecutive records.
    */
   readonly maxRecordBytes?: number;
   /**

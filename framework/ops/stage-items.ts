@@ -10,7 +10,7 @@ import type { BatchRecord, Checkpoint, TaskRef } from '../commit/ports.js';
 import { CheckpointConflict } from '../commit/ports.js';
 import { DynamoTaskStore } from '../dynamodb/task-store.js';
 import type { StateEntry } from '../state/codec.js';
-import { readLogTask, rebaseLog, RebaseTooLarge } from '../commit/changelog-protocol.js';
+import { readLogTask, rebaseLog } from '../commit/changelog-protocol.js';
 import { KafkajsChangelogReader } from '../kafka/changelog-reader.js';
 import { KafkaTxnSink } from '../kafka/txn-sink.js';
 import { changelogOf } from '../topology/names.js';
@@ -138,13 +138,12 @@ export async function rebaseTasks(t: TableRef, rebases: readonly Rebase[], stage
     for (const [i, r] of rebases.entries()) {
       try {
         if (changelog && log && sink) {
-          // The task's producers are fenced first; the rebase is one changelog record replacing its state.
+          // The task's producers are fenced first; the rebase is one changelog record (in parts when large) replacing its state.
           out.push(await rebaseLog({ store, log, sink }, r.stored.task, changelogOf(changelog.topology, r.stored.task), r.stored.checkpoint, r.entries, r.nextOffset, r.time, Date.now()));
         } else {
           out.push(await store.rebase(r.stored.task, r.stored.checkpoint, r.entries, r.nextOffset, r.time, r.atLeastSeq ?? 0));
         }
       } catch (err) {
-        if (err instanceof RebaseTooLarge) throw err;
         if (err instanceof CheckpointConflict) {
           throw new OpsError(
             'SLUICE_OPS_CONFLICT',

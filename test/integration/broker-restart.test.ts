@@ -13,7 +13,7 @@
  * This file restarts the shared broker: every other client of it sees the outage. Integration
  * files run one at a time, and afterAll leaves the broker up (on the same data) for the next.
  */
-import { parseChangelog } from '../../framework/record/changelog.js';
+import { changelogBatches } from '../../framework/record/changelog.js';
 import { changelogOf } from '../../framework/topology/names.js';
 import { loadTaskState, readCheckpoints, tableOf, type StoredCheckpoint } from '../../framework/ops/stage-items.js';
 import { KafkajsChangelogReader } from '../../framework/kafka/changelog-reader.js';
@@ -237,8 +237,11 @@ describe('exactly-once across broker restarts (graceful and SIGKILL) on Kafka an
         for (const { task, ckpt } of await checkpoints()) {
           const base = await store.readCheckpoint(task);
           const { records } = await log.read(changelogOf(topology, task), base.log ?? 0);
-          const entries = records.map((r) => parseChangelog(r.value));
-          const seqs = entries.map((e) => e?.seq ?? -1);
+          const read = changelogBatches(task.id, records);
+          const entries = 'corrupt' in read ? [] : read.batches.map((b) => b.entry);
+          if ('corrupt' in read) problems.push(`${task.id}: changelog record at ${read.corrupt.offset} ${read.corrupt.reason}`);
+          else if (read.incompleteAt !== undefined) problems.push(`${task.id}: the changelog ends inside a batch's parts (from ${read.incompleteAt})`);
+          const seqs = entries.map((e) => e.seq);
           const want = Array.from({ length: ckpt.committedSeq - base.committedSeq }, (_, i) => base.committedSeq + 1 + i);
           if (JSON.stringify(seqs) !== JSON.stringify(want)) problems.push(`${task.id}: changelog batches [${seqs.join(', ')}] after the snapshot at ${base.committedSeq}, the task is at ${ckpt.committedSeq}`);
           const last = entries.at(-1);

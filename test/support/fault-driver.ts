@@ -27,7 +27,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BatchRecord, Checkpoint, CommitStep, KafkaTxn, TaskLog, TaskRef, TaskStore, TxnSink } from '../../framework/commit/ports.js';
 import { readLogTask } from '../../framework/commit/changelog-protocol.js';
-import { parseChangelog, type ChangelogEntry } from '../../framework/record/changelog.js';
+import { changelogBatches, type ChangelogEntry } from '../../framework/record/changelog.js';
 import type { StateEntry } from '../../framework/state/codec.js';
 import { MemoryTaskLog } from '../../framework/testing/memory-task-log.js';
 import { CheckpointConflict, SimulatedCrash } from '../../framework/commit/ports.js';
@@ -786,16 +786,17 @@ class ScheduleRun {
       // topics it reads (the real one does, to see the last markers), which a changelog must never
       // hold. From the checkpoint's snapshot on: what is before it may be trimmed.
       const base = await this.session.observer.readCheckpoint(task);
-      const records = (await this.session.observerLog!.read(at, base.log ?? 0)).records.map((r) => ({ ...r, topic: at.topic, partition: at.partition, headers: [] }));
+      const records = (await this.session.observerLog!.read(at, base.log ?? 0)).records;
+      const read = changelogBatches(task.id, records);
+      if ('corrupt' in read) {
+        this.violation('unexpected', `changelog record at ${at.topic}/${at.partition}@${read.corrupt.offset} ${read.corrupt.reason}`);
+        continue;
+      }
+      if (read.incompleteAt !== undefined) this.violation('unexpected', `task ${task.id}: the changelog ends inside the parts of a batch starting at ${at.topic}/${at.partition}@${read.incompleteAt}`);
       let expected = base.committedSeq + 1;
-      let last: ChangelogEntry | undefined;
-      for (const r of records) {
-        const e = parseChangelog(r.value);
-        if (!e || e.task !== task.id) {
-          this.violation('unexpected', `changelog record at ${where(r)} is not one of task ${task.id}`);
-          continue;
-        }
-        if (e.seq !== expected) this.violation(e.seq < expected ? 'duplicate' : 'disagreement', `task ${task.id}: changelog record at ${where(r)} is batch ${e.seq}, expected ${expected}`);
+      let last: Omit<ChangelogEntry, 'part'> | undefined;
+      for (const { entry: e, first } of read.batches) {
+        if (e.seq !== expected) this.violation(e.seq < expected ? 'duplicate' : 'disagreement', `task ${task.id}: changelog record at ${at.topic}/${at.partition}@${first} is batch ${e.seq}, expected ${expected}`);
         expected = e.seq + 1;
         last = e;
       }
