@@ -87,8 +87,10 @@ export interface Deployment {
   readonly architecture: Architecture;
   /** Records per invocation at most (the trigger's BatchSize). */
   readonly batchSize: number;
-  /** The trigger's batching window, seconds. */
+  /** The batching window of triggers on source topics, seconds. */
   readonly batchingWindowSeconds: number;
+  /** The batching window of triggers on the topics Sluice writes between stages, seconds. */
+  readonly internalBatchingWindowSeconds: number;
   /** The ticker: memory, its schedule's period, and seconds between ticks within a run. */
   readonly tickerMemoryMb: number;
   readonly tickerPeriodSeconds: number;
@@ -102,6 +104,7 @@ export function deploymentOf(d: DeployDefaults): Deployment {
     architecture: d.architecture,
     batchSize: d.batchSize,
     batchingWindowSeconds: d.batchingWindowSeconds,
+    internalBatchingWindowSeconds: d.internalBatchingWindowSeconds,
     tickerMemoryMb: d.ticker.memorySizeMb,
     tickerPeriodSeconds: d.ticker.periodSeconds,
     tickerIntervalSeconds: d.ticker.intervalSeconds,
@@ -164,6 +167,8 @@ export interface PhaseProfile {
 export interface StageProfile {
   readonly stage: string;
   readonly partitions: number;
+  /** Whether its data trigger reads a source topic (else topics Sluice writes: the internal batching window). */
+  readonly readsSource: boolean;
   /** Records the stage reads per source event. */
   readonly recordsPerEvent: number;
   /** Mean cost of data invocations (every attempt) by batch size, ascending. */
@@ -202,7 +207,7 @@ export interface PhaseSamples {
 }
 
 /** Builds a pipeline's profile from its phases (the first, the drain, gives the records per event). */
-export function buildProfile(config: string, stages: ReadonlyArray<{ name: string; partitions: number }>, ...phaseGroups: Array<PhaseSamples | readonly PhaseSamples[]>): PipelineProfile {
+export function buildProfile(config: string, stages: ReadonlyArray<{ name: string; partitions: number; readsSource?: boolean }>, ...phaseGroups: Array<PhaseSamples | readonly PhaseSamples[]>): PipelineProfile {
   const phases = phaseGroups.flat();
   const drain = phases[0];
   const all = phases.flatMap((p) => p.samples);
@@ -222,6 +227,7 @@ export function buildProfile(config: string, stages: ReadonlyArray<{ name: strin
       return {
         stage: s.name,
         partitions: s.partitions,
+        readsSource: s.readsSource ?? true,
         recordsPerEvent: drain && drain.events > 0 ? drainRecords / drain.events : 0,
         data: [...buckets.entries()].sort((a, b) => a[0] - b[0]).map(([, xs]) => mean(xs)),
         attemptsPerDelivery: okData > 0 ? data.length / okData : 1,
@@ -287,13 +293,15 @@ export function costAt(buckets: readonly InvocationCost[], records: number): Inv
  * partitions: invocations/s and records each. One invocation carries the records of every
  * partition that has any, up to BatchSize (as the trigger emulator the samples were measured on
  * does): full batches when records come faster than BatchSize per batching window, else one
- * invocation per window (or per record, below one record per window).
+ * invocation per window (or per record, below one record per window). A trigger on a topic Sluice
+ * writes between stages gets its records in bursts, one per upstream commit (`burstsPerSecond`):
+ * with a window shorter than the bursts' spacing (0 by default) it invokes once a burst.
  */
-export function triggerInvocations(recordsPerSecond: number, d: Deployment): { perSecond: number; records: number } {
+export function triggerInvocations(recordsPerSecond: number, d: Deployment, input: { readonly windowSeconds: number; readonly burstsPerSecond?: number } = { windowSeconds: d.batchingWindowSeconds }): { perSecond: number; records: number } {
   if (recordsPerSecond <= 0) return { perSecond: 0, records: 0 };
   const full = recordsPerSecond / d.batchSize;
-  const window = Math.max(d.batchingWindowSeconds, 0.001);
-  const perSecond = Math.max(full, Math.min(recordsPerSecond, 1 / window));
+  const perWindow = input.windowSeconds > 0 ? 1 / input.windowSeconds : Number.POSITIVE_INFINITY;
+  const perSecond = Math.max(full, Math.min(recordsPerSecond, perWindow, input.burstsPerSecond ?? Number.POSITIVE_INFINITY));
   return { perSecond, records: recordsPerSecond / perSecond };
 }
 
@@ -362,13 +370,19 @@ export function monthlyCost(profile: PipelineProfile, rate: number, prices: Pric
   let wru = 0;
   let rru = 0;
   let partitionsNeeded = 1;
+  let upstreamPerSecond = Number.POSITIVE_INFINITY;
   for (const s of profile.stages) {
     const measured = phase?.stages.find((x) => x.stage === s.stage);
     const per = phase && phase.seconds > 0 ? 1 / phase.seconds : 0;
     // The measured invocations carried several partitions each, as Lambda's do; pricing one per
     // partition (before 2026-12-05) charged each partition a whole invocation's fixed cost and, by
     // records, the write units of several task batches.
-    const trigger = triggerInvocations(rate * s.recordsPerEvent, d);
+    // A stage after another gets its input in the upstream commits: at most one burst per upstream
+    // invocation (the stage before it in the list: exact for chains, an approximation for joins).
+    const trigger = s.readsSource
+      ? triggerInvocations(rate * s.recordsPerEvent, d)
+      : triggerInvocations(rate * s.recordsPerEvent, d, { windowSeconds: d.internalBatchingWindowSeconds, burstsPerSecond: upstreamPerSecond });
+    upstreamPerSecond = trigger.perSecond;
     const modelData = trigger.perSecond * s.attemptsPerDelivery;
     // Control invocations (marks, ticks, the window firings they cause) per second of event time as
     // in the basis phase, at any rate: firings follow event time (windows per second), not the event
@@ -532,7 +546,7 @@ export function formatCostReport(r: CostReport): string {
     `priced from: the phase measured at that rate (idle; low = the 10 events/s phase; live); "model + <phase>": data invocations from the batching model, control invocations per second as in <phase>.`,
     `prices of ${r.prices.asOf} (${r.prices.region}; assumptions to check): Lambda $${r.prices.lambdaPerGbSecond}/GB-s x86_64, $${r.prices.lambdaArmPerGbSecond}/GB-s arm64, + $${r.prices.lambdaPerMillionRequests}/M requests; ` +
       `DynamoDB on-demand $${r.prices.dynamoPerMillionWru}/M WRU, $${r.prices.dynamoPerMillionRru}/M RRU; Managed Flink $${r.prices.flinkPerKpuHour}/KPU-h + $${r.prices.flinkStoragePerGbMonth}/GB-month × ${r.prices.flinkStorageGbPerKpu} GB/KPU; ${r.prices.hoursPerMonth} h/month.`,
-    `deployment (framework/deploy/defaults.ts): ${d.lambdaMemoryMb} MB ${d.architecture} functions, BatchSize ${d.batchSize}, batching window ${d.batchingWindowSeconds} s; ticker ${d.tickerMemoryMb} MB, a run every ${d.tickerPeriodSeconds} s passing every ${d.tickerIntervalSeconds} s; Kafka (MSK) not included (needed by every option).`,
+    `deployment (framework/deploy/defaults.ts): ${d.lambdaMemoryMb} MB ${d.architecture} functions, BatchSize ${d.batchSize}, batching window ${d.batchingWindowSeconds} s on source topics, ${d.internalBatchingWindowSeconds} s on internal and control topics; ticker ${d.tickerMemoryMb} MB, a run every ${d.tickerPeriodSeconds} s passing every ${d.tickerIntervalSeconds} s; Kafka (MSK) not included (needed by every option).`,
   ].join('\n');
 }
 

@@ -155,7 +155,9 @@ function settingsFrom(argv: readonly string[]): Command {
     skew: num(values.skew, p.skew, 'skew'),
     maxJitterMs: num(values.jitter, p.maxJitterMs, 'jitter'),
     batchSize: num(values['batch-size'], p.batchSize, 'batch-size'),
+    // --batching-window: every trigger's, as an explicit `maximumBatchingWindow` deploys.
     batchingWindowMs: values['batching-window'] === undefined ? p.batchingWindowMs : num(values['batching-window'], 0, 'batching-window') * 1000,
+    internalBatchingWindowMs: values['batching-window'] === undefined ? p.internalBatchingWindowMs : num(values['batching-window'], 0, 'batching-window') * 1000,
     idleMs: values.idle === undefined ? p.idleMs : num(values.idle, 0, 'idle') * 1000,
     lowDurationMs: values['low-duration'] === undefined ? p.lowDurationMs : num(values['low-duration'], 0, 'low-duration') * 1000,
     configs: CONFIGS.filter((c) => configs.includes(c.name)).map((c) => c.name),

@@ -207,7 +207,7 @@ export function formatReport(r: BenchReport): string {
   return [
     `Sluice benchmarks (${s.preset}) — ${r.startedAt}, ${r.durationSeconds.toFixed(0)} s, ${r.machine.cpus} cores (${r.machine.cpuModel}), ${r.machine.memoryGiB.toFixed(0)} GiB, Node ${r.machine.node}`,
     `workload: YSB, backlog ${fmt(s.backlogEvents)} events (drain phase, first ${s.warmupFraction * 100}% warm-up; median of ${s.repeats} run${s.repeats > 1 ? 's' : ''}), live ${fmt(s.liveRate)} events/s for ${s.liveDurationMs / 1000} s (stateless ${s.statelessLiveDurationMs / 1000} s); ` +
-      `skew ${s.skew}, out-of-orderness ≤ ${s.maxJitterMs} ms, ${s.sourcePartitions} source partitions, ${s.partitions} internal; BatchSize ${s.batchSize}, batching window ${s.batchingWindowMs / 1000} s, ticks every ${s.tickIntervalMs / 1000} s; ` +
+      `skew ${s.skew}, out-of-orderness ≤ ${s.maxJitterMs} ms, ${s.sourcePartitions} source partitions, ${s.partitions} internal; BatchSize ${s.batchSize}, batching window ${s.batchingWindowMs / 1000} s (source topics), ${s.internalBatchingWindowMs / 1000} s (internal and control topics), ticks every ${s.tickIntervalMs / 1000} s; ` +
       `YSB bottom phases: burst ${s.burstMs / 1000} s, idle ${s.idleMs / 1000} s, ${s.lowRate} events/s for ${s.lowDurationMs / 1000} s`,
     ...(r.machine.concurrentLoad.length > 0 ? [`WARNING: other load while running (figures are noisy): ${r.machine.concurrentLoad.join('; ')}`] : []),
     '',

@@ -180,7 +180,10 @@ export interface BenchSettings {
   readonly partitions: number;
   /** Records per invocation (Sluice) or per transaction (raw loop). */
   readonly batchSize: number;
+  /** The batching window of the triggers on the source topic. */
   readonly batchingWindowMs: number;
+  /** The batching window of the triggers on the topics Sluice writes between stages (internal, control). */
+  readonly internalBatchingWindowMs: number;
   /** The ticker's schedule in the local run (the deployed default's interval: framework/deploy/defaults.ts). */
   readonly tickIntervalMs: number;
   /** The bottom phases of the YSB configurations: burst length, idle length, low rate and its length. */
@@ -351,7 +354,7 @@ export async function runConfig(spec: ConfigSpec, s: BenchSettings, env: RunEnv,
     const drainRate = timedRecords / drainSeconds;
     const withStartup = backlog.events / ((drainDoneAt - firstInput) / 1000);
     say(`drain ${int(timedRecords)} events after warm-up in ${drainSeconds.toFixed(1)} s = ${int(drainRate)} events/s (${int(withStartup)} with start-up)`);
-    const stageSizes = sluiceTopology?.stages.map((st) => ({ name: st.name, partitions: st.inputs.reduce((n, i) => n + i.partitions, 0) }));
+    const stageSizes = sluiceTopology?.stages.map((st) => ({ name: st.name, partitions: st.inputs.reduce((n, i) => n + i.partitions, 0), readsSource: st.inputs.some((i) => sluiceTopology.topics.find((t) => t.name === i.topic)?.role === 'source') }));
     // The backlog spans events ÷ backlogRate seconds of event time, which the drain runs through faster than real time.
     const drainSamples = { name: 'drain', rate: drainRate, samples: drainStats.invocations ?? [], events: backlog.events, seconds: drainSeconds, eventSeconds: backlog.events / s.backlogRate, tickWrites: drainStats.ticker?.sends ?? 0 };
     if (drainOnly) {
@@ -588,6 +591,7 @@ function startProcessor(spec: ConfigSpec, s: BenchSettings, env: RunEnv, names: 
     table: names.table,
     batchSize: s.batchSize,
     batchingWindowMs: s.batchingWindowMs,
+    internalBatchingWindowMs: s.internalBatchingWindowMs,
     tickIntervalMs: s.tickIntervalMs,
     warmupRecords: names.warmupRecords,
     ...('kafkaClient' in spec ? { kafkaClient: spec.kafkaClient } : {}),

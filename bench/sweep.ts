@@ -117,7 +117,9 @@ function sweepSettings(name: SweepName, value: number, base: BenchSettings, rate
   // A short drain (it is not what this sweep is about), then the low rate live.
   const settings: BenchSettings = {
     ...base,
+    // As `maximumBatchingWindow` deploys when set: every trigger of every stage.
     batchingWindowMs: value * 1000,
+    internalBatchingWindowMs: value * 1000,
     repeats: 1,
     skipBottom: true,
     backlogEvents: Math.min(base.backlogEvents, 3_000),
@@ -125,7 +127,7 @@ function sweepSettings(name: SweepName, value: number, base: BenchSettings, rate
     liveDurationMs: Math.max(base.lowDurationMs, 30_000),
     statelessLiveDurationMs: Math.max(base.lowDurationMs, 30_000),
   };
-  return { settings, deployment: { ...DEPLOYMENT, batchingWindowSeconds: value } };
+  return { settings, deployment: { ...DEPLOYMENT, batchingWindowSeconds: value, internalBatchingWindowSeconds: value } };
 }
 
 function row(name: SweepName, value: number, r: ConfigResult, d: Deployment, s: BenchSettings): SweepRow {

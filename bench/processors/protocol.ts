@@ -133,6 +133,7 @@ export interface SluiceProcessorConfig {
   readonly table: string;
   readonly batchSize: number;
   readonly batchingWindowMs: number;
+  readonly internalBatchingWindowMs: number;
   readonly tickIntervalMs: number;
   /** Input records to take before the timed part of the drain starts. */
   readonly warmupRecords: number;

@@ -185,6 +185,7 @@ async function main(): Promise<void> {
     invoker,
     batchSize: cfg.batchSize,
     batchingWindowMs: cfg.batchingWindowMs,
+    internalBatchingWindowMs: cfg.internalBatchingWindowMs,
     tickIntervalMs: cfg.tickIntervalMs,
     // The ticker reads the checkpoints through a store of its own, so its reads are counted apart.
     // With commit: 'changelog' LocalRun reads the tasks' changelogs too.

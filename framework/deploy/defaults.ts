@@ -8,6 +8,7 @@
  * (cost per event against the latency a batch adds).
  */
 import { ConfigError } from '../errors.js';
+import type { TopicRole } from '../topology/topology.js';
 
 /** Instruction set of a function. arm64 (Graviton) costs about 20 % less per GB-second than x86_64. */
 export type Architecture = 'arm64' | 'x86_64';
@@ -36,6 +37,12 @@ export interface DeployDefaults {
    * takes whole seconds, 0–300); any other value must be a whole number.
    */
   readonly batchingWindowSeconds: number;
+  /**
+   * The batching window of triggers on the topics Sluice writes between stages (internal data
+   * topics and control topics). Their records come in bursts, one per upstream commit, so waiting
+   * again gathers little and adds a window of latency to every hop; 0 invokes once a burst is there.
+   */
+  readonly internalBatchingWindowSeconds: number;
   /** Memory of each stage function, MB (Lambda gives one vCPU at 1,769 MB, CPU in proportion below). */
   readonly memorySizeMb: number;
   readonly architecture: Architecture;
@@ -52,8 +59,11 @@ export const LAMBDA_DEFAULT_BATCHING_WINDOW_SECONDS = 0.5;
  *    batch fills only from a backlog — below 20,000 records/s per partition the window closes it
  *    first — and then the largest batches cost least per event (YSB: 2.0 DynamoDB write units
  *    per 1,000 events against 11.5 at 500) and drain fastest;
- *  - batching window 0.5 s (Lambda's default): 1 s cost 21 % less at 1,000 events/s and 30 % less
- *    at 10 events/s but doubled the latency a window adds (stage-added p50 0.7 → 1.5 s);
+ *  - batching window 0.5 s (Lambda's default) on source topics: 1 s cost 21 % less at 1,000
+ *    events/s and 30 % less at 10 events/s but doubled the latency a window adds (stage-added p50
+ *    0.7 → 1.5 s); 0 on the topics Sluice writes between stages (internal and control): the
+ *    upstream commit already batched them, and a second window on every hop doubled the latency
+ *    a pipeline adds;
  *  - 1,024 MB: about 20 % less per event than 1,769 MB (one vCPU) with the CPU part of a batch
  *    stretched 1.7×; the largest container peaked at 236 MiB;
  *  - arm64: the bundles are plain JavaScript, and a GB-second costs 20 % less than on x86_64.
@@ -61,6 +71,7 @@ export const LAMBDA_DEFAULT_BATCHING_WINDOW_SECONDS = 0.5;
 export const DEPLOY_DEFAULTS: DeployDefaults = {
   batchSize: 10_000,
   batchingWindowSeconds: LAMBDA_DEFAULT_BATCHING_WINDOW_SECONDS,
+  internalBatchingWindowSeconds: 0,
   memorySizeMb: 1024,
   architecture: 'arm64',
   // One pass a minute (EventBridge's finest schedule), ticking only the tasks that are due.
@@ -79,7 +90,17 @@ export function batchingWindowProperty(seconds: number, field = 'maximumBatching
   return seconds;
 }
 
+/** The default batching window of a trigger on a topic of `role`: source topics get Lambda's, the topics Sluice writes between stages their own (pure). */
+export function defaultBatchingWindowSeconds(role: TopicRole, d: DeployDefaults = DEPLOY_DEFAULTS): number {
+  return role === 'source' ? d.batchingWindowSeconds : d.internalBatchingWindowSeconds;
+}
+
 /** The trigger settings a local run (the ESM emulator) uses: the deployed defaults, in milliseconds. */
-export function localTriggerDefaults(d: DeployDefaults = DEPLOY_DEFAULTS): { readonly batchSize: number; readonly batchingWindowMs: number; readonly tickIntervalMs: number } {
-  return { batchSize: d.batchSize, batchingWindowMs: Math.round(d.batchingWindowSeconds * 1000), tickIntervalMs: d.ticker.intervalSeconds * 1000 };
+export function localTriggerDefaults(d: DeployDefaults = DEPLOY_DEFAULTS): { readonly batchSize: number; readonly batchingWindowMs: number; readonly internalBatchingWindowMs: number; readonly tickIntervalMs: number } {
+  return {
+    batchSize: d.batchSize,
+    batchingWindowMs: Math.round(d.batchingWindowSeconds * 1000),
+    internalBatchingWindowMs: Math.round(d.internalBatchingWindowSeconds * 1000),
+    tickIntervalMs: d.ticker.intervalSeconds * 1000,
+  };
 }

@@ -9,7 +9,7 @@
  */
 import { ConfigError } from '../errors.js';
 import type { Stage, Topology } from '../topology/topology.js';
-import { batchingWindowProperty, DEPLOY_DEFAULTS } from './defaults.js';
+import { batchingWindowProperty, defaultBatchingWindowSeconds, DEPLOY_DEFAULTS } from './defaults.js';
 import type { CfnValue } from './iam.js';
 import { consumerGroupId } from './iam.js';
 import type { MskSettings, SelfManagedSettings } from './settings.js';
@@ -31,6 +31,8 @@ export interface EventSourceMapping {
 export interface TriggerSpec {
   readonly topic: string;
   readonly partitions: number;
+  /** Whether the topic is a source (else one Sluice writes between stages: internal or control). */
+  readonly source: boolean;
   readonly start: SourcePosition;
   readonly settings: TriggerSettings;
 }
@@ -104,7 +106,8 @@ function mappingProperties(kafka: MskSettings | SelfManagedSettings, topology: T
   if (access.length > 0) p['SourceAccessConfigurations'] = access;
   // Sluice's defaults (defaults.ts) where custom.sluice says nothing, not Lambda's (BatchSize 100).
   p['BatchSize'] = settings.batchSize ?? DEPLOY_DEFAULTS.batchSize;
-  const window = settings.maximumBatchingWindow ?? batchingWindowProperty(DEPLOY_DEFAULTS.batchingWindowSeconds);
+  // Unless set, Lambda's 0.5 s on sources and none on the topics Sluice writes (defaults.ts).
+  const window = settings.maximumBatchingWindow ?? batchingWindowProperty(defaultBatchingWindowSeconds(trigger.source ? 'source' : 'internal'));
   if (window !== undefined) p['MaximumBatchingWindowInSeconds'] = window;
   if (settings.provisioned) {
     const pollerGroup = pollerGroupName(settings.provisioned, context, stage.name);

@@ -225,6 +225,7 @@ function triggerSpecs(topology: Topology, stage: Stage, settings: DeploySettings
   return topics.map(({ topic, source }) => ({
     topic,
     partitions: partitions(topic),
+    source,
     // Topics Sluice writes must be read from their start: records written before the trigger
     // existed belong to the pipeline too. Only external sources may start elsewhere.
     start: source ? sourceStart(settings.triggers, topic) : { startingPosition: 'TRIM_HORIZON' },

@@ -29,8 +29,13 @@ export interface LocalRunOptions {
   readonly functionName?: (stage: string) => string;
   /** Records per invocation (default: the deployed default, framework/deploy/defaults.ts). */
   readonly batchSize?: number;
-  /** The triggers' batching window (default: the deployed default). */
+  /**
+   * The batching window of the triggers on source topics (default: the deployed default, 0.5 s).
+   * Given alone, every trigger's, as an explicit `maximumBatchingWindow` deploys.
+   */
   readonly batchingWindowMs?: number;
+  /** The batching window of the triggers on the topics Sluice writes between stages, internal and control (default: the deployed default, 0). */
+  readonly internalBatchingWindowMs?: number;
   /** A ticker pass every this many ms (default 1 s; a deployment passes once a minute); 0 disables the ticker. */
   readonly tickIntervalMs?: number;
   /**
@@ -71,6 +76,10 @@ export class LocalRun {
     }
     // What the Serverless plugin deploys, unless the caller says otherwise.
     const defaults = localTriggerDefaults();
+    const sourceWindow = o.batchingWindowMs ?? defaults.batchingWindowMs;
+    const internalWindow = o.internalBatchingWindowMs ?? (o.batchingWindowMs !== undefined ? o.batchingWindowMs : defaults.internalBatchingWindowMs);
+    const roles = new Map(o.topology.topics.map((t) => [t.name, t.role]));
+    const windowOf = (topic: string): number => ((roles.get(topic) ?? 'source') === 'source' ? sourceWindow : internalWindow);
     for (const stage of o.topology.stages) {
       const fn = o.functionName?.(stage.name) ?? stage.name;
       for (const topic of [...stage.inputs.map((i) => i.topic), stage.controlTopic]) {
@@ -82,7 +91,7 @@ export class LocalRun {
           invoker: o.invoker,
           groupId: `${o.groupPrefix ?? `sluice-local-${o.topology.app}`}-${stage.name}-${topic}`,
           batchSize: o.batchSize ?? defaults.batchSize,
-          batchingWindowMs: o.batchingWindowMs ?? defaults.batchingWindowMs,
+          batchingWindowMs: windowOf(topic),
           ...(o.eventSource ? { eventSource: o.eventSource } : {}),
           ...(o.maxRetries !== undefined ? { maxRetries: o.maxRetries } : {}),
           ...(o.bundlePartitions !== undefined ? { bundlePartitions: o.bundlePartitions } : {}),

@@ -55,11 +55,14 @@ export interface Stage {
   readonly eventTime: boolean;
 }
 
+/** What a topic is to the pipeline. */
+export type TopicRole = 'source' | 'internal' | 'control' | 'progress' | 'changelog' | 'dead-letter' | 'late' | 'sink';
+
 /** A topic the pipeline needs, with its partition count. */
 export interface TopicSpec {
   readonly name: string;
   readonly partitions: number;
-  readonly role: 'source' | 'internal' | 'control' | 'progress' | 'changelog' | 'dead-letter' | 'late' | 'sink';
+  readonly role: TopicRole;
   /** Whether Sluice creates it (internal topics) or expects it to exist (sources, sinks). */
   readonly managed: boolean;
 }

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compile } from '../../framework/index.js';
 import type { Topology } from '../../framework/index.js';
 import { ysb } from '../../functions/ysb/pipeline.js';
-import { batchingWindowProperty, DEPLOY_DEFAULTS } from '../../framework/deploy/defaults.js';
+import { batchingWindowProperty, defaultBatchingWindowSeconds, DEPLOY_DEFAULTS } from '../../framework/deploy/defaults.js';
 
 const run = promisify(execFile);
 
@@ -143,9 +143,12 @@ describe('osls package with the Sluice plugin', () => {
       const mappings = mappingsOf(`${logicalId(stage.name)}LambdaFunction`);
       expect(mappings.map((m) => (m.Properties['Topics'] as string[])[0])).toEqual([...stage.inputs.map((i) => i.topic), stage.controlTopic]);
       for (const m of mappings) {
-        // serverless.yml sets no batching: Sluice's defaults apply (0.5 s is Lambda's own window, left unset).
+        // serverless.yml sets no batching: Sluice's defaults apply (0.5 s, Lambda's own window, left
+        // unset on source topics; 0 on the topics Sluice writes).
         expect(m.Properties['BatchSize']).toBe(DEPLOY_DEFAULTS.batchSize);
-        expect(m.Properties['MaximumBatchingWindowInSeconds']).toBe(batchingWindowProperty(DEPLOY_DEFAULTS.batchingWindowSeconds));
+        const topic = (m.Properties['Topics'] as string[])[0]!;
+        const source = stage.inputs.some((i) => i.topic === topic && i.kind === 'source');
+        expect(m.Properties['MaximumBatchingWindowInSeconds']).toBe(batchingWindowProperty(defaultBatchingWindowSeconds(source ? 'source' : 'internal')));
         expect(m.Properties).toMatchObject({
           StartingPosition: 'TRIM_HORIZON',
           SelfManagedEventSource: { Endpoints: { KafkaBootstrapServers: ['127.0.0.1:19092'] } },

@@ -19,7 +19,7 @@ function phase(name: string, rate: number, seconds: number, data: InvocationTota
 /** One stage; an idle phase, a 10 events/s phase and a live phase at 1,000 events/s. */
 const profile: PipelineProfile = {
   config: 'test',
-  stages: [{ stage: 'views', partitions: 2, recordsPerEvent: 1, data: [{ records: 500, ms: 100, cpuMs: undefined, wru: 2, rru: 1, requests: 3, count: 10 }], attemptsPerDelivery: 1 }],
+  stages: [{ stage: 'views', partitions: 2, readsSource: true, recordsPerEvent: 1, data: [{ records: 500, ms: 100, cpuMs: undefined, wru: 2, rru: 1, requests: 3, count: 10 }], attemptsPerDelivery: 1 }],
   phases: [
     phase('drain', 8_000, 10, invocations(160, 100, 2), invocations(4, 50, 1)),
     phase('live', 1_000, 60, invocations(240, 40, 2), invocations(30, 20, 1)),
@@ -78,6 +78,22 @@ describe('monthlyCost', () => {
     const model = (rate: number): number => monthlyCost({ ...profile, phases: profile.phases.filter((p) => p.name !== 'live') }, rate, PRICES, { ...DEPLOYMENT, batchSize: 10_000, batchingWindowSeconds: 0.5 }).invocationsPerSecond;
     expect(model(1_000)).toBeCloseTo(2 + 0.4, 10);
     expect(model(50_000)).toBeCloseTo(5 + 0.4, 10);
+  });
+
+  it('invokes a stage on an internal topic with a 0 s window once per upstream commit, not once per record', () => {
+    // views (source, window 0.5 s) → counts (internal, window 0): counts gets one burst per views
+    // invocation: 2/s at 1,000 events/s; at 50,000 events/s full batches on both.
+    const chain: PipelineProfile = {
+      ...profile,
+      stages: [profile.stages[0]!, { ...profile.stages[0]!, stage: 'counts', readsSource: false, recordsPerEvent: 0.5 }],
+      phases: profile.phases.filter((p) => p.name === 'drain'),
+    };
+    const at = (rate: number, internal: number): number => monthlyCost(chain, rate, PRICES, { ...DEPLOYMENT, batchSize: 10_000, batchingWindowSeconds: 0.5, internalBatchingWindowSeconds: internal }).invocationsPerSecond;
+    const control = 0.4;
+    expect(at(1_000, 0)).toBeCloseTo(2 + 2 + control, 10);
+    expect(at(1_000, 0.5)).toBeCloseTo(2 + 2 + control, 10);
+    expect(at(1, 0)).toBeCloseTo(1 + 0.5 + control, 10);
+    expect(at(50_000, 0)).toBeCloseTo(5 + 5 + control, 10);
   });
 
   it('prices idle from the idle phase\'s control invocations and the ticker', () => {

@@ -136,11 +136,12 @@ describe('a stage\'s triggers', () => {
 });
 
 describe('batching', () => {
-  it('gives every trigger Sluice\'s default batch size and window when custom.sluice sets none', () => {
-    for (const [, p] of mappings(deploy({ kafka: inVpc }))) {
-      expect(p['BatchSize']).toBe(DEPLOY_DEFAULTS.batchSize);
-      expect(p['MaximumBatchingWindowInSeconds']).toBe(batchingWindowProperty(DEPLOY_DEFAULTS.batchingWindowSeconds));
-    }
+  it('gives every trigger Sluice\'s default batch size and window when custom.sluice sets none: Lambda\'s 0.5 s on sources, 0 on the topics Sluice writes', () => {
+    const all = mappings(deploy({ kafka: inVpc }));
+    for (const [, p] of all) expect(p['BatchSize']).toBe(DEPLOY_DEFAULTS.batchSize);
+    const windows = Object.fromEntries(all.map(([, p]) => [(p['Topics'] as string[])[0]!, p['MaximumBatchingWindowInSeconds']]));
+    expect(windows).toEqual({ orders: undefined, 'shop.orders.control': 0, 'shop.by-order.in': 0, 'shop.by-order.control': 0, 'shop.by-user.in': 0, 'shop.by-user.control': 0 });
+    expect(all).toHaveLength(6);
   });
 
   it('leaves the window out for Lambda\'s 0.5 s default, which CloudFormation cannot express', () => {
