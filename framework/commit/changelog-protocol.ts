@@ -156,6 +156,33 @@ export function foldChangelog(taskId: string, view: Checkpoint, records: readonl
   return { view: v, changes, records: count, replaced, incompleteAt: read.incompleteAt };
 }
 
+// --- wait (control batches) ----------------------------------------------------------------------
+
+/**
+ * Before a control batch takes the task: its marks cover the task's input up to `fence`, and the
+ * task's view has not read that far. Both triggers fire on the same upstream commit, so the data
+ * batch that reads it is usually running right now; a claim now would fence it (and its rerun
+ * would fence this batch), and the marks would only be queued. So this reads the changelog —
+ * without a claim, so fencing no one — until a committed batch has passed the fence, for at most
+ * `budgetMs`; then take proceeds as always and the marks apply at once. Changes nothing: take reads
+ * everything again after its claim. Returns whether the fence was passed.
+ */
+export async function awaitPosition(log: TaskLog, task: TaskRef, at: LogPartition, view: Checkpoint, fence: number, budgetMs: number, pauseMs = 20): Promise<boolean> {
+  const until = Date.now() + budgetMs;
+  let v = view;
+  for (;;) {
+    if (v.nextOffset > fence) return true;
+    if (Date.now() >= until) return false;
+    await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    try {
+      v = (await readAfter(log, task, at, v)).view;
+    } catch (error) {
+      if (error instanceof ChangelogTrimmed) return false;
+      throw error;
+    }
+  }
+}
+
 // --- commit --------------------------------------------------------------------------------------
 
 /** What a batch commits besides what it already sent. */

@@ -57,6 +57,8 @@ export interface StageHandlerOptions {
   /**
    * How long a batch waits for a batch of the task's other trigger (data vs control), prepared
    * less than this long ago, to commit, before recovering it (default 1000 ms; 0: recover at once).
+   * Changelog protocol: how long a control batch whose marks cover data the task has not read waits
+   * (reading, not claiming) for the data batch that reads it to commit.
    */
   readonly pendingGraceMs?: number;
   /** When a batch also writes a snapshot of the task's state (default: every 32 batches, or once the records since the last outweigh it). */

@@ -15,7 +15,7 @@
 import type { Checkpoint, KafkaTxn, TaskLog, TaskRef, TimerEntry } from '../commit/ports.js';
 import { CheckpointConflict, SimulatedCrash } from '../commit/ports.js';
 import type { CommitDeps, OpenBatch, Recovery } from '../commit/protocol.js';
-import { commitToLog, compactLog, DEFAULT_LOG_COMPACTION, logCompactionDue, takeFromLog, type LogTask } from '../commit/changelog-protocol.js';
+import { awaitPosition, commitToLog, compactLog, DEFAULT_LOG_COMPACTION, logCompactionDue, takeFromLog, type LogTask } from '../commit/changelog-protocol.js';
 import { commitBatch, compactTask, controlTxnIdOf, freshRecords, openBatch, outgoingRecords, planChanges, takeTask, txnIdOf } from '../commit/protocol.js';
 import { DEFAULT_COMPACTION, mustCompactFirst, nextSeq } from '../commit/checkpoint.js';
 import type { SourceNode } from '../dsl/plan.js';
@@ -23,7 +23,7 @@ import type { KafkaRecord, OutgoingRecord } from '../record/record.js';
 import { encodeEntries } from '../state/codec.js';
 import { TaskState } from '../state/task-state.js';
 import { ConfigError } from '../errors.js';
-import { decodeControl } from '../time/control.js';
+import { decodeControl, highestFence } from '../time/control.js';
 import { marksAfterSend } from '../time/marks.js';
 import { TaskTimers, userTimerTimes, type TimerSource } from '../time/task-timers.js';
 import type { TimeState } from '../time/watermark.js';
@@ -177,6 +177,12 @@ async function runLogBatch(
   const warm = deps.warm.get(task.id);
   deps.warm.delete(task.id);
   const keyed = stage.keyed;
+  // A control batch whose marks cover data this container has not seen waits (reads only) for the
+  // data batch reading it to commit, instead of fencing it (changelog-protocol.ts awaitPosition).
+  if (kind === 'control' && warm?.log && stage.inputs.length === 1 && (deps.pendingGraceMs ?? 0) > 0) {
+    const fence = highestFence(records.map((r) => r.value));
+    if (fence >= 0) await awaitPosition(log, task, at, warm.log.view, fence, deps.pendingGraceMs ?? 0);
+  }
   const taken = await takeFromLog({ ...logDeps, sink: deps.sink }, task, at, txnId, warm?.log, keyed);
   let state: TaskState | undefined;
   let timers: TaskTimers | undefined;

@@ -53,6 +53,16 @@ export function decodeControl(value: Buffer | null): ControlRecord | undefined {
   return undefined;
 }
 
+/** The highest data offset the watermark marks among `values` cover; -1 when none covers data (pure). */
+export function highestFence(values: Iterable<Buffer | null>): number {
+  let fence = -1;
+  for (const v of values) {
+    const c = decodeControl(v);
+    if (c?.kind === 'watermark') fence = Math.max(fence, c.fence);
+  }
+  return fence;
+}
+
 /** A control record to one partition of a control topic. */
 export function controlRecord(topic: string, partition: number, c: ControlRecord): OutgoingRecord {
   return { topic, partition, key: null, value: encodeControl(c), headers: [] };
