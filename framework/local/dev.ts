@@ -17,7 +17,7 @@ import { runTicker, type TaskTimesReader, type TickerReport } from '../time/tick
 import type { InvocationInfo, MappingOptions } from './esm/mapping.js';
 import { EventSourceMapping } from './esm/mapping.js';
 import type { Invoker } from './esm/invoker.js';
-import { localTriggerDefaults } from '../deploy/defaults.js';
+import { defaultBatchingWindowSeconds, localTriggerDefaults } from '../deploy/defaults.js';
 
 /** Options of a local run. */
 export interface LocalRunOptions {
@@ -76,10 +76,13 @@ export class LocalRun {
     }
     // What the Serverless plugin deploys, unless the caller says otherwise.
     const defaults = localTriggerDefaults();
-    const sourceWindow = o.batchingWindowMs ?? defaults.batchingWindowMs;
-    const internalWindow = o.internalBatchingWindowMs ?? (o.batchingWindowMs !== undefined ? o.batchingWindowMs : defaults.internalBatchingWindowMs);
+    // The deployed default by the topic's role (defaults.ts decides, as for the plugin), unless given.
     const roles = new Map(o.topology.topics.map((t) => [t.name, t.role]));
-    const windowOf = (topic: string): number => ((roles.get(topic) ?? 'source') === 'source' ? sourceWindow : internalWindow);
+    const windowOf = (topic: string): number => {
+      const role = roles.get(topic) ?? 'source';
+      const given = role === 'source' ? o.batchingWindowMs : (o.internalBatchingWindowMs ?? o.batchingWindowMs);
+      return given ?? Math.round(defaultBatchingWindowSeconds(role) * 1000);
+    };
     for (const stage of o.topology.stages) {
       const fn = o.functionName?.(stage.name) ?? stage.name;
       for (const topic of [...stage.inputs.map((i) => i.topic), stage.controlTopic]) {
