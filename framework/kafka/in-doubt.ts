@@ -14,10 +14,9 @@ import type { ProgressPosition, ResolveOptions, SentOffsets, TxnOutcome } from '
 import type { ErrorPlace, SluiceError } from '../errors.js';
 import { parseProgress } from '../record/progress.js';
 import type { OutgoingRecord } from '../record/record.js';
-import type { SinkClients, Slot } from './sink-clients.js';
+import type { KafkajsTxn, SinkClients, Slot } from './sink-clients.js';
 import type { KafkaSinkCounters, SinkLogger } from './sink-counters.js';
 import { describeKafkaError, isFencedError, KafkaSinkError, ResolveError } from './sink-errors.js';
-import type { KafkajsTxn } from './sink-txn.js';
 import { topicOffsets } from './topic-offsets.js';
 import { isProbe, probeRecord } from './resolve-probe.js';
 

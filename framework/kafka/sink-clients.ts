@@ -10,9 +10,10 @@
 import type { Admin, Kafka, Producer, RetryOptions } from 'kafkajs';
 import type { KafkaSinkCounters, SinkLogger } from './sink-counters.js';
 import { KafkaSinkError } from './sink-errors.js';
+import type { OpenTxnState } from './sink-txn.js';
 
-/** The states of a transaction a slot has open (`superseded`: its producer was dropped for a newer one). */
-export type OpenTxnState = 'open' | 'committing' | 'committed' | 'aborted' | 'failed' | 'superseded';
+/** A kafkajs transaction. */
+export type KafkajsTxn = Awaited<ReturnType<Producer['transaction']>>;
 
 /** A cached transactional producer and the transaction it has open, if any. */
 export interface Slot {

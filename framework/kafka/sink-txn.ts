@@ -1,43 +1,53 @@
 /**
- * One open kafkajs transaction behind the KafkaTxn port. It never outlives its producer: a failure
- * drops the producer (after trying to abort, so read_committed readers are not held back), and a
+ * One open transaction behind the KafkaTxn port, whichever Kafka client carries it (kafkajs or
+ * @platformatic/kafka, each through a ClientTxn). It never outlives its producer: a failure drops
+ * the producer (after trying to abort, so read_committed readers are not held back), and a
  * transaction whose producer was dropped for a newer one of its id is `superseded` and refuses
  * everything as fenced.
  */
-import type { Producer } from 'kafkajs';
 import type { KafkaTxn, SentOffsets } from '../commit/ports.js';
 import type { SluiceError } from '../errors.js';
 import type { OutgoingRecord } from '../record/record.js';
-import type { OpenTxnState } from './sink-clients.js';
 import type { KafkaSinkCounters, SinkLogger } from './sink-counters.js';
-import { describeKafkaError, isFencedError, KafkaSinkError, ProducerFencedError } from './sink-errors.js';
+import { describeKafkaError, KafkaSinkError, ProducerFencedError } from './sink-errors.js';
 
-/** A kafkajs transaction. */
-export type KafkajsTxn = Awaited<ReturnType<Producer['transaction']>>;
+/** The states of an open transaction (`superseded`: its producer was dropped for a newer one of the same id). */
+export type OpenTxnState = 'open' | 'committing' | 'committed' | 'aborted' | 'failed' | 'superseded';
 
-/** What a SinkTxn may do to the sink. */
+/** One client's open transaction: the requests a SinkTxn drives. */
+export interface ClientTxn {
+  produce(records: readonly OutgoingRecord[]): Promise<SentOffsets>;
+  commit(): Promise<void>;
+  abort(): Promise<void>;
+  /** Whether a failed send's error says the broker fenced the producer (an abort would only fail again). */
+  fencedBy(error: unknown): boolean;
+}
+
+/** What a SinkTxn may do to the sink that opened it. */
 export interface TxnOps {
   readonly txnId: string;
-  readonly txn: KafkajsTxn;
   readonly counters: KafkaSinkCounters;
   readonly logger: SinkLogger | undefined;
-  produce(records: readonly OutgoingRecord[]): Promise<SentOffsets>;
+  /** The transaction ended (committed or aborted); its producer may open the next one. */
   done(t: SinkTxn): void;
+  /** Forget and close the producer: the transaction can never commit. */
   drop(): Promise<void>;
   failure(error: unknown, op: string): SluiceError;
 }
 
-/** An open kafkajs transaction behind the KafkaTxn port. */
+/** An open transaction behind the KafkaTxn port. */
 export class SinkTxn implements KafkaTxn {
-  /** `superseded`: its producer was dropped for a newer one of the same id (begin or resolve). */
   state: OpenTxnState = 'open';
 
-  constructor(private readonly ops: TxnOps) {}
+  constructor(
+    private readonly ops: TxnOps,
+    private readonly client: ClientTxn,
+  ) {}
 
   async send(records: readonly OutgoingRecord[]): Promise<SentOffsets> {
     this.ensureOpen('send');
     try {
-      return await this.ops.produce(records);
+      return await this.client.produce(records);
     } catch (error) {
       throw await this.fail(error, 'send');
     }
@@ -47,7 +57,7 @@ export class SinkTxn implements KafkaTxn {
     this.ensureOpen('commit');
     this.state = 'committing';
     try {
-      await this.ops.txn.commit();
+      await this.client.commit();
     } catch (error) {
       throw await this.fail(error, 'commit');
     }
@@ -61,7 +71,7 @@ export class SinkTxn implements KafkaTxn {
     if (this.state === 'aborted' || this.state === 'failed' || this.state === 'superseded') return;
     if (this.state !== 'open') throw new KafkaSinkError(`cannot abort a transaction that is ${this.state}`, {}, 'abort only before commit');
     try {
-      await this.ops.txn.abort();
+      await this.client.abort();
     } catch (error) {
       // The producer is dropped, so the transaction can never commit; the broker aborts it at
       // the next InitProducerId of this id or after transaction.timeout.ms.
@@ -83,9 +93,8 @@ export class SinkTxn implements KafkaTxn {
   /** Drops the producer (after trying to abort, so readers are not held back) and says why. */
   private async fail(error: unknown, op: 'send' | 'commit'): Promise<SluiceError> {
     if (this.state === 'superseded') return new ProducerFencedError(this.ops.txnId, {}, { cause: error });
-    const fenced = isFencedError(error);
     this.state = 'failed';
-    if (op === 'send' && !fenced) await this.ops.txn.abort().catch(() => undefined);
+    if (op === 'send' && !this.client.fencedBy(error)) await this.client.abort().catch(() => undefined);
     await this.ops.drop();
     return this.ops.failure(error, op);
   }

@@ -15,10 +15,10 @@ import { SluiceError, type ErrorPlace } from '../errors.js';
 import { InDoubtResolver } from './in-doubt.js';
 import type { OutgoingRecord } from '../record/record.js';
 import { chunkBySize, offsetsOf, partitionOf, toTopicMessages, type Routed } from './record-batches.js';
-import { SinkClients, type Slot } from './sink-clients.js';
+import { SinkClients, type KafkajsTxn, type Slot } from './sink-clients.js';
 import { newKafkaSinkCounters, type KafkaSinkCounters, type SinkLogger } from './sink-counters.js';
 import { describeKafkaError, isFencedError, KafkaSinkError, ProducerFencedError } from './sink-errors.js';
-import { SinkTxn, type KafkajsTxn, type TxnOps } from './sink-txn.js';
+import { SinkTxn, type ClientTxn, type TxnOps } from './sink-txn.js';
 
 /** How a KafkaTxnSink is built. */
 export interface KafkaTxnSinkOptions {
@@ -110,7 +110,7 @@ export class KafkaTxnSink implements TxnSink {
       throw this.failure(error, txnId, 'begin');
     }
     this.counters.transactions++;
-    const open = new SinkTxn(this.txnOps(slot, txn));
+    const open = new SinkTxn(this.txnOps(slot), this.clientTxn(txn));
     slot.current = open;
     return open;
   }
@@ -187,18 +187,26 @@ export class KafkaTxnSink implements TxnSink {
   }
 
   /** What a SinkTxn may do to its slot. */
-  private txnOps(slot: Slot, txn: KafkajsTxn): TxnOps {
+  private txnOps(slot: Slot): TxnOps {
     return {
       txnId: slot.txnId,
-      txn,
       counters: this.counters,
       logger: this.logger,
-      produce: (records) => this.produce(txn, records),
       done: (t) => {
         if (slot.current === t) slot.current = undefined;
       },
       drop: () => this.clients.drop(slot),
       failure: (error, op) => this.failure(error, slot.txnId, op),
+    };
+  }
+
+  /** A kafkajs transaction as a SinkTxn drives it. */
+  private clientTxn(txn: KafkajsTxn): ClientTxn {
+    return {
+      produce: (records) => this.produce(txn, records),
+      commit: () => txn.commit(),
+      abort: () => txn.abort(),
+      fencedBy: isFencedError,
     };
   }
 

@@ -34,7 +34,8 @@ import { platformaticConnection, type PlatformaticClientConfig, type Platformati
 import { isFencedByBroker, PLATFORMATIC_RETRIES, protocolErrorIds, retryDelayMs } from './errors.js';
 import { PartitionReader } from './reader.js';
 import { countRequests } from './requests.js';
-import { endTransaction, SinkTxn, type Txn, type TxnOps } from './transaction.js';
+import { SinkTxn, type TxnOps } from '../sink-txn.js';
+import { endTransaction, platformaticClientTxn, type Txn } from './transaction.js';
 import { isProbe, probeRecord } from '../resolve-probe.js';
 import { offsetsFromBases, partitionOf } from '../record-batches.js';
 
@@ -113,7 +114,7 @@ export class PlatformaticTxnSink implements TxnSink {
       throw this.failure(error, txnId, 'begin');
     }
     this.counters.transactions++;
-    const open = new SinkTxn(this.txnOps(slot), txn);
+    const open = new SinkTxn(this.txnOps(slot), platformaticClientTxn(txn, (t, records) => this.produce(t, records)));
     slot.current = open;
     return open;
   }
@@ -291,7 +292,6 @@ export class PlatformaticTxnSink implements TxnSink {
       txnId: slot.txnId,
       counters: this.counters,
       logger: this.logger,
-      produce: (txn, records) => this.produce(txn, records),
       done: (t) => {
         if (slot.current === t) slot.current = undefined;
       },
