@@ -21,7 +21,7 @@
  * calls into the runtime: the runtime drives the phases with plain data.
  */
 import type { KafkaRecord, OutgoingRecord } from '../record/record.js';
-import { deadLetterHeaders, provenanceHeaders } from '../record/provenance.js';
+import { commitProvenance, deadLetterHeaders } from '../record/provenance.js';
 import { progressRecord } from '../record/progress.js';
 import { partitionForKey } from '../record/partitioner.js';
 import type { DeadLetter, StageOutputRecord } from '../runtime/element.js';
@@ -392,7 +392,9 @@ function errorCodeOf(error: Error): { errorCode?: string } {
 
 /** Adds provenance headers (task, seq, index from `firstIdx`) to records of a batch. */
 function withProvenance(records: readonly OutgoingRecord[], task: TaskRef, seq: number, firstIdx: number): OutgoingRecord[] {
-  return records.map((r, i) => ({ ...r, headers: [...r.headers, ...provenanceHeaders({ task: task.id, seq, idx: firstIdx + i })] }));
+  if (records.length === 0) return [];
+  const provenance = commitProvenance(task.id, seq);
+  return records.map((r, i) => ({ ...r, headers: [...r.headers, ...provenance(firstIdx + i)] }));
 }
 
 function randomId(): string {

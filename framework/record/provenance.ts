@@ -31,8 +31,18 @@ export interface Provenance {
 
 /** The provenance headers for one output record. */
 export function provenanceHeaders(p: Provenance): RecordHeader[] {
+  return commitProvenance(p.task, p.seq)(p.idx);
+}
+
+/**
+ * The provenance headers of one commit's records, by index: the task and seq headers are made
+ * once and shared by every record (header values are never changed once made).
+ */
+export function commitProvenance(task: string, seq: number): (idx: number) => RecordHeader[] {
   const h = PROVENANCE_HEADERS;
-  return [text(h.task, nonEmpty(h.task, p.task)), text(h.seq, count(h.seq, p.seq)), text(h.idx, count(h.idx, p.idx))];
+  const taskHeader = text(h.task, nonEmpty(h.task, task));
+  const seqHeader = text(h.seq, count(h.seq, seq));
+  return (idx) => [taskHeader, seqHeader, text(h.idx, count(h.idx, idx))];
 }
 
 /** A record's provenance; undefined when it has none (not written by Sluice); HeaderError when malformed. */

@@ -208,6 +208,7 @@ const malformed: Malformed[] = [
   { name: 'a key with characters outside base64', event: mskEvent({ 'orders-3': [record({ key: 'not base64!' })] }), field: `${G}[0].key`, place: { topic: 'orders', partition: 3, offset: 5 } },
   { name: 'a value with a base64 length that is not a multiple of 4', event: mskEvent({ 'orders-3': [record({ value: 'abc' })] }), field: `${G}[0].value`, place: { topic: 'orders', partition: 3, offset: 5 } },
   { name: 'a value in the URL-safe alphabet (Node would decode it)', event: mskEvent({ 'orders-3': [record({ value: 'ab-_' })] }), field: `${G}[0].value`, place: { topic: 'orders', partition: 3, offset: 5 } },
+  { name: 'a value with a character outside base64 inside whole quanta', event: mskEvent({ 'orders-3': [record({ value: 'ab d' })] }), field: `${G}[0].value`, place: { topic: 'orders', partition: 3, offset: 5 } },
   { name: 'a value without its padding', event: mskEvent({ 'orders-3': [record({ value: 'dg' })] }), field: `${G}[0].value`, place: { topic: 'orders', partition: 3, offset: 5 } },
   { name: 'a value with padding in the middle', event: mskEvent({ 'orders-3': [record({ value: 'ab==abcd' })] }), field: `${G}[0].value`, place: { topic: 'orders', partition: 3, offset: 5 } },
   { name: 'a value that is not a string', event: mskEvent({ 'orders-3': [record({ value: 42 })] }), field: `${G}[0].value`, place: { topic: 'orders', partition: 3, offset: 5 } },
