@@ -49,7 +49,7 @@ export function readInput(topology: Topology, stageName: string, input: StageInp
   };
   for (const record of records) {
     const origin = { topic: record.topic, partition: record.partition, offset: record.offset };
-    const ctx = { topic: record.topic, partition: record.partition, offset: record.offset };
+    const ctx = origin;
     let operator = 'edge';
     try {
       let entry = input.entry;
